@@ -1,0 +1,48 @@
+"""zyx: lazy, fused, differentiable arrays for any accelerator.
+
+    import zyx
+    x = zyx.Tensor.randn((1024, 1024))
+    y = ((x * 2 + 1).exp() * x).sum()   # builds a graph; nothing has run yet
+    print(float(y))                      # schedules, fuses, compiles, runs
+
+See README.md and docs/ARCHITECTURE.md.
+"""
+from __future__ import annotations
+
+from . import _math, _movement, _reduce, creation
+from . import debug
+from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                       manual_seed, ones, ones_like, rand, randint, randn, uniform, zeros, zeros_like,
+                       normal)
+from .device import Device, DeviceUnavailable, available_devices, get_device, set_default_device, default_device
+from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
+                     int32, int64, uint8, uint16, uint32, uint64)
+from .tensor import AxisError, Tensor, broadcast_shapes, realize
+
+_math.install()
+_movement.install()
+_reduce.install()
+creation._install()
+
+bool = bool_  # noqa: A001 - the dtype, as in NumPy's namespace
+cat = _movement.cat
+stack = _movement.stack
+where = _math.where
+
+
+def realize_all() -> None:
+    """Realize every unrealized tensor that is still referenced."""
+    from .realize import realize_all as _ra
+    _ra()
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "DType", "Device", "realize", "realize_all", "manual_seed", "zeros", "ones", "full", "empty",
+    "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn",
+    "uniform", "randint", "normal", "from_numpy", "cat", "stack", "where", "get_device", "available_devices",
+    "set_default_device", "default_device", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
+    "uint32", "uint64", "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+    "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug",
+]

@@ -1,0 +1,420 @@
+"""Elementwise math on Tensor: operators, unary functions and activations.
+
+Every function here is a composition of the primitive methods of ``tensor.py``.
+"""
+from __future__ import annotations
+
+import math
+
+from . import dtypes as dt
+from .dtypes import DType
+from .tensor import Tensor
+
+
+def _float_dtype(d: DType) -> DType:
+    """Dtype a transcendental function returns for input dtype d (NumPy's rule)."""
+    return d if d.is_inexact else dt.promote_types(d, dt.float16)
+
+
+def _to_float(x: Tensor) -> Tensor:
+    d = _float_dtype(x.dtype)
+    return x.cast(d) if d is not x.dtype else x
+
+
+def _float_unary(op: str, complex_ok: bool = True):
+    def f(self: Tensor) -> Tensor:
+        x = _to_float(self)
+        if x.dtype.is_complex and not complex_ok:
+            raise TypeError(f"{op.lower()} is not defined for complex tensors")
+        return x._unary(op)
+    f.__name__ = op.lower()
+    f.__doc__ = f"Elementwise {op.lower()}; integer and boolean inputs are promoted to floating."
+    return f
+
+
+# ---------------------------------------------------------------- binary operators
+def _binop(op: str, dtype_rule=None, reverse: bool = False):
+    def f(self: Tensor, other) -> Tensor:
+        o = self._operand(other, op)
+        a, b = (o, self) if reverse else (self, o)
+        d = dt.promote_types(a.dtype, b.dtype)
+        if dtype_rule is not None:
+            d = dtype_rule(d)
+        a, b = a._broadcast_pair(b, d)
+        out_dtype = dt.bool_ if op in ("CMPLT", "CMPLE", "CMPEQ", "CMPNE") else d
+        return a._binary(op, b, out_dtype)
+    return f
+
+
+def _div_dtype(d: DType) -> DType:
+    return d if d.is_inexact else (dt.float64 if d.itemsize >= 4 else dt.promote_types(d, dt.float16))
+
+
+def _no_complex(name):
+    def rule(d: DType) -> DType:
+        if d.is_complex:
+            raise TypeError(f"{name} is not defined for complex tensors")
+        return d
+    return rule
+
+
+def _int_only(name):
+    def rule(d: DType) -> DType:
+        if d.kind not in "iub":
+            raise TypeError(f"{name} needs integer or boolean tensors (got {d.name})")
+        return d
+    return rule
+
+
+def _int_strict(name):
+    def rule(d: DType) -> DType:
+        if d.kind not in "iu":
+            raise TypeError(f"{name} needs integer tensors (got {d.name})")
+        return d
+    return rule
+
+
+add = _binop("ADD")
+radd = _binop("ADD", reverse=True)
+sub = _binop("SUB")
+rsub = _binop("SUB", reverse=True)
+mul = _binop("MUL")
+rmul = _binop("MUL", reverse=True)
+truediv = _binop("DIV", _div_dtype)
+rtruediv = _binop("DIV", _div_dtype, reverse=True)
+floordiv = _binop("IDIV", _no_complex("floor_divide"))
+rfloordiv = _binop("IDIV", _no_complex("floor_divide"), reverse=True)
+mod = _binop("MOD", _no_complex("remainder"))
+rmod = _binop("MOD", _no_complex("remainder"), reverse=True)
+pow_ = _binop("POW")
+rpow = _binop("POW", reverse=True)
+maximum = _binop("MAX", _no_complex("maximum"))
+minimum = _binop("MIN", _no_complex("minimum"))
+atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))
+hypot = _binop("HYPOT", lambda d: _no_complex("hypot")(_float_dtype(d)))
+copysign = _binop("COPYSIGN", lambda d: _no_complex("copysign")(_float_dtype(d)))
+nextafter = _binop("NEXTAFTER", lambda d: _no_complex("nextafter")(_float_dtype(d)))
+bitwise_and = _binop("AND", _int_only("bitwise_and"))
+rand_ = _binop("AND", _int_only("bitwise_and"), reverse=True)
+bitwise_or = _binop("OR", _int_only("bitwise_or"))
+ror = _binop("OR", _int_only("bitwise_or"), reverse=True)
+bitwise_xor = _binop("XOR", _int_only("bitwise_xor"))
+rxor = _binop("XOR", _int_only("bitwise_xor"), reverse=True)
+lshift = _binop("SHL", _int_strict("bitwise_left_shift"))
+rlshift = _binop("SHL", _int_strict("bitwise_left_shift"), reverse=True)
+rshift = _binop("SHR", _int_strict("bitwise_right_shift"))
+rrshift = _binop("SHR", _int_strict("bitwise_right_shift"), reverse=True)
+lt = _binop("CMPLT", _no_complex("<"))
+le = _binop("CMPLE", _no_complex("<="))
+eq = _binop("CMPEQ")
+ne = _binop("CMPNE")
+
+
+def gt(self: Tensor, other) -> Tensor:
+    return lt(self._operand(other, ">"), self) if not isinstance(other, Tensor) else lt(other, self)
+
+
+def ge(self: Tensor, other) -> Tensor:
+    return le(self._operand(other, ">="), self) if not isinstance(other, Tensor) else le(other, self)
+
+
+def _eq_dunder(self: Tensor, other):
+    try:
+        return eq(self, other)
+    except TypeError:
+        return NotImplemented
+
+
+def _ne_dunder(self: Tensor, other):
+    try:
+        return ne(self, other)
+    except TypeError:
+        return NotImplemented
+
+
+def logical_and(self: Tensor, other) -> Tensor:
+    a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
+    a, b = a._broadcast_pair(b)
+    return a._binary("AND", b)
+
+
+def logical_or(self: Tensor, other) -> Tensor:
+    a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
+    a, b = a._broadcast_pair(b)
+    return a._binary("OR", b)
+
+
+def logical_xor(self: Tensor, other) -> Tensor:
+    a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
+    a, b = a._broadcast_pair(b)
+    return a._binary("XOR", b)
+
+
+def logical_not(self: Tensor) -> Tensor:
+    return self.cast(dt.bool_)._unary("NOT")
+
+
+def bitwise_not(self: Tensor) -> Tensor:
+    if self.dtype.kind not in "iub":
+        raise TypeError(f"bitwise_invert needs integer or boolean tensors (got {self.dtype.name})")
+    return self._unary("BITNOT")
+
+
+def neg(self: Tensor) -> Tensor:
+    if self.dtype is dt.bool_:
+        raise TypeError("negation of a boolean tensor is not supported; use logical_not")
+    return self._unary("NEG")
+
+
+def pos(self: Tensor) -> Tensor:
+    return self
+
+
+def abs_(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        return self._unary("ABS", dt.real_of(self.dtype))
+    if self.dtype is dt.bool_:
+        return self
+    return self._unary("ABS")
+
+
+def reciprocal(self: Tensor) -> Tensor:
+    return _to_float(self)._unary("RECIP")
+
+
+def rsqrt(self: Tensor) -> Tensor:
+    return reciprocal(sqrt(self))
+
+
+def square(self: Tensor) -> Tensor:
+    return self * self
+
+
+def _rounding(op: str):
+    def f(self: Tensor) -> Tensor:
+        if self.dtype.kind in "iub":
+            return self
+        if self.dtype.is_complex:
+            if op == "ROUND":
+                return complex_(self.real._unary(op), self.imag._unary(op))
+            raise TypeError(f"{op.lower()} is not defined for complex tensors")
+        return self._unary(op)
+    f.__name__ = op.lower()
+    return f
+
+
+floor, ceil, round_, trunc = (_rounding(o) for o in ("FLOOR", "CEIL", "ROUND", "TRUNC"))
+
+exp, exp2, expm1 = _float_unary("EXP"), _float_unary("EXP2", False), _float_unary("EXPM1")
+log, log2, log10, log1p = (_float_unary(o) for o in ("LOG", "LOG2", "LOG10", "LOG1P"))
+sqrt = _float_unary("SQRT")
+sin, cos, tan = _float_unary("SIN"), _float_unary("COS"), _float_unary("TAN")
+asin, acos, atan = _float_unary("ASIN"), _float_unary("ACOS"), _float_unary("ATAN")
+sinh, cosh, tanh = _float_unary("SINH"), _float_unary("COSH"), _float_unary("TANH")
+asinh, acosh, atanh = _float_unary("ASINH"), _float_unary("ACOSH"), _float_unary("ATANH")
+erf = _float_unary("ERF", False)
+
+
+def sign(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        a = abs_(self)
+        z = self / a.cast(self.dtype)
+        return (a == 0).where(Tensor._const(0, (), self.dtype, self.device), z)
+    if self.dtype is dt.bool_:
+        return self
+    one = Tensor._const(1, (), self.dtype, self.device)
+    zero = Tensor._const(0, (), self.dtype, self.device)
+    out = (self > 0).where(one, (self < 0).where(-one if self.dtype.kind != "u" else zero, zero))
+    if self.dtype.is_float:
+        out = isnan(self).where(self, out)
+    return out
+
+
+def isnan(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        return logical_or(isnan(self.real), isnan(self.imag))
+    if not self.dtype.is_float:
+        return Tensor._const(False, self.shape, dt.bool_, self.device)
+    return self._unary("ISNAN", dt.bool_)
+
+
+def isinf(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        return logical_or(isinf(self.real), isinf(self.imag))
+    if not self.dtype.is_float:
+        return Tensor._const(False, self.shape, dt.bool_, self.device)
+    return self._unary("ISINF", dt.bool_)
+
+
+def isfinite(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        return logical_and(isfinite(self.real), isfinite(self.imag))
+    if not self.dtype.is_float:
+        return Tensor._const(True, self.shape, dt.bool_, self.device)
+    return logical_not(logical_or(isnan(self), isinf(self)))
+
+
+def signbit(self: Tensor) -> Tensor:
+    if self.dtype.is_complex:
+        raise TypeError("signbit is not defined for complex tensors")
+    return self._unary("SIGNBIT", dt.bool_)
+
+
+def real(self: Tensor) -> Tensor:
+    if not self.dtype.is_complex:
+        return self
+    return self._unary("REAL", dt.real_of(self.dtype))
+
+
+def imag(self: Tensor) -> Tensor:
+    if not self.dtype.is_complex:
+        return Tensor._const(0, self.shape, self.dtype, self.device)
+    return self._unary("IMAG", dt.real_of(self.dtype))
+
+
+def conj(self: Tensor) -> Tensor:
+    if not self.dtype.is_complex:
+        return self
+    return self._unary("CONJ")
+
+
+def angle(self: Tensor) -> Tensor:
+    if not self.dtype.is_complex:
+        x = _to_float(self)
+        return atan2(Tensor._const(0.0, (), x.dtype, x.device).broadcast_to(x.shape), x)
+    return self._unary("ANGLE", dt.real_of(self.dtype))
+
+
+def complex_(re: Tensor, im) -> Tensor:
+    """Build a complex tensor from real and imaginary parts."""
+    im = re._operand(im)
+    d = dt.promote_types(re.dtype, im.dtype)
+    if d.is_complex:
+        raise TypeError("complex() takes real tensors")
+    d = d if d.is_float else dt.float64
+    a, b = re._broadcast_pair(im, d if d in (dt.float32, dt.float64) else dt.float32)
+    return a._binary("COMPLEX", b, dt.complex_of(a.dtype))
+
+
+def where(cond: Tensor, a, b) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (broadcast together)."""
+    if isinstance(a, Tensor):
+        b = a._operand(b)
+    elif isinstance(b, Tensor):
+        a = b._operand(a)
+    else:
+        a = Tensor._const(a, (), dt.python_scalar_dtype(a), cond.device)
+        b = a._operand(b)
+    d = dt.promote_types(a.dtype, b.dtype)
+    a, b = a.cast(d), b.cast(d)
+    c = cond.cast(dt.bool_) if cond.dtype is not dt.bool_ else cond
+    shape = _bshape(c.shape, a.shape, b.shape)
+    return c.broadcast_to(shape)._where(a.broadcast_to(shape), b.broadcast_to(shape))
+
+
+def _bshape(*shapes):
+    from .tensor import broadcast_shapes
+    return broadcast_shapes(*shapes)
+
+
+def clip(self: Tensor, min=None, max=None) -> Tensor:
+    out = self
+    if min is not None:
+        m = self._operand(min)
+        out = where(out < m, m.cast(self.dtype), out)
+    if max is not None:
+        m = self._operand(max)
+        out = where(out > m, m.cast(self.dtype), out)
+    return out
+
+
+# ---------------------------------------------------------------- activations
+def relu(self: Tensor) -> Tensor:
+    return maximum(self, 0)
+
+
+def sigmoid(self: Tensor) -> Tensor:
+    x = _to_float(self)
+    return reciprocal(exp(-x) + 1)
+
+
+def silu(self: Tensor) -> Tensor:
+    return self * sigmoid(self)
+
+
+def gelu(self: Tensor, approximate: str = "none") -> Tensor:
+    x = _to_float(self)
+    if approximate == "tanh":
+        return x * 0.5 * (tanh((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)) + 1)
+    return x * 0.5 * (erf(x * (1 / math.sqrt(2))) + 1)
+
+
+def softplus(self: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    x = _to_float(self) * beta
+    return where(x > threshold, x, log1p(exp(x))) * (1 / beta)
+
+
+def leaky_relu(self: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return where(self > 0, self, self * negative_slope)
+
+
+def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
+    return where(self > 0, self, expm1(self) * alpha)
+
+
+def tanh_(self: Tensor) -> Tensor:
+    return tanh(self)
+
+
+def mish(self: Tensor) -> Tensor:
+    return self * tanh(softplus(self))
+
+
+def hardtanh(self: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
+    return clip(self, lo, hi)
+
+
+def logaddexp(self: Tensor, other) -> Tensor:
+    o = self._operand(other)
+    a, b = _to_float(self), _to_float(o)
+    m = maximum(a, b)
+    safe = where(isinf(m), 0.0, m)
+    return where(logical_and(isinf(m), a == b), m, log(exp(a - safe) + exp(b - safe)) + safe)
+
+
+def lerp(self: Tensor, end, weight) -> Tensor:
+    return self + (self._operand(end) - self) * weight
+
+
+_METHODS = {
+    "__add__": add, "__radd__": radd, "__sub__": sub, "__rsub__": rsub, "__mul__": mul,
+    "__rmul__": rmul, "__truediv__": truediv, "__rtruediv__": rtruediv, "__floordiv__": floordiv,
+    "__rfloordiv__": rfloordiv, "__mod__": mod, "__rmod__": rmod, "__pow__": pow_, "__rpow__": rpow,
+    "__and__": bitwise_and, "__rand__": rand_, "__or__": bitwise_or, "__ror__": ror,
+    "__xor__": bitwise_xor, "__rxor__": rxor, "__lshift__": lshift, "__rlshift__": rlshift,
+    "__rshift__": rshift, "__rrshift__": rrshift, "__lt__": lt, "__le__": le, "__gt__": gt,
+    "__ge__": ge, "__eq__": _eq_dunder, "__ne__": _ne_dunder, "__neg__": neg, "__pos__": pos,
+    "__abs__": abs_, "__invert__": bitwise_not,
+    "add": add, "sub": sub, "mul": mul, "div": truediv, "truediv": truediv, "floordiv": floordiv,
+    "mod": mod, "pow": pow_, "maximum": maximum, "minimum": minimum, "atan2": atan2, "hypot": hypot,
+    "copysign": copysign, "nextafter": nextafter, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
+    "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not, "lshift": lshift, "rshift": rshift,
+    "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne,
+    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
+    "logical_not": logical_not, "neg": neg, "abs": abs_, "reciprocal": reciprocal, "rsqrt": rsqrt,
+    "square": square, "floor": floor, "ceil": ceil, "round": round_, "trunc": trunc, "exp": exp,
+    "exp2": exp2, "expm1": expm1, "log": log, "log2": log2, "log10": log10, "log1p": log1p,
+    "sqrt": sqrt, "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos, "atan": atan,
+    "sinh": sinh, "cosh": cosh, "tanh": tanh, "asinh": asinh, "acosh": acosh, "atanh": atanh,
+    "erf": erf, "sign": sign, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+    "signbit": signbit, "conj": conj, "angle": angle, "where": where, "clip": clip, "relu": relu,
+    "sigmoid": sigmoid, "silu": silu, "gelu": gelu, "softplus": softplus, "leaky_relu": leaky_relu,
+    "elu": elu, "mish": mish, "hardtanh": hardtanh, "logaddexp": logaddexp, "lerp": lerp,
+}
+
+
+def install() -> None:
+    for name, fn in _METHODS.items():
+        setattr(Tensor, name, fn)
+    Tensor.real = property(real)
+    Tensor.imag = property(imag)

@@ -1,0 +1,560 @@
+"""Movement and indexing on Tensor: reshape, permute, slicing, padding, concatenation,
+gather. None of these copy: they become index arithmetic in the kernels that read them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import dtypes as dt
+from . import graph
+from .tensor import AxisError, Tensor, _seq, broadcast_shapes, normalize_axis
+
+
+def _shape_args(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(self: Tensor, *shape) -> Tensor:
+    shape = _shape_args(shape)
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        if known == 0 or self.size % known:
+            raise ValueError(f"cannot reshape a tensor of shape {self.shape} into {shape}")
+        shape = tuple(self.size // known if s == -1 else s for s in shape)
+    if any(s < 0 for s in shape) or math.prod(shape) != self.size:
+        raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) into {shape}")
+    return self._movement("RESHAPE", shape)
+
+
+def permute(self: Tensor, *dims) -> Tensor:
+    dims = _shape_args(dims)
+    if len(dims) != self.ndim:
+        raise ValueError(f"permute needs {self.ndim} axes, got {dims}")
+    perm = tuple(normalize_axis(d, self.ndim) for d in dims)
+    if sorted(perm) != list(range(self.ndim)):
+        raise ValueError(f"{dims} is not a permutation of the axes of a rank-{self.ndim} tensor")
+    return self._movement("PERMUTE", perm)
+
+
+def swapaxes(self: Tensor, a: int, b: int) -> Tensor:
+    a, b = normalize_axis(a, self.ndim), normalize_axis(b, self.ndim)
+    perm = list(range(self.ndim))
+    perm[a], perm[b] = perm[b], perm[a]
+    return self._movement("PERMUTE", tuple(perm))
+
+
+def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
+    return swapaxes(self, a, b)
+
+
+def broadcast_to(self: Tensor, *shape) -> Tensor:
+    shape = tuple(int(s) for s in _shape_args(shape))
+    if shape == self.shape:
+        return self
+    if len(shape) < self.ndim:
+        raise ValueError(f"cannot broadcast shape {self.shape} to {shape}: target has fewer dimensions")
+    x = self
+    if len(shape) > self.ndim:
+        x = x._movement("RESHAPE", (1,) * (len(shape) - self.ndim) + self.shape)
+    for a, b in zip(x.shape, shape):
+        if a != b and a != 1:
+            raise ValueError(f"cannot broadcast shape {self.shape} to {shape}")
+    return x._movement("EXPAND", shape)
+
+
+def expand(self: Tensor, *shape) -> Tensor:
+    shape = _shape_args(shape)
+    full = tuple(self.shape[i - len(shape) + self.ndim] if s == -1 else s for i, s in enumerate(shape))
+    return broadcast_to(self, full)
+
+
+def squeeze(self: Tensor, axis=None) -> Tensor:
+    if axis is None:
+        return self._movement("RESHAPE", tuple(s for s in self.shape if s != 1))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = {normalize_axis(a, self.ndim) for a in axes}
+    for a in axes:
+        if self.shape[a] != 1:
+            raise ValueError(f"cannot squeeze axis {a} of size {self.shape[a]} (shape {self.shape})")
+    return self._movement("RESHAPE", tuple(s for i, s in enumerate(self.shape) if i not in axes))
+
+
+def unsqueeze(self: Tensor, axis: int) -> Tensor:
+    if not -self.ndim - 1 <= axis <= self.ndim:
+        raise AxisError(f"axis {axis} is out of bounds for unsqueeze of a rank-{self.ndim} tensor")
+    axis = axis % (self.ndim + 1)
+    return self._movement("RESHAPE", self.shape[:axis] + (1,) + self.shape[axis:])
+
+
+def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if self.ndim == 0:
+        return self.reshape(1)
+    s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
+    return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
+
+
+def flip(self: Tensor, axis=None) -> Tensor:
+    axes = range(self.ndim) if axis is None else [normalize_axis(a, self.ndim) for a in
+                                                  (axis if isinstance(axis, (tuple, list)) else (axis,))]
+    axes = set(axes)
+    bounds = tuple((s - 1, s, -1) if i in axes and s > 0 else (0, s, 1) for i, s in enumerate(self.shape))
+    return self._movement("SHRINK", bounds)
+
+
+def shrink_to(self: Tensor, bounds) -> Tensor:
+    """bounds: per axis (start, size, step)."""
+    return self._movement("SHRINK", tuple(bounds))
+
+
+def pad(self: Tensor, pads, value=0.0) -> Tensor:
+    """Pad with a constant. ``pads`` holds (before, after) per axis, first axis first;
+    negative amounts crop."""
+    pads = [(int(a), int(b)) for a, b in pads]
+    if len(pads) != self.ndim:
+        raise ValueError(f"pad needs {self.ndim} (before, after) pairs, got {len(pads)}")
+    x = self
+    if any(a < 0 or b < 0 for a, b in pads):
+        x = x._movement("SHRINK", tuple((max(-a, 0), s - max(-a, 0) - max(-b, 0), 1)
+                                         for (a, b), s in zip(pads, self.shape)))
+        pads = [(max(a, 0), max(b, 0)) for a, b in pads]
+    v = dt.to_dtype(x.dtype)
+    value = bool(value) if v is dt.bool_ else (int(value) if v.kind in "iu" else value)
+    return x._movement("PAD", (tuple(pads), value))
+
+
+def _cat_dim(tensors, axis):
+    base = tensors[0]
+    axis = normalize_axis(axis, base.ndim)
+    for t in tensors[1:]:
+        if t.ndim != base.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, base.shape)) if i != axis):
+            raise ValueError(f"cat: shapes {base.shape} and {t.shape} differ outside axis {axis}")
+    return axis
+
+
+def cat(tensors, axis: int = 0) -> Tensor:
+    """Concatenate along ``axis``: each part is padded into place and the parts are
+    selected with a mask - one kernel reads them all, nothing is copied twice."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    if tensors[0].ndim == 0:
+        raise ValueError("cannot concatenate 0-d tensors; use stack")
+    d = dt.result_type(*[t.dtype for t in tensors])
+    tensors = [t.cast(d) for t in tensors]
+    for t in tensors[1:]:
+        if t.device != tensors[0].device:
+            raise ValueError("cat: tensors are on different devices")
+    axis = _cat_dim(tensors, axis)
+    if len(tensors) == 1:
+        return tensors[0]
+    total = sum(t.shape[axis] for t in tensors)
+    out = None
+    offset = 0
+    from .creation import arange
+    pos = None
+    for t in tensors:
+        n = t.shape[axis]
+        pads = [(0, 0)] * t.ndim
+        pads[axis] = (offset, total - offset - n)
+        part = pad(t, pads, 0)
+        if out is None:
+            out = part
+        else:
+            if pos is None:
+                shape = [1] * t.ndim
+                shape[axis] = total
+                pos = arange(total, dtype=dt.int32 if total < 2 ** 31 else dt.int64,
+                             device=t.device).reshape(shape)
+            out = (pos < offset).where(out, part)
+        offset += n
+    return out
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    shape = tensors[0].shape
+    for t in tensors[1:]:
+        if t.shape != shape:
+            raise ValueError(f"stack: all tensors need one shape, got {shape} and {t.shape}")
+    nd = len(shape) + 1
+    if not -nd <= axis < nd:
+        raise AxisError(f"axis {axis} is out of bounds for stacking rank-{len(shape)} tensors")
+    return cat([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(self: Tensor, sizes, axis: int = 0) -> list[Tensor]:
+    """Split into pieces of ``sizes`` (an int: equal pieces of that size, last one smaller)."""
+    axis = normalize_axis(axis, self.ndim)
+    n = self.shape[axis]
+    if isinstance(sizes, int):
+        if sizes <= 0:
+            raise ValueError("split size must be positive")
+        sizes = [sizes] * (n // sizes) + ([n % sizes] if n % sizes else [])
+    if sum(sizes) != n:
+        raise ValueError(f"split sizes {list(sizes)} do not add up to {n}")
+    out, off = [], 0
+    for s in sizes:
+        bounds = tuple((off, s, 1) if i == axis else (0, d, 1) for i, d in enumerate(self.shape))
+        out.append(self._movement("SHRINK", bounds))
+        off += s
+    return out
+
+
+def chunk(self: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
+    n = self.shape[normalize_axis(axis, self.ndim)]
+    return split(self, max(1, -(-n // chunks)), axis)
+
+
+def roll(self: Tensor, shift, axis=None) -> Tensor:
+    if axis is None:
+        return roll(self.reshape(-1), shift, 0).reshape(self.shape)
+    shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if len(shifts) != len(axes):
+        raise ValueError("roll: shift and axis need the same length")
+    x = self
+    for s, a in zip(shifts, axes):
+        a = normalize_axis(a, x.ndim)
+        n = x.shape[a]
+        if n == 0:
+            continue
+        s = int(s) % n
+        if s == 0:
+            continue
+        left, right = split(x, [n - s, s], a)
+        x = cat([right, left], a)
+    return x
+
+
+def repeat(self: Tensor, repeats, axis=None) -> Tensor:
+    """np.repeat: repeat each element ``repeats`` times along ``axis``."""
+    if axis is None:
+        return repeat(self.reshape(-1), repeats, 0)
+    axis = normalize_axis(axis, self.ndim)
+    if isinstance(repeats, Tensor):
+        repeats = repeats.tolist()
+    if isinstance(repeats, (list, tuple)):
+        if len(repeats) == 1:
+            repeats = repeats[0]
+        else:
+            idx = np.repeat(np.arange(self.shape[axis]), repeats)
+            from .tensor import Tensor as T
+            return take(self, T(idx.astype(np.int64), device=self.device), axis)
+    r = int(repeats)
+    if r < 0:
+        raise ValueError("repeats must be non-negative")
+    x = unsqueeze(self, axis + 1)
+    shape = list(x.shape)
+    shape[axis + 1] = r
+    x = broadcast_to(x, tuple(shape))
+    new = list(self.shape)
+    new[axis] *= r
+    return x.reshape(tuple(new))
+
+
+def tile(self: Tensor, reps) -> Tensor:
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    nd = max(len(reps), self.ndim)
+    reps = (1,) * (nd - len(reps)) + reps
+    x = self.reshape((1,) * (nd - self.ndim) + self.shape)
+    inter = []
+    for r, s in zip(reps, x.shape):
+        inter += [1, s]
+    x = x.reshape(tuple(inter))
+    full = []
+    for r, s in zip(reps, x.shape[1::2]):
+        full += [r, s]
+    x = broadcast_to(x, tuple(full))
+    return x.reshape(tuple(r * s for r, s in zip(reps, x.shape[1::2])))
+
+
+# ---------------------------------------------------------------- gather and take
+def _index_tensor(self: Tensor, index) -> Tensor:
+    if not isinstance(index, Tensor):
+        index = Tensor(np.asarray(index), device=self.device)
+    if index.dtype.kind not in "iu":
+        raise IndexError(f"indices must be integers, got {index.dtype.name}")
+    return index
+
+
+def _wrap_negative(idx: Tensor, n: int) -> Tensor:
+    if idx.dtype.kind == "u":
+        return idx.cast(dt.int64)
+    idx = idx.cast(dt.int64) if idx.dtype is not dt.int64 else idx
+    return (idx < 0).where(idx + n, idx)
+
+
+def gather(self: Tensor, axis: int, index) -> Tensor:
+    """take_along_axis: out[..i..] = self[..index[..i..]..] along ``axis``; the index is
+    broadcast against self on the other axes. Negative indices count from the end;
+    indices outside the axis are clamped (never read out of bounds)."""
+    index = _index_tensor(self, index)
+    axis = normalize_axis(axis, self.ndim)
+    if index.ndim != self.ndim:
+        raise ValueError(f"gather: index has rank {index.ndim}, tensor has rank {self.ndim}")
+    shape = broadcast_shapes(tuple(1 if i == axis else s for i, s in enumerate(self.shape)),
+                             tuple(1 if i == axis else s for i, s in enumerate(index.shape)))
+    out_shape = tuple(index.shape[axis] if i == axis else s for i, s in enumerate(shape))
+    src_shape = tuple(self.shape[axis] if i == axis else s for i, s in enumerate(shape))
+    idx = _wrap_negative(index, self.shape[axis]).broadcast_to(out_shape)
+    src = self.broadcast_to(src_shape)
+    if self.shape[axis] == 0:
+        if idx.size:
+            raise IndexError("gather from an empty axis")
+        return Tensor._const(0, out_shape, self.dtype, self.device)
+    return src._gather(idx, axis)
+
+
+def take(self: Tensor, indices, axis=None) -> Tensor:
+    if axis is None:
+        if self.ndim != 1:
+            return take(self.reshape(-1), indices, 0)
+        axis = 0
+    axis = normalize_axis(axis, self.ndim)
+    idx = _index_tensor(self, indices)
+    n_idx = idx.ndim
+    # out shape: self.shape[:axis] + idx.shape + self.shape[axis+1:]
+    flat = idx.reshape(-1)
+    pre, post = self.shape[:axis], self.shape[axis + 1:]
+    shaped = flat.reshape((1,) * len(pre) + (flat.shape[0],) + (1,) * len(post))
+    g = gather(self, axis, shaped.broadcast_to(pre + (flat.shape[0],) + post))
+    return g.reshape(pre + idx.shape + post) if n_idx != 1 else g
+
+
+def take_along_axis(self: Tensor, indices, axis: int = -1) -> Tensor:
+    return gather(self, axis, indices)
+
+
+# ---------------------------------------------------------------- __getitem__
+def _normalize_key(self: Tensor, key):
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, (list, np.ndarray)) or (isinstance(k, Tensor)):
+            k = k if isinstance(k, Tensor) else Tensor(np.asarray(k), device=self.device)
+            if k.dtype.kind not in "iub":
+                raise IndexError(f"arrays used as indices must be integer or boolean, got {k.dtype.name}")
+        elif isinstance(k, (np.integer,)):
+            k = int(k)
+        elif isinstance(k, np.bool_):
+            k = bool(k)
+        elif not (k is None or k is Ellipsis or isinstance(k, (int, slice, bool))):
+            raise IndexError(f"unsupported index {k!r} of type {type(k).__name__}")
+        out.append(k)
+    if sum(1 for k in out if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = sum(k.ndim if isinstance(k, Tensor) and k.dtype is dt.bool_ else 1
+                   for k in out if k is not None and k is not Ellipsis and not isinstance(k, bool))
+    if consumed > self.ndim:
+        raise IndexError(f"too many indices for a tensor of rank {self.ndim} ({consumed} given)")
+    if Ellipsis in [k for k in out if not isinstance(k, Tensor)]:
+        i = next(j for j, k in enumerate(out) if k is Ellipsis and not isinstance(k, Tensor))
+        out[i:i + 1] = [slice(None)] * (self.ndim - consumed)
+    else:
+        out += [slice(None)] * (self.ndim - consumed)
+    return out
+
+
+def getitem(self: Tensor, key) -> Tensor:
+    key = _normalize_key(self, key)
+    # bool masks -> integer index arrays (data-dependent: realizes the mask)
+    expanded = []
+    for k in key:
+        if isinstance(k, Tensor) and k.dtype is dt.bool_:
+            if k.ndim == 0:
+                expanded.append(None)
+                expanded.append(("zero_if_false", bool(k.item())))
+                continue
+            nz = np.nonzero(k.numpy())
+            expanded.extend(Tensor(a.astype(np.int64), device=self.device) for a in nz)
+        elif isinstance(k, bool):
+            expanded.append(None)
+            expanded.append(("zero_if_false", k))
+        else:
+            expanded.append(k)
+    x = self
+    dim = 0  # current axis of x being consumed
+    bounds, new_shape, advanced = [], [], []
+    drop_false = []
+    for k in expanded:
+        if k is None:
+            new_shape.append(("new", 1))
+            continue
+        if isinstance(k, tuple) and k[0] == "zero_if_false":
+            if not k[1]:
+                drop_false.append(len(new_shape) - 1)
+            continue
+        size = x.shape[dim]
+        if isinstance(k, int):
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
+            bounds.append((k % size, 1, 1))
+            new_shape.append(("drop", dim))
+        elif isinstance(k, slice):
+            start, stop, step = k.indices(size)
+            n = len(range(start, stop, step))
+            bounds.append((start if n else 0, n, step if n else 1))
+            new_shape.append(("keep", dim))
+        else:  # integer tensor
+            bounds.append((0, size, 1))
+            advanced.append((len(new_shape), dim, k))
+            new_shape.append(("adv", dim))
+        dim += 1
+    x = x._movement("SHRINK", tuple(bounds)) if bounds else x
+    # reshape: drop int-indexed axes, insert new axes
+    shape = []
+    for kind, d in new_shape:
+        if kind == "new":
+            shape.append(1)
+        elif kind in ("keep", "adv"):
+            shape.append(x.shape[d])
+    y = x.reshape(tuple(shape))
+    for p in drop_false:
+        pos = sum(1 for kind, _ in new_shape[:p + 1] if kind != "drop") - 1
+        y = y._movement("SHRINK", tuple((0, 0, 1) if i == pos else (0, s, 1) for i, s in enumerate(y.shape)))
+    if not advanced:
+        return y
+    # positions of advanced axes in y
+    ypos = []
+    for slot, _, t in advanced:
+        ypos.append(sum(1 for kind, _ in new_shape[:slot] if kind != "drop"))
+    return _advanced_index(y, ypos, [t for _, _, t in advanced])
+
+
+def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor]) -> Tensor:
+    bshape = broadcast_shapes(*[t.shape for t in idxs])
+    lin = None
+    sizes = [y.shape[a] for a in axes]
+    for t, n in zip(idxs, sizes):
+        t = _wrap_negative(t, n)
+        lin = t if lin is None else lin * n + t
+    lin = lin.broadcast_to(bshape)
+    adjacent = axes == list(range(axes[0], axes[0] + len(axes)))
+    rest = [a for a in range(y.ndim) if a not in axes]
+    moved = y.permute(*axes, *rest)
+    flat = moved.reshape((math.prod(sizes),) + tuple(y.shape[a] for a in rest))
+    out = take(flat, lin, 0)  # shape bshape + rest
+    if adjacent and axes[0] != 0:
+        nb = len(bshape)
+        k = axes[0]
+        perm = list(range(nb, nb + k)) + list(range(nb)) + list(range(nb + k, out.ndim))
+        out = out.permute(*perm)
+    return out
+
+
+def setitem(self: Tensor, key, value) -> None:
+    """In-place assignment: the tensor's graph is replaced by one that selects the new
+    values where the key points and the old ones elsewhere."""
+    v = value if isinstance(value, Tensor) else self._operand(value)
+    if v.dtype is not self.dtype:
+        v = v.cast(self.dtype)
+    from .creation import arange
+    positions = arange(self.size, dtype=dt.int64, device=self.device).reshape(self.shape)
+    sel = getitem(positions, key)
+    vb = v.broadcast_to(sel.shape) if v.shape != sel.shape else v
+    if _is_basic(key):
+        mask, placed = _scatter_basic(self, key, vb)
+        new = mask.where(placed, self)
+    else:
+        new = _scatter_host(self, sel, vb)
+    self._node = new._node
+    if new._node.op != "BUFFER":
+        graph._live.add(new._node)
+
+
+def _is_basic(key) -> bool:
+    ks = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, slice, np.integer)) and not isinstance(k, bool)
+               for k in ks)
+
+
+def _scatter_basic(self: Tensor, key, v: Tensor):
+    """Place v (shaped like self[key]) back into self's shape. Returns (mask, placed)."""
+    key = _normalize_key(self, key)
+    dim = 0
+    vshape = []
+    regions = []
+    for k in key:
+        if k is None:
+            continue
+        size = self.shape[dim]
+        if isinstance(k, int):
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
+            regions.append((k % size, 1, 1))
+            vshape.append(1)
+        else:
+            start, stop, step = k.indices(size)
+            n = len(range(start, stop, step))
+            regions.append((start, n, step))
+            vshape.append(n)
+        dim += 1
+    vv = v.reshape(tuple(vshape))
+    ones = Tensor._const(True, tuple(vshape), dt.bool_, self.device)
+    for axis, (start, n, step) in enumerate(regions):
+        vv = _unshrink(vv, axis, start, n, step, self.shape[axis])
+        ones = _unshrink(ones, axis, start, n, step, self.shape[axis], fill=False)
+    return ones, vv
+
+
+def _unshrink(x: Tensor, axis: int, start: int, n: int, step: int, size: int, fill=0) -> Tensor:
+    """Inverse of a strided slice along one axis: put x's n elements at
+    start, start+step, ... of an axis of ``size``; elsewhere ``fill``."""
+    if n == 0:
+        shape = list(x.shape)
+        shape[axis] = size
+        return Tensor._const(fill, tuple(shape), x.dtype, x.device)
+    if step < 0:
+        x = flip(x, axis)
+        start = start + step * (n - 1)
+        step = -step
+    if step > 1:
+        # interleave: (.., n, 1) -> pad to (.., n, step) -> (.., n*step) -> crop
+        x = unsqueeze(x, axis + 1)
+        p = [(0, 0)] * x.ndim
+        p[axis + 1] = (0, step - 1)
+        x = pad(x, p, fill)
+        shape = list(x.shape)
+        shape[axis:axis + 2] = [n * step]
+        x = x.reshape(tuple(shape))
+        bounds = [(0, s, 1) for s in x.shape]
+        bounds[axis] = (0, (n - 1) * step + 1, 1)
+        x = x._movement("SHRINK", tuple(bounds))
+    extent = x.shape[axis]
+    p = [(0, 0)] * x.ndim
+    p[axis] = (start, size - start - extent)
+    return pad(x, p, fill)
+
+
+def _scatter_host(self: Tensor, sel: Tensor, v: Tensor) -> Tensor:
+    """Advanced-index assignment computed on the host (documented fallback)."""
+    base = self.numpy().copy().reshape(-1)
+    base[sel.numpy().reshape(-1)] = v.numpy().reshape(-1)
+    return Tensor(base.reshape(self.shape), device=self.device)
+
+
+_METHODS = {
+    "reshape": reshape, "view": reshape, "permute": permute, "swapaxes": swapaxes,
+    "transpose": transpose, "broadcast_to": broadcast_to, "expand": expand, "squeeze": squeeze,
+    "unsqueeze": unsqueeze, "flatten": flatten, "flip": flip, "pad": pad, "split": split,
+    "chunk": chunk, "roll": roll, "repeat": repeat, "tile": tile, "gather": gather, "take": take,
+    "take_along_axis": take_along_axis, "__getitem__": getitem, "__setitem__": setitem,
+    "shrink": shrink_to,
+}
+
+
+def install() -> None:
+    for name, fn in _METHODS.items():
+        setattr(Tensor, name, fn)
+    Tensor.cat = staticmethod(cat)
+    Tensor.stack = staticmethod(stack)

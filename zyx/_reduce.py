@@ -1,0 +1,273 @@
+"""Reductions, scans, matmul and softmax on Tensor, composed from primitives."""
+from __future__ import annotations
+
+import math
+
+from . import dtypes as dt
+from ._movement import pad as _pad
+from .tensor import Tensor, normalize_axes, normalize_axis
+
+
+def _keep(x: Tensor, axes, keepdims: bool) -> Tensor:
+    if keepdims:
+        return x
+    return x._movement("RESHAPE", tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def _sum_dtype(d: dt.DType) -> dt.DType:
+    if d is dt.bool_ or d.kind == "i":
+        return dt.int64
+    if d.kind == "u":
+        return dt.uint64
+    return d
+
+
+def sum(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
+    x = self.cast(d)
+    if any(self.shape[a] == 0 for a in axes):
+        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
+        return _keep(Tensor._const(0, shape, d, self.device), axes, keepdims)
+    return _keep(x._reduce("SUM", axes), axes, keepdims)
+
+
+def prod(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
+    x = self.cast(d)
+    if any(self.shape[a] == 0 for a in axes):
+        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
+        return _keep(Tensor._const(1, shape, d, self.device), axes, keepdims)
+    return _keep(x._reduce("PROD", axes), axes, keepdims)
+
+
+def _extreme(kind: str):
+    def f(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+        axes = normalize_axes(axis, self.ndim)
+        if self.dtype.is_complex:
+            raise TypeError(f"{kind.lower()} is not defined for complex tensors")
+        if any(self.shape[a] == 0 for a in axes):
+            raise ValueError(f"{kind.lower()} of an empty axis has no identity (shape {self.shape}, axis {axis})")
+        return _keep(self._reduce(kind, axes), axes, keepdims)
+    f.__name__ = kind.lower()
+    return f
+
+
+max_ = _extreme("MAX")
+min_ = _extreme("MIN")
+
+
+def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    n = math.prod(self.shape[a] for a in axes)
+    x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
+    s = sum(x, axes, keepdims)
+    return s * (1.0 / n) if n else s * float("nan")
+
+
+def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    n = math.prod(self.shape[a] for a in axes)
+    x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
+    m = mean(x, axes, keepdims=True)
+    d = x - m
+    sq = (d * d.conj()).real if x.dtype.is_complex else d * d
+    denom = n - correction
+    s = sum(sq, axes, keepdims)
+    return s * (1.0 / denom) if denom > 0 else s * float("nan")
+
+
+def std(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+    return var(self, axis, keepdims, correction).sqrt()
+
+
+def any_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
+    if any(self.shape[a] == 0 for a in axes):
+        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
+        return _keep(Tensor._const(False, shape, dt.bool_, self.device), axes, keepdims)
+    return _keep(b._reduce("MAX", axes), axes, keepdims)
+
+
+def all_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
+    if any(self.shape[a] == 0 for a in axes):
+        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
+        return _keep(Tensor._const(True, shape, dt.bool_, self.device), axes, keepdims)
+    return _keep(b._reduce("MIN", axes), axes, keepdims)
+
+
+def _arg_extreme(kind: str):
+    def f(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+        from .creation import arange
+        if self.dtype.is_complex:
+            raise TypeError(f"arg{kind.lower()} is not defined for complex tensors")
+        if axis is None:
+            flat = self.reshape(-1)
+            out = f(flat, 0, False)
+            return out.reshape((1,) * self.ndim) if keepdims else out
+        ax = normalize_axis(axis, self.ndim)
+        n = self.shape[ax]
+        if n == 0:
+            raise ValueError(f"arg{kind.lower()} of an empty axis")
+        m = self._reduce(kind, (ax,))
+        hit = self == m
+        if self.dtype.is_float:
+            hit = hit.logical_or(self.isnan().logical_and(m.isnan()))
+        shape = [1] * self.ndim
+        shape[ax] = n
+        pos = arange(n, dtype=dt.int64, device=self.device).reshape(tuple(shape))
+        cand = hit.where(pos, n)
+        return _keep(cand._reduce("MIN", (ax,)), (ax,), keepdims)
+    f.__name__ = f"arg{kind.lower()}"
+    return f
+
+
+argmax = _arg_extreme("MAX")
+argmin = _arg_extreme("MIN")
+
+
+def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    m = x._reduce("MAX", axes)
+    m = m.isinf().where(0.0, m)
+    s = (x - m).exp()._reduce("SUM", axes).log() + m
+    return _keep(s, axes, keepdims)
+
+
+def softmax(self: Tensor, axis: int = -1) -> Tensor:
+    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
+    if not ax:
+        return (x - x).exp()
+    e = (x - x._reduce("MAX", ax)).exp()
+    return e / e._reduce("SUM", ax)
+
+
+def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
+    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
+    if not ax:
+        return x - x
+    sh = x - x._reduce("MAX", ax)
+    return sh - sh.exp()._reduce("SUM", ax).log()
+
+
+# ---------------------------------------------------------------- scans
+_SCAN_DIRECT = 512
+
+
+def _scan(x: Tensor, axis: int, kind: str) -> Tensor:
+    """Inclusive scan along ``axis``: small axes as one masked reduction over a
+    triangle, long ones in blocks (scan within blocks, scan of block totals, combine)."""
+    n = x.shape[axis]
+    if n <= 1:
+        return x
+    identity = 0 if kind == "SUM" else 1
+    if n <= _SCAN_DIRECT:
+        from .creation import arange
+        xe = x.unsqueeze(axis)  # (..., 1, n, ...): j axis at axis+1
+        shape_i = [1] * (x.ndim + 1)
+        shape_i[axis] = n
+        shape_j = [1] * (x.ndim + 1)
+        shape_j[axis + 1] = n
+        i = arange(n, dtype=dt.int32, device=x.device).reshape(tuple(shape_i))
+        j = arange(n, dtype=dt.int32, device=x.device).reshape(tuple(shape_j))
+        full = list(x.shape)
+        full.insert(axis, n)
+        tri = (j <= i).broadcast_to(tuple(full))
+        vals = tri.where(xe.broadcast_to(tuple(full)), Tensor._const(identity, (), x.dtype, x.device))
+        return vals._reduce(kind, (axis + 1,)).squeeze(axis + 1)
+    b = int(math.ceil(math.sqrt(n)))
+    nb = -(-n // b)
+    p = [(0, 0)] * x.ndim
+    p[axis] = (0, nb * b - n)
+    xp = _pad(x, p, identity)
+    blocked = xp.reshape(x.shape[:axis] + (nb, b) + x.shape[axis + 1:])
+    inner = _scan(blocked, axis + 1, kind)
+    totals = inner.shrink(tuple((b - 1, 1, 1) if i == axis + 1 else (0, s, 1) for i, s in enumerate(inner.shape)))
+    carry = _scan(totals, axis, kind)
+    # exclusive carry: shift by one block
+    q = [(0, 0)] * carry.ndim
+    q[axis] = (1, -1)
+    ex = _pad(carry, q, identity)
+    out = inner + ex if kind == "SUM" else inner * ex
+    out = out.reshape(x.shape[:axis] + (nb * b,) + x.shape[axis + 1:])
+    return out.shrink(tuple((0, n, 1) if i == axis else (0, s, 1) for i, s in enumerate(out.shape)))
+
+
+def cumsum(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
+    if self.ndim == 0:
+        raise ValueError("cumsum needs at least one dimension")
+    ax = normalize_axis(axis, self.ndim)
+    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
+    return _scan(self.cast(d), ax, "SUM")
+
+
+def cumprod(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
+    if self.ndim == 0:
+        raise ValueError("cumprod needs at least one dimension")
+    ax = normalize_axis(axis, self.ndim)
+    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
+    return _scan(self.cast(d), ax, "PROD")
+
+
+# ---------------------------------------------------------------- matmul
+def matmul(self: Tensor, other) -> Tensor:
+    """Batched matrix product with NumPy's rules for 1-d operands."""
+    b = self._operand(other, "@")
+    a = self
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul does not take 0-d operands; use *")
+    d = dt.promote_types(a.dtype, b.dtype)
+    if d is dt.bool_:
+        raise TypeError("matmul of boolean tensors is not supported")
+    a, b = a.cast(d), b.cast(d)
+    a1, b1 = a.ndim == 1, b.ndim == 1
+    if a1:
+        a = a.reshape(1, a.shape[0])
+    if b1:
+        b = b.reshape(b.shape[0], 1)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: contracted dimensions differ: {self.shape} @ {tuple(other.shape)} "
+                         f"({a.shape[-1]} vs {b.shape[-2]})")
+    from .tensor import broadcast_shapes
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if k == 0:
+        out = Tensor._const(0, batch + (m, n), d, a.device)
+    else:
+        ae = a.broadcast_to(batch + (m, k)).reshape(batch + (m, k, 1))
+        be = b.broadcast_to(batch + (k, n)).reshape(batch + (1, k, n))
+        prodt = ae.broadcast_to(batch + (m, k, n)) * be.broadcast_to(batch + (m, k, n))
+        out = prodt._reduce("SUM", (len(batch) + 1,)).reshape(batch + (m, n))
+    if a1:
+        out = out.reshape(out.shape[:-2] + (out.shape[-1],))
+    if b1:
+        out = out.reshape(out.shape[:-1])
+    return out
+
+
+def rmatmul(self: Tensor, other) -> Tensor:
+    return matmul(self._operand(other, "@"), self)
+
+
+def dot(self: Tensor, other) -> Tensor:
+    return matmul(self, other)
+
+
+_METHODS = {
+    "sum": sum, "prod": prod, "max": max_, "min": min_, "mean": mean, "var": var, "std": std,
+    "any": any_, "all": all_, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp,
+    "softmax": softmax, "log_softmax": log_softmax, "cumsum": cumsum, "cumprod": cumprod,
+    "matmul": matmul, "__matmul__": matmul, "__rmatmul__": rmatmul, "dot": dot,
+}
+
+
+def install() -> None:
+    for name, fn in _METHODS.items():
+        setattr(Tensor, name, fn)

@@ -1,0 +1,192 @@
+"""CPU backend: C source compiled by the system's C compiler, loaded with ctypes.
+
+Memory is NumPy-owned host memory (so ``.numpy()`` on the CPU can share it). Kernels
+use OpenMP across the machine's cores. The compiler is ``$CC`` if set, else the first
+of cc, gcc, clang on PATH. ``ZYX_CPU_SANITIZE=1`` builds kernels with
+``-fsanitize=address,undefined`` (the process must preload the ASan runtime).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache, debug
+from .. import dtypes as dt
+from ..kernels.ir import Kernel
+from ..kernels.render_c import CRenderer
+
+
+class CompileError(RuntimeError):
+    """A generated kernel failed to compile; carries the source and the compiler log."""
+
+    def __init__(self, msg: str, source: str = "", log: str = "", path: str = ""):
+        super().__init__(f"{msg}\n--- compiler log ---\n{log}\n--- source saved at {path} ---")
+        self.source, self.log, self.path = source, log, path
+
+
+def device_count() -> int:
+    return 1
+
+
+def install_hint() -> str:
+    return ""
+
+
+def _find_compiler() -> str:
+    cc = os.environ.get("CC")
+    if cc:
+        if shutil.which(cc.split()[0]) is None:
+            raise RuntimeError(f"CC={cc!r} is set but not found on PATH")
+        return cc
+    for c in ("cc", "gcc", "clang"):
+        if shutil.which(c):
+            return c
+    raise RuntimeError("zyx's CPU backend needs a C compiler and none was found (tried $CC, cc, gcc, clang). "
+                       "Install one, e.g. `apt-get install gcc` or `xcode-select --install`.")
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+class CPUProgram:
+    __slots__ = ("fn", "lib", "name", "nargs")
+
+    def __init__(self, lib, name: str, nbuf: int, nscalar: int):
+        self.lib = lib
+        self.fn = getattr(lib, name)
+        self.fn.restype = None
+        self.fn.argtypes = [ctypes.c_void_p] * nbuf + [ctypes.c_uint32] * nscalar
+        self.name = name
+
+
+class CPUBackend:
+    description = "C compiled by the system C compiler, OpenMP"
+
+    def __init__(self):
+        self.cc = _find_compiler()
+        ver = _run(self.cc.split() + ["--version"]).stdout.splitlines()
+        self.cc_version = ver[0] if ver else self.cc
+        self.sanitize = os.environ.get("ZYX_CPU_SANITIZE", "0") not in ("", "0")
+        self.flags = self._flags()
+        self.renderer = CRenderer()
+        self.dtypes = frozenset(dt.ALL)
+        self._mem: dict[str, CPUProgram] = {}
+        self._lock = threading.Lock()
+        self.compiles = 0  # programs built by the compiler in this process (tests read it)
+        self.cpu_id = _cpu_id()
+
+    def _flags(self) -> list[str]:
+        flags = ["-O3", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno", "-std=gnu11"]
+        probe = self._probe(["-march=native"])
+        if probe:
+            flags.append("-march=native")
+        if self._probe(["-fopenmp"]):
+            flags.append("-fopenmp")
+        if self._probe(["-lmvec"], define="ZYX_MVEC") and not self.sanitize:
+            flags += ["-DZYX_MVEC", "-lmvec"]
+        if self.sanitize:
+            flags = [f for f in flags if f != "-O3"] + ["-O1", "-g", "-fsanitize=address,undefined",
+                                                         "-fno-sanitize-recover=undefined",
+                                                         "-fno-omit-frame-pointer"]
+        flags.append("-lm")
+        return flags
+
+    def _probe(self, extra: list[str], define: str = "") -> bool:
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / "p.c"
+            src.write_text("int zyx_probe(void) { return 1; }\n")
+            r = _run(self.cc.split() + ["-shared", "-fPIC", *extra, str(src), "-o", str(Path(d) / "p.so")])
+            return r.returncode == 0
+
+    # ------------------------------------------------------------------ memory
+    def alloc(self, size: int, dtype: dt.DType):
+        return np.empty(max(size, 1), dtype=dtype.np)
+
+    def free(self, handle) -> None:
+        pass  # NumPy owns the memory
+
+    def copy_in(self, handle: np.ndarray, arr: np.ndarray) -> None:
+        if arr.size:
+            handle[: arr.size] = arr.view(handle.dtype) if arr.dtype != handle.dtype else arr
+
+    def copy_out(self, handle: np.ndarray, size: int, dtype: dt.DType) -> np.ndarray:
+        return handle[:size].copy()
+
+    def view(self, handle: np.ndarray, size: int) -> np.ndarray:
+        """Zero-copy host view of a buffer (CPU only)."""
+        return handle[:size]
+
+    def synchronize(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ programs
+    def render(self, kernel: Kernel) -> str:
+        return self.renderer.render(kernel)
+
+    def compile(self, kernel: Kernel, source: str) -> CPUProgram:
+        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+        with self._lock:
+            prog = self._mem.get(key)
+            if prog is not None:
+                return prog
+            path = cache.read("cpu", key, ".so")
+            lib = None
+            if path is not None:
+                try:
+                    lib = ctypes.CDLL(str(path))
+                except OSError:
+                    lib = None
+            if lib is None:
+                lib = ctypes.CDLL(str(self._build(source, key)))
+            prog = CPUProgram(lib, kernel.name, len(kernel.params), len(kernel.scalars))
+            self._mem[key] = prog
+            return prog
+
+    def _build(self, source: str, key: str) -> Path:
+        self.compiles += 1
+        with tempfile.TemporaryDirectory(prefix="zyx-cc-") as d:
+            src = Path(d) / "kernel.c"
+            src.write_text(source)
+            so = Path(d) / "kernel.so"
+            r = _run(self.cc.split() + [str(src), "-o", str(so)] + self.flags)
+            if r.returncode != 0:
+                keep = Path(tempfile.gettempdir()) / f"zyx-failed-{key}.c"
+                keep.write_text(source)
+                raise CompileError(f"{self.cc} failed to compile a generated kernel", source, r.stderr, str(keep))
+            data = so.read_bytes()
+        return cache.write("cpu", key, ".so", data)
+
+    def launch(self, prog: CPUProgram, buffers: list, scalars: list[int]) -> None:
+        prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+
+
+def _cpu_id() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            txt = f.read()
+        model = next((ln for ln in txt.splitlines() if ln.startswith("model name")), "")
+        flags = next((ln for ln in txt.splitlines() if ln.startswith("flags")), "")
+        return model + flags
+    except OSError:
+        import platform
+        return platform.processor() + platform.machine()
+
+
+_backend: CPUBackend | None = None
+
+
+def open_device(index: int) -> CPUBackend:
+    global _backend
+    if _backend is None:
+        _backend = CPUBackend()
+        if debug.level & 1:
+            debug.log(f"cpu: {_backend.cc_version}, flags {' '.join(_backend.flags)}, {os.cpu_count()} cores")
+    return _backend

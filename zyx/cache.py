@@ -1,0 +1,87 @@
+"""The on-disk cache of compiled programs.
+
+Entries live under ``$ZYX_CACHE_DIR`` or ``$XDG_CACHE_HOME/zyx`` (``~/.cache/zyx``),
+keyed by a hash of everything that determines the binary (source, compiler version,
+flags, device). Each entry is written atomically (temp file + rename) together with a
+digest of its bytes; an entry whose bytes do not match its digest - truncated, corrupt
+or half written - is ignored and rebuilt, never loaded. ``ZYX_DISABLE_DISK_CACHE=1``
+turns the cache off.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    d = os.environ.get("ZYX_CACHE_DIR")
+    if d:
+        p = Path(d)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        p = Path(base) / "zyx"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def enabled() -> bool:
+    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0")
+
+
+def key_of(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:40]
+
+
+def entry_path(namespace: str, key: str, suffix: str) -> Path:
+    d = cache_dir() / namespace
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{key}{suffix}"
+
+
+def read(namespace: str, key: str, suffix: str) -> Path | None:
+    """Path of a verified entry, or None when missing or corrupt."""
+    if not enabled():
+        return None
+    path = entry_path(namespace, key, suffix)
+    digest = path.with_name(path.name + ".sha256")
+    try:
+        data = path.read_bytes()
+        want = digest.read_text().strip()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != want:
+        return None
+    return path
+
+
+def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:
+    """Write an entry atomically; returns its path (a temp path when the cache is off)."""
+    if not enabled():
+        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="zyx-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return Path(tmp)
+    path = entry_path(namespace, key, suffix)
+    _atomic_write(path, data)
+    _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+    return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

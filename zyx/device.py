@@ -1,0 +1,167 @@
+"""Devices and buffers.
+
+A *backend* (``zyx/backends/<name>.py``) knows only memory and programs: allocate,
+free, copy in, copy out, compile kernel IR to a program, launch, synchronize, and an
+info record. A ``Device`` is one backend instance with an index (``cpu``, ``opencl:1``).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+
+import numpy as np
+
+from . import debug
+from .dtypes import DType
+
+BACKENDS = ("cpu", "opencl", "cuda", "wgpu")
+
+
+class DeviceUnavailable(RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
+class Buffer:
+    """Device memory for ``size`` elements of ``dtype``; freed when garbage collected."""
+
+    __slots__ = ("device", "size", "dtype", "handle", "__weakref__")
+
+    def __init__(self, device: "Device", size: int, dtype: DType, handle=None):
+        self.device, self.size, self.dtype = device, size, dtype
+        self.handle = handle if handle is not None else device.backend.alloc(size, dtype)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def copy_in(self, arr: np.ndarray) -> None:
+        self.device.backend.copy_in(self.handle, np.ascontiguousarray(arr, dtype=self.dtype.np).reshape(-1))
+
+    def to_numpy(self) -> np.ndarray:
+        return self.device.backend.copy_out(self.handle, self.size, self.dtype)
+
+    def __del__(self):
+        try:
+            self.device.backend.free(self.handle)
+        except Exception:
+            pass
+
+
+class Device:
+    """One device of one backend. Compare devices with ``==``; print gives its name."""
+
+    def __init__(self, backend_name: str, index: int, backend):
+        self.type, self.index, self.backend = backend_name, index, backend
+
+    @property
+    def name(self) -> str:
+        return self.type if self.index == 0 and self.type == "cpu" else f"{self.type}:{self.index}"
+
+    @property
+    def dtypes(self) -> frozenset:
+        return self.backend.dtypes
+
+    def supports(self, dtype: DType) -> bool:
+        return dtype in self.backend.dtypes
+
+    def check_dtype(self, dtype: DType) -> None:
+        if dtype not in self.backend.dtypes:
+            raise TypeError(f"device {self.name} ({self.backend.description}) does not support dtype "
+                            f"{dtype.name}; supported: {', '.join(sorted(d.name for d in self.backend.dtypes))}")
+
+    def __repr__(self) -> str:
+        return f"Device({self.name!r})"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = get_device(other)
+            except (ValueError, DeviceUnavailable):
+                return False
+        return isinstance(other, Device) and other.type == self.type and other.index == self.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+_devices: dict[tuple[str, int], Device] = {}
+_lock = threading.Lock()
+_default: Device | None = None
+
+
+def _backend_module(name: str):
+    if name not in BACKENDS:
+        raise ValueError(f"unknown device type {name!r}; known: {', '.join(BACKENDS)}")
+    return importlib.import_module(f".backends.{name}", __package__)
+
+
+def parse(spec) -> tuple[str, int]:
+    if isinstance(spec, Device):
+        return spec.type, spec.index
+    if not isinstance(spec, str):
+        raise TypeError(f"a device is a zyx Device or a string like 'cpu' or 'opencl:1', not {spec!r}")
+    name, _, idx = spec.strip().lower().partition(":")
+    if name == "gpu":
+        name = "cuda"
+    try:
+        return name, int(idx) if idx else 0
+    except ValueError:
+        raise ValueError(f"bad device index in {spec!r}") from None
+
+
+def get_device(spec=None) -> Device:
+    """The Device for ``spec`` ('cpu', 'opencl', 'opencl:1', a Device, or None for the
+    default device)."""
+    if spec is None:
+        return default_device()
+    if isinstance(spec, Device):
+        return spec
+    key = parse(spec)
+    with _lock:
+        dev = _devices.get(key)
+        if dev is None:
+            mod = _backend_module(key[0])
+            count = mod.device_count()
+            if key[1] >= count:
+                raise DeviceUnavailable(
+                    f"device {key[0]}:{key[1]} is not available ({count} {key[0]} device(s) found). "
+                    + mod.install_hint())
+            dev = Device(key[0], key[1], mod.open_device(key[1]))
+            _devices[key] = dev
+            if debug.level & 1:
+                debug.log(f"opened device {dev.name}: {dev.backend.description}")
+    return dev
+
+
+def default_device() -> Device:
+    global _default
+    if _default is None:
+        env = os.environ.get("ZYX_DEVICE")
+        _default = get_device(env) if env else get_device("cpu")
+    return _default
+
+
+def set_default_device(spec) -> None:
+    global _default
+    _default = get_device(spec)
+
+
+def available_devices() -> list[Device]:
+    """Every device zyx can open on this machine."""
+    out = []
+    for name in BACKENDS:
+        try:
+            mod = _backend_module(name)
+            n = mod.device_count()
+        except Exception:
+            continue
+        for i in range(n):
+            try:
+                out.append(get_device(f"{name}:{i}"))
+            except Exception:
+                pass
+    return out

@@ -1,0 +1,163 @@
+"""The lazy graph: one ``Node`` per primitive operation.
+
+A Node is what a Tensor points at. Until it is realized it holds its op, its sources and
+an argument; realizing turns it into a BUFFER leaf in place (its sources are dropped, so
+the memory of the graph above it can go). Shapes and dtypes are concrete and checked
+here, when the node is built, so errors surface at the call that is wrong.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+
+from . import ops
+from .dtypes import DType
+
+Shape = tuple[int, ...]
+
+# every unrealized node that a Tensor still references, for realize_all()
+_live: "weakref.WeakSet[Node]" = weakref.WeakSet()
+
+
+class Node:
+    __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "__weakref__")
+
+    def __init__(self, op: str, srcs: tuple, arg, shape: Shape, dtype: DType, device, buffer=None):
+        self.op, self.srcs, self.arg = op, srcs, arg
+        self.shape, self.dtype, self.device, self.buffer = shape, dtype, device, buffer
+
+    @property
+    def realized(self) -> bool:
+        return self.op == "BUFFER"
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def become_buffer(self, buffer) -> None:
+        """Turn this node into a realized leaf holding ``buffer``; its graph is dropped."""
+        self.op, self.srcs, self.arg, self.buffer = "BUFFER", (), None, buffer
+
+    def __repr__(self) -> str:
+        return f"Node({self.op}, {self.shape}, {self.dtype.name}, arg={self.arg!r})"
+
+
+def buffer_node(buffer, shape: Shape, dtype: DType, device) -> Node:
+    return Node("BUFFER", (), None, tuple(shape), dtype, device, buffer)
+
+
+def const(value, shape: Shape, dtype: DType, device) -> Node:
+    return Node("CONST", (), value, tuple(shape), dtype, device)
+
+
+def iota(shape: Shape, axis: int, dtype: DType, device) -> Node:
+    """Each element holds its own index along ``axis``."""
+    return Node("IOTA", (), axis, tuple(shape), dtype, device)
+
+
+def rand_bits(shape: Shape, seed: int, offset: int, device, dtype) -> Node:
+    """Counter-based random uint32 bits: element i holds philox(seed, offset + i)."""
+    return Node("RAND", (), (seed, offset), tuple(shape), dtype, device)
+
+
+# ---------------------------------------------------------------- elementwise
+def elementwise(op: str, srcs: tuple[Node, ...], dtype: DType, arg=None) -> Node:
+    shape = srcs[0].shape
+    for s in srcs[1:]:
+        assert s.shape == shape, (op, [x.shape for x in srcs])
+    return Node(op, tuple(srcs), arg, shape, dtype, srcs[0].device)
+
+
+def cast(x: Node, dtype: DType, bitcast: bool = False) -> Node:
+    if x.dtype is dtype:
+        return x
+    if x.op == "CONST" and not bitcast:
+        return const(_cast_scalar(x.arg, dtype), x.shape, dtype, x.device)
+    return Node("BITCAST" if bitcast else "CAST", (x,), dtype, x.shape, dtype, x.device)
+
+
+def _cast_scalar(v, dtype: DType):
+    import numpy as np
+    return np.asarray(v).astype(dtype.np).item() if dtype.name != "bfloat16" else float(np.asarray(v).astype(dtype.np))
+
+
+# ---------------------------------------------------------------- reduce
+def reduce(x: Node, kind: str, axes: tuple[int, ...]) -> Node:
+    """Reduce over ``axes`` (normalized, sorted); reduced axes keep size 1."""
+    if not axes:
+        return x
+    shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+    return Node("REDUCE", (x,), (kind, tuple(axes)), shape, x.dtype, x.device)
+
+
+def gather(src: Node, idx: Node, axis: int) -> Node:
+    return Node("GATHER", (src, idx), axis, idx.shape, src.dtype, src.device)
+
+
+# ---------------------------------------------------------------- movement
+def _const_like(x: Node, shape: Shape) -> Node:
+    return const(x.arg, shape, x.dtype, x.device)
+
+
+def reshape(x: Node, shape: Shape) -> Node:
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    assert math.prod(shape) == x.numel, (x.shape, shape)
+    if x.op == "CONST":
+        return _const_like(x, shape)
+    if x.op == "RESHAPE":
+        x = x.srcs[0]
+        if x.shape == shape:
+            return x
+    return Node("RESHAPE", (x,), shape, shape, x.dtype, x.device)
+
+
+def permute(x: Node, perm: tuple[int, ...]) -> Node:
+    perm = tuple(perm)
+    if perm == tuple(range(len(perm))):
+        return x
+    shape = tuple(x.shape[p] for p in perm)
+    if x.op == "CONST":
+        return _const_like(x, shape)
+    if x.op == "PERMUTE":
+        inner = x.arg
+        return permute(x.srcs[0], tuple(inner[p] for p in perm))
+    return Node("PERMUTE", (x,), perm, shape, x.dtype, x.device)
+
+
+def expand(x: Node, shape: Shape) -> Node:
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    assert len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape)), (x.shape, shape)
+    if x.op == "CONST":
+        return _const_like(x, shape)
+    if x.op == "EXPAND":
+        x = x.srcs[0]
+    return Node("EXPAND", (x,), shape, shape, x.dtype, x.device)
+
+
+def shrink(x: Node, bounds: tuple[tuple[int, int, int], ...]) -> Node:
+    """bounds[d] = (start, size, step): output index i reads input start + step*i."""
+    bounds = tuple(bounds)
+    if all(b == (0, s, 1) for b, s in zip(bounds, x.shape)):
+        return x
+    shape = tuple(b[1] for b in bounds)
+    if x.op == "CONST":
+        return _const_like(x, shape)
+    return Node("SHRINK", (x,), bounds, shape, x.dtype, x.device)
+
+
+def pad(x: Node, pads: tuple[tuple[int, int], ...], value) -> Node:
+    pads = tuple((int(a), int(b)) for a, b in pads)
+    if all(p == (0, 0) for p in pads):
+        return x
+    shape = tuple(s + a + b for s, (a, b) in zip(x.shape, pads))
+    if x.op == "CONST" and x.arg == value:
+        return _const_like(x, shape)
+    return Node("PAD", (x,), (pads, value), shape, x.dtype, x.device)
+
+
+def is_elementwise(n: Node) -> bool:
+    return n.op in ops.ELEMENTWISE

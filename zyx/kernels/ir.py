@@ -1,0 +1,109 @@
+"""The kernel IR: loop nests of SSA assignments, accumulators and stores.
+
+A ``Kernel`` is what the scheduler hands to a renderer. Its ``global_dims`` are the
+loops over the output (parallel); ``body`` holds statements, among them ``Loop`` nodes
+for reductions (sequential). Index expressions are ``symbolic.Sym``; values are named
+SSA temporaries. Renderers turn this into C, OpenCL C, CUDA C or WGSL.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dtypes import DType
+from .symbolic import Sym, Var
+
+
+@dataclass
+class Param:
+    name: str
+    dtype: DType
+    size: int  # elements
+    output: bool
+
+
+@dataclass
+class Assign:
+    """``name = op(srcs...)``. Special ops: LOAD (arg=(param index, index Sym, gate)),
+    CONST (arg=value), INDEX (arg=Sym, an index expression used as a value),
+    RAND (arg=(seed, counter Sym)), CLAMP (srcs=(value,), arg=upper bound, int index)."""
+
+    name: str
+    dtype: DType
+    op: str
+    srcs: tuple = ()
+    arg: Any = None
+
+
+@dataclass
+class Acc:
+    name: str
+    dtype: DType
+    kind: str  # SUM, PROD, MAX, MIN
+
+
+@dataclass
+class AccUpdate:
+    name: str
+    kind: str
+    src: str
+    dtype: DType
+
+
+@dataclass
+class Loop:
+    var: Var
+    size: int
+    body: list = field(default_factory=list)
+
+
+@dataclass
+class Store:
+    param: int
+    index: Sym
+    src: str
+    dtype: DType
+
+
+@dataclass
+class Kernel:
+    name: str
+    params: list[Param]
+    global_dims: list[tuple[Var, int]]
+    body: list
+    flops: int = 0
+    mem_bytes: int = 0
+    ops_summary: str = ""
+    scalars: list[str] = field(default_factory=list)  # uint32 runtime arguments (random seeds)
+
+    def pretty(self) -> str:
+        lines = [f"kernel {self.name}(" + ", ".join(
+            f"{'out ' if p.output else ''}{p.dtype.name}[{p.size}] {p.name}" for p in self.params) + ")"]
+        for v, n in self.global_dims:
+            lines.append(f"  parallel {v.name} in [0, {n})")
+
+        def walk(stmts, ind):
+            for s in stmts:
+                pad = "  " * ind
+                if isinstance(s, Loop):
+                    lines.append(f"{pad}for {s.var.name} in [0, {s.size}):")
+                    walk(s.body, ind + 1)
+                elif isinstance(s, Assign):
+                    a = "" if s.arg is None else f" [{_fmt(s.arg)}]"
+                    lines.append(f"{pad}{s.name}: {s.dtype.name} = {s.op}({', '.join(s.srcs)}){a}")
+                elif isinstance(s, Acc):
+                    lines.append(f"{pad}{s.name}: {s.dtype.name} = acc {s.kind}")
+                elif isinstance(s, AccUpdate):
+                    lines.append(f"{pad}{s.name} {s.kind}= {s.src}")
+                elif isinstance(s, Store):
+                    lines.append(f"{pad}{self.params[s.param].name}[{s.index.render()}] = {s.src}")
+        walk(self.body, 2)
+        return "\n".join(lines)
+
+
+def _fmt(arg) -> str:
+    if isinstance(arg, tuple):
+        return ", ".join(_fmt(a) for a in arg)
+    if isinstance(arg, Sym):
+        return arg.render()
+    return repr(arg)

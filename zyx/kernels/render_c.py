@@ -1,0 +1,516 @@
+"""Renderers for the C family (C for the CPU; OpenCL C and CUDA C derive from it).
+
+A renderer is a table: how each dtype is spelled, how each primitive is spelled per
+dtype kind, and a preamble of helper functions. The walk over the IR is shared; the
+languages differ in their kernel signature, how the parallel loops are expressed and
+a few spellings, which subclasses override.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import dtypes as dt
+from ..dtypes import DType
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .lower import compute_dtype
+from .symbolic import Sym
+
+# --------------------------------------------------------------------------- shared tables
+FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
+    "EXP": "exp", "EXP2": "exp2", "EXPM1": "expm1", "LOG": "log", "LOG2": "log2", "LOG10": "log10",
+    "LOG1P": "log1p", "SQRT": "sqrt", "SIN": "sin", "COS": "cos", "TAN": "tan", "ASIN": "asin",
+    "ACOS": "acos", "ATAN": "atan", "SINH": "sinh", "COSH": "cosh", "TANH": "tanh", "ASINH": "asinh",
+    "ACOSH": "acosh", "ATANH": "atanh", "FLOOR": "floor", "CEIL": "ceil", "ROUND": "rint",
+    "TRUNC": "trunc", "ABS": "fabs", "ERF": "erf", "POW": "pow", "ATAN2": "atan2", "HYPOT": "hypot",
+    "COPYSIGN": "copysign", "NEXTAFTER": "nextafter",
+}
+COMPLEX_FUNCS = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos",
+                 "TAN": "ctan", "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh",
+                 "COSH": "ccosh", "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh",
+                 "ATANH": "catanh", "POW": "cpow", "ABS": "cabs", "REAL": "creal", "IMAG": "cimag",
+                 "CONJ": "conj", "ANGLE": "carg"}
+INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
+         "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
+
+
+class CStyleRenderer:
+    """Shared walk over the IR for C-like languages."""
+
+    lang = "c"
+    index_type = "int64_t"
+
+    # ------------------------------------------------------------------ types
+    def ctype(self, d: DType) -> str:
+        """Type of a computed value."""
+        d = compute_dtype(d)
+        return {"bool": "_Bool", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
+                "int64": "int64_t", "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t",
+                "uint64": "uint64_t", "float32": "float", "float64": "double",
+                "complex64": "float _Complex", "complex128": "double _Complex"}[d.name]
+
+    def storage_type(self, d: DType) -> str:
+        """Type of an element in memory."""
+        return {"bool": "uint8_t", "float16": "_Float16", "bfloat16": "uint16_t"}.get(d.name) or self.ctype(d)
+
+    def load_conv(self, d: DType, expr: str) -> str:
+        if d is dt.bfloat16:
+            return f"zyx_bf16_to_f32({expr})"
+        if d is dt.float16:
+            return f"((float){expr})"
+        if d is dt.bool_:
+            return f"(({expr})!=0)"
+        return expr
+
+    def store_conv(self, d: DType, expr: str) -> str:
+        if d is dt.bfloat16:
+            return f"zyx_f32_to_bf16({expr})"
+        if d is dt.float16:
+            return f"((_Float16)({expr}))"
+        if d is dt.bool_:
+            return f"((uint8_t)(({expr})!=0))"
+        return expr
+
+    # ------------------------------------------------------------------ literals
+    def literal(self, v, d: DType) -> str:
+        cd = compute_dtype(d)
+        if cd.kind == "b":
+            return "1" if v else "0"
+        if cd.kind in "iu":
+            v = int(v)
+            if cd.kind == "u":
+                return f"(({self.ctype(cd)}){v}ULL)"
+            if v == -(2 ** 63):
+                return "INT64_MIN"
+            return f"(({self.ctype(cd)}){v}LL)"
+        if cd.kind == "f":
+            return self.float_literal(float(v), cd)
+        c = complex(v)
+        r = self.float_literal(c.real, dt.real_of(cd))
+        i = self.float_literal(c.imag, dt.real_of(cd))
+        return f"zyx_cmplx{'f' if cd is dt.complex64 else ''}({r}, {i})"
+
+    def float_literal(self, f: float, cd: DType) -> str:
+        suffix = "f" if cd is dt.float32 else ""
+        if math.isnan(f):
+            return f"({self.ctype(cd)})NAN"
+        if math.isinf(f):
+            return f"({'-' if f < 0 else ''}({self.ctype(cd)})INFINITY)"
+        return f"{f!r}{suffix}" if "e" in repr(f) or "." in repr(f) else f"{f!r}.0{suffix}"
+
+    def index(self, e: Sym) -> str:
+        return e.render()
+
+    # ------------------------------------------------------------------ ALU
+    def fn(self, base: str, d: DType) -> str:
+        return base + ("f" if compute_dtype(d) in (dt.float32, dt.complex64) else "")
+
+    def alu(self, op: str, d: DType, a: list[str], src_dtypes: list[DType], arg=None) -> str:
+        """Spell op applied to operand expressions ``a``; ``d`` is the result dtype and
+        ``src_dtypes`` the operands' dtypes."""
+        sd = compute_dtype(src_dtypes[0]) if src_dtypes else compute_dtype(d)
+        k = sd.kind
+        if op == "WHERE":
+            return f"({a[0]} ? {a[1]} : {a[2]})"
+        if op == "CAST":
+            return self.cast(a[0], sd, d)
+        if op == "BITCAST":
+            return self.bitcast(a[0], src_dtypes[0], d)
+        if k == "c":
+            return self.complex_alu(op, d, a, sd)
+        if op in INFIX:
+            if k == "b" and op in ("ADD", "MUL"):
+                return f"({a[0]} {'|' if op == 'ADD' else '&'} {a[1]})"
+            return f"({a[0]} {INFIX[op]} {a[1]})"
+        if op == "NEG":
+            if k == "b":
+                return f"(!{a[0]})"
+            return f"(-{a[0]})" if k != "u" else f"(({self.ctype(sd)})(0 - {a[0]}))"
+        if op == "NOT":
+            return f"(!{a[0]})"
+        if op == "BITNOT":
+            return f"(!{a[0]})" if k == "b" else f"(({self.ctype(sd)})(~{a[0]}))"
+        if op == "RECIP":
+            return f"(1 / {a[0]})" if k == "f" else f"({self.literal(1, sd)} / {a[0]})"
+        if op == "MAX":
+            if k == "f":
+                return f"zyx_max{self.sfx(sd)}({a[0]}, {a[1]})"
+            return f"({a[0]} > {a[1]} ? {a[0]} : {a[1]})"
+        if op == "MIN":
+            if k == "f":
+                return f"zyx_min{self.sfx(sd)}({a[0]}, {a[1]})"
+            return f"({a[0]} < {a[1]} ? {a[0]} : {a[1]})"
+        if op == "ISNAN":
+            return f"({a[0]} != {a[0]})" if k == "f" else "0"
+        if op == "ISINF":
+            return f"(isinf({a[0]}) != 0)" if k == "f" else "0"
+        if op == "SIGNBIT":
+            return f"(signbit({a[0]}) != 0)" if k == "f" else (f"({a[0]} < 0)" if k == "i" else "0")
+        if k in "iub":
+            return self.int_alu(op, sd, a)
+        if op == "IDIV":
+            return f"zyx_floordiv{self.sfx(sd)}({a[0]}, {a[1]})"
+        if op == "MOD":
+            return f"zyx_pymod{self.sfx(sd)}({a[0]}, {a[1]})"
+        if op in FLOAT_FUNCS:
+            return f"{self.fn(FLOAT_FUNCS[op], sd)}({', '.join(a)})"
+        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+
+    def sfx(self, d: DType) -> str:
+        return "f" if compute_dtype(d) is dt.float32 else "d"
+
+    def int_alu(self, op: str, d: DType, a: list[str]) -> str:
+        t = self.ctype(d)
+        bits = d.bits
+        if op == "IDIV":
+            if d.kind == "u" or d.kind == "b":
+                return f"({a[1]} == 0 ? ({t})0 : ({t})({a[0]} / {a[1]}))"
+            return f"zyx_floordiv_i64({a[0]}, {a[1]})"
+        if op == "MOD":
+            if d.kind == "u" or d.kind == "b":
+                return f"({a[1]} == 0 ? ({t})0 : ({t})({a[0]} % {a[1]}))"
+            return f"zyx_pymod_i64({a[0]}, {a[1]})"
+        if op == "SHL":
+            return f"(({a[1]}) < 0 || ({a[1]}) >= {bits} ? ({t})0 : ({t})((uint64_t)({a[0]}) << ({a[1]})))"
+        if op == "SHR":
+            neg = f"({a[0]} < 0 ? ({t})-1 : ({t})0)" if d.kind == "i" else f"({t})0"
+            return f"(({a[1]}) < 0 || ({a[1]}) >= {bits} ? {neg} : ({t})({a[0]} >> ({a[1]})))"
+        if op == "POW":
+            return f"({t})zyx_ipow({a[0]}, {a[1]})" if d.kind == "i" else f"({t})zyx_upow({a[0]}, {a[1]})"
+        if op == "ABS":
+            return f"({t})({a[0]} < 0 ? -{a[0]} : {a[0]})" if d.kind == "i" else a[0]
+        if op in ("FLOOR", "CEIL", "ROUND", "TRUNC"):
+            return a[0]
+        raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
+
+    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
+        if op in ("ADD", "SUB", "MUL", "DIV", "CMPEQ", "CMPNE"):
+            return f"({a[0]} {INFIX[op]} {a[1]})"
+        if op == "NEG":
+            return f"(-{a[0]})"
+        if op in COMPLEX_FUNCS:
+            return f"{self.fn(COMPLEX_FUNCS[op], sd)}({', '.join(a)})"
+        if op == "RECIP":
+            return f"(1 / {a[0]})"
+        if op == "EXPM1":
+            return f"({self.fn('cexp', sd)}({a[0]}) - 1)"
+        if op == "LOG1P":
+            return f"{self.fn('clog', sd)}(1 + {a[0]})"
+        if op in ("LOG2", "LOG10"):
+            return f"({self.fn('clog', sd)}({a[0]}) / {'0.6931471805599453' if op == 'LOG2' else '2.302585092994046'})"
+        if op == "ISNAN":
+            return f"(zyx_cisnan{self.sfx(dt.real_of(sd))}({a[0]}))"
+        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+
+    def cast(self, x: str, src: DType, dst: DType) -> str:
+        dc = compute_dtype(dst)
+        if dst is dt.bool_:
+            return f"({x} != 0)"
+        if src.kind == "c" and dst.kind != "c":
+            x = f"{self.fn('creal', src)}({x})"
+            src = dt.real_of(src)
+        if dst is dt.float16:
+            return f"((float)(_Float16)({x}))"
+        if dst is dt.bfloat16:
+            return f"zyx_bf16_round((float)({x}))"
+        if src.kind == "f" and dst.kind == "u" and dst.itemsize < 8:
+            return f"(({self.ctype(dc)})(int64_t)({x}))"
+        return f"(({self.ctype(dc)})({x}))"
+
+    def bitcast(self, x: str, src: DType, dst: DType) -> str:
+        st, dt_ = self.storage_type(src), self.storage_type(dst)
+        return (f"({{ {st} zb_i = {self.store_conv(src, x)}; {dt_} zb_o; "
+                f"memcpy(&zb_o, &zb_i, sizeof zb_o); {self.load_conv(dst, 'zb_o')}; }})")
+
+    # ------------------------------------------------------------------ statements
+    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:
+        pad = "  " * ind
+        for s in stmts:
+            if isinstance(s, Assign):
+                out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.assign_expr(k, s, dtypes)};")
+                dtypes[s.name] = s.dtype
+            elif isinstance(s, Acc):
+                out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.acc_init(s.kind, s.dtype)};")
+                dtypes[s.name] = s.dtype
+            elif isinstance(s, AccUpdate):
+                out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
+            elif isinstance(s, Loop):
+                out.extend(self.loop_pragma(s, pad))
+                v = s.var.name
+                out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {s.size}; {v}++) {{")
+                self.render_body(k, s.body, ind + 1, dtypes, out)
+                out.append(f"{pad}}}")
+            elif isinstance(s, Store):
+                p = k.params[s.param]
+                out.append(f"{pad}{p.name}[{self.index(s.index)}] = {self.store_conv(s.dtype, s.src)};")
+            else:
+                raise TypeError(s)
+
+    def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
+        return []
+
+    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
+        if s.op == "LOAD":
+            p, idx, gate = s.arg
+            param = k.params[p]
+            ld = self.load_conv(param.dtype, f"{param.name}[{self.index(idx)}]")
+            if gate:
+                return f"({self.gate(gate)} ? {ld} : {self.literal(0, s.dtype)})"
+            return ld
+        if s.op == "CONST":
+            return self.literal(s.arg, s.dtype)
+        if s.op == "INDEX":
+            return f"(({self.ctype(s.dtype)})({self.index(s.arg)}))"
+        if s.op == "GATE":
+            return self.gate(s.arg)
+        if s.op == "RAND":
+            seed, off, lin = s.arg
+            return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({self.index(lin)})), (uint32_t)(((uint64_t)({self.index(lin)})) >> 32))"
+        if s.op == "CLAMP":
+            v = s.srcs[0]
+            return f"(({v}) < 0 ? 0 : (({v}) > {s.arg} ? {s.arg} : ({self.index_type})({v})))"
+        return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
+
+    def gate(self, conds) -> str:
+        parts = []
+        for e, lo, hi in conds:
+            r = self.index(e)
+            if e.vmin < lo:
+                parts.append(f"{r} >= {lo}")
+            if e.vmax >= hi:
+                parts.append(f"{r} < {hi}")
+        return "(" + " && ".join(parts or ["1"]) + ")"
+
+    def acc_init(self, kind: str, d: DType) -> str:
+        cd = compute_dtype(d)
+        if kind == "SUM":
+            return self.literal(0, cd)
+        if kind == "PROD":
+            return self.literal(1, cd)
+        if kind == "MAX":
+            return self.literal(dt.min_value(cd) if cd.kind != "f" else float("-inf"), cd)
+        return self.literal(dt.max_value(cd) if cd.kind != "f" else float("inf"), cd)
+
+    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
+        cd = compute_dtype(d)
+        if kind == "SUM":
+            return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
+        if kind == "PROD":
+            return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
+        cmp = ">" if kind == "MAX" else "<"
+        if cd.kind == "f":
+            return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"
+        return f"if ({v} {cmp} {acc}) {acc} = {v};"
+
+
+C_PREAMBLE = r"""
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include <complex.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+/* vector variants from glibc's libmvec, declared here so gcc vectorizes math calls
+   without -ffast-math (which would break nan/inf semantics) */
+#if defined(__x86_64__) && defined(ZYX_MVEC)
+#pragma omp declare simd notinbranch
+float expf(float);
+#pragma omp declare simd notinbranch
+float logf(float);
+#pragma omp declare simd notinbranch
+float sinf(float);
+#pragma omp declare simd notinbranch
+float cosf(float);
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double log(double);
+#pragma omp declare simd notinbranch
+double sin(double);
+#pragma omp declare simd notinbranch
+double cos(double);
+#pragma omp declare simd notinbranch
+float powf(float, float);
+#pragma omp declare simd notinbranch
+float tanhf(float);
+#pragma omp declare simd notinbranch
+float erff(float);
+#pragma omp declare simd notinbranch
+float expm1f(float);
+#pragma omp declare simd notinbranch
+float log1pf(float);
+#endif
+static inline float zyx_bf16_to_f32(uint16_t b) { uint32_t u = ((uint32_t)b) << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t zyx_f32_to_bf16(float f) {
+  uint32_t u; memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16); }
+static inline float zyx_bf16_round(float f) { return zyx_bf16_to_f32(zyx_f32_to_bf16(f)); }
+static inline float _Complex zyx_cmplxf(float r, float i) { float _Complex z; __real__ z = r; __imag__ z = i; return z; }
+static inline double _Complex zyx_cmplx(double r, double i) { double _Complex z; __real__ z = r; __imag__ z = i; return z; }
+static inline _Bool zyx_cisnanf(float _Complex z) { return crealf(z) != crealf(z) || cimagf(z) != cimagf(z); }
+static inline _Bool zyx_cisnand(double _Complex z) { return creal(z) != creal(z) || cimag(z) != cimag(z); }
+static inline float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
+static inline float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
+static inline double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
+static inline double zyx_mind(double a, double b) { return (a < b || a != a) ? a : b; }
+static inline int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
+  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
+  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
+static inline int64_t zyx_pymod_i64(int64_t a, int64_t b) {
+  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+static inline int64_t zyx_ipow(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
+static inline uint64_t zyx_upow(uint64_t a, uint64_t b) {
+  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
+#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
+static inline T zyx_floordiv##S(T a, T b) { \
+  if (b == 0) return a / b; \
+  T m = FMOD(a, b); T d = (a - m) / b; \
+  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
+  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
+  return COPYSIGN((T)0, a / b); } \
+static inline T zyx_pymod##S(T a, T b) { \
+  if (b == 0) return FMOD(a, b); \
+  T m = FMOD(a, b); \
+  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
+  return m; }
+ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
+ZYX_FLOORDIV(double, d, fmod, floor, copysign)
+/* Philox-2x32-10: counter-based random bits, identical on every backend */
+static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
+  for (int i = 0; i < 10; i++) {
+    uint64_t p = (uint64_t)0xD256D193u * c0;
+    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
+    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
+  return c0 ^ c1; }
+/* end of zyx preamble */
+"""
+
+
+class CRenderer(CStyleRenderer):
+    """C for the CPU backend: nested loops, OpenMP across the outer output loops,
+    ``omp simd`` on inner loops, and a thread-split for large full reductions."""
+
+    lang = "c"
+    min_parallel_work = 1 << 14
+
+    def render(self, k: Kernel) -> str:
+        params = []
+        for p in k.params:
+            const = "" if p.output else "const "
+            params.append(f"{const}{self.storage_type(p.dtype)}* restrict {p.name}")
+        params += [f"uint32_t {s}" for s in k.scalars]
+        out = [C_PREAMBLE, f"void {k.name}({', '.join(params)}) {{"]
+        dtypes: dict = {}
+        total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+        work = total * max(1, k.flops // max(total, 1))
+        body_lines: list[str] = []
+        split = self._split_reduce_candidate(k)
+        if split is not None and k.flops >= self.min_parallel_work:
+            self.render_split_reduce(k, split, dtypes, body_lines)
+        else:
+            self.render_body(k, k.body, len(k.global_dims) + 1, dtypes, body_lines)
+        if k.global_dims:
+            par = work >= self.min_parallel_work
+            ncollapse = 0
+            acc = 1
+            for _, n in k.global_dims[:-1]:
+                ncollapse += 1
+                acc *= n
+                if acc >= 64:
+                    break
+            ncollapse = max(1, ncollapse)
+            for i, (v, n) in enumerate(k.global_dims):
+                pad = "  " * (i + 1)
+                if i == 0 and par:
+                    c = f" collapse({ncollapse})" if ncollapse > 1 else ""
+                    out.append(f"{pad}#pragma omp parallel for{c} schedule(static)")
+                if i == len(k.global_dims) - 1 and (len(k.global_dims) > ncollapse or not par):
+                    if self._simd_ok(k.body):
+                        out.append(f"{pad}#pragma omp simd")
+                out.append(f"{pad}for ({self.index_type} {v.name} = 0; {v.name} < {n}; {v.name}++) {{")
+            out.extend(body_lines)
+            for i in reversed(range(len(k.global_dims))):
+                out.append("  " * (i + 1) + "}")
+        else:
+            out.extend(body_lines)
+        out.append("}")
+        return "\n".join(out)
+
+    def _simd_ok(self, body: list) -> bool:
+        # inner-loop vectorization hint only for straight-line bodies
+        return all(isinstance(s, (Assign, Store)) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
+                   for s in body)
+
+    def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
+        # a reduction's innermost loop: let the compiler reorder a float sum into vector lanes
+        if all(isinstance(s, (Assign, AccUpdate)) for s in loop.body):
+            ups = [s for s in loop.body if isinstance(s, AccUpdate)]
+            if len(ups) == 1 and ups[0].kind in ("SUM", "PROD") and compute_dtype(ups[0].dtype).kind in "fiu" \
+                    and not any(isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP") for s in loop.body):
+                opch = "+" if ups[0].kind == "SUM" else "*"
+                return [f"{pad}#pragma omp simd reduction({opch}:{ups[0].name})"]
+        return []
+
+    def _split_reduce_candidate(self, k: Kernel):
+        """A kernel with no parallel output loop whose top level holds a big reduce loop."""
+        if k.global_dims:
+            return None
+        for i, s in enumerate(k.body):
+            if isinstance(s, Loop):
+                ups = [u for u in _walk(s.body) if isinstance(u, AccUpdate)]
+                accs = {u.name for u in ups}
+                top_accs = {a.name for a in k.body[:i] if isinstance(a, Acc)}
+                if len(accs & top_accs) == 1 and s.size >= 4096:
+                    return i
+                return None
+        return None
+
+    def render_split_reduce(self, k: Kernel, i: int, dtypes: dict, out: list[str]) -> None:
+        loop = k.body[i]
+        acc = next(a for a in k.body[:i] if isinstance(a, Acc)
+                   and any(isinstance(u, AccUpdate) and u.name == a.name for u in _walk(loop.body)))
+        self.render_body(k, k.body[:i], 1, dtypes, out)
+        t = self.ctype(acc.dtype)
+        priv = acc.name + "_p"
+        v = loop.var.name
+        out.append(f"  {t} {acc.name}_part[256]; int zyx_nt = 1;")
+        out.append("  #pragma omp parallel num_threads(omp_get_max_threads() < 256 ? omp_get_max_threads() : 256)")
+        out.append("  {")
+        out.append("    int zt = omp_get_thread_num(); int znt = omp_get_num_threads();")
+        out.append("    #pragma omp single\n    zyx_nt = znt;")
+        out.append(f"    int64_t zlo = (int64_t)((__int128){loop.size} * zt / znt), zhi = (int64_t)((__int128){loop.size} * (zt + 1) / znt);")
+        out.append(f"    {t} {priv} = {self.acc_init(acc.kind, acc.dtype)};")
+        inner: list[str] = []
+        renamed = _rename_acc(loop.body, acc.name, priv)
+        self.render_body(k, [Loop(loop.var, loop.size, renamed)], 2, dict(dtypes), inner)
+        # replace the loop header bounds with this thread's chunk
+        hdr = f"for ({self.index_type} {v} = 0; {v} < {loop.size}; {v}++) {{"
+        inner = [ln.replace(hdr, f"for ({self.index_type} {v} = zlo; {v} < zhi; {v}++) {{") for ln in inner]
+        out.extend(inner)
+        out.append(f"    {acc.name}_part[zt] = {priv};")
+        out.append("  }")
+        out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
+                   f"{self.acc_update(acc.name, acc.kind, 'zv', acc.dtype)} }}")
+        self.render_body(k, k.body[i + 1:], 1, dtypes, out)
+
+
+def _walk(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, Loop):
+            yield from _walk(s.body)
+
+
+def _rename_acc(stmts: list, old: str, new: str) -> list:
+    out = []
+    for s in stmts:
+        if isinstance(s, AccUpdate) and s.name == old:
+            out.append(AccUpdate(new, s.kind, s.src, s.dtype))
+        elif isinstance(s, Loop):
+            out.append(Loop(s.var, s.size, _rename_acc(s.body, old, new)))
+        else:
+            out.append(s)
+    return out

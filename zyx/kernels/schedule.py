@@ -1,0 +1,135 @@
+"""The scheduler: cut a lazy graph into the fewest kernels.
+
+Rules (see docs/ARCHITECTURE.md, "Fusion"):
+
+* every requested target that is not yet a buffer is a kernel output;
+* elementwise and movement nodes never get a kernel of their own: they are inlined
+  (recomputed) into every kernel that reads them;
+* a reduction is inlined into its consumer when the path to that consumer is a single
+  chain (no other consumers) without an EXPAND, so the reduction runs once per output
+  element - e.g. ``x.sum(1) * 2`` or ``((x*2+y).exp()*z).sum()`` is one kernel. A
+  reduction that is broadcast back (softmax, layernorm) or shared is stored;
+* a GATHER's source is read through data-dependent indices; a reduction feeding it is
+  stored.
+
+The walk also produces the graph's *structure key*: identical structure (ops, args,
+shapes, dtypes, the aliasing of leaves) means an identical schedule, so the realizer
+caches compiled schedules by it and a training loop's second step compiles nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ops
+from ..graph import Node
+
+
+@dataclass
+class KernelSpec:
+    out: int  # position of the output node in the walk
+    inputs: list[int]  # positions of the nodes it loads
+    rand: list[int]  # positions of RAND nodes whose (seed, offset) are runtime scalars
+
+
+def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[int, int]]:
+    """Post-order walk over unrealized nodes. Returns (nodes, structure key, pos of id)."""
+    order: list[Node] = []
+    pos: dict[int, int] = {}
+    key: list = []
+    stack = [(t, False) for t in reversed(targets)]
+    while stack:
+        n, expanded = stack.pop()
+        if id(n) in pos:
+            continue
+        if n.op == "BUFFER" or expanded or not n.srcs:
+            pos[id(n)] = len(order)
+            order.append(n)
+            if n.op == "BUFFER":
+                key.append(("B", n.shape, n.dtype.name, str(n.device)))
+            elif n.op == "RAND":
+                key.append(("R", n.shape, n.dtype.name))
+            else:
+                key.append((n.op, _hashable(n.arg), n.shape, n.dtype.name, tuple(pos[id(s)] for s in n.srcs)))
+            continue
+        stack.append((n, True))
+        for s in reversed(n.srcs):
+            if id(s) not in pos:
+                stack.append((s, False))
+    key.append(("T", tuple(pos[id(t)] for t in targets)))
+    return order, tuple(key), pos
+
+
+def _hashable(a):
+    if isinstance(a, float) and a != a:
+        return "nan"
+    return a
+
+
+def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[KernelSpec]:
+    """Choose kernel boundaries and list the kernels in execution order."""
+    consumers: dict[int, list[Node]] = {}
+    for n in nodes:
+        for s in n.srcs:
+            consumers.setdefault(id(s), []).append(n)
+    target_ids = {id(t) for t in targets}
+    boundary: set[int] = {id(t) for t in targets if t.op != "BUFFER"}
+    for n in nodes:
+        if n.op == "REDUCE" and id(n) not in boundary and not _inlinable(n, consumers, target_ids):
+            boundary.add(id(n))
+        if n.op == "GATHER":
+            src = n.srcs[0]
+            if src.op == "REDUCE" or _contains_reduce(src):
+                boundary.add(id(src))
+    # the nodes a kernel reads: realized buffers and other kernels' outputs
+    specs = []
+    for n in nodes:  # post-order: dependencies first
+        if id(n) not in boundary:
+            continue
+        inputs: list[int] = []
+        rands: list[int] = []
+        seen: set[int] = set()
+        stack = list(n.srcs)
+        while stack:
+            s = stack.pop()
+            if id(s) in seen:
+                continue
+            seen.add(id(s))
+            if s.op == "BUFFER" or id(s) in boundary:
+                inputs.append(pos[id(s)])
+            else:
+                if s.op == "RAND":
+                    rands.append(pos[id(s)])
+                stack.extend(s.srcs)
+        if n.op == "RAND":
+            rands.append(pos[id(n)])
+        specs.append(KernelSpec(pos[id(n)], sorted(inputs), sorted(rands)))
+    return specs
+
+
+def _contains_reduce(n: Node) -> bool:
+    stack, seen = [n], set()
+    while stack:
+        x = stack.pop()
+        if id(x) in seen or x.op == "BUFFER":
+            continue
+        seen.add(id(x))
+        if x.op == "REDUCE":
+            return True
+        stack.extend(x.srcs)
+    return False
+
+
+def _inlinable(r: Node, consumers: dict, target_ids: set) -> bool:
+    c = r
+    while True:
+        cs = consumers.get(id(c), [])
+        if len(cs) != 1:
+            return False
+        nxt = cs[0]
+        if nxt.op in ("EXPAND", "GATHER"):
+            return False
+        if id(nxt) in target_ids or nxt.op == "REDUCE":
+            return True
+        if nxt.op not in ops.ELEMENTWISE and nxt.op not in ops.MOVEMENT:
+            return False
+        c = nxt

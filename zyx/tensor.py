@@ -1,0 +1,428 @@
+"""``zyx.Tensor``: a lazy, differentiable n-dimensional array.
+
+A Tensor is a handle on a graph ``Node``. Every operation builds new nodes; nothing
+runs until a result is needed. All graph building goes through the handful of
+*primitive* methods at the bottom of this file (``_unary``, ``_binary``, ``_reduce``,
+``_movement``...): they are where an open ``GradientTape`` records what happened, so
+backward rules exist only for primitives. The math, reduction and movement methods
+(in ``_math.py``, ``_reduce.py``, ``_movement.py``) are compositions of them.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import dtypes as dt
+from . import graph
+from .device import Buffer, Device, get_device
+from .dtypes import DType
+from .graph import Node
+
+
+class AxisError(ValueError, IndexError):
+    """An axis outside ``[-ndim, ndim)``; both a ValueError and an IndexError, as NumPy's."""
+
+
+# The tape hook: autograd installs a recorder here while any tape is open.
+_recorders: list = []
+
+
+def _record(out: "Tensor", op: str, inputs: tuple, arg) -> None:
+    for rec in _recorders:
+        rec(out, op, inputs, arg)
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    nd = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(nd):
+        size = 1
+        for s in shapes:
+            d = s[i - nd + len(s)] if i - nd + len(s) >= 0 else 1
+            if d != 1:
+                if size != 1 and size != d:
+                    raise ValueError(f"shapes {' and '.join(str(tuple(x)) for x in shapes)} cannot be broadcast "
+                                     f"together (dimension {i}: {size} vs {d})")
+                size = d
+        out.append(size)
+    return tuple(out)
+
+
+def normalize_axis(axis: int, ndim: int) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"axis must be an int, not {type(axis).__name__}")
+    if not -max(ndim, 1) <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise AxisError(f"axis {axis} is out of bounds for a tensor of rank {ndim}")
+    return int(axis) % max(ndim, 1)
+
+
+def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        axes = tuple(normalize_axis(a, ndim) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"repeated axis in {tuple(axis)}")
+        return tuple(sorted(axes))
+    if ndim == 0:
+        if axis in (0, -1):
+            return ()
+    return (normalize_axis(axis, ndim),)
+
+
+def _host_array(data, dtype: DType | None) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        arr = data
+    elif isinstance(data, (list, tuple)):
+        arr = np.array(data, dtype=dtype.np if dtype is not None else None)
+        if dtype is None:  # Python data takes zyx's default dtypes
+            if arr.dtype == np.float64:
+                arr = arr.astype(np.float32)
+            elif arr.dtype == np.complex128:
+                arr = arr.astype(np.complex64)
+            elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
+                arr = arr.astype(np.int64)
+    elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
+        arr = np.asarray(data, dtype=dtype.np)
+    else:
+        arr = np.asarray(data)
+    if arr.dtype == object:
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
+    if dtype is not None and arr.dtype != dtype.np:
+        arr = arr.astype(dtype.np)
+    return arr
+
+
+class Tensor:
+    """A lazy n-dimensional array on a device. See the module docstring."""
+
+    __slots__ = ("_node", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, data: Any, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            node = data._node
+            t = data
+            if dtype is not None and dt.to_dtype(dtype) is not t.dtype:
+                t = t.astype(dtype)
+            if device is not None and get_device(device) != t.device:
+                t = t.to(device)
+            self._node = t._node
+            return
+        d = dt.to_dtype(dtype) if dtype is not None else None
+        dev = get_device(device)
+        if isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
+            d = d or dt.python_scalar_dtype(data)
+            if isinstance(data, int) and not isinstance(data, bool) and d.kind in "iu":
+                lo, hi = dt.min_value(d), dt.max_value(d)
+                if not lo <= data <= hi:
+                    raise OverflowError(f"Python int {data} is out of range for {d.name}")
+        arr = _host_array(data, d)
+        zd = dt.from_numpy(arr.dtype)
+        dev.check_dtype(zd)
+        buf = Buffer(dev, arr.size, zd)
+        buf.copy_in(arr)
+        node = graph.buffer_node(buf, arr.shape, zd, dev)
+        self._node = node
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def _wrap(cls, node: Node) -> "Tensor":
+        t = object.__new__(cls)
+        t._node = node
+        if node.op != "BUFFER":
+            graph._live.add(node)
+        return t
+
+    @staticmethod
+    def _const(value, shape, dtype: DType, device: Device) -> "Tensor":
+        return Tensor._wrap(graph.const(value, tuple(shape), dtype, device))
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._node.shape
+
+    @property
+    def dtype(self) -> DType:
+        return self._node.dtype
+
+    @property
+    def device(self) -> Device:
+        return self._node.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self._node.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self._node.shape)
+
+    def numel(self) -> int:
+        return math.prod(self._node.shape)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def T(self) -> "Tensor":
+        if self.ndim != 2:
+            raise ValueError(f".T needs a 2-d tensor (got rank {self.ndim}); use .mT or permute")
+        return self.permute(1, 0)
+
+    @property
+    def mT(self) -> "Tensor":
+        if self.ndim < 2:
+            raise ValueError(f".mT needs rank >= 2 (got rank {self.ndim})")
+        return self.swapaxes(-1, -2)
+
+    # ------------------------------------------------------------------ realization and host
+    def realize(self) -> "Tensor":
+        from .realize import realize_nodes
+        realize_nodes([self._node])
+        return self
+
+    def numpy(self) -> np.ndarray:
+        self.realize()
+        return self._node.buffer.to_numpy().reshape(self.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a.astype(dtype) if dtype is not None else a
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def item(self):
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor with shape {self.shape} is ambiguous; "
+                             "use .any() or .all()")
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        if self.size != 1:
+            raise TypeError(f"only one-element tensors convert to float (shape {self.shape})")
+        v = self.item()
+        if isinstance(v, complex):
+            raise TypeError("cannot convert a complex tensor to float; use .real")
+        return float(v)
+
+    def __int__(self) -> int:
+        if self.size != 1:
+            raise TypeError(f"only one-element tensors convert to int (shape {self.shape})")
+        v = self.item()
+        if isinstance(v, complex):
+            raise TypeError("cannot convert a complex tensor to int")
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            raise ValueError(f"cannot convert {v} to int")
+        return int(v)
+
+    def __complex__(self) -> complex:
+        if self.size != 1:
+            raise TypeError(f"only one-element tensors convert to complex (shape {self.shape})")
+        return complex(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu" or self.ndim != 0:
+            raise TypeError(f"only 0-d integer tensors can be used as an index (got {self.dtype.name}, "
+                            f"shape {self.shape})")
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        try:
+            body = np.array2string(self.numpy(), separator=", ", prefix="Tensor(")
+        except Exception as e:  # printing must never hide the tensor itself
+            body = f"<unrealizable: {e}>"
+        return f"Tensor({body}, dtype={self.dtype.name}, device={self.device})"
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    # ------------------------------------------------------------------ devices and dtypes
+    def to(self, device) -> "Tensor":
+        dev = get_device(device)
+        if dev == self.device:
+            return self
+        dev.check_dtype(self.dtype)
+        src = self.numpy()
+        buf = Buffer(dev, src.size, self.dtype)
+        buf.copy_in(src)
+        out = Tensor._wrap(graph.buffer_node(buf, self.shape, self.dtype, dev))
+        _record(out, "TO_DEVICE", (self,), self.device)
+        return out
+
+    def to_device(self, device, /, *, stream=None) -> "Tensor":
+        return self.to(device)
+
+    def astype(self, dtype, copy: bool = True) -> "Tensor":
+        return self.cast(dtype)
+
+    def cast(self, dtype) -> "Tensor":
+        d = dt.to_dtype(dtype)
+        if d is self.dtype:
+            return self
+        self.device.check_dtype(d)
+        return self._cast(d)
+
+    def bitcast(self, dtype) -> "Tensor":
+        d = dt.to_dtype(dtype)
+        if d.itemsize != self.dtype.itemsize:
+            raise ValueError(f"bitcast needs equal item sizes ({self.dtype.name} is {self.dtype.itemsize} bytes, "
+                             f"{d.name} is {d.itemsize})")
+        self.device.check_dtype(d)
+        if d is self.dtype:
+            return self
+        return self._prim_unary("BITCAST", d, graph.cast(self._node, d, bitcast=True))
+
+    def detach(self) -> "Tensor":
+        """The same values, cut from the tape: no gradient flows through the result."""
+        return Tensor._wrap(self._node)
+
+    # ------------------------------------------------------------------ operand helpers
+    def _operand(self, other, for_op: str = "") -> "Tensor":
+        if isinstance(other, Tensor):
+            if other.device != self.device:
+                raise ValueError(f"operands are on different devices ({self.device} and {other.device}); "
+                                 "move one with .to(device)")
+            return other
+        if isinstance(other, (bool, int, float, complex)):
+            d = dt.scalar_dtype_for(other, self.dtype)
+            if isinstance(other, int) and not isinstance(other, bool) and d.kind in "iu":
+                if not dt.min_value(d) <= other <= dt.max_value(d):
+                    raise OverflowError(f"Python int {other} is out of range for {d.name}")
+            if isinstance(other, float) and d.kind in "iub":
+                d = dt.default_float
+            return Tensor._const(other, (), d, self.device)
+        if isinstance(other, np.ndarray) or isinstance(other, np.generic):
+            return Tensor(np.asarray(other), device=self.device)
+        if isinstance(other, (list, tuple)):
+            return Tensor(other, device=self.device)
+        raise TypeError(f"unsupported operand type {type(other).__name__} for zyx.Tensor {for_op}")
+
+    def _broadcast_pair(self, other: "Tensor", dtype: DType | None = None):
+        d = dtype or dt.promote_types(self.dtype, other.dtype)
+        a, b = self.cast(d) if self.dtype is not d else self, other.cast(d) if other.dtype is not d else other
+        shape = broadcast_shapes(a.shape, b.shape)
+        return a.broadcast_to(shape), b.broadcast_to(shape)
+
+    # ------------------------------------------------------------------ primitives (taped)
+    def _prim_unary(self, op: str, dtype: DType, node: Node, arg=None) -> "Tensor":
+        out = Tensor._wrap(node)
+        if _recorders:
+            _record(out, op, (self,), arg if arg is not None else dtype)
+        return out
+
+    def _unary(self, op: str, dtype: DType | None = None) -> "Tensor":
+        d = dtype or self.dtype
+        return self._prim_unary(op, d, graph.elementwise(op, (self._node,), d))
+
+    def _cast(self, d: DType) -> "Tensor":
+        return self._prim_unary("CAST", d, graph.cast(self._node, d))
+
+    def _binary(self, op: str, other: "Tensor", dtype: DType | None = None) -> "Tensor":
+        """Elementwise op on two tensors of one shape and dtype (callers broadcast)."""
+        d = dtype or self.dtype
+        out = Tensor._wrap(graph.elementwise(op, (self._node, other._node), d))
+        if _recorders:
+            _record(out, op, (self, other), None)
+        return out
+
+    def _where(self, a: "Tensor", b: "Tensor") -> "Tensor":
+        out = Tensor._wrap(graph.elementwise("WHERE", (self._node, a._node, b._node), a.dtype))
+        if _recorders:
+            _record(out, "WHERE", (self, a, b), None)
+        return out
+
+    def _reduce(self, kind: str, axes: tuple[int, ...]) -> "Tensor":
+        out = Tensor._wrap(graph.reduce(self._node, kind, axes))
+        if _recorders and axes:
+            _record(out, "REDUCE", (self,), (kind, axes))
+        return out if axes else self
+
+    def _movement(self, op: str, arg) -> "Tensor":
+        n = self._node
+        if op == "RESHAPE":
+            node = graph.reshape(n, arg)
+        elif op == "PERMUTE":
+            node = graph.permute(n, arg)
+        elif op == "EXPAND":
+            node = graph.expand(n, arg)
+        elif op == "SHRINK":
+            node = graph.shrink(n, arg)
+        elif op == "PAD":
+            node = graph.pad(n, arg[0], arg[1])
+        else:
+            raise ValueError(op)
+        if node is n:
+            return self
+        out = Tensor._wrap(node)
+        if _recorders:
+            _record(out, op, (self,), arg)
+        return out
+
+    def _gather(self, index: "Tensor", axis: int) -> "Tensor":
+        out = Tensor._wrap(graph.gather(self._node, index._node, axis))
+        if _recorders:
+            _record(out, "GATHER", (self, index), axis)
+        return out
+
+
+def realize(*items) -> None:
+    """Realize tensors (and the tensors inside modules, optimizers, lists and dicts) in
+    one schedule, so shared work is done once."""
+    from .realize import realize_nodes
+    nodes = []
+    for t in _flatten_tensors(items):
+        nodes.append(t._node)
+    realize_nodes(nodes)
+
+
+def _flatten_tensors(items):
+    for it in items:
+        if isinstance(it, Tensor):
+            yield it
+        elif isinstance(it, (list, tuple, set)):
+            yield from _flatten_tensors(it)
+        elif isinstance(it, dict):
+            yield from _flatten_tensors(it.values())
+        elif hasattr(it, "_zyx_tensors"):
+            yield from _flatten_tensors(it._zyx_tensors())
+        elif it is None:
+            continue
+        else:
+            raise TypeError(f"zyx.realize: cannot realize {type(it).__name__}")
+
+
+def ensure_tensor(x, device=None, dtype=None) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(x, dtype=dtype, device=device)
+
+
+def _seq(shape) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    out = tuple(int(s) for s in shape)
+    for s in out:
+        if s < 0:
+            raise ValueError(f"negative dimension in shape {out}")
+    return out
+
+
+__all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError", "Sequence"]

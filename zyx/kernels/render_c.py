@@ -229,7 +229,7 @@ class CStyleRenderer:
                 out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.assign_expr(k, s, dtypes)};")
                 dtypes[s.name] = s.dtype
             elif isinstance(s, Acc):
-                out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.acc_init(s.kind, s.dtype)};")
+                out.append(f"{pad}{self.acc_decl(s)}")
                 dtypes[s.name] = s.dtype
             elif isinstance(s, AccUpdate):
                 out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
@@ -239,6 +239,7 @@ class CStyleRenderer:
                 out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {s.size}; {v}++) {{")
                 self.render_body(k, s.body, ind + 1, dtypes, out)
                 out.append(f"{pad}}}")
+                out.extend(self.after_loop(s, stmts, pad))
             elif isinstance(s, Store):
                 p = k.params[s.param]
                 out.append(f"{pad}{p.name}[{self.index(s.index)}] = {self.store_conv(s.dtype, s.src)};")
@@ -246,6 +247,13 @@ class CStyleRenderer:
                 raise TypeError(s)
 
     def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
+        return []
+
+    def acc_decl(self, a: Acc) -> str:
+        return f"{self.ctype(a.dtype)} {a.name} = {self.acc_init(a.kind, a.dtype)};"
+
+    def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
+        """Lines emitted right after a loop closes (e.g. finishing accumulators)."""
         return []
 
     def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
@@ -446,10 +454,12 @@ class CRenderer(CStyleRenderer):
 
     # ------------------------------------------------------------------ register tiling
     def _contraction_tiling(self, k: Kernel):
-        """A kernel shaped like a matmul: >= 2 parallel output loops and one float SUM
-        reduction loop with a straight-line body. It is rendered as TI x TJ register
-        tiles of accumulators so each loaded value is reused TI or TJ times."""
-        if len(k.global_dims) < 2:
+        """Kernels shaped like a matmul or a reduction over a non-innermost axis: parallel
+        output loops, one reduction loop with a straight-line body, and a load that is
+        contiguous along the innermost output loop. They are rendered with TI x TJ tiles of
+        accumulators (the reduction loop outside, the tile inside), so loads are vector
+        loads and each loaded value is reused TI or TJ times."""
+        if not k.global_dims:
             return None
         loops = [i for i, s in enumerate(k.body) if isinstance(s, Loop)]
         if len(loops) != 1:
@@ -460,18 +470,26 @@ class CRenderer(CStyleRenderer):
             return None
         accs = [s for s in k.body if isinstance(s, Acc)]
         ups = [s for s in loop.body if isinstance(s, AccUpdate)]
-        if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name or accs[0].kind != "SUM":
+        if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name:
             return None
-        if compute_dtype(accs[0].dtype) not in (dt.float32, dt.float64):
+        if compute_dtype(accs[0].dtype).kind not in "fiu":
             return None
         if any(isinstance(s, Assign) and s.op in ("CLAMP", "BITCAST", "RAND") for s in _walk(k.body)):
             return None
-        m, n = k.global_dims[-2][1], k.global_dims[-1][1]
+        vn = k.global_dims[-1][0].name
+        if not any(isinstance(s, Assign) and s.op == "LOAD" and not s.arg[2] and _coef(s.arg[1], vn) == 1
+                   for s in loop.body):
+            return None
+        n = k.global_dims[-1][1]
         # 8x32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best
         # of 2x64 .. 8x32 on 1024^2 and 2048^2; see benches/RESULTS.md)
-        ti = next((t for t in (8, 4, 2) if m % t == 0), None)
         tj = next((t for t in (32, 16, 8) if n % t == 0), None)
-        if ti is None or tj is None or ti * tj < 32:
+        if len(k.global_dims) >= 2:
+            m = k.global_dims[-2][1]
+            ti = next((t for t in (8, 4, 2) if m % t == 0), 1)
+        else:
+            ti = 1
+        if tj is None:
             return None
         return li, ti, tj
 
@@ -480,45 +498,51 @@ class CRenderer(CStyleRenderer):
         acc = next(s for s in k.body if isinstance(s, Acc))
         pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
         post = k.body[li + 1:]
-        outer = k.global_dims[:-2]
-        (vm, m), (vn, n) = k.global_dims[-2], k.global_dims[-1]
+        two = len(k.global_dims) >= 2
+        outer = k.global_dims[:-2] if two else []
+        vn, n = k.global_dims[-1]
+        vm, m = k.global_dims[-2] if two else (None, 1)
         t = self.ctype(acc.dtype)
         it = self.index_type
-        names = []
-        for v, size in outer:
-            names.append(f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)")
-        names.append(f"for ({it} zj = 0; zj < {n // tj}; zj++)")
-        names.append(f"for ({it} zi = 0; zi < {m // ti}; zi++)")
-        out.append(f"  #pragma omp parallel for collapse({len(names)}) schedule(static)")
-        for ln in names:
-            out.append("  " + ln)
+        flagged = _nan_flagged(acc.kind, acc.dtype)
+        heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
+        heads.append(f"for ({it} zj = 0; zj < {n // tj}; zj++)")
+        if two:
+            heads.append(f"for ({it} zi = 0; zi < {m // ti}; zi++)")
+        out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
+        out.extend("  " + h for h in heads)
         out.append("  {")
-        out.append(f"    {t} zacc[{ti}][{tj}];")
-        out.append(f"    for (int a = 0; a < {ti}; a++) for (int b = 0; b < {tj}; b++) "
-                   f"zacc[a][b] = {self.acc_init(acc.kind, acc.dtype)};")
+        out.append(f"    {t} zacc[{ti}][{tj}];" + (f" int zaccn[{ti}][{tj}];" if flagged else ""))
+        out.append(f"    for (int a = 0; a < {ti}; a++) for (int b = 0; b < {tj}; b++) {{ "
+                   f"zacc[a][b] = {self.acc_init(acc.kind, acc.dtype)};" + (" zaccn[a][b] = 0;" if flagged else "")
+                   + " }")
         v = loop.var.name
         out.append(f"    for ({it} {v} = 0; {v} < {loop.size}; {v}++) {{")
         out.append(f"      for (int a = 0; a < {ti}; a++) {{")
-        out.append(f"        {it} {vm.name} = zi * {ti} + a;")
+        if two:
+            out.append(f"        {it} {vm.name} = zi * {ti} + a;")
         out.append("        #pragma omp simd")
         out.append(f"        for (int b = 0; b < {tj}; b++) {{")
         out.append(f"          {it} {vn.name} = zj * {tj} + b;")
         body = [s for s in loop.body if not isinstance(s, AccUpdate)]
-        needed = _needed(pre, body)
-        dtypes: dict = {}
-        self.render_body(k, needed + body, 5, dtypes, out)
+        self.render_body(k, _needed(pre, body) + body, 5, {}, out)
         up = next(s for s in loop.body if isinstance(s, AccUpdate))
-        out.append(f"          zacc[a][b] += {up.src};")
+        if flagged:
+            cmp = ">" if acc.kind == "MAX" else "<"
+            out.append(f"          zacc[a][b] = ({up.src} {cmp} zacc[a][b]) ? {up.src} : zacc[a][b]; "
+                       f"zaccn[a][b] |= ({up.src} != {up.src});")
+        else:
+            out.append("          " + CStyleRenderer.acc_update(self, "zacc[a][b]", acc.kind, up.src, acc.dtype))
         out.append("        }")
         out.append("      }")
         out.append("    }")
         out.append(f"    for (int a = 0; a < {ti}; a++) {{")
-        out.append(f"      {it} {vm.name} = zi * {ti} + a;")
+        if two:
+            out.append(f"      {it} {vm.name} = zi * {ti} + a;")
         out.append(f"      for (int b = 0; b < {tj}; b++) {{")
         out.append(f"        {it} {vn.name} = zj * {tj} + b;")
-        out.append(f"        {t} {acc.name} = zacc[a][b];")
-        dtypes = {acc.name: acc.dtype}
-        self.render_body(k, pre + post, 4, dtypes, out)
+        out.append(f"        {t} {acc.name} = " + ("zaccn[a][b] ? NAN : zacc[a][b];" if flagged else "zacc[a][b];"))
+        self.render_body(k, pre + post, 4, {acc.name: acc.dtype}, out)
         out.append("      }")
         out.append("    }")
         out.append("  }")
@@ -529,14 +553,33 @@ class CRenderer(CStyleRenderer):
                    for s in body)
 
     def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
-        # a reduction's innermost loop: let the compiler reorder a float sum into vector lanes
+        # a reduction's innermost loop: let the compiler reorder it into vector lanes
         if all(isinstance(s, (Assign, AccUpdate)) for s in loop.body):
             ups = [s for s in loop.body if isinstance(s, AccUpdate)]
-            if len(ups) == 1 and ups[0].kind in ("SUM", "PROD") and compute_dtype(ups[0].dtype).kind in "fiu" \
+            if len(ups) == 1 and compute_dtype(ups[0].dtype).kind in "fiu" \
                     and not any(isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP") for s in loop.body):
-                opch = "+" if ups[0].kind == "SUM" else "*"
-                return [f"{pad}#pragma omp simd reduction({opch}:{ups[0].name})"]
+                u = ups[0]
+                opch = {"SUM": "+", "PROD": "*", "MAX": "max", "MIN": "min"}[u.kind]
+                extra = f" reduction(|:{u.name}_nan)" if _nan_flagged(u.kind, u.dtype) else ""
+                return [f"{pad}#pragma omp simd reduction({opch}:{u.name}){extra}"]
         return []
+
+    # float max/min: a select that vectorizes plus a separate "saw a NaN" flag, applied
+    # when the reduction loop ends (NaN propagates as in NumPy)
+    def acc_decl(self, a: Acc) -> str:
+        base = super().acc_decl(a)
+        return base + (f" int {a.name}_nan = 0;" if _nan_flagged(a.kind, a.dtype) else "")
+
+    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
+        if _nan_flagged(kind, d):
+            cmp = ">" if kind == "MAX" else "<"
+            return f"{acc} = ({v} {cmp} {acc}) ? {v} : {acc}; {acc}_nan |= ({v} != {v});"
+        return super().acc_update(acc, kind, v, d)
+
+    def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
+        inner = {u.name for u in _walk(loop.body) if isinstance(u, AccUpdate)}
+        return [f"{pad}if ({a.name}_nan) {a.name} = NAN;" for a in siblings
+                if isinstance(a, Acc) and a.name in inner and _nan_flagged(a.kind, a.dtype)]
 
     def _split_reduce_candidate(self, k: Kernel):
         """A kernel with no parallel output loop whose top level holds a big reduce loop."""
@@ -566,7 +609,7 @@ class CRenderer(CStyleRenderer):
         out.append("    int zt = omp_get_thread_num(); int znt = omp_get_num_threads();")
         out.append("    #pragma omp single\n    zyx_nt = znt;")
         out.append(f"    int64_t zlo = (int64_t)((__int128){loop.size} * zt / znt), zhi = (int64_t)((__int128){loop.size} * (zt + 1) / znt);")
-        out.append(f"    {t} {priv} = {self.acc_init(acc.kind, acc.dtype)};")
+        out.append(f"    {self.acc_decl(Acc(priv, acc.dtype, acc.kind))}")
         inner: list[str] = []
         renamed = _rename_acc(loop.body, acc.name, priv)
         self.render_body(k, [Loop(loop.var, loop.size, renamed)], 2, dict(dtypes), inner)
@@ -574,11 +617,28 @@ class CRenderer(CStyleRenderer):
         hdr = f"for ({self.index_type} {v} = 0; {v} < {loop.size}; {v}++) {{"
         inner = [ln.replace(hdr, f"for ({self.index_type} {v} = zlo; {v} < zhi; {v}++) {{") for ln in inner]
         out.extend(inner)
+        if _nan_flagged(acc.kind, acc.dtype):
+            out.append(f"    if ({priv}_nan) {priv} = NAN;")
         out.append(f"    {acc.name}_part[zt] = {priv};")
         out.append("  }")
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
-                   f"{self.acc_update(acc.name, acc.kind, 'zv', acc.dtype)} }}")
+                   f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
+
+
+def _coef(e: Sym, name: str) -> int:
+    """Coefficient of variable ``name`` in an affine index expression (0 if absent or
+    not affine in it)."""
+    from .symbolic import Sum, Var
+    if isinstance(e, Var):
+        return 1 if e.name == name else 0
+    if isinstance(e, Sum):
+        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
+    return 0
+
+
+def _nan_flagged(kind: str, d: DType) -> bool:
+    return kind in ("MAX", "MIN") and compute_dtype(d).kind == "f"
 
 
 def _needed(pre: list, body: list) -> list:

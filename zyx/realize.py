@@ -76,6 +76,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     timing = debug.level & 2
     for out, inputs, rands, c in steps:
         buf = Buffer(dev, out.numel, out.dtype)
+        if c.program is None:  # an empty tensor: nothing to compute
+            out.become_buffer(buf)
+            continue
         scalars = []
         for r in rands:
             scalars.extend(r.arg)
@@ -102,6 +105,9 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> 
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
+        if root.numel == 0:
+            out.append(CompiledKernel(spec, None, None, ""))
+            continue
         inputs = [order[j] for j in spec.inputs]
         rands = [order[j] for j in spec.rand]
         kernel = lower_kernel(root, inputs, "kernel", rands)

@@ -469,7 +469,7 @@ def setitem(self: Tensor, key, value) -> None:
         new = _scatter_host(self, sel, vb)
     self._node = new._node
     if new._node.op != "BUFFER":
-        graph._live.add(new._node)
+        graph._live.add(self)
 
 
 def _is_basic(key) -> bool:

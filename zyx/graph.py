@@ -15,8 +15,10 @@ from .dtypes import DType
 
 Shape = tuple[int, ...]
 
-# every unrealized node that a Tensor still references, for realize_all()
-_live: "weakref.WeakSet[Node]" = weakref.WeakSet()
+# every Tensor made with an unrealized node, for realize_all(). Tensors, not nodes:
+# a node stays alive while a graph references it, but only the nodes that user code
+# still holds a Tensor for should become kernel outputs (or fusion would be lost).
+_live: "weakref.WeakSet" = weakref.WeakSet()
 
 
 class Node:
@@ -157,6 +159,17 @@ def pad(x: Node, pads: tuple[tuple[int, int], ...], value) -> Node:
     if x.op == "CONST" and x.arg == value:
         return _const_like(x, shape)
     return Node("PAD", (x,), (pads, value), shape, x.dtype, x.device)
+
+
+def alias(x: Node) -> Node:
+    """A new node with the same value as ``x`` but its own identity (the tape keys its
+    records by node identity): a realized leaf shares the buffer; anything else is an
+    identity reshape, which costs nothing in a kernel."""
+    if x.op == "BUFFER":
+        return buffer_node(x.buffer, x.shape, x.dtype, x.device)
+    if x.op == "CONST":
+        return const(x.arg, x.shape, x.dtype, x.device)
+    return Node("RESHAPE", (x,), x.shape, x.shape, x.dtype, x.device)
 
 
 def is_elementwise(n: Node) -> bool:

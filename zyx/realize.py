@@ -141,4 +141,4 @@ def _kernel_name(root: Node, kernel: Kernel) -> str:
 
 
 def realize_all() -> None:
-    realize_nodes([n for n in list(_live) if n.op != "BUFFER"])
+    realize_nodes([t._node for t in list(_live) if t._node.op != "BUFFER"])

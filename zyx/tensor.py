@@ -133,7 +133,7 @@ class Tensor:
         t = object.__new__(cls)
         t._node = node
         if node.op != "BUFFER":
-            graph._live.add(node)
+            graph._live.add(t)
         return t
 
     @staticmethod
@@ -291,8 +291,13 @@ class Tensor:
         return self._prim_unary("BITCAST", d, graph.cast(self._node, d, bitcast=True))
 
     def detach(self) -> "Tensor":
-        """The same values, cut from the tape: no gradient flows through the result."""
-        return Tensor._wrap(self._node)
+        """The same values, cut from the tape: no gradient flows through the result.
+
+        A ``GradientTape`` keys what it recorded by graph node, so the result gets a new
+        node (``graph.alias``: the same buffer, or an identity view) that no tape has
+        seen - a constant to every tape. Sharing the node would make the tape treat the
+        detached tensor as the original one."""
+        return Tensor._wrap(graph.alias(self._node))
 
     # ------------------------------------------------------------------ operand helpers
     def _operand(self, other, for_op: str = "") -> "Tensor":

@@ -117,6 +117,8 @@ class CStyleRenderer:
             return self.bitcast(a[0], src_dtypes[0], d)
         if k == "c":
             return self.complex_alu(op, d, a, sd)
+        if op == "COMPLEX":  # two reals -> one complex
+            return f"zyx_cmplx{'f' if d is dt.complex64 else ''}({a[0]}, {a[1]})"
         if op in INFIX:
             if k == "b" and op in ("ADD", "MUL"):
                 return f"({a[0]} {'|' if op == 'ADD' else '&'} {a[1]})"
@@ -144,7 +146,9 @@ class CStyleRenderer:
         if op == "ISINF":
             return f"(isinf({a[0]}) != 0)" if k == "f" else "0"
         if op == "SIGNBIT":
-            return f"(signbit({a[0]}) != 0)" if k == "f" else (f"({a[0]} < 0)" if k == "i" else "0")
+            # copysign, not signbit(): gcc 12 ICEs vectorizing signbit of a bf16-widened value
+            one = self.literal(1, sd)
+            return f"({self.fn('copysign', sd)}({one}, {a[0]}) < 0)" if k == "f" else (f"({a[0]} < 0)" if k == "i" else "0")
         if k in "iub":
             return self.int_alu(op, sd, a)
         if op == "IDIV":

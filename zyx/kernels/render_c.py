@@ -487,10 +487,11 @@ class CRenderer(CStyleRenderer):
         n = k.global_dims[-1][1]
         # 8x32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best
         # of 2x64 .. 8x32 on 1024^2 and 2048^2; see benches/RESULTS.md)
-        tj = next((t for t in (32, 16, 8) if n % t == 0), None)
+        # sizes that the tiles do not divide get a plain remainder loop after the tiles
+        tj = next((t for t in (32, 16, 8) if n % t == 0), None) or next((t for t in (16, 8) if n >= 2 * t), None)
         if len(k.global_dims) >= 2:
             m = k.global_dims[-2][1]
-            ti = next((t for t in (8, 4, 2) if m % t == 0), 1)
+            ti = next((t for t in (8, 4, 2) if m % t == 0), None) or next((t for t in (4, 2) if m >= 2 * t), 1)
         else:
             ti = 1
         if tj is None:
@@ -510,9 +511,10 @@ class CRenderer(CStyleRenderer):
         it = self.index_type
         flagged = _nan_flagged(acc.kind, acc.dtype)
         heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
-        heads.append(f"for ({it} zj = 0; zj < {n // tj}; zj++)")
+        n_main, m_main = n - n % tj, m - m % ti
+        heads.append(f"for ({it} zj = 0; zj < {n_main // tj}; zj++)")
         if two:
-            heads.append(f"for ({it} zi = 0; zi < {m // ti}; zi++)")
+            heads.append(f"for ({it} zi = 0; zi < {m_main // ti}; zi++)")
         out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
         out.extend("  " + h for h in heads)
         out.append("  {")
@@ -550,6 +552,20 @@ class CRenderer(CStyleRenderer):
         out.append("      }")
         out.append("    }")
         out.append("  }")
+        # the edges the tiles did not cover, element by element
+        edges = [((0, m_main), (n_main, n)), ((m_main, m), (0, n))] if two else [((0, 1), (n_main, n))]
+        for (mlo, mhi), (nlo, nhi) in edges:
+            if mlo >= mhi or nlo >= nhi:
+                continue
+            loops_ = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
+            if two:
+                loops_.append(f"for ({it} {vm.name} = {mlo}; {vm.name} < {mhi}; {vm.name}++)")
+            loops_.append(f"for ({it} {vn.name} = {nlo}; {vn.name} < {nhi}; {vn.name}++)")
+            out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
+            out.extend("  " + h for h in loops_)
+            out.append("  {")
+            self.render_body(k, k.body, 2, {}, out)
+            out.append("  }")
 
     def _simd_ok(self, body: list) -> bool:
         # inner-loop vectorization hint only for straight-line bodies

@@ -120,11 +120,19 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> 
         source = dev.backend.render(kernel)
         if debug.level & 16:
             debug.log(f"source ({dev.name}):\n{source if debug.level & 64 else _strip_preamble(source)}")
-        t0 = time.perf_counter()
-        program = dev.backend.compile(kernel, source)
-        if debug.level & 2:
-            debug.log(f"compiled {name} in {(time.perf_counter() - t0) * 1e3:.1f} ms")
-        out.append(CompiledKernel(spec, kernel, program, source))
+        out.append(CompiledKernel(spec, kernel, None, source))
+    todo = [c for c in out if c.kernel is not None]
+    t0 = time.perf_counter()
+    many = getattr(dev.backend, "compile_many", None)
+    if many is not None and len(todo) > 1:  # one compiler run for the whole schedule
+        programs = many([(c.kernel, c.source) for c in todo])
+    else:
+        programs = [dev.backend.compile(c.kernel, c.source) for c in todo]
+    for c, p in zip(todo, programs):
+        c.program = p
+    if debug.level & 2 and todo:
+        debug.log(f"compiled {len(todo)} kernel(s) ({', '.join(c.kernel.name for c in todo)}) in "
+                  f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
     return out
 
 

@@ -150,6 +150,36 @@ class CPUBackend:
             self._mem[key] = prog
             return prog
 
+    def compile_many(self, items: list[tuple[Kernel, str]]) -> list[CPUProgram]:
+        """Compile several kernels with one compiler run (one shared object); kernels
+        already in the in-process cache are reused."""
+        keys = [cache.key_of(src, self.cc_version, self.flags, self.cpu_id) for _, src in items]
+        with self._lock:
+            missing = [i for i, key in enumerate(keys) if key not in self._mem]
+            missing = list(dict.fromkeys(missing))
+        if len(missing) > 1:
+            batch_key = cache.key_of("batch", *[keys[i] for i in missing])
+            names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
+            path = cache.read("cpu", batch_key, ".so")
+            lib = None
+            if path is not None:
+                try:
+                    lib = ctypes.CDLL(str(path))
+                except OSError:
+                    lib = None
+            if lib is None:
+                parts = [_split_preamble(items[missing[0]][1])[0]]
+                for j, i in enumerate(missing):
+                    k, src = items[i]
+                    body = _split_preamble(src)[1]
+                    parts.append(body.replace(f"void {k.name}(", f"void {names[j]}(", 1))
+                lib = ctypes.CDLL(str(self._build("\n".join(parts), batch_key)))
+            with self._lock:
+                for j, i in enumerate(missing):
+                    k = items[i][0]
+                    self._mem.setdefault(keys[i], CPUProgram(lib, names[j], len(k.params), len(k.scalars)))
+        return [self.compile(k, src) for k, src in items]
+
     def _build(self, source: str, key: str) -> Path:
         self.compiles += 1
         with tempfile.TemporaryDirectory(prefix="zyx-cc-") as d:
@@ -166,6 +196,17 @@ class CPUBackend:
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int]) -> None:
         prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+
+
+_PREAMBLE_END = "/* end of zyx preamble */"
+
+
+def _split_preamble(src: str) -> tuple[str, str]:
+    cut = src.find(_PREAMBLE_END)
+    if cut < 0:
+        raise ValueError("kernel source has no zyx preamble marker")
+    cut += len(_PREAMBLE_END)
+    return src[:cut], src[cut:]
 
 
 def _cpu_id() -> str:

@@ -74,7 +74,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
              for c in compiled]
     del order, pos
     timing = debug.level & 2
-    for out, inputs, rands, c in steps:
+    steps.reverse()
+    while steps:  # popping drops this step's references: an intermediate dies after its last use
+        out, inputs, rands, c = steps.pop()
         buf = Buffer(dev, out.numel, out.dtype)
         if c.program is None:  # an empty tensor: nothing to compute
             out.become_buffer(buf)

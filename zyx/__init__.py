@@ -17,12 +17,21 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
 from .device import Device, DeviceUnavailable, available_devices, get_device, set_default_device, default_device
 from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
                      int32, int64, uint8, uint16, uint32, uint64)
+from . import realize as _engine  # the module; the public name zyx.realize is the function below
 from .tensor import AxisError, Tensor, broadcast_shapes, realize
+
+# `zyx.realize(...)` realizes tensors; `zyx.realize.stats` and `zyx.realize.clear_cache()`
+# reach the engine's counters and schedule cache (also importable as `from zyx.realize import
+# stats`, since the module keeps its name in sys.modules).
+realize.stats = _engine.stats
+realize.clear_cache = _engine.clear_cache
 
 _math.install()
 _movement.install()
 _reduce.install()
 creation._install()
+
+from .autograd import GradientTape, no_grad  # noqa: E402 - needs the installed Tensor methods
 
 bool = bool_  # noqa: A001 - the dtype, as in NumPy's namespace
 cat = _movement.cat
@@ -44,5 +53,5 @@ __all__ = [
     "uniform", "randint", "normal", "from_numpy", "cat", "stack", "where", "get_device", "available_devices",
     "set_default_device", "default_device", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
-    "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug",
+    "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug", "GradientTape", "no_grad",
 ]

@@ -93,7 +93,24 @@ minimum = _binop("MIN", _no_complex("minimum"))
 atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))
 hypot = _binop("HYPOT", lambda d: _no_complex("hypot")(_float_dtype(d)))
 copysign = _binop("COPYSIGN", lambda d: _no_complex("copysign")(_float_dtype(d)))
-nextafter = _binop("NEXTAFTER", lambda d: _no_complex("nextafter")(_float_dtype(d)))
+_nextafter_prim = _binop("NEXTAFTER", lambda d: _no_complex("nextafter")(_float_dtype(d)))
+
+
+def nextafter(self: Tensor, other) -> Tensor:
+    """The next representable value after self towards other. Half dtypes are computed
+    in float32 inside kernels, so for them the step is taken on the 16-bit pattern."""
+    o = self._operand(other, "nextafter")
+    d = _float_dtype(dt.promote_types(self.dtype, o.dtype))
+    if d not in (dt.float16, dt.bfloat16):
+        return _nextafter_prim(self, o)
+    x, y = self._broadcast_pair(o, d)
+    bits = x.bitcast(dt.int16)
+    away = (y > x) == (x > 0)  # moving away from zero: the magnitude bits grow by one
+    step = (bits + where(away, 1, -1).cast(dt.int16)).bitcast(d)
+    tiny = where(y > 0, 1, -32767).cast(dt.int16).bitcast(d)  # +-smallest subnormal
+    out = where(x == 0, tiny, step)
+    out = where(x == y, y, out)
+    return where(isnan(x) | isnan(y), x + y, out)
 bitwise_and = _binop("AND", _int_only("bitwise_and"))
 rand_ = _binop("AND", _int_only("bitwise_and"), reverse=True)
 bitwise_or = _binop("OR", _int_only("bitwise_or"))
@@ -334,8 +351,11 @@ def relu(self: Tensor) -> Tensor:
 
 
 def sigmoid(self: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), written so that neither it nor its gradient overflows: with
+    e = exp(-|x|) <= 1 it is 1 / (1 + e) for x >= 0 and e / (1 + e) below."""
     x = _to_float(self)
-    return reciprocal(exp(-x) + 1)
+    e = exp(where(x >= 0, -x, x))
+    return where(x >= 0, 1.0, e) / (e + 1)
 
 
 def silu(self: Tensor) -> Tensor:
@@ -351,7 +371,9 @@ def gelu(self: Tensor, approximate: str = "none") -> Tensor:
 
 def softplus(self: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     x = _to_float(self) * beta
-    return where(x > threshold, x, log1p(exp(x))) * (1 / beta)
+    # max(x, 0) + log1p(exp(-|x|)): no overflow in the value or in its gradient
+    stable = where(x >= 0, x, 0.0) + log1p(exp(where(x >= 0, -x, x)))
+    return where(x > threshold, x, stable) * (1 / beta)
 
 
 def leaky_relu(self: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -359,7 +381,8 @@ def leaky_relu(self: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
-    return where(self > 0, self, expm1(self) * alpha)
+    # expm1 only sees x <= 0, so the unused branch cannot overflow (inf * 0 = nan in the gradient)
+    return where(self > 0, self, expm1(where(self > 0, 0.0, self)) * alpha)
 
 
 def tanh_(self: Tensor) -> Tensor:
@@ -413,8 +436,44 @@ _METHODS = {
 }
 
 
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def _inplace(op_name: str):
+    """``x op= y``: computes ``x op y`` and rebinds ``x``'s graph to the result (the
+    tensor object is mutated, as with ``__setitem__``). The result keeps ``x``'s shape
+    and dtype: a result that broadcasts to a bigger shape raises ValueError, one of a
+    higher kind (float into an int tensor) raises TypeError, a wider one of the same
+    kind is cast back (NumPy's same_kind rule)."""
+    def f(self: Tensor, other) -> Tensor:
+        out = getattr(Tensor, op_name)(self, other)
+        if out is NotImplemented:
+            return NotImplemented
+        if out.shape != self.shape:
+            raise ValueError(f"in-place {op_name.strip('_')}: the result shape {out.shape} differs from the "
+                             f"tensor's shape {self.shape}")
+        if out.dtype is not self.dtype:
+            if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
+                raise TypeError(f"in-place {op_name.strip('_')}: cannot store a {out.dtype.name} result in a "
+                                f"{self.dtype.name} tensor")
+            out = out.cast(self.dtype)
+        self._node = out._node
+        if out._node.op != "BUFFER":
+            from . import graph
+            graph._live.add(self)
+        return self
+    f.__name__ = "__i" + op_name[2:]
+    return f
+
+
+_INPLACE = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift",
+            "rshift")
+
+
 def install() -> None:
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
+    for op in _INPLACE:
+        setattr(Tensor, f"__i{op}__", _inplace(f"__{op}__"))
     Tensor.real = property(real)
     Tensor.imag = property(imag)

@@ -6,8 +6,10 @@ Rules (see docs/ARCHITECTURE.md, "Fusion"):
 * elementwise and movement nodes never get a kernel of their own: they are inlined
   (recomputed) into every kernel that reads them;
 * a reduction is inlined into its consumer when the path to that consumer is a single
-  chain (no other consumers) without an EXPAND, so the reduction runs once per output
-  element - e.g. ``x.sum(1) * 2`` or ``((x*2+y).exp()*z).sum()`` is one kernel. A
+  chain (no other consumers) of elementwise and movement ops without an EXPAND, ending
+  at a kernel output, so the reduction runs once per output element - e.g.
+  ``x.sum(1) * 2`` or ``((x*2+y).exp()*z).sum()`` is one kernel. A reduction feeding
+  another reduction is stored (a matmul nested in a sum would lose its tiled loops). A
   reduction that is broadcast back (softmax, layernorm) or shared is stored;
 * a GATHER's source is read through data-dependent indices; a reduction feeding it is
   stored.
@@ -128,7 +130,11 @@ def _inlinable(r: Node, consumers: dict, target_ids: set) -> bool:
         nxt = cs[0]
         if nxt.op in ("EXPAND", "GATHER"):
             return False
-        if id(nxt) in target_ids or nxt.op == "REDUCE":
+        if nxt.op == "REDUCE":
+            # a reduction nested in another one's loop would lose the tiled fast path
+            # of its own kernel (matmul inside a sum ran at scalar speed): store it
+            return False
+        if id(nxt) in target_ids:
             return True
         if nxt.op not in ops.ELEMENTWISE and nxt.op not in ops.MOVEMENT:
             return False

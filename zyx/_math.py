@@ -458,9 +458,6 @@ def _inplace(op_name: str):
                                 f"{self.dtype.name} tensor")
             out = out.cast(self.dtype)
         self._node = out._node
-        if out._node.op != "BUFFER":
-            from . import graph
-            graph._live.add(self)
         return self
     f.__name__ = "__i" + op_name[2:]
     return f

@@ -55,6 +55,8 @@ def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
 
 
 def broadcast_to(self: Tensor, *shape) -> Tensor:
+    if len(shape) == 1 and shape[0] == self._node.shape:
+        return self
     shape = tuple(int(s) for s in _shape_args(shape))
     if shape == self.shape:
         return self
@@ -341,6 +343,8 @@ def _normalize_key(self: Tensor, key):
     out = []
     for k in key:
         if isinstance(k, (list, np.ndarray)) or (isinstance(k, Tensor)):
+            if isinstance(k, list) and len(k) == 0:
+                k = np.zeros(0, np.int64)  # NumPy: an empty list is an empty integer index
             k = k if isinstance(k, Tensor) else Tensor(np.asarray(k), device=self.device)
             if k.dtype.kind not in "iub":
                 raise IndexError(f"arrays used as indices must be integer or boolean, got {k.dtype.name}")
@@ -382,6 +386,12 @@ def getitem(self: Tensor, key) -> Tensor:
             expanded.append(("zero_if_false", k))
         else:
             expanded.append(k)
+    # NumPy: with array indices present, integers are advanced indices too; a group of
+    # advanced indices split by a slice/None/ellipsis puts the result dimensions first
+    adv_slots = [i for i, k in enumerate(expanded) if isinstance(k, Tensor)
+                 or (isinstance(k, int) and not isinstance(k, bool))]
+    split_group = any(isinstance(k, Tensor) for k in expanded) and \
+        adv_slots != list(range(adv_slots[0], adv_slots[-1] + 1))
     x = self
     dim = 0  # current axis of x being consumed
     bounds, new_shape, advanced = [], [], []
@@ -428,10 +438,10 @@ def getitem(self: Tensor, key) -> Tensor:
     ypos = []
     for slot, _, t in advanced:
         ypos.append(sum(1 for kind, _ in new_shape[:slot] if kind != "drop"))
-    return _advanced_index(y, ypos, [t for _, _, t in advanced])
+    return _advanced_index(y, ypos, [t for _, _, t in advanced], split_group)
 
 
-def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor]) -> Tensor:
+def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor], front: bool = False) -> Tensor:
     bshape = broadcast_shapes(*[t.shape for t in idxs])
     lin = None
     sizes = [y.shape[a] for a in axes]
@@ -439,7 +449,7 @@ def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor]) -> Tensor:
         t = _wrap_negative(t, n)
         lin = t if lin is None else lin * n + t
     lin = lin.broadcast_to(bshape)
-    adjacent = axes == list(range(axes[0], axes[0] + len(axes)))
+    adjacent = axes == list(range(axes[0], axes[0] + len(axes))) and not front
     rest = [a for a in range(y.ndim) if a not in axes]
     moved = y.permute(*axes, *rest)
     flat = moved.reshape((math.prod(sizes),) + tuple(y.shape[a] for a in rest))
@@ -458,6 +468,15 @@ def setitem(self: Tensor, key, value) -> None:
     v = value if isinstance(value, Tensor) else self._operand(value)
     if v.dtype is not self.dtype:
         v = v.cast(self.dtype)
+    mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if isinstance(mask, Tensor) and mask.dtype is dt.bool_ and _mask_fast_path(self, mask, v):
+        # x[mask] = value with one value for every selected element (or row): a where,
+        # no data-dependent shape and no host round trip
+        rest = self.ndim - mask.ndim
+        new = mask.reshape(mask.shape + (1,) * rest).broadcast_to(self.shape).where(
+            v.broadcast_to(self.shape), self)
+        self._node = new._node
+        return
     from .creation import arange
     positions = arange(self.size, dtype=dt.int64, device=self.device).reshape(self.shape)
     sel = getitem(positions, key)
@@ -468,8 +487,17 @@ def setitem(self: Tensor, key, value) -> None:
     else:
         new = _scatter_host(self, sel, vb)
     self._node = new._node
-    if new._node.op != "BUFFER":
-        graph._live.add(self)
+
+
+def _mask_fast_path(self: Tensor, mask: Tensor, v: Tensor) -> bool:
+    """A boolean mask over the leading axes whose value is the same for every selected
+    element or row (it broadcasts against the axes the mask leaves)."""
+    if mask.ndim == 0 or mask.device != self.device or mask.shape != self.shape[:mask.ndim]:
+        return False
+    rest = self.shape[mask.ndim:]
+    if v.ndim > len(rest):
+        return False
+    return all(a in (1, b) for a, b in zip(v.shape[::-1], rest[::-1]))
 
 
 def _is_basic(key) -> bool:

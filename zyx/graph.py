@@ -15,12 +15,6 @@ from .dtypes import DType
 
 Shape = tuple[int, ...]
 
-# every Tensor made with an unrealized node, for realize_all(). Tensors, not nodes:
-# a node stays alive while a graph references it, but only the nodes that user code
-# still holds a Tensor for should become kernel outputs (or fusion would be lost).
-_live: "weakref.WeakSet" = weakref.WeakSet()
-
-
 class Node:
     __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "__weakref__")
 

@@ -132,8 +132,6 @@ class Tensor:
     def _wrap(cls, node: Node) -> "Tensor":
         t = object.__new__(cls)
         t._node = node
-        if node.op != "BUFFER":
-            graph._live.add(t)
         return t
 
     @staticmethod
@@ -270,8 +268,44 @@ class Tensor:
     def to_device(self, device, /, *, stream=None) -> "Tensor":
         return self.to(device)
 
-    def astype(self, dtype, copy: bool = True) -> "Tensor":
-        return self.cast(dtype)
+    def astype(self, dtype, /, *, copy: bool = True, device=None) -> "Tensor":
+        """This tensor cast to ``dtype`` (and moved to ``device``). With ``copy=True`` and
+        nothing to change the result is a new handle on the same lazy graph: tensors are
+        values (in-place operators rebind their graph), so that is a copy."""
+        out = self.to(device) if device is not None else self
+        out = out.cast(dtype)
+        return Tensor._wrap(out._node) if copy and out is self else out
+
+    # ------------------------------------------------------------------ array API protocol
+    def __array_namespace__(self, /, *, api_version: str | None = None):
+        """The array API namespace of zyx tensors: ``zyx.array_api``."""
+        if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12", "2025.12"):
+            raise ValueError(f"unsupported array API version {api_version!r}; zyx implements 2024.12 "
+                             "(with the 2025.12 additions)")
+        from . import array_api
+        return array_api
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """zyx exports DLPack from host memory: ``(kDLCPU, 0)`` on every device."""
+        return (1, 0)
+
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export as a DLPack capsule. The tensor is realized; on the ``cpu`` device the
+        capsule shares the tensor's buffer (zero-copy), on other devices it holds a host
+        copy (``copy=False`` then raises BufferError). Versioned (DLPack 1.0) capsules
+        are made when the consumer's ``max_version`` allows, as NumPy does."""
+        if dl_device is not None and tuple(dl_device) != (1, 0):
+            raise BufferError(f"zyx exports DLPack on the host (kDLCPU, 0) only, not {dl_device}")
+        self.realize()
+        view = getattr(self.device.backend, "view", None)
+        if view is not None and copy is not True:
+            arr = view(self._node.buffer.handle, self.size).reshape(self.shape)
+        else:
+            if copy is False:
+                raise BufferError(f"DLPack export from device {self.device} needs a host copy; "
+                                  "pass copy=None or True")
+            arr, copy = self.numpy(), None
+        return arr.__dlpack__(stream=stream, max_version=max_version, copy=copy)
 
     def cast(self, dtype) -> "Tensor":
         d = dt.to_dtype(dtype)
@@ -323,6 +357,8 @@ class Tensor:
     def _broadcast_pair(self, other: "Tensor", dtype: DType | None = None):
         d = dtype or dt.promote_types(self.dtype, other.dtype)
         a, b = self.cast(d) if self.dtype is not d else self, other.cast(d) if other.dtype is not d else other
+        if a._node.shape == b._node.shape:
+            return a, b
         shape = broadcast_shapes(a.shape, b.shape)
         return a.broadcast_to(shape), b.broadcast_to(shape)
 

@@ -51,8 +51,6 @@ def _make_recorder(records: "weakref.WeakKeyDictionary[Node, _Record]") -> Calla
                 # node, or the tape would see a cycle
                 node = graph.alias(node)
                 out._node = node
-                if node.op != "BUFFER":
-                    graph._live.add(out)
                 break
         if node not in records:
             records[node] = (op, in_nodes, arg)

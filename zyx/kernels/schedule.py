@@ -34,37 +34,38 @@ class KernelSpec:
 
 
 def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[int, int]]:
-    """Post-order walk over unrealized nodes. Returns (nodes, structure key, pos of id)."""
+    """Post-order walk over unrealized nodes. Returns (nodes, structure key, pos of id).
+
+    This runs on every realize, cache hit or not, so it is kept lean: one dict lookup and
+    one tuple per node. All nodes of one walk share a device, so the key omits it."""
     order: list[Node] = []
     pos: dict[int, int] = {}
     key: list = []
-    stack = [(t, False) for t in reversed(targets)]
-    while stack:
-        n, expanded = stack.pop()
-        if id(n) in pos:
-            continue
-        if n.op == "BUFFER" or expanded or not n.srcs:
+    for t in targets:
+        stack = [t]
+        while stack:
+            n = stack[-1]
+            if id(n) in pos:
+                stack.pop()
+                continue
+            srcs = n.srcs
+            if srcs:
+                pending = [s for s in srcs if id(s) not in pos]
+                if pending:
+                    stack.extend(pending)
+                    continue
+            stack.pop()
             pos[id(n)] = len(order)
             order.append(n)
-            if n.op == "BUFFER":
-                key.append(("B", n.shape, n.dtype.name, str(n.device)))
-            elif n.op == "RAND":
-                key.append(("R", n.shape, n.dtype.name))
+            op = n.op
+            if op == "BUFFER":
+                key.append((n.shape, n.dtype))
+            elif op == "RAND":  # seed and offset are runtime arguments, not structure
+                key.append((op, n.shape))
             else:
-                key.append((n.op, _hashable(n.arg), n.shape, n.dtype.name, tuple(pos[id(s)] for s in n.srcs)))
-            continue
-        stack.append((n, True))
-        for s in reversed(n.srcs):
-            if id(s) not in pos:
-                stack.append((s, False))
-    key.append(("T", tuple(pos[id(t)] for t in targets)))
+                key.append((op, n.arg, n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
+    key.append(tuple([pos[id(t)] for t in targets]))
     return order, tuple(key), pos
-
-
-def _hashable(a):
-    if isinstance(a, float) and a != a:
-        return "nan"
-    return a
 
 
 def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[KernelSpec]:

@@ -112,9 +112,11 @@ class CStyleRenderer:
         if op == "WHERE":
             return f"({a[0]} ? {a[1]} : {a[2]})"
         if op == "CAST":
-            return self.cast(a[0], sd, d)
+            dst = arg[1] if isinstance(arg, tuple) else d
+            return self.cast(a[0], sd, dst)
         if op == "BITCAST":
-            return self.bitcast(a[0], src_dtypes[0], d)
+            src, dst = arg if isinstance(arg, tuple) else (src_dtypes[0], d)
+            return self.bitcast(a[0], src, dst)
         if k == "c":
             return self.complex_alu(op, d, a, sd)
         if op == "COMPLEX":  # two reals -> one complex
@@ -245,13 +247,20 @@ class CStyleRenderer:
                 out.append(f"{pad}}}")
                 out.extend(self.after_loop(s, stmts, pad))
             elif isinstance(s, Store):
-                p = k.params[s.param]
-                out.append(f"{pad}{p.name}[{self.index(s.index)}] = {self.store_conv(s.dtype, s.src)};")
+                out.append(f"{pad}{self.store_stmt(k.params[s.param], self.index(s.index), s.src, s.dtype)}")
             else:
                 raise TypeError(s)
 
     def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
         return []
+
+    def load_expr(self, param, idx: str) -> str:
+        """A value read from buffer ``param`` at index expression ``idx``."""
+        return self.load_conv(param.dtype, f"{param.name}[{idx}]")
+
+    def store_stmt(self, param, idx: str, value: str, d: DType) -> str:
+        """The statement writing ``value`` (of dtype ``d``) to ``param[idx]``."""
+        return f"{param.name}[{idx}] = {self.store_conv(d, value)};"
 
     def acc_decl(self, a: Acc) -> str:
         return f"{self.ctype(a.dtype)} {a.name} = {self.acc_init(a.kind, a.dtype)};"
@@ -263,8 +272,7 @@ class CStyleRenderer:
     def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
         if s.op == "LOAD":
             p, idx, gate = s.arg
-            param = k.params[p]
-            ld = self.load_conv(param.dtype, f"{param.name}[{self.index(idx)}]")
+            ld = self.load_expr(k.params[p], self.index(idx))
             if gate:
                 return f"({self.gate(gate)} ? {ld} : {self.literal(0, s.dtype)})"
             return ld
@@ -478,7 +486,7 @@ class CRenderer(CStyleRenderer):
             return None
         if compute_dtype(accs[0].dtype).kind not in "fiu":
             return None
-        if any(isinstance(s, Assign) and s.op in ("CLAMP", "BITCAST", "RAND") for s in _walk(k.body)):
+        if any(isinstance(s, Assign) and s.op == "BITCAST" for s in _walk(k.body)):
             return None
         vn = k.global_dims[-1][0].name
         if not any(isinstance(s, Assign) and s.op == "LOAD" and not s.arg[2] and _coef(s.arg[1], vn) == 1

@@ -32,6 +32,7 @@ _reduce.install()
 creation._install()
 
 from .autograd import GradientTape, no_grad  # noqa: E402 - needs the installed Tensor methods
+from . import nn, optim  # noqa: E402 - zyx.nn / zyx.optim build on the above
 
 bool = bool_  # noqa: A001 - the dtype, as in NumPy's namespace
 cat = _movement.cat

@@ -34,7 +34,7 @@ def _float_unary(op: str, complex_ok: bool = True):
 
 # ---------------------------------------------------------------- binary operators
 def _binop(op: str, dtype_rule=None, reverse: bool = False):
-    def f(self: Tensor, other) -> Tensor:
+    def f(self: Tensor, other, /) -> Tensor:
         o = self._operand(other, op)
         a, b = (o, self) if reverse else (self, o)
         d = dt.promote_types(a.dtype, b.dtype)
@@ -127,22 +127,22 @@ eq = _binop("CMPEQ")
 ne = _binop("CMPNE")
 
 
-def gt(self: Tensor, other) -> Tensor:
+def gt(self: Tensor, other, /) -> Tensor:
     return lt(self._operand(other, ">"), self) if not isinstance(other, Tensor) else lt(other, self)
 
 
-def ge(self: Tensor, other) -> Tensor:
+def ge(self: Tensor, other, /) -> Tensor:
     return le(self._operand(other, ">="), self) if not isinstance(other, Tensor) else le(other, self)
 
 
-def _eq_dunder(self: Tensor, other):
+def _eq_dunder(self: Tensor, other, /):
     try:
         return eq(self, other)
     except TypeError:
         return NotImplemented
 
 
-def _ne_dunder(self: Tensor, other):
+def _ne_dunder(self: Tensor, other, /):
     try:
         return ne(self, other)
     except TypeError:
@@ -445,7 +445,7 @@ def _inplace(op_name: str):
     and dtype: a result that broadcasts to a bigger shape raises ValueError, one of a
     higher kind (float into an int tensor) raises TypeError, a wider one of the same
     kind is cast back (NumPy's same_kind rule)."""
-    def f(self: Tensor, other) -> Tensor:
+    def f(self: Tensor, other, /) -> Tensor:
         out = getattr(Tensor, op_name)(self, other)
         if out is NotImplemented:
             return NotImplemented
@@ -458,6 +458,8 @@ def _inplace(op_name: str):
                                 f"{self.dtype.name} tensor")
             out = out.cast(self.dtype)
         self._node = out._node
+        from ._movement import write_back_view
+        write_back_view(self)
         return self
     f.__name__ = "__i" + op_name[2:]
     return f

@@ -4,6 +4,7 @@ gather. None of these copy: they become index arithmetic in the kernels that rea
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -462,7 +463,7 @@ def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor], front: bool 
     return out
 
 
-def setitem(self: Tensor, key, value) -> None:
+def setitem(self: Tensor, key, value, /) -> None:
     """In-place assignment: the tensor's graph is replaced by one that selects the new
     values where the key points and the old ones elsewhere."""
     v = value if isinstance(value, Tensor) else self._operand(value)
@@ -476,6 +477,7 @@ def setitem(self: Tensor, key, value) -> None:
         new = mask.reshape(mask.shape + (1,) * rest).broadcast_to(self.shape).where(
             v.broadcast_to(self.shape), self)
         self._node = new._node
+        write_back_view(self)
         return
     from .creation import arange
     positions = arange(self.size, dtype=dt.int64, device=self.device).reshape(self.shape)
@@ -487,6 +489,40 @@ def setitem(self: Tensor, key, value) -> None:
     else:
         new = _scatter_host(self, sel, vb)
     self._node = new._node
+    write_back_view(self)
+
+
+# Views: basic indexing (ints, slices, None, ...) returns a new lazy tensor, but code
+# written for NumPy/PyTorch (scikit-learn's ``_add_to_diagonal(cov[k, :, :], ...)``)
+# mutates such a view in place and expects the base to change. The registry remembers
+# (view -> base, key) for basic-index results; when a view is mutated (``__setitem__``
+# or an in-place operator) its new value is written back into ``base[key]``. Writes go
+# from the view to the base only: a view taken before its base is mutated keeps the
+# old values. As in NumPy, a view keeps its base alive (the entry goes with the view).
+_views: dict[int, tuple] = {}
+
+
+def _forget_view(ref, vid: int) -> None:
+    entry = _views.get(vid)
+    if entry is not None and entry[0] is ref:
+        del _views[vid]
+
+
+def getitem_view(self: Tensor, key, /) -> Tensor:
+    """``self[key]``; a basic-index result is registered as a view of ``self``."""
+    out = getitem(self, key)
+    if out is not self and _is_basic(key):
+        vid = id(out)
+        _views[vid] = (weakref.ref(out, lambda r, vid=vid: _forget_view(r, vid)), self, key)
+    return out
+
+
+def write_back_view(t: Tensor) -> None:
+    """After ``t`` was mutated: if it is a basic-index view, store it into its base."""
+    entry = _views.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return
+    setitem(entry[1], entry[2], t)
 
 
 def _mask_fast_path(self: Tensor, mask: Tensor, v: Tensor) -> bool:
@@ -576,7 +612,7 @@ _METHODS = {
     "transpose": transpose, "broadcast_to": broadcast_to, "expand": expand, "squeeze": squeeze,
     "unsqueeze": unsqueeze, "flatten": flatten, "flip": flip, "pad": pad, "split": split,
     "chunk": chunk, "roll": roll, "repeat": repeat, "tile": tile, "gather": gather, "take": take,
-    "take_along_axis": take_along_axis, "__getitem__": getitem, "__setitem__": setitem,
+    "take_along_axis": take_along_axis, "__getitem__": getitem_view, "__setitem__": setitem,
     "shrink": shrink_to,
 }
 

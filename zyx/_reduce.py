@@ -63,7 +63,7 @@ def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
     s = sum(x, axes, keepdims)
-    return s * (1.0 / n) if n else s * float("nan")
+    return s * (1.0 / n) if n else Tensor._const(float("nan"), s.shape, s.dtype, s.device)  # not s * nan: fast-math backends give 0
 
 
 def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
@@ -75,7 +75,7 @@ def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0
     sq = (d * d.conj()).real if x.dtype.is_complex else d * d
     denom = n - correction
     s = sum(sq, axes, keepdims)
-    return s * (1.0 / denom) if denom > 0 else s * float("nan")
+    return s * (1.0 / denom) if denom > 0 else Tensor._const(float("nan"), s.shape, s.dtype, s.device)
 
 
 def std(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
@@ -217,7 +217,7 @@ def cumprod(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
 
 
 # ---------------------------------------------------------------- matmul
-def matmul(self: Tensor, other) -> Tensor:
+def matmul(self: Tensor, other, /) -> Tensor:
     """Batched matrix product with NumPy's rules for 1-d operands."""
     b = self._operand(other, "@")
     a = self
@@ -252,7 +252,7 @@ def matmul(self: Tensor, other) -> Tensor:
     return out
 
 
-def rmatmul(self: Tensor, other) -> Tensor:
+def rmatmul(self: Tensor, other, /) -> Tensor:
     return matmul(self._operand(other, "@"), self)
 
 

@@ -221,9 +221,9 @@ class Tensor:
         v = self.item()
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to int")
-        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-            raise ValueError(f"cannot convert {v} to int")
-        return int(v)
+        if isinstance(v, float) and math.isnan(v):
+            raise ValueError("cannot convert nan to int")
+        return int(v)  # OverflowError for +-inf, as int(float("inf"))
 
     def __complex__(self) -> complex:
         if self.size != 1:

@@ -1,0 +1,267 @@
+"""Creation functions (standard section "Creation Functions").
+
+``asarray`` and ``from_dlpack`` share host memory where they can (see their
+docstrings); everything else builds lazy constant/iota graphs that fuse into their
+consumers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import creation
+from .. import dtypes as dt
+from .. import graph
+from ..device import Buffer, Device, get_device
+from ..dtypes import DType
+from ..tensor import Tensor
+from ._helpers import check_array, device_arg, dtype_arg, is_scalar, shape_tuple
+
+__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
+           "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
+
+
+def _wrap_host(arr: np.ndarray, dev: Device, copy: bool | None) -> Tensor:
+    """A Tensor over a host NumPy array. On the CPU device, and unless ``copy`` is True,
+    the array's memory is used directly (zero-copy: a BUFFER node whose handle is the
+    array); otherwise the data is copied to the device."""
+    zd = dt.from_numpy(arr.dtype)
+    dev.check_dtype(zd)
+    zero_copy = (copy is not True and dev.type == "cpu" and arr.size > 0 and arr.flags.c_contiguous
+                 and arr.flags.aligned and arr.dtype.isnative)
+    if zero_copy:
+        buf = Buffer(dev, arr.size, zd, handle=arr.reshape(-1))
+    else:
+        if copy is False:
+            raise ValueError(f"asarray(copy=False): the data must be copied to reach device {dev} "
+                             "(non-contiguous, non-native or off-CPU); pass copy=None or True")
+        buf = Buffer(dev, arr.size, zd)
+        buf.copy_in(arr)
+    return Tensor._wrap(graph.buffer_node(buf, arr.shape, zd, dev))
+
+
+def _python_data(obj, d: DType | None) -> np.ndarray:
+    """Nested Python sequences (possibly holding 0-d arrays) -> a NumPy array with
+    zyx's default dtypes for Python values."""
+    from ..tensor import _host_array
+    if isinstance(obj, (list, tuple)):
+        obj = _tensors_to_host(obj)
+    return _host_array(obj, d)
+
+
+def _tensors_to_host(seq):
+    out = []
+    for v in seq:
+        if isinstance(v, Tensor):
+            out.append(v.numpy())
+        elif isinstance(v, (list, tuple)):
+            out.append(_tensors_to_host(v))
+        else:
+            out.append(v)
+    return out
+
+
+def asarray(obj, /, *, dtype=None, device=None, copy: bool | None = None) -> Tensor:
+    """Convert ``obj`` (a zyx array, a NumPy array, any DLPack or buffer-protocol object,
+    a Python scalar or nested sequences of them) to a zyx array.
+
+    Memory: with ``copy=None`` a zyx array is returned as is when no change is asked,
+    and a C-contiguous NumPy array (or DLPack producer on the CPU, e.g. a CPU torch
+    tensor) is wrapped **without copying** on the ``cpu`` device, as ``numpy.asarray``
+    shares memory. ``copy=True`` always copies; ``copy=False`` raises ValueError when a
+    copy cannot be avoided (Python data, another device, a dtype change)."""
+    d = dtype_arg(dtype, "asarray")
+    dev = device_arg(device)
+    if copy not in (None, True, False):
+        raise ValueError(f"asarray: copy must be True, False or None, not {copy!r}")
+    if isinstance(obj, Tensor):
+        change = (d is not None and d is not obj.dtype) or (dev is not None and dev != obj.device)
+        if change and copy is False:
+            raise ValueError("asarray(copy=False): changing the dtype or device needs a copy")
+        out = obj
+        if dev is not None and dev != obj.device:
+            out = out.to(dev)
+        if d is not None and d is not out.dtype:
+            out = out.cast(d)
+        if out is obj and copy:
+            out = Tensor._wrap(obj._node)
+        return out
+    dev = dev or get_device(None)
+    if is_scalar(obj) or isinstance(obj, (list, tuple)):
+        if copy is False:
+            raise ValueError("asarray(copy=False): Python data must be copied into a new array")
+        if is_scalar(obj):
+            return Tensor(obj, dtype=d, device=dev)
+        arr = _python_data(obj, d)
+        if arr.dtype.kind == "U" or arr.dtype == object:
+            raise TypeError(f"asarray: cannot make an array from {obj!r}")
+        return _wrap_host(arr, dev, True)
+    if isinstance(obj, (np.ndarray, np.generic)):
+        arr = np.asarray(obj)
+    elif hasattr(obj, "__dlpack__"):
+        arr = _from_dlpack_host(obj, copy)
+    else:
+        try:
+            arr = np.asarray(memoryview(obj)) if not hasattr(obj, "__array__") else np.asarray(obj)
+        except TypeError:
+            raise TypeError(f"asarray: cannot convert {type(obj).__name__} to a zyx array") from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"asarray: {arr.dtype} data has no zyx dtype")
+    if d is not None and arr.dtype != d.np:
+        if copy is False:
+            raise ValueError(f"asarray(copy=False): converting {arr.dtype} to {d.name} needs a copy")
+        arr = arr.astype(d.np)
+        copy = True
+    return _wrap_host(arr, dev, copy)
+
+
+def _from_dlpack_host(x, copy: bool | None) -> np.ndarray:
+    try:
+        return np.from_dlpack(x, copy=copy)
+    except BufferError:
+        if copy is False:
+            raise
+        return np.from_dlpack(x, device="cpu", copy=True)
+
+
+def from_dlpack(x, /, *, device=None, copy: bool | None = None) -> Tensor:
+    """Import an array from any DLPack producer (NumPy, PyTorch, ...).
+
+    Host memory (kDLCPU) imported onto zyx's ``cpu`` device is shared, not copied,
+    when ``copy`` is not True and the data is C-contiguous (strided views, e.g. a
+    transposed torch tensor, are copied; ``copy=False`` then raises). Any other target
+    device gets a copy through the host. A zyx array is returned as is (or copied with
+    ``copy=True``)."""
+    dev = device_arg(device)
+    if isinstance(x, Tensor):
+        return asarray(x, device=dev, copy=copy)
+    if not hasattr(x, "__dlpack__"):
+        raise TypeError(f"from_dlpack: {type(x).__name__} does not implement __dlpack__")
+    arr = _from_dlpack_host(x, copy)
+    dev = dev or get_device(None)
+    if not arr.flags.c_contiguous:
+        if copy is False:
+            raise BufferError("from_dlpack(copy=False): the producer's data is not C-contiguous; "
+                              "zyx needs a contiguous buffer")
+        arr = np.ascontiguousarray(arr)
+        copy = True
+    return _wrap_host(arr, dev, copy)
+
+
+def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``."""
+    d = dtype_arg(dtype, "arange")
+    for v in (start, stop, step):
+        if v is not None and not is_scalar(v) and not isinstance(v, (np.integer, np.floating)):
+            raise TypeError(f"arange: start, stop and step must be Python numbers, got {type(v).__name__}")
+    return creation.arange(start, stop, step, dtype=d, device=device_arg(device))
+
+
+def empty(shape, *, dtype=None, device=None) -> Tensor:
+    """An uninitialized array (zyx fills it with zeros: a free constant)."""
+    return zeros(shape, dtype=dtype, device=device)
+
+
+def empty_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
+    return zeros_like(x, dtype=dtype, device=device)
+
+
+def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype=None, device=None) -> Tensor:
+    """Ones on the ``k``-th diagonal, zeros elsewhere."""
+    if n_rows < 0 or (n_cols is not None and n_cols < 0):
+        raise ValueError("eye: negative dimensions")
+    return creation.eye(n_rows, n_cols, k, dtype=dtype_arg(dtype, "eye"), device=device_arg(device))
+
+
+def full(shape, fill_value, *, dtype=None, device=None) -> Tensor:
+    """An array of ``shape`` filled with ``fill_value``; the dtype follows the value's
+    Python type when not given."""
+    if not is_scalar(fill_value) and not isinstance(fill_value, (np.generic, Tensor)):
+        raise TypeError(f"full: fill_value must be a Python scalar, not {type(fill_value).__name__}")
+    return creation.full(shape_tuple(shape, "full"), fill_value, dtype=dtype_arg(dtype, "full"),
+                         device=device_arg(device))
+
+
+def full_like(x: Tensor, /, fill_value, *, dtype=None, device=None) -> Tensor:
+    check_array(x, "full_like")
+    return full(x.shape, fill_value, dtype=dtype_arg(dtype, "full_like") or x.dtype,
+                device=device_arg(device) or x.device)
+
+
+def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: bool = True) -> Tensor:
+    """``num`` evenly spaced samples over ``[start, stop]`` (or ``[start, stop)``)."""
+    if not isinstance(num, int) or isinstance(num, bool):
+        raise TypeError("linspace: num must be an int")
+    d = dtype_arg(dtype, "linspace")
+    if d is not None and not d.is_inexact:
+        raise TypeError(f"linspace: dtype must be floating, not {d.name}")
+    if d is not None and not d.is_complex and (isinstance(start, complex) or isinstance(stop, complex)):
+        raise TypeError("linspace: complex start/stop need a complex dtype")
+    return creation.linspace(start, stop, num, dtype=d, device=device_arg(device), endpoint=endpoint)
+
+
+def meshgrid(*arrays: Tensor, indexing: str = "xy") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-d arrays ('xy': Cartesian, 'ij': matrix indexing)."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', not {indexing!r}")
+    for a in arrays:
+        check_array(a, "meshgrid", "arrays")
+        if a.ndim != 1:
+            raise ValueError(f"meshgrid: every input must be 1-d (got shape {a.shape})")
+    if not arrays:
+        return ()
+    if len({a.dtype for a in arrays}) > 1:
+        raise ValueError("meshgrid: all arrays need one dtype")
+    sizes = [a.shape[0] for a in arrays]
+    pos = list(range(len(arrays)))
+    if indexing == "xy" and len(arrays) > 1:
+        pos[0], pos[1] = 1, 0
+    out_shape = [0] * len(arrays)
+    for i, p in enumerate(pos):
+        out_shape[p] = sizes[i]
+    out = []
+    for i, a in enumerate(arrays):
+        shp = [1] * len(arrays)
+        shp[pos[i]] = sizes[i]
+        out.append(a.reshape(tuple(shp)).broadcast_to(tuple(out_shape)))
+    return tuple(out)
+
+
+def ones(shape, *, dtype=None, device=None) -> Tensor:
+    return creation.full(shape_tuple(shape, "ones"), 1, dtype=dtype_arg(dtype, "ones") or dt.default_float,
+                         device=device_arg(device))
+
+
+def ones_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
+    check_array(x, "ones_like")
+    return creation.full(x.shape, 1, dtype=dtype_arg(dtype, "ones_like") or x.dtype,
+                         device=device_arg(device) or x.device)
+
+
+def zeros(shape, *, dtype=None, device=None) -> Tensor:
+    return creation.full(shape_tuple(shape, "zeros"), 0, dtype=dtype_arg(dtype, "zeros") or dt.default_float,
+                         device=device_arg(device))
+
+
+def zeros_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
+    check_array(x, "zeros_like")
+    return creation.full(x.shape, 0, dtype=dtype_arg(dtype, "zeros_like") or x.dtype,
+                         device=device_arg(device) or x.device)
+
+
+def _triangle(x: Tensor, k: int, lower: bool, fname: str) -> Tensor:
+    check_array(x, fname)
+    if x.ndim < 2:
+        raise ValueError(f"{fname}: x must have at least 2 dimensions (got shape {x.shape})")
+    n, m = x.shape[-2:]
+    mask = creation.tri_mask(n, m, int(k), lower, x.device)
+    return mask.where(x, Tensor._const(0, (), x.dtype, x.device))
+
+
+def tril(x: Tensor, /, *, k: int = 0) -> Tensor:
+    """Lower triangle of the last two axes (elements above the ``k``-th diagonal zeroed)."""
+    return _triangle(x, k, True, "tril")
+
+
+def triu(x: Tensor, /, *, k: int = 0) -> Tensor:
+    """Upper triangle of the last two axes (elements below the ``k``-th diagonal zeroed)."""
+    return _triangle(x, k, False, "triu")

@@ -78,12 +78,59 @@ def _cast_scalar(v, dtype: DType):
 
 
 # ---------------------------------------------------------------- reduce
+# A reduction with few outputs and a long reduced extent is built in two stages: the
+# extent is cut into T chunks reduced in parallel into T partial results, which a second,
+# small reduction combines. Every backend then has T x outputs of parallel work (a GPU
+# work-item or CPU thread per chunk) instead of one sequential loop per output, and float
+# sums gain accuracy. Thresholds: aim for >= SPLIT_PARALLEL partial results, chunks of
+# >= SPLIT_MIN_CHUNK elements.
+SPLIT_PARALLEL = 2048
+SPLIT_MIN_CHUNK = 256
+SPLIT_MIN_EXTENT = 1 << 13
+
+
 def reduce(x: Node, kind: str, axes: tuple[int, ...]) -> Node:
     """Reduce over ``axes`` (normalized, sorted); reduced axes keep size 1."""
     if not axes:
         return x
     shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
+    extent = math.prod(x.shape[a] for a in axes)
+    outputs = math.prod(shape)
+    if extent >= SPLIT_MIN_EXTENT and outputs * 2 * SPLIT_MIN_CHUNK <= SPLIT_PARALLEL * SPLIT_MIN_CHUNK and \
+            outputs < SPLIT_PARALLEL // 2:
+        return _two_stage_reduce(x, kind, tuple(axes), shape, extent)
     return Node("REDUCE", (x,), (kind, tuple(axes)), shape, x.dtype, x.device)
+
+
+def _identity(kind: str, dtype: DType):
+    from . import dtypes as dt
+    if kind == "SUM":
+        return False if dtype.kind == "b" else 0
+    if kind == "PROD":
+        return True if dtype.kind == "b" else 1
+    if kind == "MAX":
+        return dt.min_value(dtype)
+    return dt.max_value(dtype)
+
+
+def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int) -> Node:
+    outputs = math.prod(shape)
+    chunks = 1
+    while chunks * 2 * outputs <= SPLIT_PARALLEL and extent // (chunks * 2) >= SPLIT_MIN_CHUNK:
+        chunks *= 2
+    if chunks < 2:
+        return Node("REDUCE", (x,), (kind, axes), shape, x.dtype, x.device)
+    rest = [i for i in range(len(x.shape)) if i not in axes]
+    y = permute(x, axes + tuple(rest))
+    rest_shape = tuple(x.shape[i] for i in rest)
+    y = reshape(y, (extent,) + rest_shape)
+    per = -(-extent // chunks)
+    if per * chunks != extent:
+        y = pad(y, ((0, per * chunks - extent),) + ((0, 0),) * len(rest), _identity(kind, x.dtype))
+    y = reshape(y, (chunks, per) + rest_shape)
+    part = Node("REDUCE", (y,), (kind, (1,)), (chunks, 1) + rest_shape, x.dtype, x.device)
+    total = Node("REDUCE", (part,), (kind, (0,)), (1, 1) + rest_shape, x.dtype, x.device)
+    return reshape(total, shape)
 
 
 def gather(src: Node, idx: Node, axis: int) -> Node:

@@ -523,7 +523,10 @@ class CRenderer(CStyleRenderer):
         heads.append(f"for ({it} zj = 0; zj < {n_main // tj}; zj++)")
         if two:
             heads.append(f"for ({it} zi = 0; zi < {m_main // ti}; zi++)")
-        out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
+        outer_n = math.prod(size for _, size in outer)
+        parallel = loop.size * m * n * outer_n >= self.min_parallel_work
+        if parallel:
+            out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
         out.extend("  " + h for h in heads)
         out.append("  {")
         out.append(f"    {t} zacc[{ti}][{tj}];" + (f" int zaccn[{ti}][{tj}];" if flagged else ""))
@@ -569,7 +572,8 @@ class CRenderer(CStyleRenderer):
             if two:
                 loops_.append(f"for ({it} {vm.name} = {mlo}; {vm.name} < {mhi}; {vm.name}++)")
             loops_.append(f"for ({it} {vn.name} = {nlo}; {vn.name} < {nhi}; {vn.name}++)")
-            out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
+            if parallel:
+                out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
             out.extend("  " + h for h in loops_)
             out.append("  {")
             self.render_body(k, k.body, 2, {}, out)

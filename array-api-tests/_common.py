@@ -87,11 +87,17 @@ def _profile():
 SETTINGS = _profile()
 
 
-def given(*args, **kwargs):
-    """``hypothesis.given`` with the suite's settings profile applied."""
+def given(*args, _weight: float = 1.0, **kwargs):
+    """``hypothesis.given`` with the suite's settings profile applied.
+
+    ``_weight`` scales the number of examples of this test (tests that
+    re-check what another test already covers use fewer).  The per-device
+    number of examples is set in conftest.py (``examples_for``)."""
 
     def deco(fn):
-        return _hyp_settings(SETTINGS)(_hyp_given(*args, **kwargs)(fn))
+        wrapped = _hyp_settings(SETTINGS)(_hyp_given(*args, **kwargs)(fn))
+        wrapped._aat_weight = _weight
+        return wrapped
 
     return deco
 
@@ -183,6 +189,52 @@ def device_id(dev) -> str:
 
 DEVICE_IDS = [device_id(d) for d in DEVICES]
 
+
+def _primary_device():
+    if INFO is not None:
+        try:
+            d = INFO.default_device()
+            if d is not None and d in DEVICES:
+                return d
+        except Exception:
+            pass
+    return DEVICES[0]
+
+
+PRIMARY_DEVICE = _primary_device()
+
+
+def is_primary(dev) -> bool:
+    """The default device gets the full number of examples and all table
+    cases; the other devices get fewer examples / representative cases (time
+    budget: a lazy library compiles a kernel per shape/dtype/op)."""
+    return dev is PRIMARY_DEVICE or dev == PRIMARY_DEVICE
+
+
+MAX_EXAMPLES = int(os.environ.get("ARRAY_API_TESTS_MAX_EXAMPLES", "10"))
+OTHER_DEVICE_EXAMPLES = int(
+    os.environ.get("ARRAY_API_TESTS_OTHER_DEVICE_EXAMPLES", str(max(1, MAX_EXAMPLES // 5)))
+)
+
+
+def examples_for(dev, weight: float = 1.0) -> int:
+    base = MAX_EXAMPLES if is_primary(dev) else OTHER_DEVICE_EXAMPLES
+    return max(1, int(round(base * weight)))
+
+
+def device_cases(cases, keep_on_other_devices=lambda case: True, ids=None):
+    """Joint ``dev`` parametrization: every case on the primary device, the
+    cases accepted by ``keep_on_other_devices`` on the other devices."""
+    import pytest as _pytest
+
+    out = []
+    for dev, did in zip(DEVICES, DEVICE_IDS):
+        for i, case in enumerate(cases):
+            if is_primary(dev) or keep_on_other_devices(case):
+                cid = ids[i] if ids is not None else "-".join(map(str, case))
+                out.append(_pytest.param(dev, *case, id=f"{did}-{cid}"))
+    return out
+
 _SUPPORTED_CACHE: dict = {}
 
 
@@ -253,6 +305,19 @@ def default_index(dev) -> str:
     return default_dtypes(dev)["indexing"]
 
 
+def acc_dtype(dt: str, dev) -> str:
+    """Result dtype of sum/prod/cumulative_*/trace with dtype=None: integer
+    dtypes narrower than the device's default integer are widened to it
+    (unsigned ones to the unsigned integer of the same width)."""
+    dflt = default_int(dev)
+    bits = np.dtype(dflt).itemsize * 8
+    if dt in SINT and np.dtype(dt).itemsize * 8 < bits:
+        return dflt
+    if dt in UINT and np.dtype(dt).itemsize * 8 < bits:
+        return f"uint{bits}"
+    return dt
+
+
 def devkw(dev) -> dict:
     """``device=`` keyword for creation functions (omitted when dev is None)."""
     return {} if dev is None else {"device": dev}
@@ -265,13 +330,15 @@ def devkw(dev) -> dict:
 
 def to_xp(a, dev, dtype: str | None = None):
     """Put a NumPy array (or scalar) into the namespace under test on ``dev``."""
-    a = np.asarray(a)
+    # always hand over a private copy: asarray may alias NumPy memory, and the
+    # tests mutate arrays of the tested namespace (setitem, in-place ops)
+    a = np.array(a, copy=True)
     name = dtype or a.dtype.name
     return xp.asarray(a, dtype=xdtype(name), **devkw(dev))
 
 
 def to_ref(a, dtype: str | None = None):
-    a = np.asarray(a)
+    a = np.array(a, copy=True)
     name = dtype or a.dtype.name
     return ref.asarray(a, dtype=getattr(ref, name))
 
@@ -406,8 +473,10 @@ def check(res, expected, *, dtype: str | None = None, dev=None, check_device=Tru
     device and values.  ``dtype`` overrides the expected dtype name (otherwise
     it is taken from ``expected``)."""
     assert is_array(res), f"{what}: expected an array object, got {type(res).__name__}"
+    if isinstance(expected, np.generic):
+        expected = np.asarray(expected)
     if not isinstance(expected, np.ndarray):
-        if hasattr(expected, "__array_namespace__"):
+        if type(expected).__module__.startswith("array_api_strict"):
             exp_name = dtype_name(expected.dtype, ref) if dtype is None else dtype
             expected = to_np(expected)
         else:

@@ -16,8 +16,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
+import re
 import os
 import sys
 import types
@@ -94,10 +94,37 @@ def _common():
     return importlib.import_module(f"{PKG}._common")
 
 
+def _explicitly_parametrized(metafunc, name):
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
 def pytest_generate_tests(metafunc):
     if "dev" in metafunc.fixturenames and Path(str(metafunc.definition.path)).parent.resolve() == HERE:
+        if _explicitly_parametrized(metafunc, "dev"):
+            return
         c = _common()
         metafunc.parametrize("dev", c.DEVICES, ids=c.DEVICE_IDS)
+
+
+def pytest_runtest_setup(item):
+    """Per-device number of hypothesis examples (full on the default device,
+    fewer on the others), scaled by the test's weight."""
+    if not _in_suite(item):
+        return
+    fn = getattr(item, "obj", None)
+    if fn is None or not hasattr(fn, "hypothesis") or not hasattr(fn, "_hypothesis_internal_use_settings"):
+        return
+    c = _common()
+    callspec = getattr(item, "callspec", None)
+    dev = callspec.params.get("dev", c.PRIMARY_DEVICE) if callspec is not None else c.PRIMARY_DEVICE
+    n = c.examples_for(dev, getattr(fn, "_aat_weight", 1.0))
+    fn._hypothesis_internal_use_settings = settings(c.SETTINGS, max_examples=n)
 
 
 def _in_suite(item) -> bool:
@@ -116,12 +143,13 @@ def pytest_collection_modifyitems(config, items):
     table = xf.KNOWN_DEVIATIONS.get(c.MODULE_NAME, [])
     if not table:
         return
+    compiled = [(re.compile(".*".join(map(re.escape, p.split("*"))) + r"\Z"), r) for p, r in table]
     for item in items:
         if not _in_suite(item):
             continue
         key = f"{Path(str(item.path)).stem}::{item.name}"
-        for pattern, reason in table:
-            if fnmatch.fnmatchcase(key, pattern):
+        for pattern, reason in compiled:
+            if pattern.match(key):
                 item.add_marker(pytest.mark.xfail(reason=f"known {c.MODULE_NAME} deviation: {reason}", strict=False))
                 break
 

@@ -22,6 +22,12 @@ from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_c import CRenderer
 
+# OpenMP worker threads sleep between kernels instead of spinning (set before libgomp
+# loads with the first kernel; the environment can override it). Python runs between
+# kernels: spinning workers took its core, and a training step of ~50 small kernels on a
+# busy 2-core machine ran 5-14x slower (measured with examples/train_digits.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class CompileError(RuntimeError):
     """A generated kernel failed to compile; carries the source and the compiler log."""
@@ -84,7 +90,10 @@ class CPUBackend:
         self.cpu_id = _cpu_id()
 
     def _flags(self) -> list[str]:
-        flags = ["-O3", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno", "-std=gnu11"]
+        # -ffp-contract=off: a value recomputed in two kernels must round identically
+        # (gnu11 lets gcc fuse a*b+c into an fma in one kernel and not in another, which
+        # broke the x == max(x) test of max-reduction gradients, e.g. max-pool after BN)
+        flags = ["-O3", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno", "-std=gnu11", "-ffp-contract=off"]
         probe = self._probe(["-march=native"])
         if probe:
             flags.append("-march=native")
@@ -137,6 +146,9 @@ class CPUBackend:
             prog = self._mem.get(key)
             if prog is not None:
                 return prog
+            if os.environ.get("ZYX_CUDA_COMPILE_CHECK", "0") not in ("", "0"):
+                from . import cuda  # CI: every kernel must also compile (NVRTC + ptxas) for CUDA
+                cuda.compile_only(kernel)
             path = cache.read("cpu", key, ".so")
             lib = None
             if path is not None:

@@ -64,10 +64,22 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[int, int]]:
                 key.append((n.shape, n.dtype))
             elif op == "RAND":  # seed and offset are runtime arguments, not structure
                 key.append((op, n.shape))
+            elif op == "CONST" or op == "PAD":  # 0.0 == -0.0 and nan != nan: key floats by repr
+                key.append((op, _value_key(n.arg), n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
             else:
                 key.append((op, n.arg, n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
     key.append(tuple([pos[id(t)] for t in targets]))
     return order, tuple(key), pos
+
+
+def _value_key(arg):
+    """A cache key for a constant (or a PAD's (pads, value)) that tells -0.0 from 0.0 and
+    matches NaN with NaN, which plain float equality does not."""
+    if type(arg) is tuple:
+        return tuple(_value_key(a) for a in arg)
+    if type(arg) is float or type(arg) is complex:
+        return (type(arg).__name__, repr(arg))
+    return arg
 
 
 def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[KernelSpec]:
@@ -89,6 +101,7 @@ def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[Ke
             c = _store_before_expand(n, boundary)
             if c is not None:
                 boundary.add(id(c))
+    _store_large_shared(nodes, consumers, boundary)
     # the nodes a kernel reads: realized buffers and other kernels' outputs
     specs = []
     for n in nodes:  # post-order: dependencies first
@@ -142,6 +155,26 @@ def _store_before_expand(e: Node, boundary: set):
             cost += 8 if x.op in _EXPENSIVE else (0 if x.op == "CAST" else 1)
         stack.extend(x.srcs)
     return c if cost >= 8 else None
+
+
+STORE_SHARED_COST = 64
+
+
+def _store_large_shared(nodes: list[Node], consumers: dict, boundary: set) -> None:
+    """Store an elementwise value read by several consumers when inlining it would
+    re-evaluate more than STORE_SHARED_COST ops per use. Recurrences (an RNN's state, its
+    gradient through time) otherwise inline their whole history into every kernel that
+    reads a step: the kernels grow quadratically and their compile time explodes."""
+    cost: dict[int, int] = {}
+    for n in nodes:  # post-order
+        if n.op == "BUFFER" or id(n) in boundary:
+            cost[id(n)] = 0
+            continue
+        c = 1 + sum(cost.get(id(s), 0) for s in n.srcs)
+        if c > STORE_SHARED_COST and n.op in ops.ELEMENTWISE and len(consumers.get(id(n), ())) > 1:
+            boundary.add(id(n))
+            c = 0
+        cost[id(n)] = min(c, 1 << 30)
 
 
 def _contains_reduce(n: Node) -> bool:

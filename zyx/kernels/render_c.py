@@ -477,11 +477,12 @@ class CRenderer(CStyleRenderer):
         if len(loops) != 1:
             return None
         li = loops[0]
-        loop = k.body[li]
-        if loop.size < 8 or any(isinstance(s, Loop) for s in loop.body):
+        nest = _perfect_nest(k.body[li])
+        if nest is None or math.prod(lp.size for lp in nest[0]) < 8:
             return None
+        flat = nest[1]
         accs = [s for s in k.body if isinstance(s, Acc)]
-        ups = [s for s in loop.body if isinstance(s, AccUpdate)]
+        ups = [s for s in flat if isinstance(s, AccUpdate)]
         if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name:
             return None
         if compute_dtype(accs[0].dtype).kind not in "fiu":
@@ -489,8 +490,7 @@ class CRenderer(CStyleRenderer):
         if any(isinstance(s, Assign) and s.op == "BITCAST" for s in _walk(k.body)):
             return None
         vn = k.global_dims[-1][0].name
-        if not any(isinstance(s, Assign) and s.op == "LOAD" and not s.arg[2] and _coef(s.arg[1], vn) == 1
-                   for s in loop.body):
+        if not any(isinstance(s, Assign) and s.op == "LOAD" and _coef(s.arg[1], vn) == 1 for s in flat):
             return None
         n = k.global_dims[-1][1]
         # 8x32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best
@@ -507,7 +507,7 @@ class CRenderer(CStyleRenderer):
         return li, ti, tj
 
     def render_tiled_contraction(self, k: Kernel, li: int, ti: int, tj: int, out: list[str]) -> None:
-        loop = k.body[li]
+        nest, flat = _perfect_nest(k.body[li])
         acc = next(s for s in k.body if isinstance(s, Acc))
         pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
         post = k.body[li + 1:]
@@ -524,7 +524,7 @@ class CRenderer(CStyleRenderer):
         if two:
             heads.append(f"for ({it} zi = 0; zi < {m_main // ti}; zi++)")
         outer_n = math.prod(size for _, size in outer)
-        parallel = loop.size * m * n * outer_n >= self.min_parallel_work
+        parallel = math.prod(lp.size for lp in nest) * m * n * outer_n >= self.min_parallel_work
         if parallel:
             out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
         out.extend("  " + h for h in heads)
@@ -533,17 +533,17 @@ class CRenderer(CStyleRenderer):
         out.append(f"    for (int a = 0; a < {ti}; a++) for (int b = 0; b < {tj}; b++) {{ "
                    f"zacc[a][b] = {self.acc_init(acc.kind, acc.dtype)};" + (" zaccn[a][b] = 0;" if flagged else "")
                    + " }")
-        v = loop.var.name
-        out.append(f"    for ({it} {v} = 0; {v} < {loop.size}; {v}++) {{")
+        for lp in nest:
+            out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
         out.append(f"      for (int a = 0; a < {ti}; a++) {{")
         if two:
             out.append(f"        {it} {vm.name} = zi * {ti} + a;")
         out.append("        #pragma omp simd")
         out.append(f"        for (int b = 0; b < {tj}; b++) {{")
         out.append(f"          {it} {vn.name} = zj * {tj} + b;")
-        body = [s for s in loop.body if not isinstance(s, AccUpdate)]
+        body = [s for s in flat if not isinstance(s, AccUpdate)]
         self.render_body(k, _needed(pre, body) + body, 5, {}, out)
-        up = next(s for s in loop.body if isinstance(s, AccUpdate))
+        up = next(s for s in flat if isinstance(s, AccUpdate))
         if flagged:
             cmp = ">" if acc.kind == "MAX" else "<"
             out.append(f"          zacc[a][b] = ({up.src} {cmp} zacc[a][b]) ? {up.src} : zacc[a][b]; "
@@ -552,7 +552,7 @@ class CRenderer(CStyleRenderer):
             out.append("          " + CStyleRenderer.acc_update(self, "zacc[a][b]", acc.kind, up.src, acc.dtype))
         out.append("        }")
         out.append("      }")
-        out.append("    }")
+        out.extend("    }" for _ in nest)
         out.append(f"    for (int a = 0; a < {ti}; a++) {{")
         if two:
             out.append(f"      {it} {vm.name} = zi * {ti} + a;")
@@ -656,6 +656,26 @@ class CRenderer(CStyleRenderer):
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
                    f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
+
+
+def _perfect_nest(loop: Loop):
+    """(loops, statements) when ``loop`` is a chain of loops each holding only
+    assignments and the next loop (the innermost: assignments and the accumulator
+    update); None otherwise. The statements are pure, so they can all move into the
+    innermost body."""
+    nest, flat = [], []
+    cur = loop
+    while True:
+        nest.append(cur)
+        inner = [s for s in cur.body if isinstance(s, Loop)]
+        others = [s for s in cur.body if not isinstance(s, Loop)]
+        if not inner:
+            flat.extend(others)
+            return nest, flat
+        if len(inner) != 1 or any(not isinstance(s, Assign) for s in others):
+            return None
+        flat.extend(others)
+        cur = inner[0]
 
 
 def _coef(e: Sym, name: str) -> int:

@@ -289,6 +289,18 @@ def _index_tensor(self: Tensor, index) -> Tensor:
     return index
 
 
+def _check_bounds(idx: Tensor, n: int, axis: int) -> None:
+    """Indices already in memory (host lists and arrays, realized tensors) are checked as
+    NumPy does: one outside [-n, n) raises IndexError. A lazy index tensor is not realized
+    for the check; its out-of-range values are clamped (see gather)."""
+    if idx._node.op != "BUFFER" or idx.size == 0:
+        return
+    v = idx.numpy()
+    lo, hi = int(v.min()), int(v.max())
+    if lo < -n or hi >= n:
+        raise IndexError(f"index {lo if lo < -n else hi} is out of bounds for axis {axis} with size {n}")
+
+
 def _wrap_negative(idx: Tensor, n: int) -> Tensor:
     if idx.dtype.kind == "u":
         return idx.cast(dt.int64)
@@ -302,6 +314,7 @@ def gather(self: Tensor, axis: int, index) -> Tensor:
     indices outside the axis are clamped (never read out of bounds)."""
     index = _index_tensor(self, index)
     axis = normalize_axis(axis, self.ndim)
+    _check_bounds(index, self.shape[axis], axis)
     if index.ndim != self.ndim:
         raise ValueError(f"gather: index has rank {index.ndim}, tensor has rank {self.ndim}")
     shape = broadcast_shapes(tuple(1 if i == axis else s for i, s in enumerate(self.shape)),
@@ -324,6 +337,7 @@ def take(self: Tensor, indices, axis=None) -> Tensor:
         axis = 0
     axis = normalize_axis(axis, self.ndim)
     idx = _index_tensor(self, indices)
+    _check_bounds(idx, self.shape[axis], axis)
     n_idx = idx.ndim
     # out shape: self.shape[:axis] + idx.shape + self.shape[axis+1:]
     flat = idx.reshape(-1)
@@ -374,12 +388,17 @@ def getitem(self: Tensor, key) -> Tensor:
     key = _normalize_key(self, key)
     # bool masks -> integer index arrays (data-dependent: realizes the mask)
     expanded = []
+    cur = 0  # first axis of self that k indexes
     for k in key:
         if isinstance(k, Tensor) and k.dtype is dt.bool_:
             if k.ndim == 0:
                 expanded.append(None)
                 expanded.append(("zero_if_false", bool(k.item())))
                 continue
+            if k.shape != self.shape[cur:cur + k.ndim]:
+                raise IndexError(f"boolean index of shape {k.shape} does not match the shape "
+                                 f"{self.shape[cur:cur + k.ndim]} of the axes it indexes")
+            cur += k.ndim
             nz = np.nonzero(k.numpy())
             expanded.extend(Tensor(a.astype(np.int64), device=self.device) for a in nz)
         elif isinstance(k, bool):
@@ -387,6 +406,7 @@ def getitem(self: Tensor, key) -> Tensor:
             expanded.append(("zero_if_false", k))
         else:
             expanded.append(k)
+            cur += k is not None
     # NumPy: with array indices present, integers are advanced indices too; a group of
     # advanced indices split by a slice/None/ellipsis puts the result dimensions first
     adv_slots = [i for i, k in enumerate(expanded) if isinstance(k, Tensor)
@@ -417,6 +437,7 @@ def getitem(self: Tensor, key) -> Tensor:
             bounds.append((start if n else 0, n, step if n else 1))
             new_shape.append(("keep", dim))
         else:  # integer tensor
+            _check_bounds(k, size, dim)
             bounds.append((0, size, 1))
             advanced.append((len(new_shape), dim, k))
             new_shape.append(("adv", dim))

@@ -219,7 +219,7 @@ def cumprod(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
 # ---------------------------------------------------------------- matmul
 def matmul(self: Tensor, other, /) -> Tensor:
     """Batched matrix product with NumPy's rules for 1-d operands."""
-    b = self._operand(other, "@")
+    b = other = self._operand(other, "@")  # `other` may be a list: keep the tensor for messages
     a = self
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul does not take 0-d operands; use *")

@@ -157,7 +157,9 @@ class Lowerer:
             srcs = [self.value(s, idx, gate) for s in n.srcs]
             lvl = max((l for _, l in srcs), default=0)
             self.opnames.append(op)
-            arg = n.arg
+            # casts need the true dtypes (cd is float32 for float16/bfloat16): a bitcast
+            # for the storage bits, a cast to a half type to round
+            arg = (n.srcs[0].dtype, n.dtype) if op in ("BITCAST", "CAST") else n.arg
             return self.emit(lvl, Assign(self.fresh(), cd, op, tuple(s for s, _ in srcs), arg), key,
                              flops=1), lvl
         if op == "REDUCE":
@@ -222,6 +224,8 @@ class Lowerer:
         src = n.srcs[0]
         cd = compute_dtype(n.dtype)
         acc_dtype = cd
+        if all(src.shape[a] == 1 for a in axes):  # nothing to combine: the reduction is the value
+            return self.value(src, tuple(sym.num(0) if a in axes else e for a, e in enumerate(idx)), gate)
         # accumulator lives at the level of the output index
         outer = self._level_of_syms(*idx, *[g[0] for g in gate])
         acc = self.fresh("acc")

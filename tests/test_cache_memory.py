@@ -1,0 +1,232 @@
+"""Caches and memory: an identical graph with new data schedules and compiles nothing;
+a second process finds the programs on disk; a corrupt disk entry is rebuilt, never
+trusted; a long loop holds flat memory; dropped tensors free their buffers."""
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zyx
+from zyx.device import Buffer
+from zyx.realize import stats
+
+from _util import T, assert_close
+
+zrealize = importlib.import_module("zyx.realize")  # the module (zyx.realize is also a function)
+
+
+def _program(x: zyx.Tensor, y: zyx.Tensor) -> zyx.Tensor:
+    return ((x * 2 + y).exp() * y).sum(0) + x.max()
+
+
+def test_second_realize_schedules_and_compiles_nothing(device):
+    backend = zyx.get_device(device).backend
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 37, 5)).astype(np.float32)
+    first = _program(T(a, device), T(b, device))
+    first.realize()
+    schedules, compiles = stats.schedules, backend.compiles
+    for _ in range(3):
+        a, b = rng.standard_normal((2, 37, 5)).astype(np.float32)
+        out = _program(T(a, device), T(b, device))
+        assert_close(out, ((np.exp(a * 2 + b) * b).sum(0) + a.max()), rtol=1e-5, atol=1e-5)
+    assert stats.schedules == schedules, "an identical graph was scheduled again"
+    assert backend.compiles == compiles, "an identical graph was compiled again"
+
+
+def test_new_structure_does_schedule(device):
+    """The counters are live: a graph of a new shape schedules (and so the test above
+    can fail)."""
+    before = stats.schedules
+    x = T(np.ones(3 + (os.getpid() % 7) * 11 + 1013, np.float32), device)
+    (x * 3.25 - 1).sqrt().realize()
+    assert stats.schedules == before + 1
+
+
+_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import zyx
+    dev = sys.argv[1]
+    x = zyx.Tensor(np.arange(24, dtype=np.float32).reshape(4, 6), device=dev)
+    y = ((x * 0.125).sin() + x.T.sum(1)[None, :4].T).softmax(-1)
+    z = (x.cumsum(1) * 2).max(0)
+    zyx.realize(y, z)
+    print(json.dumps({"compiles": zyx.get_device(dev).backend.compiles,
+                      "y": y.numpy().tolist(), "z": z.numpy().tolist()}))
+""")
+
+
+def _run(device: str, cache_dir: Path, extra_env: dict | None = None) -> dict:
+    env = {**os.environ, "ZYX_CACHE_DIR": str(cache_dir), "ZYX_DEBUG": "0", **(extra_env or {})}
+    env.pop("ZYX_DISABLE_DISK_CACHE", None)
+    r = subprocess.run([sys.executable, "-c", _SCRIPT, device], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, f"subprocess failed ({r.returncode}):\n{r.stderr[-3000:]}"
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _expected() -> tuple[np.ndarray, np.ndarray]:
+    x = np.arange(24, dtype=np.float64).reshape(4, 6)
+    t = np.sin(x * 0.125) + x.T.sum(1)[None, :4].T
+    e = np.exp(t - t.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True), (np.cumsum(x, 1) * 2).max(0)
+
+
+def test_second_process_compiles_nothing(device, tmp_path, request):
+    if device.startswith("wgpu"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "wgpu: WGSL pipelines are cached only in the process (wgpu-py exposes no pipeline "
+            "binaries to store on disk), so a second process compiles again")))
+    first = _run(device, tmp_path)
+    assert first["compiles"] > 0
+    second = _run(device, tmp_path)
+    assert second["compiles"] == 0, "a second process with the same cache dir compiled again"
+    assert second["y"] == first["y"] and second["z"] == first["z"]
+    y, z = _expected()
+    assert_close(np.array(second["y"]), y, rtol=1e-5, atol=1e-6)
+    assert_close(np.array(second["z"]), z, rtol=1e-6)
+
+
+def _cache_files(cache_dir: Path, backend: str) -> list[Path]:
+    d = cache_dir / backend
+    return sorted(p for p in d.iterdir() if p.is_file() and not p.name.endswith(".sha256")
+                  and not p.name.startswith(".")) if d.exists() else []
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage_with_valid_digest"])
+def test_corrupt_cache_entry_is_rebuilt(tmp_path, damage):
+    import hashlib
+    first = _run("cpu", tmp_path)
+    files = _cache_files(tmp_path, "cpu")
+    assert files, "no compiled programs were written to the cache"
+    for f in files:
+        if damage == "truncate":
+            data = f.read_bytes()
+            f.write_bytes(data[: len(data) // 3])
+        else:  # a digest that matches garbage: loading fails and the entry is rebuilt
+            junk = b"\x7fELF this is not a shared object" * 10
+            f.write_bytes(junk)
+            Path(str(f) + ".sha256").write_text(hashlib.sha256(junk).hexdigest())
+    again = _run("cpu", tmp_path)
+    assert again["compiles"] > 0, "a corrupt cache entry was trusted"
+    assert again["y"] == first["y"] and again["z"] == first["z"]
+    third = _run("cpu", tmp_path)
+    assert third["compiles"] == 0, "the rebuilt entry was not written back"
+
+
+def test_corrupt_opencl_cache_entry_is_rebuilt(tmp_path):
+    if "opencl:0" not in [d.name for d in zyx.available_devices()]:
+        pytest.skip("no OpenCL device on this machine")
+    first = _run("opencl:0", tmp_path)
+    files = _cache_files(tmp_path, "opencl")
+    assert files
+    for f in files:
+        f.write_bytes(f.read_bytes()[:10])
+    again = _run("opencl:0", tmp_path)
+    assert again["compiles"] > 0
+    assert again["y"] == first["y"] and again["z"] == first["z"]
+
+
+# ===================================================================== memory
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux) to read RSS")
+def test_long_loop_holds_flat_memory(device):
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((4, 64)).astype(np.float32)
+    w = T(rng.standard_normal((64, 8)).astype(np.float32), device)
+
+    def step(i: int) -> float:
+        x = T(data + np.float32(i % 3), device)
+        y = ((x @ w).relu().sum(1) * 0.5 + x.mean()).max()
+        return y.item()
+
+    for i in range(1000):
+        step(i)
+    gc.collect()
+    rss1, objs1 = _rss_bytes(), len(gc.get_objects())
+    cache1 = len(zrealize._cache)
+    n = 10_000 if device == "cpu" else 3_000
+    for i in range(1000, n):
+        step(i)
+    gc.collect()
+    rss2, objs2 = _rss_bytes(), len(gc.get_objects())
+    assert len(zrealize._cache) == cache1, "the schedule cache grew in a loop of identical graphs"
+    assert objs2 - objs1 < 500, f"Python objects grew from {objs1} to {objs2}"
+    assert rss2 - rss1 < 8 * 2 ** 20, f"RSS grew by {(rss2 - rss1) / 2 ** 20:.1f} MiB over {n - 1000} iterations"
+
+
+def test_dropping_a_realized_tensor_frees_its_buffer(device):
+    x = T(np.ones((256, 256), np.float32), device)
+    y = (x * 2).sum(1)
+    y.realize()
+    ref = weakref.ref(y._node.buffer)
+    assert isinstance(ref(), Buffer)
+    del y
+    assert ref() is None, "the buffer outlived its tensor (without a garbage collection)"
+    xref = weakref.ref(x._node.buffer)
+    del x
+    gc.collect()
+    assert xref() is None
+
+
+def test_intermediate_buffers_die(device, monkeypatch):
+    """Stored intermediates (a softmax's max and sum) are freed once the kernels that
+    read them have run; only the output's buffer survives."""
+    made: list = []
+    orig = Buffer.__init__
+
+    def tracking_init(self, *a, **kw):
+        orig(self, *a, **kw)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(Buffer, "__init__", tracking_init)
+    x = T(np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32), device)
+    out = ((x * 1.5).softmax(-1) @ x.T).logsumexp(-1)
+    out.realize()
+    keep = {id(out._node.buffer), id(x._node.buffer)}
+    alive = [r() for r in made if r() is not None and id(r()) not in keep]
+    assert not alive, f"{len(alive)} intermediate buffer(s) still alive after realize"
+
+
+def test_realized_graph_lets_parents_go(device):
+    x = T(np.ones(1000, np.float32), device)
+    mid = x * 2
+    out = (mid + 1).exp()
+    mid_node = weakref.ref(mid._node)
+    del mid
+    out.realize()
+    assert out._node.srcs == ()
+    gc.collect()
+    assert mid_node() is None, "the realized tensor still references its graph"
+
+
+def test_schedule_cache_tells_signed_zeros_apart(device):
+    """0.0 == -0.0 in Python: the structure key must still keep their kernels apart
+    (regression: full(-0.0) after full(0.0) returned +0.0), and NaN constants, which never
+    compare equal, must still hit the cache."""
+    for first, second in ((0.0, -0.0), (-0.0, 0.0)):
+        a = zyx.full((5,), first, device=device).numpy()
+        b = zyx.full((5,), second, device=device).numpy()
+        assert np.signbit(a).all() == (str(first) == "-0.0") and np.signbit(b).all() == (str(second) == "-0.0")
+        x = T(np.arange(3, dtype=np.float32), device)
+        assert np.signbit(x.pad([(1, 0)], second).numpy()[0]) == (str(second) == "-0.0")
+    x = T(np.ones(4, np.float32), device)
+    (x * float("nan")).realize()
+    before = stats.schedules
+    assert np.isnan((x * float("nan")).numpy()).all()
+    assert stats.schedules == before

@@ -39,6 +39,39 @@ def linear(idx: Index, shape) -> sym.Sym:
     return out
 
 
+def reshape_index(idx: Index, shape, src_shape) -> Index:
+    """Index into ``src_shape`` of the element at ``idx`` of its reshape to ``shape``.
+
+    Dimensions are matched in groups of equal products (size-1 dims ignored); a group that
+    is one dim on both sides maps straight through, and only groups that really split or
+    merge dims are linearized and split again. This keeps indices affine where they can
+    be (a padded index can be negative outside its gate, where division would not fold)."""
+    out_dims = [(i, s) for i, s in enumerate(shape) if s != 1]
+    in_dims = [(i, s) for i, s in enumerate(src_shape) if s != 1]
+    new: list = [sym.num(0)] * len(src_shape)
+    a = b = 0
+    while a < len(out_dims) and b < len(in_dims):
+        ga, gb = [out_dims[a]], [in_dims[b]]
+        pa, pb = out_dims[a][1], in_dims[b][1]
+        a, b = a + 1, b + 1
+        while pa != pb:
+            if pa < pb:
+                ga.append(out_dims[a])
+                pa *= out_dims[a][1]
+                a += 1
+            else:
+                gb.append(in_dims[b])
+                pb *= in_dims[b][1]
+                b += 1
+        if len(ga) == 1 and len(gb) == 1:
+            new[gb[0][0]] = idx[ga[0][0]]
+            continue
+        lin = linear(tuple(idx[i] for i, _ in ga), tuple(s for _, s in ga))
+        for (i, s), st in zip(gb, strides_of(tuple(s for _, s in gb))):
+            new[i] = (lin // st) % s
+    return tuple(new)
+
+
 def compute_dtype(d: dt.DType) -> dt.DType:
     """Half-precision values are computed in float32 inside a kernel and rounded when
     stored or cast (as GPU libraries do inside fused kernels)."""
@@ -180,10 +213,7 @@ class Lowerer:
     def _movement(self, n: Node, idx: Index, gate: Gate) -> tuple[str, int]:
         op, src = n.op, n.srcs[0]
         if op == "RESHAPE":
-            lin = linear(idx, n.shape)
-            new = tuple(sym.num(0) if s == 1 else (lin // st) % s
-                        for s, st in zip(src.shape, strides_of(src.shape)))
-            return self.value(src, new, gate)
+            return self.value(src, reshape_index(idx, n.shape, src.shape), gate)
         if op == "PERMUTE":
             new = [None] * len(idx)
             for i, p in enumerate(n.arg):

@@ -496,7 +496,8 @@ class CRenderer(CStyleRenderer):
         # 8x32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best
         # of 2x64 .. 8x32 on 1024^2 and 2048^2; see benches/RESULTS.md)
         # sizes that the tiles do not divide get a plain remainder loop after the tiles
-        tj = next((t for t in (32, 16, 8) if n % t == 0), None) or next((t for t in (16, 8) if n >= 2 * t), None)
+        tj = next((t for t in (32, 16, 8) if n % t == 0), None) or next((t for t in (16, 8) if n >= 2 * t), None) \
+            or (n if 4 <= n < 16 else None)  # a narrow output (a 10-class layer): one tile wide
         if len(k.global_dims) >= 2:
             m = k.global_dims[-2][1]
             ti = next((t for t in (8, 4, 2) if m % t == 0), None) or next((t for t in (4, 2) if m >= 2 * t), 1)

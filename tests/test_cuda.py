@@ -1,0 +1,543 @@
+"""CUDA backend tests.
+
+Two parts:
+
+* **compile checks** (run everywhere NVRTC is installed, no GPU needed): representative
+  graphs are scheduled and lowered exactly as ``zyx.realize`` does, rendered as CUDA C,
+  compiled by NVRTC for ``sm_90`` and assembled by ``ptxas`` - a real check that the
+  generated code is valid for the hardware. ``ZYX_CUDA_COMPILE_CHECK=1`` makes the CPU
+  backend run the same check on every kernel it builds, so any test file can be
+  compile-checked for CUDA (``ZYX_CUDA_COMPILE_CHECK=1 pytest tests/...``).
+* **GPU suite** (``pytest -m cuda``): differential checks against NumPy on a real GPU;
+  skipped with a reason when there is none.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import zyx
+from zyx import dtypes as dt
+from zyx.kernels import schedule as sched
+from zyx.kernels.lower import lower_kernel
+
+cuda = pytest.importorskip("zyx.backends.cuda")
+try:
+    cuda.nvrtc_version()
+    HAVE_NVRTC = True
+except Exception:  # cuda-python or libnvrtc missing
+    HAVE_NVRTC = False
+
+needs_nvrtc = pytest.mark.skipif(not HAVE_NVRTC, reason="NVRTC (pip install 'zyx[cuda]') is not installed")
+
+
+def kernels_of(*tensors):
+    """The kernels realizing ``tensors`` would build, lowered but not compiled."""
+    nodes = [t._node for t in tensors]
+    order, _, pos = sched.walk(nodes)
+    out = []
+    for i, spec in enumerate(sched.plan(order, pos, nodes)):
+        k = lower_kernel(order[spec.out], [order[j] for j in spec.inputs], "kernel",
+                         [order[j] for j in spec.rand])
+        k.name = f"k{i}_{'_'.join(map(str, order[spec.out].shape)) or 'scalar'}"
+        out.append(k)
+    return out
+
+
+def check_compiles(*tensors) -> int:
+    ks = kernels_of(*tensors)
+    assert ks, "expected at least one kernel"
+    for k in ks:
+        ptx, _ = cuda.compile_only(k)
+        assert f".entry {k.name}" in ptx, f"kernel {k.name} missing from its PTX"
+    return len(ks)
+
+
+def cpu(a, dtype=None):
+    a = np.asarray(a)
+    return zyx.Tensor(a if dtype is None else a.astype(dtype.np), device="cpu")
+
+
+RNG = np.random.default_rng(0)
+
+
+def _data(d: dt.DType, shape=(7, 33)):
+    if d.kind == "b":
+        return RNG.random(shape) > 0.5
+    if d.kind in "iu":
+        lo, hi = (0, 100) if d.kind == "u" else (-50, 50)
+        return RNG.integers(lo, hi, size=shape).astype(d.np)
+    if d.kind == "c":
+        return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(d.np)
+    return RNG.standard_normal(shape).astype(d.np)
+
+
+# ------------------------------------------------------------------ compile checks
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", dt.ALL, ids=lambda d: d.name)
+def test_elementwise_compiles_for_every_dtype(dtype):
+    x = cpu(_data(dtype), None)
+    y = cpu(_data(dtype), None)
+    outs = [x + y, x * y, x == y, x != y]
+    if dtype.kind == "b":
+        outs += [x & y, x | y, x ^ y, ~x, zyx.where(x, y, x)]
+    elif dtype.kind in "iu":
+        outs += [x - y, x // (y + 1), x % (y + 1), x & y, x | y, x ^ y, ~x, x << 2, x >> 1, x.abs(),
+                 x.maximum(y), x.minimum(y), x < y, x.cast(dt.float32), x.cast(dt.bool_), x ** 2]
+    elif dtype.kind == "f":
+        outs += [x - y, x / y, x // y, x % y, x.exp(), x.log(), x.sqrt(), x.sin(), x.tanh(), x.erf(),
+                 x.maximum(y), x.minimum(y), x.floor(), x.round(), x.isnan(), x.isinf(), x.signbit(),
+                 x ** y, x.atan2(y), x.cast(dt.int32), x.cast(dt.uint8), x.cast(dt.float16),
+                 x.cast(dt.bfloat16), x.cast(dt.bool_), x.cast(dt.complex64), x.sigmoid()]
+    else:
+        outs += [x - y, x / y, x.exp(), x.log(), x.sqrt(), x.sin(), x.cos(), x.tan(), x.tanh(), x.abs(),
+                 x.real, x.imag, x.conj(), x.angle(), x.isnan(), x ** y, x.asin(), x.acosh(), x.atanh(),
+                 x.expm1(), x.log1p(), x.log2(), x.reciprocal(), x.cast(dt.complex128), x.cast(dt.complex64)]
+    n = check_compiles(*outs)
+    assert n == len({id(t._node) for t in outs if t._node.op != "BUFFER"})
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("src,dst", [(dt.float32, dt.int32), (dt.int32, dt.float32), (dt.float16, dt.int16),
+                                     (dt.bfloat16, dt.uint16), (dt.int64, dt.float64), (dt.uint8, dt.int8),
+                                     (dt.bool_, dt.uint8)])
+def test_bitcast_compiles(src, dst):
+    check_compiles(cpu(_data(src)).bitcast(dst))
+
+
+@needs_nvrtc
+def test_complex_construction_compiles():
+    re, im = cpu(_data(dt.float32)), cpu(_data(dt.float32))
+    check_compiles(zyx._math.complex_(re, im), zyx._math.complex_(re.cast(dt.float64), im.cast(dt.float64)))
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", [dt.float32, dt.float16, dt.bfloat16, dt.float64, dt.int64, dt.int32,
+                                   dt.uint8, dt.bool_, dt.complex64, dt.complex128], ids=lambda d: d.name)
+def test_reductions_compile(dtype):
+    x = cpu(_data(dtype, (16, 300)))
+    outs = [x.sum(), x.sum(axis=0), x.sum(axis=1), x.prod(axis=1)]
+    if dtype.kind != "c":
+        outs += [x.max(), x.min(axis=0), x.max(axis=1)]
+    check_compiles(*outs)
+
+
+@needs_nvrtc
+def test_full_reduction_uses_block_reduce():
+    from zyx.kernels.render_cuda import CUDARenderer, launch_config, uses_block_reduce
+    x = cpu(_data(dt.float32, (1000, 300)))
+    k = kernels_of((x * 2).exp().sum())[-1]  # the scheduler may split it; the last kernel is the full sum
+    assert not k.global_dims and uses_block_reduce(k)
+    assert launch_config(k) == (1, 256)
+    src = CUDARenderer().render(k)
+    assert "__shared__" in src and "__syncthreads" in src
+    ptx, _ = cuda.compile_only(k)
+    assert "bar.sync" in ptx
+    (k2,) = kernels_of(x + 1)  # plain elementwise: thread per output, grid stride
+    assert not uses_block_reduce(k2)
+    assert launch_config(k2) == (math.ceil(300000 / 256), 256)
+
+
+@needs_nvrtc
+def test_softmax_layernorm_matmul_compile():
+    x = cpu(_data(dt.float32, (64, 130)))
+    w = cpu(_data(dt.float32, (130, 40)))
+    mu = x.mean(axis=-1, keepdims=True)
+    ln = (x - mu) / (x.var(axis=-1, keepdims=True) + 1e-5).sqrt()
+    check_compiles(x.softmax(-1), ln, x @ w, (x @ w).relu().sum(), x.log_softmax(-1))
+
+
+@needs_nvrtc
+def test_movement_views_compile():
+    x = cpu(_data(dt.float32, (6, 10, 12)))
+    outs = [x.permute(2, 0, 1) + 1, x[1:5, ::3, ::-2] * 2, x.pad(((1, 2), (0, 0), (3, 1)), value=-1.0),
+            x.reshape(60, 12).T.flip(0), x[:, 2:8].reshape(-1) + 1, x.roll(3, 1), zyx.cat([x, x * 2], axis=1),
+            x.pad(((1, 1), (2, 2), (0, 0))).sum(axis=1)]
+    check_compiles(*outs)
+
+
+@needs_nvrtc
+def test_gather_compiles():
+    x = cpu(_data(dt.float32, (20, 30)))
+    idx = cpu(RNG.integers(0, 30, size=(20, 5)).astype(np.int64))
+    flat = cpu(RNG.integers(0, 20, size=(7,)).astype(np.int32))
+    check_compiles(x.take_along_axis(idx, 1), x.take(flat, 0), x.sum(axis=1).take(flat, 0))
+
+
+@needs_nvrtc
+def test_random_numbers_compile():
+    zyx.manual_seed(3)
+    check_compiles(zyx.rand(100, device="cpu"), zyx.randn(10, 10, device="cpu"),
+                   zyx.randint(0, 10, (50,), device="cpu"), zyx.rand(64, 64, device="cpu").sum())
+
+
+@needs_nvrtc
+def test_empty_and_scalar_kernels():
+    from zyx.kernels.render_cuda import launch_config
+    x = cpu(np.zeros((0, 4), np.float32))
+    (k,) = kernels_of(x + 1)
+    assert launch_config(k)[0] == 0
+    cuda.compile_only(k)
+    s = cpu(np.float32(2.0))
+    (k2,) = kernels_of(s * 3)
+    assert launch_config(k2) == (1, 1)
+    cuda.compile_only(k2)
+
+
+@needs_nvrtc
+def test_compile_error_is_reported():
+    with pytest.raises(cuda.CompileError, match="NVRTC failed"):
+        cuda.nvrtc_compile('extern "C" __global__ void bad() { undefined_thing(); }', "compute_90", "bad")
+
+
+def test_device_count_without_driver_is_zero_or_positive():
+    n = cuda.device_count()
+    assert isinstance(n, int) and n >= 0
+    if n == 0:
+        with pytest.raises(zyx.DeviceUnavailable, match="cuda"):
+            zyx.get_device("cuda")
+
+
+@needs_nvrtc
+def test_cuda_compile_check_hook(monkeypatch):
+    """ZYX_CUDA_COMPILE_CHECK=1: the CPU backend also compiles each new kernel for CUDA."""
+    import zyx.realize
+    monkeypatch.setenv("ZYX_CUDA_COMPILE_CHECK", "1")
+    calls = []
+    real = cuda.compile_only
+    monkeypatch.setattr(cuda, "compile_only", lambda k, *a: calls.append(k.name) or real(k, *a))
+    zyx.realize.clear_cache()
+    x = cpu(_data(dt.float32, (5, 9)))
+    y = ((x * 1.2345).sin() + 0.5).sum(axis=1)
+    np.testing.assert_allclose(y.numpy(), (np.sin(x.numpy() * np.float32(1.2345)) + 0.5).sum(1), rtol=1e-5)
+    assert calls, "the CPU backend did not run the CUDA compile check"
+
+
+# ------------------------------------------------------------------ GPU suite
+def _gpu_device():
+    if cuda.device_count() == 0:
+        pytest.skip("no CUDA GPU (device_count() == 0)")
+    name = os.environ.get("ZYX_DEVICE", "cuda")
+    return name if name.startswith("cuda") else "cuda"
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", dt.ALL, ids=lambda d: d.name)
+def test_gpu_elementwise_matches_numpy(dtype):
+    dev = _gpu_device()
+    a, b = _data(dtype, (37, 129)), _data(dtype, (37, 129))
+    x, y = zyx.Tensor(a, device=dev), zyx.Tensor(b, device=dev)
+    np.testing.assert_array_equal((x + y).numpy(), a + b)
+    np.testing.assert_array_equal((x == y).numpy(), a == b)
+    if dtype.kind in "fc":
+        rtol = {2: 1e-2, 4: 1e-5, 8: 1e-12, 16: 1e-12}[dtype.itemsize] if dtype.kind == "f" else 1e-5
+        np.testing.assert_allclose((x * y).exp().numpy().astype(np.complex128 if dtype.kind == "c" else np.float64),
+                                   np.exp((a * b).astype(np.complex128 if dtype.kind == "c" else np.float64)),
+                                   rtol=max(rtol, 1e-5) if dtype.itemsize > 2 else 2e-2)
+    if dtype.kind in "iu":
+        np.testing.assert_array_equal((x // (y | 1)).numpy(), a // (b | 1))
+        np.testing.assert_array_equal((x % (y | 1)).numpy(), a % (b | 1))
+
+
+@pytest.mark.cuda
+def test_gpu_special_values_and_floor_semantics():
+    dev = _gpu_device()
+    a = np.array([-7.5, -0.0, 0.0, np.inf, -np.inf, np.nan, 3.0, 5.5], np.float32)
+    b = np.array([2.0, 3.0, -3.0, 2.0, 2.0, 1.0, 0.0, -2.0], np.float32)
+    x, y = zyx.Tensor(a, device=dev), zyx.Tensor(b, device=dev)
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal((x // y).numpy(), a // b)
+        np.testing.assert_array_equal((x % y).numpy(), a % b)
+        np.testing.assert_array_equal(x.maximum(y).numpy(), np.maximum(a, b))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("shape,axis", [((1_000_003,), None), ((64, 5000), 1), ((5000, 64), 0), ((3, 7), None),
+                                        ((300, 300), 1)])
+def test_gpu_reductions(shape, axis):
+    dev = _gpu_device()
+    a = RNG.standard_normal(shape).astype(np.float32)
+    x = zyx.Tensor(a, device=dev)
+    np.testing.assert_allclose(x.sum(axis=axis).numpy(), a.astype(np.float64).sum(axis=axis), rtol=1e-4, atol=1e-2)
+    np.testing.assert_array_equal(x.max(axis=axis).numpy(), a.max(axis=axis))
+    ai = RNG.integers(-1000, 1000, size=shape)
+    np.testing.assert_array_equal(zyx.Tensor(ai, device=dev).sum(axis=axis).numpy(), ai.sum(axis=axis))
+
+
+@pytest.mark.cuda
+def test_gpu_matmul_softmax_gather_views():
+    dev = _gpu_device()
+    a, w = RNG.standard_normal((65, 130)).astype(np.float32), RNG.standard_normal((130, 33)).astype(np.float32)
+    x, wt = zyx.Tensor(a, device=dev), zyx.Tensor(w, device=dev)
+    np.testing.assert_allclose((x @ wt).numpy(), a @ w, rtol=1e-4, atol=1e-4)
+    e = np.exp(a - a.max(-1, keepdims=True))
+    np.testing.assert_allclose(x.softmax(-1).numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+    idx = RNG.integers(0, 130, size=(65, 4))
+    np.testing.assert_array_equal(x.take_along_axis(zyx.Tensor(idx, device=dev), 1).numpy(),
+                                  np.take_along_axis(a, idx, 1))
+    np.testing.assert_array_equal(x[3:60:4, ::-3].numpy(), a[3:60:4, ::-3])
+    np.testing.assert_array_equal(x.pad(((1, 2), (3, 0)), value=7.0).numpy(),
+                                  np.pad(a, ((1, 2), (3, 0)), constant_values=7.0))
+
+
+@pytest.mark.cuda
+def test_gpu_random_bits_identical_to_cpu():
+    dev = _gpu_device()
+    zyx.manual_seed(1234)
+    g = zyx.rand(10_000, device=dev).numpy()
+    zyx.manual_seed(1234)
+    c = zyx.rand(10_000, device="cpu").numpy()
+    np.testing.assert_array_equal(g, c)
+    zyx.manual_seed(7)
+    gi = zyx.randint(0, 1000, (4096,), device=dev).numpy()
+    zyx.manual_seed(7)
+    np.testing.assert_array_equal(gi, zyx.randint(0, 1000, (4096,), device="cpu").numpy())
+
+
+@pytest.mark.cuda
+def test_gpu_transfers_between_devices_and_memory_pool():
+    dev = _gpu_device()
+    a = RNG.standard_normal((1 << 20,)).astype(np.float32)
+    x = zyx.Tensor(a, device=dev)
+    back = x.to("cpu")
+    np.testing.assert_array_equal(back.numpy(), a)
+    np.testing.assert_array_equal(back.to(dev).numpy(), a)
+    be = zyx.get_device(dev).backend
+    for _ in range(5):  # freed blocks are reused, not reallocated
+        (x * 2).numpy()
+    assert sum(len(v) for v in be._free.values()) >= 1
+    with pytest.raises(MemoryError):
+        be.alloc(1 << 60, dt.uint8)
+
+
+# ------------------------------------------------------------------ host emulation
+# Without a GPU, the CUDA renderer's output is still *run*: the generated source is
+# compiled as host C++ against a small shim (blocks run one after another, the threads
+# of a block are real threads meeting at a barrier for __syncthreads, shared memory is
+# static). Grids are cut to a few blocks so the grid-stride loops are exercised. This
+# checks the renderer's semantics (index splitting, block reductions, dtype handling)
+# against NumPy; the driver-API backend itself needs the GPU suite above.
+_SHIM = r"""
+#include <cmath>
+#include <cstring>
+#include <cstdint>
+#include <barrier>
+#include <thread>
+#include <vector>
+using std::isinf; using std::signbit;
+struct zyx_dim3 { unsigned x, y, z; };
+thread_local zyx_dim3 threadIdx, blockIdx;
+static zyx_dim3 blockDim, gridDim;
+static std::barrier<>* zyx_bar;
+static inline void __syncthreads() { zyx_bar->arrive_and_wait(); }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(n)
+#define __restrict__
+#define __shared__ static
+#define __align__(n) alignas(n)
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+struct __half { _Float16 v; };
+static inline float __half2float(__half h) { return (float)h.v; }
+static inline __half __float2half_rn(float f) { return __half{(_Float16)f}; }
+static inline __half __double2half(double f) { return __half{(_Float16)f}; }
+struct __nv_bfloat16 { unsigned short v; };
+static inline float __bfloat162float(__nv_bfloat16 b) {
+  unsigned u = ((unsigned)b.v) << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16{(unsigned short)((u >> 16) | 0x40u)};
+  u += 0x7fffu + ((u >> 16) & 1u); return __nv_bfloat16{(unsigned short)(u >> 16)}; }
+static inline __nv_bfloat16 __double2bfloat16(double d) { return __float2bfloat16_rn((float)d); }
+"""
+EMU_MAX_GRID = 3
+
+
+class EmulatedCUDA:
+    """A zyx backend whose kernels are the CUDA renderer's source run on the host."""
+
+    description = "CUDA C emulated on the host (tests only)"
+
+    def __init__(self):
+        from zyx.backends.cpu import open_device
+        from zyx.kernels.render_cuda import CUDARenderer
+        self.host = open_device(0)
+        self.renderer = CUDARenderer()
+        self.dtypes = frozenset(dt.ALL)
+        self.launches: list[tuple[str, int, int]] = []
+
+    def alloc(self, size, dtype):
+        return self.host.alloc(size, dtype)
+
+    def free(self, h):
+        pass
+
+    def copy_in(self, h, arr):
+        self.host.copy_in(h, arr)
+
+    def copy_out(self, h, size, dtype):
+        return self.host.copy_out(h, size, dtype)
+
+    def synchronize(self):
+        pass
+
+    def render(self, kernel):
+        return self.renderer.render(kernel)
+
+    def compile(self, kernel, source):
+        import ctypes
+        import subprocess
+        import tempfile
+        from pathlib import Path
+
+        from zyx import cache
+        from zyx.kernels.render_cuda import launch_config
+        body = source.replace("#include <cuda_fp16.h>", "").replace("#include <cuda_bf16.h>", "")
+        body = "\n".join(ln for ln in body.splitlines() if not ln.startswith(("typedef signed char", "typedef unsigned")))
+        sig = [f"({self.renderer.storage_type(p.dtype)}*)b[{i}]" for i, p in enumerate(kernel.params)]
+        sig += [f"s[{j}]" for j in range(len(kernel.scalars))]
+        runner = f"""
+extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned* s) {{
+  blockDim = {{block, 1, 1}}; gridDim = {{grid, 1, 1}};
+  std::barrier<> bar(block); zyx_bar = &bar;
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < block; t++) ts.emplace_back([=, &bar] {{
+    threadIdx = {{t, 0, 0}};
+    for (unsigned g = 0; g < grid; g++) {{ blockIdx = {{g, 0, 0}}; {kernel.name}({", ".join(sig)}); bar.arrive_and_wait(); }}
+  }});
+  for (auto& t : ts) t.join();
+}}
+"""
+        code = _SHIM + body + runner
+        key = cache.key_of(code, "cudaemu-v1")
+        path = cache.read("cudaemu", key, ".so")
+        if path is None:
+            with tempfile.TemporaryDirectory() as d:
+                (Path(d) / "k.cpp").write_text(code)
+                r = subprocess.run(["g++", "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-w",
+                                    str(Path(d) / "k.cpp"), "-o", str(Path(d) / "k.so")],
+                                   capture_output=True, text=True)
+                assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
+                path = cache.write("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
+        lib = ctypes.CDLL(str(path))
+        grid, block = launch_config(kernel)
+        return lib.zyx_run, kernel.name, min(grid, EMU_MAX_GRID), block
+
+    def launch(self, prog, buffers, scalars):
+        import ctypes
+        fn, name, grid, block = prog
+        self.launches.append((name, grid, block))
+        if grid == 0:
+            return
+        ptrs = (ctypes.c_void_p * max(len(buffers), 1))(*[b.ctypes.data for b in buffers])
+        sc = (ctypes.c_uint32 * max(len(scalars), 1))(*[int(s) & 0xFFFFFFFF for s in scalars])
+        fn(ctypes.c_uint(grid), ctypes.c_uint(block), ptrs, sc)
+
+
+@pytest.fixture(scope="module")
+def emu():
+    import shutil
+
+    from zyx import device as zdev
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is needed to run CUDA source on the host")
+    dev = zdev.Device("cuda", 99, EmulatedCUDA())
+    zdev._devices[("cuda", 99)] = dev
+    yield dev
+    zdev._devices.pop(("cuda", 99), None)
+
+
+def on(dev, a):
+    return zyx.Tensor(np.asarray(a), device=dev)
+
+
+@pytest.mark.parametrize("dtype", [dt.float32, dt.float64, dt.float16, dt.bfloat16, dt.int8, dt.int32, dt.int64,
+                                   dt.uint8, dt.uint64, dt.bool_, dt.complex64, dt.complex128],
+                         ids=lambda d: d.name)
+def test_emulated_elementwise(emu, dtype):
+    a, b = _data(dtype, (5, 301)), _data(dtype, (5, 301))
+    x, y = on(emu, a), on(emu, b)
+    np.testing.assert_array_equal((x + y).numpy(), a + b)
+    np.testing.assert_array_equal((x == y).numpy(), a == b)
+    if dtype.kind in "iu":
+        np.testing.assert_array_equal((x // (y | 1)).numpy(), a // (b | 1))
+        np.testing.assert_array_equal((x % (y | 1)).numpy(), a % (b | 1))
+        np.testing.assert_array_equal(x.maximum(y).numpy(), np.maximum(a, b))
+    if dtype.kind == "f" and dtype.itemsize >= 4:
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal((x // y).numpy(), a // b)
+            np.testing.assert_array_equal((x % y).numpy(), a % b)
+        np.testing.assert_allclose(x.exp().numpy(), np.exp(a), rtol=1e-6)
+    if dtype.kind == "c":
+        wide = np.complex128
+        for got, want in [(x * y, a.astype(wide) * b), (x / y, a.astype(wide) / b), (x.exp(), np.exp(a.astype(wide))),
+                          (x.sqrt(), np.sqrt(a.astype(wide))), (x.log(), np.log(a.astype(wide))),
+                          (x.sin(), np.sin(a.astype(wide))), (x.tanh(), np.tanh(a.astype(wide))),
+                          (x.asin(), np.arcsin(a.astype(wide))),
+                          (x.atan(), np.arctan(a.astype(wide))), (x.acosh(), np.arccosh(a.astype(wide))),
+                          (x ** y, a.astype(wide) ** b)]:
+            np.testing.assert_allclose(got.numpy(), want, rtol=2e-4 if dtype is dt.complex64 else 1e-9)
+        np.testing.assert_allclose(x.abs().numpy(), np.abs(a), rtol=1e-6)
+        np.testing.assert_array_equal(x.real.numpy(), a.real)
+
+
+def test_emulated_reductions_block_and_thread(emu):
+    from zyx.kernels.render_cuda import uses_block_reduce
+    a = RNG.standard_normal((37, 2000)).astype(np.float32)
+    x = on(emu, a)
+    emu.backend.launches.clear()
+    np.testing.assert_allclose(x.sum().numpy(), a.astype(np.float64).sum(), rtol=1e-4)
+    np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(x.sum(axis=0).numpy(), a.astype(np.float64).sum(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(x.max(axis=1).numpy(), a.max(1))
+    np.testing.assert_array_equal(x.min().numpy(), a.min())
+    assert any(b == 256 for _, _, b in emu.backend.launches)
+    an = a.copy()
+    an[3, 7] = np.nan
+    np.testing.assert_array_equal(on(emu, an).max(axis=1).numpy(), an.max(1))
+    ai = RNG.integers(-(2 ** 40), 2 ** 40, size=(3, 5000))
+    np.testing.assert_array_equal(on(emu, ai).sum(axis=1).numpy(), ai.sum(1))
+    np.testing.assert_array_equal(on(emu, ai).max().numpy(), ai.max())
+    ac = (RNG.standard_normal((2, 3000)) + 1j * RNG.standard_normal((2, 3000))).astype(np.complex64)
+    np.testing.assert_allclose(on(emu, ac).sum(axis=1).numpy(), ac.astype(np.complex128).sum(1), rtol=1e-4)
+    assert uses_block_reduce(kernels_of(on(emu, a).sum())[-1])
+
+
+def test_emulated_softmax_matmul_views_gather(emu):
+    a = RNG.standard_normal((33, 130)).astype(np.float32)
+    w = RNG.standard_normal((130, 17)).astype(np.float32)
+    x, wt = on(emu, a), on(emu, w)
+    e = np.exp(a - a.max(-1, keepdims=True))
+    np.testing.assert_allclose(x.softmax(-1).numpy(), e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose((x @ wt).numpy(), a @ w, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(x[3:30:4, ::-3].numpy(), a[3:30:4, ::-3])
+    np.testing.assert_array_equal(x.pad(((1, 2), (3, 0)), value=7.0).numpy(),
+                                  np.pad(a, ((1, 2), (3, 0)), constant_values=7.0))
+    idx = RNG.integers(0, 130, size=(33, 4))
+    np.testing.assert_array_equal(x.take_along_axis(on(emu, idx), 1).numpy(), np.take_along_axis(a, idx, 1))
+    v = RNG.standard_normal((4, 3, 5)).astype(np.float64)
+    np.testing.assert_allclose(on(emu, v).permute(2, 0, 1).sum(axis=(1, 2)).numpy(),
+                               v.transpose(2, 0, 1).sum(axis=(1, 2)), rtol=1e-12)
+
+
+def test_emulated_random_bits_identical_to_cpu(emu):
+    zyx.manual_seed(99)
+    g = zyx.rand(5000, device=emu).numpy()
+    gi = zyx.randint(-5, 1000, (777,), device=emu).numpy()
+    zyx.manual_seed(99)
+    np.testing.assert_array_equal(g, zyx.rand(5000, device="cpu").numpy())
+    np.testing.assert_array_equal(gi, zyx.randint(-5, 1000, (777,), device="cpu").numpy())
+
+
+def test_emulated_half_types_and_bitcast(emu):
+    a = RNG.standard_normal((3, 100)).astype(np.float16)
+    x = on(emu, a)
+    h = zyx.Tensor(a, device="cpu")
+    np.testing.assert_array_equal((x * x + 1).numpy(), (h * h + 1).numpy())
+    np.testing.assert_array_equal(x.bitcast(dt.int16).numpy(), a.view(np.int16))
+    np.testing.assert_array_equal(x.cast(dt.bfloat16).numpy(), h.cast(dt.bfloat16).numpy())
+    np.testing.assert_array_equal(x.sum(axis=1).numpy(), h.sum(axis=1).numpy())
+    np.testing.assert_array_equal(on(emu, a.view(np.int16)).bitcast(dt.float16).numpy(), a)

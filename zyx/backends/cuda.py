@@ -1,0 +1,389 @@
+"""CUDA backend: CUDA C compiled at run time by NVRTC, run through the driver API.
+
+Built on ``cuda-python`` (``cuda.bindings.nvrtc`` and ``cuda.bindings.driver``); install
+with ``pip install 'zyx[cuda]'`` - NVRTC's version must not be newer than the driver's
+CUDA version (a newer NVRTC emits PTX the driver rejects), hence the pin to 13.0.
+
+* ``device_count()`` is 0 without an NVIDIA driver (never raises).
+* Kernels compile to a CUBIN for the device's compute capability when this NVRTC knows
+  it, otherwise to PTX of the newest architecture it knows (the driver JIT-compiles it).
+  Binaries are cached on disk under the ``cuda`` namespace, keyed by source, NVRTC
+  version, options and compute capability.
+* Memory comes from a small pool: freed blocks are kept in a free list by rounded size
+  and reused; when the device runs out, the pool is emptied and the allocation retried,
+  then ``MemoryError`` is raised.
+* Everything is issued on one stream per device; ``synchronize`` waits for it.
+* Every failing call raises ``CUDAError`` (a RuntimeError) naming the call and the
+  driver's error string.
+
+``compile_only(kernel)`` renders and compiles a kernel for ``sm_90`` and assembles the
+PTX with ``ptxas``, with no GPU: a check of generated code in CI.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache, debug
+from .. import dtypes as dt
+from ..kernels.ir import Kernel
+from ..kernels.render_cuda import CUDARenderer, launch_config
+
+
+class CUDAError(RuntimeError):
+    """A CUDA driver or NVRTC call failed."""
+
+
+class CompileError(RuntimeError):
+    """NVRTC (or ptxas) rejected a generated kernel; carries the source and the log."""
+
+    def __init__(self, msg: str, source: str = "", log: str = ""):
+        super().__init__(f"{msg}\n--- compiler log ---\n{log}")
+        self.source, self.log = source, log
+
+
+def install_hint() -> str:
+    return ("CUDA needs an NVIDIA GPU with its driver, and `pip install 'zyx[cuda]'` "
+            "(cuda-python, nvidia-cuda-nvrtc matching the driver's CUDA version).")
+
+
+# ------------------------------------------------------------------ driver helpers
+def _driver():
+    from cuda.bindings import driver
+    return driver
+
+
+def _nvrtc():
+    from cuda.bindings import nvrtc
+    return nvrtc
+
+
+def _check(call: str, result):
+    """Unpack a cuda-python result tuple, raising on an error code."""
+    if not isinstance(result, tuple):
+        result = (result,)
+    err, rest = result[0], result[1:]
+    if int(err) != 0:
+        raise _error(call, err)
+    if not rest:
+        return None
+    return rest[0] if len(rest) == 1 else rest
+
+
+def _error(call: str, err) -> Exception:
+    drv = _driver()
+    name = getattr(err, "name", str(err))
+    desc = ""
+    try:
+        if isinstance(err, drv.CUresult):
+            e2, s = drv.cuGetErrorString(err)
+            if int(e2) == 0 and s:
+                desc = s.decode() if isinstance(s, bytes) else str(s)
+        else:
+            e2, s = _nvrtc().nvrtcGetErrorString(err)
+            desc = s.decode() if isinstance(s, bytes) else str(s)
+    except Exception:
+        pass
+    msg = f"{call} failed: {name}" + (f" ({desc})" if desc else "")
+    if isinstance(err, drv.CUresult) and err == drv.CUresult.CUDA_ERROR_OUT_OF_MEMORY:
+        return MemoryError(f"CUDA device out of memory: {msg}")
+    return CUDAError(msg)
+
+
+_count: int | None = None
+
+
+def device_count() -> int:
+    """Number of CUDA devices; 0 when cuda-python, the driver or a GPU is missing."""
+    global _count
+    if _count is None:
+        try:
+            drv = _driver()
+            res = drv.cuInit(0)
+            err = res[0] if isinstance(res, tuple) else res
+            if int(err) != 0:
+                _count = 0
+            else:
+                err, n = drv.cuDeviceGetCount()
+                _count = int(n) if int(err) == 0 else 0
+        except BaseException as e:  # DynamicLibNotFoundError, ImportError, OSError, ...
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            _count = 0
+    return _count
+
+
+# ------------------------------------------------------------------ NVRTC
+def include_dirs() -> list[str]:
+    """Directories holding cuda_fp16.h / cuda_bf16.h: the nvidia-cuda-runtime wheel
+    (found through the ``nvidia`` namespace package), ``$CUDA_PATH``, /usr/local/cuda."""
+    out: list[str] = []
+    try:
+        import nvidia
+        for base in list(nvidia.__path__):
+            for sub in sorted(Path(base).glob("*/include")) + [Path(base) / "cuda_runtime" / "include"]:
+                if (sub / "cuda_fp16.h").exists():
+                    out.append(str(sub))
+    except ImportError:
+        pass
+    for env in (os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+        if env and (Path(env) / "include" / "cuda_fp16.h").exists():
+            out.append(str(Path(env) / "include"))
+    return list(dict.fromkeys(out))
+
+
+def nvrtc_version() -> tuple[int, int]:
+    return tuple(int(v) for v in _check("nvrtcVersion", _nvrtc().nvrtcVersion()))  # type: ignore[return-value]
+
+
+def supported_archs() -> list[int]:
+    return [int(a) for a in _check("nvrtcGetSupportedArchs", _nvrtc().nvrtcGetSupportedArchs())]
+
+
+def nvrtc_compile(source: str, arch: str, name: str = "kernel") -> tuple[bytes, str]:
+    """Compile CUDA C with NVRTC. ``arch`` is ``sm_XY`` (returns a CUBIN) or
+    ``compute_XY`` (returns PTX). Returns (binary, log); raises CompileError."""
+    nv = _nvrtc()
+    prog = _check("nvrtcCreateProgram", nv.nvrtcCreateProgram(source.encode(), f"{name}.cu".encode(), 0, [], []))
+    try:
+        opts = [f"--gpu-architecture={arch}".encode(), b"-std=c++17"] + [f"-I{d}".encode() for d in include_dirs()]
+        res = nv.nvrtcCompileProgram(prog, len(opts), opts)
+        err = res[0] if isinstance(res, tuple) else res
+        size = _check("nvrtcGetProgramLogSize", nv.nvrtcGetProgramLogSize(prog))
+        buf = b" " * size
+        _check("nvrtcGetProgramLog", nv.nvrtcGetProgramLog(prog, buf))
+        log = buf.rstrip(b"\0 ").decode(errors="replace")
+        if int(err) != 0:
+            raise CompileError(f"NVRTC failed to compile generated kernel {name} for {arch}", source, log)
+        if arch.startswith("sm_"):
+            size = _check("nvrtcGetCUBINSize", nv.nvrtcGetCUBINSize(prog))
+            out = b" " * size
+            _check("nvrtcGetCUBIN", nv.nvrtcGetCUBIN(prog, out))
+        else:
+            size = _check("nvrtcGetPTXSize", nv.nvrtcGetPTXSize(prog))
+            out = b" " * size
+            _check("nvrtcGetPTX", nv.nvrtcGetPTX(prog, out))
+        return out, log
+    finally:
+        nv.nvrtcDestroyProgram(prog)
+
+
+def find_ptxas() -> str | None:
+    """ptxas on PATH, under $CUDA_PATH / /usr/local/cuda, or in an nvidia wheel."""
+    p = shutil.which("ptxas")
+    if p:
+        return p
+    cands = [Path(e) / "bin" / "ptxas" for e in (os.environ.get("CUDA_PATH"), os.environ.get("CUDA_HOME"),
+                                                  "/usr/local/cuda") if e]
+    try:
+        import nvidia
+        for base in nvidia.__path__:
+            cands += sorted(Path(base).glob("*/bin/ptxas"))
+    except ImportError:
+        pass
+    return next((str(c) for c in cands if c.exists()), None)
+
+
+def compile_only(kernel: Kernel, arch: int = 90) -> tuple[str, str]:
+    """Render ``kernel`` as CUDA C, compile it to PTX for ``sm_<arch>`` with NVRTC and
+    assemble the PTX with ptxas when it is installed. No GPU is needed. Returns
+    (ptx, log); raises CompileError when NVRTC or ptxas rejects the code."""
+    source = CUDARenderer().render(kernel)
+    ptx, log = nvrtc_compile(source, f"compute_{arch}", kernel.name)
+    text = ptx.rstrip(b"\0 ").decode()
+    ptxas = find_ptxas()
+    if ptxas is not None:
+        with tempfile.TemporaryDirectory(prefix="zyx-ptx-") as d:
+            src = Path(d) / "k.ptx"
+            src.write_text(text)
+            r = subprocess.run([ptxas, f"-arch=sm_{arch}", str(src), "-o", str(Path(d) / "k.cubin")],
+                               capture_output=True, text=True)
+            log += r.stderr
+            if r.returncode != 0:
+                raise CompileError(f"ptxas rejected the PTX of kernel {kernel.name}", source, r.stderr)
+    return text, log
+
+
+# ------------------------------------------------------------------ device memory
+class CUDABuffer:
+    """A device allocation: ``ptr`` (CUdeviceptr as int) of ``nbytes`` (the pool size)."""
+
+    __slots__ = ("ptr", "nbytes", "__weakref__")
+
+    def __init__(self, ptr: int, nbytes: int):
+        self.ptr, self.nbytes = ptr, nbytes
+
+
+def _pool_size(nbytes: int) -> int:
+    """Round up to 256 bytes, and to 1/8 of the power of two above 1 MiB, so freed
+    blocks are reusable for similar sizes."""
+    n = max(256, (nbytes + 255) & ~255)
+    if n > (1 << 20):
+        step = 1 << max(n.bit_length() - 4, 8)
+        n = (n + step - 1) // step * step
+    return n
+
+
+class CUDAProgram:
+    __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar")
+
+    def __init__(self, module, func, name: str, grid: int, block: int, nbuf: int, nscalar: int):
+        self.module, self.func, self.name = module, func, name
+        self.grid, self.block, self.nbuf, self.nscalar = grid, block, nbuf, nscalar
+
+
+class CUDABackend:
+    def __init__(self, index: int):
+        drv = _driver()
+        self.drv = drv
+        self.index = index
+        self.dev = _check("cuDeviceGet", drv.cuDeviceGet(index))
+        self.ctx = _check("cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain(self.dev))
+        self._set_ctx()
+        attr = drv.CUdevice_attribute
+        major = _check("cuDeviceGetAttribute", drv.cuDeviceGetAttribute(
+            attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, self.dev))
+        minor = _check("cuDeviceGetAttribute", drv.cuDeviceGetAttribute(
+            attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, self.dev))
+        self.cc = int(major) * 10 + int(minor)
+        name = _check("cuDeviceGetName", drv.cuDeviceGetName(256, self.dev))
+        self.name = (name.split(b"\0")[0].decode() if isinstance(name, bytes) else str(name)).strip()
+        self.total_mem = int(_check("cuDeviceTotalMem", drv.cuDeviceTotalMem(self.dev)))
+        self.driver_version = int(_check("cuDriverGetVersion", drv.cuDriverGetVersion()))
+        self.stream = _check("cuStreamCreate", drv.cuStreamCreate(drv.CUstream_flags.CU_STREAM_NON_BLOCKING))
+        self.description = (f"{self.name} (sm_{self.cc}, {self.total_mem / 2 ** 30:.0f} GiB), CUDA C via NVRTC "
+                            f"{'.'.join(map(str, nvrtc_version()))}")
+        self.renderer = CUDARenderer()
+        self.dtypes = frozenset(dt.ALL)
+        archs = supported_archs()
+        if self.cc in archs:
+            self.arch = f"sm_{self.cc}"
+        else:
+            older = [a for a in archs if a <= self.cc]
+            self.arch = f"compute_{max(older) if older else min(archs)}"
+        self._free: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+        self._programs: dict[str, CUDAProgram] = {}
+        self.compiles = 0
+
+    def _set_ctx(self) -> None:
+        _check("cuCtxSetCurrent", self.drv.cuCtxSetCurrent(self.ctx))
+
+    # ------------------------------------------------------------------ memory
+    def alloc(self, size: int, dtype: dt.DType) -> CUDABuffer:
+        nbytes = _pool_size(size * dtype.itemsize)
+        with self._lock:
+            bucket = self._free.get(nbytes)
+            if bucket:
+                return CUDABuffer(bucket.pop(), nbytes)
+        self._set_ctx()
+        res = self.drv.cuMemAlloc(nbytes)
+        if int(res[0]) == int(self.drv.CUresult.CUDA_ERROR_OUT_OF_MEMORY):
+            self.empty_cache()
+            res = self.drv.cuMemAlloc(nbytes)
+        ptr = _check(f"cuMemAlloc({nbytes} bytes)", res)
+        return CUDABuffer(int(ptr), nbytes)
+
+    def free(self, handle: CUDABuffer) -> None:
+        if handle.ptr:
+            with self._lock:
+                self._free.setdefault(handle.nbytes, []).append(handle.ptr)
+            handle.ptr = 0
+
+    def empty_cache(self) -> None:
+        """Return every pooled block to the driver (after the stream's work is done)."""
+        self.synchronize()
+        with self._lock:
+            blocks = [p for ps in self._free.values() for p in ps]
+            self._free.clear()
+        for p in blocks:
+            _check("cuMemFree", self.drv.cuMemFree(p))
+
+    def copy_in(self, handle: CUDABuffer, arr: np.ndarray) -> None:
+        if arr.nbytes == 0:
+            return
+        arr = np.ascontiguousarray(arr)
+        self._set_ctx()
+        _check("cuMemcpyHtoDAsync", self.drv.cuMemcpyHtoDAsync(handle.ptr, arr.ctypes.data, arr.nbytes,
+                                                               self.stream))
+        # the host array may be freed as soon as we return
+        self.synchronize()
+
+    def copy_out(self, handle: CUDABuffer, size: int, dtype: dt.DType) -> np.ndarray:
+        out = np.empty(size, dtype=dtype.np)
+        if out.nbytes:
+            self._set_ctx()
+            _check("cuMemcpyDtoHAsync", self.drv.cuMemcpyDtoHAsync(out.ctypes.data, handle.ptr, out.nbytes,
+                                                                   self.stream))
+            self.synchronize()
+        return out
+
+    def synchronize(self) -> None:
+        self._set_ctx()
+        _check("cuStreamSynchronize", self.drv.cuStreamSynchronize(self.stream))
+
+    # ------------------------------------------------------------------ programs
+    def render(self, kernel: Kernel) -> str:
+        return self.renderer.render(kernel)
+
+    def compile(self, kernel: Kernel, source: str) -> CUDAProgram:
+        ver = nvrtc_version()
+        key = cache.key_of(source, ver, self.arch, self.cc, "cuda-v1")
+        with self._lock:
+            prog = self._programs.get(key)
+        if prog is not None:
+            return prog
+        suffix = ".cubin" if self.arch.startswith("sm_") else ".ptx"
+        path = cache.read("cuda", key, suffix)
+        image = path.read_bytes() if path is not None else None
+        if image is None:
+            self.compiles += 1
+            image, log = nvrtc_compile(source, self.arch, kernel.name)
+            if log.strip() and debug.level & 16:
+                debug.log(f"nvrtc log for {kernel.name}:\n{log}")
+            cache.write("cuda", key, suffix, image)
+        self._set_ctx()
+        if suffix == ".ptx" and not image.endswith(b"\0"):
+            image += b"\0"
+        module = _check("cuModuleLoadData", self.drv.cuModuleLoadData(image))
+        func = _check("cuModuleGetFunction", self.drv.cuModuleGetFunction(module, kernel.name.encode()))
+        grid, block = launch_config(kernel)
+        prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars))
+        with self._lock:
+            self._programs[key] = prog
+        return prog
+
+    def launch(self, prog: CUDAProgram, buffers: list, scalars: list[int]) -> None:
+        if prog.grid == 0:
+            return
+        # one 8-byte slot per parameter (little endian: a uint32 sits in its first 4 bytes)
+        slots = np.zeros(len(buffers) + len(scalars), dtype=np.uint64)
+        for i, b in enumerate(buffers):
+            slots[i] = b.ptr
+        for j, s in enumerate(scalars):
+            slots[len(buffers) + j] = int(s) & 0xFFFFFFFF
+        addrs = slots.ctypes.data + 8 * np.arange(len(slots), dtype=np.uint64)
+        self._set_ctx()
+        _check(f"cuLaunchKernel({prog.name})", self.drv.cuLaunchKernel(
+            prog.func, prog.grid, 1, 1, prog.block, 1, 1, 0, self.stream, int(addrs.ctypes.data), 0))
+        del slots, addrs
+
+
+_backends: dict[int, CUDABackend] = {}
+_open_lock = threading.Lock()
+
+
+def open_device(index: int) -> CUDABackend:
+    with _open_lock:
+        be = _backends.get(index)
+        if be is None:
+            be = _backends[index] = CUDABackend(index)
+            if debug.level & 1:
+                debug.log(f"cuda:{index}: {be.description}, driver {be.driver_version}, target {be.arch}")
+        return be

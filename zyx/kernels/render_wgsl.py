@@ -1,0 +1,614 @@
+"""WGSL renderer: kernel IR -> a WebGPU compute shader.
+
+WGSL is not C: no implicit conversions, no pointers, no 8/16-bit types, no NaN/inf
+literals, and helper functions cannot be overloaded. So this renderer is standalone; it
+walks the IR like the C family does and spells everything with explicit types.
+
+Memory layout is NumPy's, byte for byte, so copies need no conversion:
+
+* 32/64-bit types are native arrays: ``f32 i32 u32``; ``i64 u64`` with the adapter's
+  ``shader-int64``; ``f64`` with ``shader-f64`` (and int64, for its bit tricks);
+  complex numbers are ``vec2<f32>`` / ``vec2<f64>``.
+* 1- and 2-byte types (bool, int8, uint8, int16, uint16, float16, bfloat16) are *packed*
+  in ``array<u32>``: a read extracts the byte or half-word; a kernel with a packed output
+  gives each invocation a whole 32-bit word (4 or 2 consecutive elements), so no two
+  invocations write the same word. float16 and bfloat16 are converted in software
+  (round to nearest even), so no ``shader-f16`` is needed.
+
+Values are computed in 32-bit registers for the small types (re-wrapped after every
+operation that can leave the type's range) and in float32 for float16/bfloat16, as on
+the other backends. Launch shapes mirror the CUDA renderer's: one invocation per output
+word with a bounds check and a 2-D grid past 65535 workgroups, or one workgroup per
+output with a shared-memory tree for few outputs with big reductions.
+
+Drivers may compile shaders with fast-math assumptions (Mesa does), so NaN and infinity
+tests use bit patterns, never ``x != x``.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..dtypes import DType
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .lower import compute_dtype
+from .render_cuda import _outer_accs, _perfect_nest, uses_block_reduce
+from .wgsl_lib import HELPERS, ordered
+
+WORKGROUP = 256
+MAX_WORKGROUPS = 65535  # per dispatch dimension
+
+_PACK_BITS = {"bool": 8, "int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "float16": 16, "bfloat16": 16}
+_WTYPE = {"bool": "bool", "int8": "i32", "int16": "i32", "int32": "i32", "int64": "i64", "uint8": "u32",
+          "uint16": "u32", "uint32": "u32", "uint64": "u64", "float32": "f32", "float64": "f64",
+          "complex64": "vec2<f32>", "complex128": "vec2<f64>"}
+_NARROW = {"int8": 8, "int16": 16, "uint8": 8, "uint16": 16}
+
+
+def packed_bits(d: DType) -> int:
+    """Bits per element of a type packed into u32 words (0 when stored natively)."""
+    return _PACK_BITS.get(d.name, 0)
+
+
+def elements_per_unit(k: Kernel) -> int:
+    """Output elements one invocation (or workgroup) writes: a whole u32 for packed outputs."""
+    b = packed_bits(k.params[0].dtype)
+    return 32 // b if b else 1
+
+
+def launch_config(k: Kernel) -> tuple[tuple[int, int], bool]:
+    """((workgroups x, workgroups y), block mode) for a kernel; (0, 0) for an empty output."""
+    total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+    units = -(-total // elements_per_unit(k))
+    if units == 0:
+        return (0, 0), False
+    if uses_block_reduce(k):
+        return (min(units, MAX_WORKGROUPS), 1), True
+    groups = -(-units // WORKGROUP)
+    if groups <= MAX_WORKGROUPS:
+        return (groups, 1), False
+    return (MAX_WORKGROUPS, -(-groups // MAX_WORKGROUPS)), False
+
+
+_FLOAT_BUILTIN = {"EXP": "exp", "EXP2": "exp2", "LOG": "log", "LOG2": "log2", "SQRT": "sqrt", "SIN": "sin",
+                  "COS": "cos", "TAN": "tan", "ASIN": "asin", "ACOS": "acos", "ATAN": "atan", "SINH": "sinh",
+                  "COSH": "cosh", "TANH": "tanh", "ASINH": "asinh", "ACOSH": "acosh", "ATANH": "atanh",
+                  "FLOOR": "floor", "CEIL": "ceil", "ROUND": "round", "TRUNC": "trunc", "ABS": "abs",
+                  "ATAN2": "atan2"}
+_FLOAT_HELPER = {"EXPM1": "expm1", "LOG1P": "log1p", "ERF": "erf", "POW": "pow", "HYPOT": "hypot",
+                 "COPYSIGN": "copysign", "NEXTAFTER": "nextafter", "MAX": "max", "MIN": "min",
+                 "IDIV": "floordiv", "MOD": "pymod"}
+_COMPLEX_HELPER = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos", "TAN": "ctan",
+                   "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh", "COSH": "ccosh",
+                   "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh", "ATANH": "catanh", "POW": "cpow",
+                   "MUL": "cmul", "DIV": "cdiv", "ABS": "cabs", "ISNAN": "cisnan", "ISINF": "cisinf"}
+_SOFT = frozenset(op for op, fn in _FLOAT_BUILTIN.items() if f"{fn}_f32" in HELPERS)
+_INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
+          "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
+_WRAPS = frozenset({"ADD", "SUB", "MUL", "NEG", "SHL", "BITNOT", "POW", "IDIV", "ABS", "MOD"})
+
+
+class WGSLRenderer:
+    """WGSL for wgpu. ``int64`` enables i64/u64, ``float64`` enables f64 (with int64)."""
+
+    lang = "wgsl"
+
+    def __init__(self, int64: bool = False, float64: bool = False):
+        self.int64, self.float64 = int64, float64 and int64
+        self._need: dict[str, None] = {}
+
+    # ------------------------------------------------------------------ types
+    def wtype(self, d: DType) -> str:
+        """WGSL type of a computed value."""
+        return _WTYPE[compute_dtype(d).name]
+
+    def elem_type(self, d: DType) -> str:
+        """Element type of a buffer's array."""
+        return "u32" if packed_bits(d) else _WTYPE[d.name]
+
+    def need(self, name: str) -> str:
+        """Ask for helper ``name`` in this shader; returns the function's name."""
+        assert name in HELPERS, name
+        self._need[name] = None
+        return f"zyx_{name}"
+
+    # ------------------------------------------------------------------ literals
+    def literal(self, v, d: DType) -> str:
+        cd = compute_dtype(d)
+        t = self.wtype(cd)
+        if cd.kind == "b":
+            return "true" if v else "false"
+        if cd.kind in "iu":
+            v = int(v)
+            if t == "i32" and v == -(2 ** 31):
+                return "(-2147483647i - 1i)"
+            if t == "i64" and v == -(2 ** 63):
+                return "(-9223372036854775807li - 1li)"
+            return f"{v}{ {'i32': 'i', 'u32': 'u', 'i64': 'li', 'u64': 'lu'}[t]}"
+        if cd.kind == "f":
+            return self.float_literal(float(v), t)
+        c = complex(v)
+        rt = t[5:-1]
+        return f"{t}({self.float_literal(c.real, rt)}, {self.float_literal(c.imag, rt)})"
+
+    def float_literal(self, f: float, t: str) -> str:
+        if t == "f32":
+            f = float(np.float32(f)) if abs(f) < 3.5e38 or math.isinf(f) or math.isnan(f) else math.copysign(math.inf, f)
+        if math.isnan(f):
+            return f"{self.need('nan_' + t)}()"
+        if math.isinf(f):
+            return f"({'-' if f < 0 else ''}{self.need('inf_' + t)}())"
+        if t == "f32":
+            if f == 0 or abs(f) < 1.1754943508222875e-38:  # -0.0 and subnormals: spell the bits
+                return f"bitcast<f32>({struct.unpack('<I', struct.pack('<f', f))[0]}u)"
+            r = str(np.float32(f))
+            return f"{r if ('.' in r or 'e' in r) else r + '.0'}f"
+        if f == 0 or abs(f) < 2.2250738585072014e-308:
+            return f"bitcast<f64>({struct.unpack('<Q', struct.pack('<d', f))[0]}lu)"
+        r = repr(f)
+        return f"{r if ('.' in r or 'e' in r) else r + '.0'}lf"
+
+    def zero(self, d: DType) -> str:
+        return self.literal(0, d)
+
+    # ------------------------------------------------------------------ ALU
+    def wrap(self, expr: str, d: DType) -> str:
+        """Bring a value computed in 32 bits back into a narrow integer type's range."""
+        bits = _NARROW.get(d.name)
+        if not bits:
+            return expr
+        if d.kind == "i":
+            return f"((({expr}) << {32 - bits}u) >> {32 - bits}u)"
+        return f"(({expr}) & {(1 << bits) - 1}u)"
+
+    def alu(self, op: str, d: DType, a: list[str], sds: list[DType], arg=None) -> str:
+        """Spell ``op`` on operands ``a`` of (storage) dtypes ``sds``; ``d`` is the result dtype."""
+        sd = sds[0] if sds else d
+        cd = compute_dtype(sd)
+        k = cd.kind
+        t = self.wtype(cd)
+        if op == "WHERE":
+            return f"select({a[2]}, {a[1]}, {a[0]})"
+        if op == "CAST":
+            src, dst = arg if isinstance(arg, tuple) else (sd, d)
+            return self.cast(a[0], src, dst)
+        if op == "COMPLEX":
+            return f"{self.wtype(d)}({a[0]}, {a[1]})"
+        if k == "c":
+            return self.complex_alu(op, a, t)
+        if k == "b":
+            return self.bool_alu(op, a)
+        out = self._num_alu(op, a, cd, t)
+        if op in _WRAPS and k in "iu":
+            return self.wrap(out, sd)
+        return out
+
+    def _num_alu(self, op: str, a: list[str], cd: DType, t: str) -> str:
+        k = cd.kind
+        if k == "f" and op in ("CMPEQ", "CMPNE", "CMPLT", "CMPLE"):
+            # NaN-proof comparisons: drivers may assume no NaNs and fold x != x to false
+            isnan = self.need("isnan_" + t)
+            nan = f"{isnan}({a[0]}) || {isnan}({a[1]})"
+            if op == "CMPNE":
+                return f"(({a[0]} != {a[1]}) || {nan})"
+            return f"(({a[0]} {_INFIX[op]} {a[1]}) && !({nan}))"
+        if op in _INFIX:
+            return f"({a[0]} {_INFIX[op]} {a[1]})"
+        if op == "NEG":
+            return f"(-{a[0]})" if t != "u32" and t != "u64" else f"(0{'u' if t == 'u32' else 'lu'} - {a[0]})"
+        if op == "RECIP":
+            return f"({self.literal(1, cd)} / {a[0]})"
+        if op == "BITNOT":
+            return f"(~{a[0]})"
+        if op == "NOT":
+            return f"({a[0]} == {self.literal(0, cd)})"
+        if k == "f":
+            if op in _SOFT:
+                return f"{self.need(_FLOAT_BUILTIN[op] + '_' + t)}({', '.join(a)})"
+            if op in _FLOAT_BUILTIN:
+                return f"{_FLOAT_BUILTIN[op]}({', '.join(a)})"
+            if op in _FLOAT_HELPER:
+                return f"{self.need(_FLOAT_HELPER[op] + '_' + t)}({', '.join(a)})"
+            if op == "LOG10":
+                log = self.need("log_" + t)
+                return f"({log}({a[0]}) * {self.float_literal(0.4342944819032518, t)})"
+            if op == "ISNAN":
+                return f"{self.need('isnan_' + t)}({a[0]})"
+            if op == "ISINF":
+                return f"{self.need('isinf_' + t)}({a[0]})"
+            if op == "SIGNBIT":
+                return f"{self.need('signbit_' + t)}({a[0]})"
+            raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
+        # integers
+        if op == "IDIV":
+            if k == "u":
+                return f"select({a[0]} / {a[1]}, {self.literal(0, cd)}, {a[1]} == {self.literal(0, cd)})"
+            return f"{self.need('floordiv_' + t)}({a[0]}, {a[1]})"
+        if op == "MOD":
+            if k == "u":
+                return f"select({a[0]} % {a[1]}, {self.literal(0, cd)}, {a[1]} == {self.literal(0, cd)})"
+            return f"{self.need('pymod_' + t)}({a[0]}, {a[1]})"
+        if op in ("SHL", "SHR"):
+            bits = cd.bits
+            zero = self.literal(0, cd)
+            oob = f"({a[1]} < {zero} || {a[1]} >= {self.literal(bits, cd)})" if k == "i" else \
+                f"({a[1]} >= {self.literal(bits, cd)})"
+            if op == "SHL" or k == "u":
+                fill = zero
+            else:
+                fill = f"select({zero}, {self.literal(-1, cd)}, {a[0]} < {zero})"
+            safe = f"({a[0]} {'<<' if op == 'SHL' else '>>'} u32(select({a[1]}, {zero}, {oob})))"
+            return f"select({safe}, {fill}, {oob})"
+        if op == "POW":
+            return f"{self.need('ipow_' + t)}({a[0]}, {a[1]})"
+        if op == "ABS":
+            return f"abs({a[0]})" if k == "i" else a[0]
+        if op in ("MAX", "MIN"):
+            return f"{op.lower()}({a[0]}, {a[1]})"
+        if op in ("FLOOR", "CEIL", "ROUND", "TRUNC"):
+            return a[0]
+        if op in ("ISNAN", "ISINF"):
+            return "false"
+        if op == "SIGNBIT":
+            return f"({a[0]} < {self.literal(0, cd)})" if k == "i" else "false"
+        raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
+
+    def bool_alu(self, op: str, a: list[str]) -> str:
+        if op in ("ADD", "OR", "MAX"):
+            return f"({a[0]} | {a[1]})"
+        if op in ("MUL", "AND", "MIN"):
+            return f"({a[0]} & {a[1]})"
+        if op in ("XOR", "CMPNE", "SUB"):
+            return f"({a[0]} != {a[1]})"
+        if op == "CMPEQ":
+            return f"({a[0]} == {a[1]})"
+        if op == "CMPLT":
+            return f"(!{a[0]} & {a[1]})"
+        if op == "CMPLE":
+            return f"(!{a[0]} | {a[1]})"
+        if op in ("NOT", "BITNOT", "NEG"):
+            return f"(!{a[0]})"
+        if op in ("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"):
+            return a[0]
+        if op in ("ISNAN", "ISINF", "SIGNBIT"):
+            return "false"
+        raise NotImplementedError(f"wgsl: op {op} on bool")
+
+    def complex_alu(self, op: str, a: list[str], t: str) -> str:
+        rt = t[5:-1]
+        if op in ("ADD", "SUB"):
+            return f"({a[0]} {_INFIX[op]} {a[1]})"
+        if op == "NEG":
+            return f"(-{a[0]})"
+        if op in ("CMPEQ", "CMPNE"):  # NaN-proof, as for real numbers
+            isnan = self.need("cisnan_" + rt)
+            nan = f"{isnan}({a[0]}) || {isnan}({a[1]})"
+            if op == "CMPEQ":
+                return f"(all({a[0]} == {a[1]}) && !({nan}))"
+            return f"(any({a[0]} != {a[1]}) || {nan})"
+        if op in _COMPLEX_HELPER:
+            return f"{self.need(_COMPLEX_HELPER[op] + '_' + rt)}({', '.join(a)})"
+        if op == "REAL":
+            return f"{a[0]}.x"
+        if op == "IMAG":
+            return f"{a[0]}.y"
+        if op == "CONJ":
+            return f"{t}({a[0]}.x, -{a[0]}.y)"
+        if op == "ANGLE":
+            return f"{self.need('atan2_' + rt)}({a[0]}.y, {a[0]}.x)"
+        one = f"{t}({self.float_literal(1.0, rt)}, {self.float_literal(0.0, rt)})"
+        if op == "RECIP":
+            return f"{self.need('cdiv_' + rt)}({one}, {a[0]})"
+        if op == "EXPM1":
+            return f"({self.need('cexp_' + rt)}({a[0]}) - {one})"
+        if op == "LOG1P":
+            return f"{self.need('clog_' + rt)}({one} + {a[0]})"
+        if op in ("LOG2", "LOG10"):
+            c = self.float_literal(1 / math.log(2) if op == "LOG2" else 1 / math.log(10), rt)
+            return f"({self.need('clog_' + rt)}({a[0]}) * {c})"
+        raise NotImplementedError(f"wgsl: op {op} on complex")
+
+    def cast(self, x: str, src: DType, dst: DType) -> str:
+        sc, dc = compute_dtype(src), compute_dtype(dst)
+        st, dtt = self.wtype(sc), self.wtype(dc)
+        if dst is dt.bool_:
+            if sc.kind == "c":
+                return f"(any({x} != {self.literal(0, sc)}) || {self.need('cisnan_' + st[5:-1])}({x}))"
+            if sc.kind == "f":
+                return f"(({x} != {self.literal(0, sc)}) || {self.need('isnan_' + st)}({x}))"
+            return f"({x} != {self.literal(0, sc)})" if sc.kind != "b" else x
+        if sc.kind == "b":
+            return f"select({self.literal(0, dc)}, {self.literal(1, dc)}, {x})"
+        if dc.kind == "c":
+            rt = dtt[5:-1]
+            if sc.kind == "c":
+                return f"{dtt}({x})"
+            return f"{dtt}({rt}({x}), {self.float_literal(0.0, rt)})"
+        if sc.kind == "c":
+            x, sc, st = f"{x}.x", dt.real_of(sc), st[5:-1]
+        if dst is dt.float16:  # round to half precision, keep computing in f32
+            self.need("f16")
+            return f"zyx_f16_to_f32(zyx_f32_to_f16(f32({x})))"
+        if dst is dt.bfloat16:
+            self.need("bf16")
+            return f"bitcast<f32>(zyx_f32_to_bf16(f32({x})) << 16u)"
+        if dc.kind == "f":
+            return f"{dtt}({x})"
+        # to an integer type
+        if sc.kind == "f":
+            if dtt in ("u32", "u64"):
+                signed = "i32" if dtt == "u32" else "i64"
+                v = f"select({dtt}({x}), {dtt}({signed}({x})), {x} < {self.literal(0, sc)})"
+            else:
+                v = f"{dtt}({x})"
+        else:
+            v = f"{dtt}({x})" if st != dtt else x
+        return self.wrap(v, dst) if dst.name in _NARROW else v
+
+    # ------------------------------------------------------------------ bit patterns
+    def to_bits(self, d: DType, v: str) -> str:
+        """A computed value as the u32 holding its 8- or 16-bit storage pattern."""
+        if d is dt.bool_:
+            return f"select(0u, 1u, {v})"
+        if d is dt.float16:
+            self.need("f16")
+            return f"zyx_f32_to_f16({v})"
+        if d is dt.bfloat16:
+            self.need("bf16")
+            return f"zyx_f32_to_bf16({v})"
+        return f"(u32({v}) & {(1 << packed_bits(d)) - 1}u)"
+
+    def from_bits(self, d: DType, w: str) -> str:
+        """The computed value of an 8- or 16-bit storage pattern held in a u32."""
+        b = packed_bits(d)
+        if d is dt.bool_:
+            return f"({w} != 0u)"
+        if d is dt.float16:
+            self.need("f16")
+            return f"zyx_f16_to_f32({w})"
+        if d is dt.bfloat16:
+            return f"bitcast<f32>({w} << 16u)"
+        if d.kind == "i":
+            return f"(bitcast<i32>({w} << {32 - b}u) >> {32 - b}u)"
+        return w
+
+    def bitcast(self, x: str, src: DType, dst: DType) -> str:
+        if packed_bits(src):
+            return self.from_bits(dst, self.to_bits(src, x))
+        if src is dt.complex64 and dst.itemsize == 8:  # two f32 words <-> one 64-bit value
+            w = f"(u64(bitcast<u32>({x}.x)) | (u64(bitcast<u32>({x}.y)) << 32u))"
+            return w if dst is dt.uint64 else f"bitcast<{self.wtype(dst)}>({w})"
+        if dst is dt.complex64 and src.itemsize == 8:
+            w = x if src is dt.uint64 else f"bitcast<u64>({x})"
+            return f"vec2<f32>(bitcast<f32>(u32({w} & 0xfffffffflu)), bitcast<f32>(u32({w} >> 32u)))"
+        if src.kind == "c" or dst.kind == "c":
+            raise NotImplementedError(f"wgsl: bitcast {src.name} -> {dst.name}")
+        return f"bitcast<{self.wtype(dst)}>({x})"
+
+    # ------------------------------------------------------------------ statements
+    def index(self, e) -> str:
+        return e.render()
+
+    def gate(self, conds) -> str:
+        parts = []
+        for e, lo, hi in conds:
+            r = self.index(e)
+            if e.vmin < lo:
+                parts.append(f"{r} >= {lo}")
+            if e.vmax >= hi:
+                parts.append(f"{r} < {hi}")
+        return "(" + " && ".join(parts or ["true"]) + ")"
+
+    def load(self, k: Kernel, p: int, idx: str) -> str:
+        param = k.params[p]
+        b = packed_bits(param.dtype)
+        if not b:
+            return f"{param.name}[{idx}]"
+        per = 32 // b
+        sh = per.bit_length() - 1
+        w = f"(({param.name}[({idx}) >> {sh}u] >> ((u32({idx}) & {per - 1}u) * {b}u)) & {(1 << b) - 1}u)"
+        return self.from_bits(param.dtype, w)
+
+    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
+        if s.op == "LOAD":
+            p, idx, gate = s.arg
+            if gate:
+                g = self.gate(gate)
+                return f"select({self.zero(s.dtype)}, {self.load(k, p, f'select(0, {self.index(idx)}, {g})')}, {g})"
+            return self.load(k, p, self.index(idx))
+        if s.op == "CONST":
+            return self.literal(s.arg, s.dtype)
+        if s.op == "INDEX":
+            return f"{self.wtype(s.dtype)}({self.index(s.arg)})"
+        if s.op == "GATE":
+            return self.gate(s.arg)
+        if s.op == "RAND":
+            seed, off, lin = s.arg
+            self.need("philox")
+            return f"zyx_philox({seed}, {off} + u32({self.index(lin)}), 0u)"
+        if s.op == "CLAMP":
+            v = s.srcs[0]
+            src = dtypes[v]
+            t = self.wtype(src)
+            if src.kind == "b":
+                return f"select(0i, 1i, {v})"
+            lo = f"max({v}, {self.literal(0, src)})" if src.kind == "i" else v
+            return f"i32(min({lo}, {self.literal(s.arg, src)}))" if t != "i32" else f"min({lo}, {s.arg}i)"
+        if s.op == "BITCAST":
+            src, dst = s.arg if isinstance(s.arg, tuple) else (dtypes[s.srcs[0]], s.dtype)
+            return self.bitcast(s.srcs[0], src, dst)
+        return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
+
+    def acc_init(self, kind: str, d: DType) -> str:
+        cd = compute_dtype(d)
+        if kind == "SUM":
+            return self.literal(0, cd)
+        if kind == "PROD":
+            return self.literal(1, cd)
+        if kind == "MAX":
+            return self.literal(dt.min_value(cd) if cd.kind != "f" else float("-inf"), cd)
+        return self.literal(dt.max_value(cd) if cd.kind != "f" else float("inf"), cd)
+
+    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
+        cd = compute_dtype(d)
+        t = self.wtype(cd)
+        if cd.kind == "b":
+            return f"{acc} = {acc} {'|' if kind in ('SUM', 'MAX') else '&'} {v};"
+        if cd.kind == "c":
+            if kind == "SUM":
+                return f"{acc} = {acc} + {v};"
+            if kind == "PROD":
+                return f"{acc} = {self.need('cmul_' + t[5:-1])}({acc}, {v});"
+            raise NotImplementedError(f"wgsl: {kind} reduction of complex numbers")
+        if kind in ("SUM", "PROD"):
+            opch = "+" if kind == "SUM" else "*"
+            return f"{acc} = {self.wrap(f'{acc} {opch} {v}', d)};"
+        if cd.kind == "f":
+            cmp = ">" if kind == "MAX" else "<"
+            return f"if ({v} {cmp} {acc} || {self.need('isnan_' + t)}({v})) {{ {acc} = {v}; }}"
+        return f"{acc} = {kind.lower()}({acc}, {v});"
+
+    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str], store) -> None:
+        pad = "  " * ind
+        for s in stmts:
+            if isinstance(s, Assign):
+                t = "i32" if s.op == "CLAMP" else self.wtype(s.dtype)
+                out.append(f"{pad}let {s.name}: {t} = {self.assign_expr(k, s, dtypes)};")
+                dtypes[s.name] = s.dtype if s.op != "CLAMP" else dt.int32
+            elif isinstance(s, Acc):
+                out.append(f"{pad}var {s.name}: {self.wtype(s.dtype)} = {self.acc_init(s.kind, s.dtype)};")
+                dtypes[s.name] = s.dtype
+            elif isinstance(s, AccUpdate):
+                out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
+            elif isinstance(s, Loop):
+                v = s.var.name
+                out.append(f"{pad}for (var {v}: i32 = 0i; {v} < {s.size}i; {v}++) {{")
+                self.render_body(k, s.body, ind + 1, dtypes, out, store)
+                out.append(f"{pad}}}")
+            elif isinstance(s, Store):
+                out.extend(pad + ln for ln in store(s))
+            else:
+                raise TypeError(s)
+
+    # ------------------------------------------------------------------ kernel
+    def render(self, k: Kernel) -> str:
+        self._need = {}
+        _, block = launch_config(k)
+        per = elements_per_unit(k)
+        total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+        units = -(-total // per)
+        head = []
+        for i, p in enumerate(k.params):
+            access = "read_write" if p.output else "read"
+            head.append(f"@group(0) @binding({i}) var<storage, {access}> {p.name}: array<{self.elem_type(p.dtype)}>;")
+        if k.scalars:
+            head.append(f"struct ZyxScalars {{ v: array<vec4<u32>, {-(-len(k.scalars) // 4)}> }}")
+            head.append(f"@group(0) @binding({len(k.params)}) var<uniform> zyx_s: ZyxScalars;")
+        body: list[str] = []
+        dtypes: dict = {}
+        for j, s in enumerate(k.scalars):
+            body.append(f"  let {s}: u32 = zyx_s.v[{j // 4}][{j % 4}];")
+        out = k.params[0]
+        b = packed_bits(out.dtype)
+        lead = "lid.x == 0u" if block else ""
+
+        def store(s: Store) -> list[str]:
+            v = s.src
+            if b:
+                return [f"zword = zword | ({self.to_bits(out.dtype, v)} << (u32(zj) * {b}u));"]
+            line = f"{out.name}[{self.index(s.index)}] = {v};"
+            return [f"if ({lead}) {{ {line} }}"] if lead else [line]
+
+        def unit(var: str, pad: str) -> None:
+            if per == 1:
+                body.extend(self._global_vars(k, var, pad))
+                self._emit(k, block, pad, dtypes, body, store)
+                return
+            body.append(f"{pad}var zword: u32 = 0u;")
+            body.append(f"{pad}for (var zj: i32 = 0i; zj < {per}i; zj++) {{")
+            body.append(f"{pad}  let zi: i32 = {var} * {per}i + zj;")
+            body.append(f"{pad}  if (zi < {total}i) {{")
+            body.extend(self._global_vars(k, "zi", pad + "    "))
+            self._emit(k, block, pad + "    ", dtypes, body, store)
+            body.append(f"{pad}  }}")
+            body.append(f"{pad}}}")
+            line = f"{out.name}[{var}] = zword;"
+            body.append(f"{pad}if ({lead}) {{ {line} }}" if lead else f"{pad}{line}")
+
+        if block:
+            body.append(f"  for (var zu: i32 = i32(wid.x); zu < {units}i; zu += i32(nwg.x)) {{")
+            unit("zu", "    ")
+            body.append("  }")
+        else:
+            body.append(f"  let zu: i32 = i32((wid.y * nwg.x + wid.x) * {WORKGROUP}u + lid.x);")
+            body.append(f"  if (zu >= {units}i) {{ return; }}")
+            unit("zu", "  ")
+        shared = []
+        if block:
+            accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
+            for s in k.body:
+                if isinstance(s, Loop):
+                    for a in _outer_accs(s):
+                        shared.append(f"var<workgroup> zsh_{a}: array<{self.wtype(accs[a].dtype)}, {WORKGROUP}>;")
+        src = "\n".join(head + shared + ordered(self._need) + [
+            f"@compute @workgroup_size({WORKGROUP})",
+            f"fn {k.name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, "
+            "@builtin(num_workgroups) nwg: vec3<u32>) {"] + body + ["}"])
+        return src
+
+    def _global_vars(self, k: Kernel, lin: str, pad: str) -> list[str]:
+        lines, inner = [], 1
+        for i in reversed(range(len(k.global_dims))):
+            v, n = k.global_dims[i]
+            e = lin if inner == 1 else f"({lin} / {inner}i)"
+            if i > 0:
+                e = f"({e} % {n}i)"
+            lines.append(f"{pad}let {v.name}: i32 = {e};")
+            inner *= n
+        return lines[::-1]
+
+    def _emit(self, k: Kernel, block: bool, pad: str, dtypes: dict, out: list[str], store) -> None:
+        ind = len(pad) // 2
+        if not block:
+            self.render_body(k, k.body, ind, dtypes, out, store)
+            return
+        accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
+        for s in k.body:
+            if isinstance(s, Loop) and _outer_accs(s):
+                nest, inner_body = _perfect_nest(s)
+                size = math.prod(lp.size for lp in nest)
+                out.append(f"{pad}for (var zr: i32 = i32(lid.x); zr < {size}i; zr += {WORKGROUP}i) {{")
+                inner = 1
+                for lp in reversed(nest):
+                    e = "zr" if inner == 1 else f"(zr / {inner}i)"
+                    if lp is not nest[0]:
+                        e = f"({e} % {lp.size}i)"
+                    out.append(f"{pad}  let {lp.var.name}: i32 = {e};")
+                    inner *= lp.size
+                self.render_body(k, inner_body, ind + 1, dtypes, out, store)
+                out.append(f"{pad}}}")
+                for a in _outer_accs(s):
+                    self._tree(accs[a], f"zsh_{a}", pad, out)
+            else:
+                self.render_body(k, [s], ind, dtypes, out, store)
+
+    def _tree(self, acc: Acc, sh: str, pad: str, out: list[str]) -> None:
+        out.append(f"{pad}{sh}[lid.x] = {acc.name};")
+        out.append(f"{pad}workgroupBarrier();")
+        out.append(f"{pad}for (var zs: u32 = {WORKGROUP // 2}u; zs > 0u; zs = zs >> 1u) {{")
+        out.append(f"{pad}  if (lid.x < zs) {{ var zmine = {sh}[lid.x]; let zother = {sh}[lid.x + zs];")
+        out.append(f"{pad}    {self.acc_update('zmine', acc.kind, 'zother', acc.dtype)} {sh}[lid.x] = zmine; }}")
+        out.append(f"{pad}  workgroupBarrier();")
+        out.append(f"{pad}}}")
+        out.append(f"{pad}{acc.name} = {sh}[0];")
+        out.append(f"{pad}workgroupBarrier();")
+
+
+def _walk(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, Loop):
+            yield from _walk(s.body)

@@ -83,6 +83,12 @@ C zyx_crecipS(C z) {
   T r = z.x / z.y, d = z.x * r + z.y; return (C)(r / d, (T)-1 / d); }
 T zyx_cabsS(C z) { return hypot(z.x, z.y); }
 C zyx_cexpS(C z) {
+  /* C99 Annex G special values, as the Array API standard lists them */
+  if (isinf(z.x)) {
+    if (z.x < 0) return isfinite(z.y) ? (C)(copysign((T)0, cos(z.y)), copysign((T)0, sin(z.y))) : (C)((T)0, (T)0);
+    if (z.y == 0) return z;
+    if (!isfinite(z.y)) return (C)(z.x, (T)NAN); }
+  if (isnan(z.x)) return (C)((T)NAN, z.y == 0 ? z.y : (T)NAN);
   if (z.y == 0) return (C)(exp(z.x), z.y);
   T e = exp(z.x); return (C)(e * cos(z.y), e * sin(z.y)); }
 C zyx_cexpm1S(C z) {
@@ -115,8 +121,14 @@ C zyx_cpowS(C a, C b) {
   return zyx_cexpS(zyx_cmulS(b, zyx_clogS(a))); }
 C zyx_csinS(C z) { return (C)(sin(z.x) * cosh(z.y), cos(z.x) * sinh(z.y)); }
 C zyx_ccosS(C z) { return (C)(cos(z.x) * cosh(z.y), -(sin(z.x) * sinh(z.y))); }
-C zyx_csinhS(C z) { return (C)(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
-C zyx_ccoshS(C z) { return (C)(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
+C zyx_csinhS(C z) {
+  if (z.y == 0) return (C)(sinh(z.x), z.y);
+  if (z.x == 0 && !isfinite(z.y)) return (C)(z.x, (T)NAN);
+  return (C)(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
+C zyx_ccoshS(C z) {
+  if (z.y == 0) return (C)(cosh(z.x), isnan(z.x) ? z.y : copysign((T)0, z.x) * z.y);
+  if (z.x == 0 && !isfinite(z.y)) return (C)((T)NAN, z.x);
+  return (C)(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
 C zyx_ctanS(C z) {
   /* tan(x+iy) = (sin 2x + i sinh 2y) / (cos 2x + cosh 2y); for large |y| cosh
      overflows while the value tends to +-i */
@@ -124,7 +136,9 @@ C zyx_ctanS(C z) {
     return (C)((T)4 * sin(z.x) * cos(z.x) * exp((T)-2 * fabs(z.y)), copysign((T)1, z.y));
   T d = cos((T)2 * z.x) + cosh((T)2 * z.y);
   return (C)(sin((T)2 * z.x) / d, sinh((T)2 * z.y) / d); }
-C zyx_ctanhS(C z) { C w = zyx_ctanS((C)(-z.y, z.x)); return (C)(w.y, -w.x); }
+C zyx_ctanhS(C z) {
+  if (z.y == 0) return (C)(tanh(z.x), z.y);
+  C w = zyx_ctanS((C)(-z.y, z.x)); return (C)(w.y, -w.x); }
 /* inverse functions after W. Kahan, "Branch cuts for complex elementary functions" */
 C zyx_casinS(C z) {
   C s1m = zyx_csqrtS((C)((T)1 - z.x, -z.y)), s1p = zyx_csqrtS((C)((T)1 + z.x, z.y));
@@ -136,8 +150,14 @@ C zyx_cacosS(C z) {
 C zyx_cacoshS(C z) {
   C sm1 = zyx_csqrtS((C)(z.x - (T)1, z.y)), sp1 = zyx_csqrtS((C)(z.x + (T)1, z.y));
   return (C)(asinh(sm1.x * sp1.x + sm1.y * sp1.y), (T)2 * atan2(sm1.y, sp1.x)); }
-C zyx_casinhS(C z) { C w = zyx_casinS((C)(-z.y, z.x)); return (C)(w.y, -w.x); }
+C zyx_casinhS(C z) {
+  if (z.y == 0) return (C)(asinh(z.x), z.y);
+  if (isinf(z.y) && isfinite(z.x)) return (C)(copysign((T)INFINITY, z.x), copysign((T)M_PI_2, z.y));
+  C w = zyx_casinS((C)(-z.y, z.x)); return (C)(w.y, -w.x); }
 C zyx_catanhS(C z) {
+  if (z.x == 0 && isnan(z.y)) return z;
+  if ((isinf(z.x) && !isnan(z.y)) || (isinf(z.y) && !isnan(z.x)))
+    return (C)(copysign((T)0, z.x), copysign((T)M_PI_2, z.y));
   C a = zyx_clog1pS(z), b = zyx_clog1pS(-z);
   return (C)((T)0.5 * (a.x - b.x), (T)0.5 * (a.y - b.y)); }
 C zyx_catanS(C z) { C w = zyx_catanhS((C)(-z.y, z.x)); return (C)(w.y, -w.x); }

@@ -27,7 +27,7 @@ FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
 COMPLEX_FUNCS = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos",
                  "TAN": "ctan", "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh",
                  "COSH": "ccosh", "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh",
-                 "ATANH": "catanh", "POW": "cpow", "ABS": "cabs", "REAL": "creal", "IMAG": "cimag",
+                 "ATANH": "catanh", "POW": "zyx_cpow", "ABS": "cabs", "REAL": "creal", "IMAG": "cimag",
                  "CONJ": "conj", "ANGLE": "carg"}
 INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
          "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
@@ -398,6 +398,19 @@ static inline T zyx_pymod##S(T a, T b) { \
   return m; }
 ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
 ZYX_FLOORDIV(double, d, fmod, floor, copysign)
+/* complex power with NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer
+   powers by repeated multiplication (exact for Gaussian integers), else cpow */
+#define ZYX_CPOW(T, C, S, RINT, CPOW) \
+static inline C zyx_cpow##S(C a, C b) { \
+  if (b == 0) return 1; \
+  if (a == 0) return (__real__ b > 0 && __imag__ b == 0) ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
+  if (__imag__ b == 0 && __real__ b == RINT(__real__ b) && __real__ b > -100 && __real__ b < 100) { \
+    int n = (int)__real__ b, m = n < 0 ? -n : n; C r = 1, x = a; \
+    while (m) { if (m & 1) r *= x; x *= x; m >>= 1; } \
+    return n < 0 ? 1 / r : r; } \
+  return CPOW(a, b); }
+ZYX_CPOW(float, float _Complex, f, rintf, cpowf)
+ZYX_CPOW(double, double _Complex, , rint, cpow)
 /* Philox-2x32-10: counter-based random bits, identical on every backend */
 static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
   for (int i = 0; i < 10; i++) {

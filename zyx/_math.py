@@ -236,7 +236,10 @@ def sign(self: Tensor) -> Tensor:
     if self.dtype.is_complex:
         a = abs_(self)
         z = self / a.cast(self.dtype)
-        return (a == 0).where(Tensor._const(0, (), self.dtype, self.device), z)
+        # NaN handled first and explicitly: drivers that assume no NaNs (Mesa) fold the
+        # comparisons and divisions below in ways that lose it
+        out = (a == 0).where(Tensor._const(0, (), self.dtype, self.device), z)
+        return isnan(self).where(Tensor._const(complex("nan+nanj"), (), self.dtype, self.device), out)
     if self.dtype is dt.bool_:
         return self
     one = Tensor._const(1, (), self.dtype, self.device)

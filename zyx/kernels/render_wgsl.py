@@ -195,6 +195,8 @@ class WGSLRenderer:
             if op == "CMPNE":
                 return f"(({a[0]} != {a[1]}) || {nan})"
             return f"(({a[0]} {_INFIX[op]} {a[1]}) && !({nan}))"
+        if k == "f" and op == "DIV":  # division by zero spelled out: Mesa folds x / 0.0 to 0
+            return f"{self.need('fdiv_' + t)}({a[0]}, {a[1]})"
         if op in _INFIX:
             return f"({a[0]} {_INFIX[op]} {a[1]})"
         if op == "NEG":

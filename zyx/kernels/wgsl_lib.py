@@ -65,6 +65,14 @@ def _float_helpers(t: str) -> dict[str, str]:
   if (a == {zero} || zyx_isnan_{t}(a)) {{ return zyx_nan_{t}(); }}
   return select(zyx_inf_{t}(), -zyx_inf_{t}(), zyx_signbit_{t}(a));
 }}""",
+        f"fdiv_{t}": f"""fn zyx_fdiv_{t}(a: {t}, b: {t}) -> {t} {{
+  if (!zyx_isnan_{t}(b) && b == {zero}) {{
+    let q = zyx_div0_{t}(a);
+    if (zyx_signbit_{t}(b)) {{ return -q; }}
+    return q;
+  }}
+  return a / b;
+}}""",
         f"floordiv_{t}": f"""fn zyx_floordiv_{t}(a: {t}, b: {t}) -> {t} {{
   if (zyx_isnan_{t}(a) || zyx_isnan_{t}(b)) {{ return zyx_nan_{t}(); }}
   if (b == {zero}) {{  // a / 0 spelled out: a compiler that knows b == 0 may fold the division
@@ -186,6 +194,20 @@ def _complex_helpers(t: str) -> dict[str, str]:
 }}""",
         f"cabs_{t}": f"fn zyx_cabs_{t}(z: {v}) -> {t} {{ return zyx_hypot_{t}(z.x, z.y); }}",
         f"cexp_{t}": f"""fn zyx_cexp_{t}(z: {v}) -> {v} {{
+  // C99 Annex G special values (NaN/inf tested on bit patterns: Mesa assumes fast math)
+  let yfinite = !(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y));
+  if (zyx_isinf_{t}(z.x)) {{
+    if (z.x < {zero}) {{
+      if (!yfinite) {{ return {v}({zero}, {zero}); }}
+      return {v}(zyx_copysign_{t}({zero}, cos(z.y)), zyx_copysign_{t}({zero}, sin(z.y)));
+    }}
+    if (!yfinite) {{ return {v}(z.x, zyx_nan_{t}()); }}
+    if (z.y == {zero}) {{ return z; }}
+  }}
+  if (zyx_isnan_{t}(z.x)) {{
+    if (yfinite && z.y == {zero}) {{ return {v}(z.x, z.y); }}
+    return {v}(zyx_nan_{t}(), zyx_nan_{t}());
+  }}
   let e = exp(z.x);
   if (z.y == {zero}) {{ return {v}(e, z.y); }}
   return {v}(e * cos(z.y), e * sin(z.y));
@@ -198,9 +220,23 @@ def _complex_helpers(t: str) -> dict[str, str]:
   if (z.x >= {zero}) {{ return {v}(t, z.y / (2.0{lit} * t)); }}
   return {v}(abs(z.y) / (2.0{lit} * t), zyx_copysign_{t}(t, z.y));
 }}""",
-        f"csinh_{t}": f"fn zyx_csinh_{t}(z: {v}) -> {v} {{ return {v}(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }}",
-        f"ccosh_{t}": f"fn zyx_ccosh_{t}(z: {v}) -> {v} {{ return {v}(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }}",
+        f"csinh_{t}": f"""fn zyx_csinh_{t}(z: {v}) -> {v} {{
+  let yfinite = !(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y));
+  if (yfinite && z.y == {zero}) {{ return {v}(sinh(z.x), z.y); }}
+  if (!yfinite && !zyx_isnan_{t}(z.x) && z.x == {zero}) {{ return {v}(z.x, zyx_nan_{t}()); }}
+  return {v}(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y));
+}}""",
+        f"ccosh_{t}": f"""fn zyx_ccosh_{t}(z: {v}) -> {v} {{
+  let yfinite = !(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y));
+  if (yfinite && z.y == {zero}) {{
+    if (zyx_isnan_{t}(z.x)) {{ return {v}(z.x, z.y); }}
+    return {v}(cosh(z.x), zyx_copysign_{t}({zero}, z.x) * z.y);
+  }}
+  if (!yfinite && !zyx_isnan_{t}(z.x) && z.x == {zero}) {{ return {v}(zyx_nan_{t}(), z.x); }}
+  return {v}(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y));
+}}""",
         f"ctanh_{t}": f"""fn zyx_ctanh_{t}(z: {v}) -> {v} {{
+  if (!(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y)) && z.y == {zero}) {{ return {v}(tanh(z.x), z.y); }}
   if (abs(z.x) > 20.0{lit}) {{ return {v}(zyx_copysign_{t}({one}, z.x), 4.0{lit} * sin(z.y) * cos(z.y) * exp(-2.0{lit} * abs(z.x))); }}
   let d = cosh(2.0{lit} * z.x) + cos(2.0{lit} * z.y);
   return {v}(sinh(2.0{lit} * z.x) / d, sin(2.0{lit} * z.y) / d);
@@ -208,12 +244,31 @@ def _complex_helpers(t: str) -> dict[str, str]:
         f"csin_{t}": f"fn zyx_csin_{t}(z: {v}) -> {v} {{ let w = zyx_csinh_{t}({v}(-z.y, z.x)); return {v}(w.y, -w.x); }}",
         f"ccos_{t}": f"fn zyx_ccos_{t}(z: {v}) -> {v} {{ return zyx_ccosh_{t}({v}(-z.y, z.x)); }}",
         f"ctan_{t}": f"fn zyx_ctan_{t}(z: {v}) -> {v} {{ let w = zyx_ctanh_{t}({v}(-z.y, z.x)); return {v}(w.y, -w.x); }}",
-        f"casinh_{t}": (f"fn zyx_casinh_{t}(z: {v}) -> {v} {{ return zyx_clog_{t}(z + zyx_csqrt_{t}("
-                        f"zyx_cmul_{t}(z, z) + {v}({one}, {zero}))); }}"),
-        f"cacosh_{t}": (f"fn zyx_cacosh_{t}(z: {v}) -> {v} {{ return zyx_clog_{t}(z + zyx_cmul_{t}("
-                        f"zyx_csqrt_{t}(z + {v}({one}, {zero})), zyx_csqrt_{t}(z - {v}({one}, {zero})))); }}"),
-        f"catanh_{t}": (f"fn zyx_catanh_{t}(z: {v}) -> {v} {{ return 0.5{lit} * (zyx_clog_{t}({v}({one}, {zero}) + z)"
-                        f" - zyx_clog_{t}({v}({one}, {zero}) - z)); }}"),
+        f"casinh_{t}": f"""fn zyx_casinh_{t}(z: {v}) -> {v} {{
+  let xfinite = !(zyx_isnan_{t}(z.x) || zyx_isinf_{t}(z.x));
+  let yfinite = !(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y));
+  if (yfinite && z.y == {zero}) {{ return {v}(asinh(z.x), z.y); }}
+  if (xfinite && zyx_isinf_{t}(z.y)) {{
+    return {v}(zyx_copysign_{t}(zyx_inf_{t}(), z.x), zyx_copysign_{t}(1.5707963267948966{lit}, z.y)); }}
+  if (zyx_isinf_{t}(z.x) && yfinite) {{ return {v}(z.x, zyx_copysign_{t}({zero}, z.y)); }}
+  return zyx_clog_{t}(z + zyx_csqrt_{t}(zyx_cmul_{t}(z, z) + {v}({one}, {zero})));
+}}""",
+        f"cacosh_{t}": f"""fn zyx_cacosh_{t}(z: {v}) -> {v} {{
+  let xfinite = !(zyx_isnan_{t}(z.x) || zyx_isinf_{t}(z.x));
+  let yfinite = !(zyx_isnan_{t}(z.y) || zyx_isinf_{t}(z.y));
+  if (xfinite && zyx_isinf_{t}(z.y)) {{ return {v}(zyx_inf_{t}(), zyx_copysign_{t}(1.5707963267948966{lit}, z.y)); }}
+  if (zyx_isinf_{t}(z.x) && yfinite) {{
+    var im = {zero};
+    if (z.x < {zero}) {{ im = 3.141592653589793{lit}; }}
+    return {v}(zyx_inf_{t}(), zyx_copysign_{t}(im, z.y)); }}
+  return zyx_clog_{t}(z + zyx_cmul_{t}(zyx_csqrt_{t}(z + {v}({one}, {zero})), zyx_csqrt_{t}(z - {v}({one}, {zero}))));
+}}""",
+        f"catanh_{t}": f"""fn zyx_catanh_{t}(z: {v}) -> {v} {{
+  if (!zyx_isnan_{t}(z.x) && z.x == {zero} && zyx_isnan_{t}(z.y)) {{ return z; }}
+  if ((zyx_isinf_{t}(z.x) && !zyx_isnan_{t}(z.y)) || (zyx_isinf_{t}(z.y) && !zyx_isnan_{t}(z.x))) {{
+    return {v}(zyx_copysign_{t}({zero}, z.x), zyx_copysign_{t}(1.5707963267948966{lit}, z.y)); }}
+  return 0.5{lit} * (zyx_clog_{t}({v}({one}, {zero}) + z) - zyx_clog_{t}({v}({one}, {zero}) - z));
+}}""",
         f"casin_{t}": f"fn zyx_casin_{t}(z: {v}) -> {v} {{ let w = zyx_casinh_{t}({v}(-z.y, z.x)); return {v}(w.y, -w.x); }}",
         f"cacos_{t}": (f"fn zyx_cacos_{t}(z: {v}) -> {v} {{ let a = zyx_casin_{t}(z); "
                        f"return {v}(1.5707963267948966{lit} - a.x, -a.y); }}"),

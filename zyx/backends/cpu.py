@@ -146,18 +146,8 @@ class CPUBackend:
             prog = self._mem.get(key)
             if prog is not None:
                 return prog
-            if os.environ.get("ZYX_CUDA_COMPILE_CHECK", "0") not in ("", "0"):
-                from . import cuda  # CI: every kernel must also compile (NVRTC + ptxas) for CUDA
-                cuda.compile_only(kernel)
-            path = cache.read("cpu", key, ".so")
-            lib = None
-            if path is not None:
-                try:
-                    lib = ctypes.CDLL(str(path))
-                except OSError:
-                    lib = None
-            if lib is None:
-                lib = ctypes.CDLL(str(self._build(source, key)))
+            _cuda_check(kernel)
+            lib = self._library(key, lambda: source)
             prog = CPUProgram(lib, kernel.name, len(kernel.params), len(kernel.scalars))
             self._mem[key] = prog
             return prog
@@ -172,25 +162,32 @@ class CPUBackend:
         if len(missing) > 1:
             batch_key = cache.key_of("batch", *[keys[i] for i in missing])
             names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
-            path = cache.read("cpu", batch_key, ".so")
-            lib = None
-            if path is not None:
-                try:
-                    lib = ctypes.CDLL(str(path))
-                except OSError:
-                    lib = None
-            if lib is None:
+            for i in missing:
+                _cuda_check(items[i][0])
+
+            def batch_source() -> str:
                 parts = [_split_preamble(items[missing[0]][1])[0]]
                 for j, i in enumerate(missing):
                     k, src = items[i]
-                    body = _split_preamble(src)[1]
-                    parts.append(body.replace(f"void {k.name}(", f"void {names[j]}(", 1))
-                lib = ctypes.CDLL(str(self._build("\n".join(parts), batch_key)))
+                    parts.append(_split_preamble(src)[1].replace(f"void {k.name}(", f"void {names[j]}(", 1))
+                return "\n".join(parts)
+            lib = self._library(batch_key, batch_source)
             with self._lock:
                 for j, i in enumerate(missing):
                     k = items[i][0]
                     self._mem.setdefault(keys[i], CPUProgram(lib, names[j], len(k.params), len(k.scalars)))
         return [self.compile(k, src) for k, src in items]
+
+    def _library(self, key: str, make_source) -> ctypes.CDLL:
+        """The shared object for ``key``: a verified disk-cache entry if it loads, else
+        built from ``make_source()``."""
+        path = cache.read("cpu", key, ".so")
+        if path is not None:
+            try:
+                return ctypes.CDLL(str(path))
+            except OSError:
+                pass
+        return ctypes.CDLL(str(self._build(make_source(), key)))
 
     def _build(self, source: str, key: str) -> Path:
         self.compiles += 1
@@ -208,6 +205,14 @@ class CPUBackend:
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int]) -> None:
         prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+
+
+def _cuda_check(kernel: Kernel) -> None:
+    """With ZYX_CUDA_COMPILE_CHECK=1 (CI), every kernel must also compile for CUDA
+    (NVRTC + ptxas for sm_90), a real check of the CUDA renderer without a GPU."""
+    if os.environ.get("ZYX_CUDA_COMPILE_CHECK", "0") not in ("", "0"):
+        from . import cuda
+        cuda.compile_only(kernel)
 
 
 _PREAMBLE_END = "/* end of zyx preamble */"

@@ -9,8 +9,7 @@ import weakref
 import numpy as np
 
 from . import dtypes as dt
-from . import graph
-from .tensor import AxisError, Tensor, _seq, broadcast_shapes, normalize_axis
+from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 
 
 def _shape_args(shape) -> tuple:

@@ -8,7 +8,6 @@ here, when the node is built, so errors surface at the call that is wrong.
 from __future__ import annotations
 
 import math
-import weakref
 
 from . import ops
 from .dtypes import DType
@@ -102,17 +101,6 @@ def reduce(x: Node, kind: str, axes: tuple[int, ...]) -> Node:
     return Node("REDUCE", (x,), (kind, tuple(axes)), shape, x.dtype, x.device)
 
 
-def _identity(kind: str, dtype: DType):
-    from . import dtypes as dt
-    if kind == "SUM":
-        return False if dtype.kind == "b" else 0
-    if kind == "PROD":
-        return True if dtype.kind == "b" else 1
-    if kind == "MAX":
-        return dt.min_value(dtype)
-    return dt.max_value(dtype)
-
-
 def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int) -> Node:
     outputs = math.prod(shape)
     chunks = 1
@@ -126,7 +114,7 @@ def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int
     y = reshape(y, (extent,) + rest_shape)
     per = -(-extent // chunks)
     if per * chunks != extent:
-        y = pad(y, ((0, per * chunks - extent),) + ((0, 0),) * len(rest), _identity(kind, x.dtype))
+        y = pad(y, ((0, per * chunks - extent),) + ((0, 0),) * len(rest), ops.reduce_identity(kind, x.dtype))
     y = reshape(y, (chunks, per) + rest_shape)
     part = Node("REDUCE", (y,), (kind, (1,)), (chunks, 1) + rest_shape, x.dtype, x.device)
     total = Node("REDUCE", (part,), (kind, (0,)), (1, 1) + rest_shape, x.dtype, x.device)

@@ -27,6 +27,17 @@ SOURCES = frozenset({"BUFFER", "CONST", "IOTA", "RAND"})
 MOVEMENT = frozenset({"RESHAPE", "PERMUTE", "EXPAND", "SHRINK", "PAD"})
 REDUCE = "REDUCE"
 REDUCE_KINDS = ("SUM", "PROD", "MAX", "MIN")
+
+
+def reduce_identity(kind: str, dtype):
+    """The value a reduction starts from (and pads with): 0, 1, the lowest or the highest
+    value of ``dtype`` (-inf / +inf for floats; False / True for bool)."""
+    from . import dtypes as dt
+    if kind == "SUM":
+        return False if dtype.kind == "b" else 0
+    if kind == "PROD":
+        return True if dtype.kind == "b" else 1
+    return dt.min_value(dtype) if kind == "MAX" else dt.max_value(dtype)
 GATHER = "GATHER"
 
 ELEMENTWISE = UNARY | BINARY | TERNARY | CASTS

@@ -10,7 +10,7 @@ backward rules exist only for primitives. The math, reduction and movement metho
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -466,4 +466,4 @@ def _seq(shape) -> tuple[int, ...]:
     return out
 
 
-__all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError", "Sequence"]
+__all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as dt
+from .. import ops
 from ..dtypes import DType
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
@@ -302,13 +303,7 @@ class CStyleRenderer:
 
     def acc_init(self, kind: str, d: DType) -> str:
         cd = compute_dtype(d)
-        if kind == "SUM":
-            return self.literal(0, cd)
-        if kind == "PROD":
-            return self.literal(1, cd)
-        if kind == "MAX":
-            return self.literal(dt.min_value(cd) if cd.kind != "f" else float("-inf"), cd)
-        return self.literal(dt.max_value(cd) if cd.kind != "f" else float("inf"), cd)
+        return self.literal(ops.reduce_identity(kind, cd), cd)
 
     def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
         cd = compute_dtype(d)

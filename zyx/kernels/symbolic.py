@@ -10,7 +10,6 @@ operators ``+``, ``*`` (by an int), ``//`` and ``%`` (by a positive int).
 """
 from __future__ import annotations
 
-from functools import cached_property
 
 
 class Sym:

@@ -111,6 +111,20 @@ def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int
     rest = [i for i in range(len(x.shape)) if i not in axes]
     y = permute(x, axes + tuple(rest))
     rest_shape = tuple(x.shape[i] for i in rest)
+    lead = x.shape[axes[0]]
+    c = chunks
+    while c >= 2 and lead % c:
+        c //= 2
+    if len(axes) > 1 and c >= 2 and extent // c >= SPLIT_MIN_CHUNK:
+        # cut only the leading reduced axis: the others keep their own loops, so the
+        # kernel's indices stay affine (flattening them would need div/mod per element)
+        inner = tuple(x.shape[a] for a in axes[1:])
+        y = reshape(y, (c, lead // c) + inner + rest_shape)
+        red = tuple(range(1, 2 + len(inner)))
+        part = Node("REDUCE", (y,), (kind, red), (c,) + (1,) * (1 + len(inner)) + rest_shape, x.dtype, x.device)
+        part = reshape(part, (c, 1) + rest_shape)
+        total = Node("REDUCE", (part,), (kind, (0,)), (1, 1) + rest_shape, x.dtype, x.device)
+        return reshape(total, shape)
     y = reshape(y, (extent,) + rest_shape)
     per = -(-extent // chunks)
     if per * chunks != extent:

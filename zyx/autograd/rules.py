@@ -284,6 +284,12 @@ def to_device(g, inputs, out, arg):
 
 
 # ---------------------------------------------------------------- the table
+def composite(g, inputs, out, arg):
+    """An operation recorded by ``tape.composite``: its own backward function."""
+    backward, extra = arg
+    return backward(g, inputs, out, extra)
+
+
 RULES: dict[str, Rule] = {op: _unary_rule(d) for op, d in UNARY_DERIVATIVES.items()}
 RULES.update({
     "NEG": neg, "ABS": abs_, "REAL": real, "IMAG": imag, "CONJ": conj, "ANGLE": angle,
@@ -294,5 +300,5 @@ RULES.update({
     "WHERE": where, "CAST": cast, "BITCAST": nondifferentiable,
     "REDUCE": reduce,
     "RESHAPE": reshape, "PERMUTE": permute, "EXPAND": expand, "SHRINK": shrink, "PAD": pad,
-    "GATHER": gather, "TO_DEVICE": to_device,
+    "GATHER": gather, "TO_DEVICE": to_device, "COMPOSITE": composite,
 })

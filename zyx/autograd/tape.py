@@ -273,6 +273,23 @@ def _fit(g: Tensor, node: Node, op: str) -> Tensor:
     return g
 
 
+def composite(forward: Callable, backward: Callable, *inputs: Tensor, arg=None) -> Tensor:
+    """``forward(*inputs)``, recorded by every open tape as one operation whose gradient
+    is ``backward(g, inputs, out, arg)`` (the signature of the rules in ``rules.py``).
+
+    For composites whose decomposition into primitives differentiates badly: a
+    convolution's input gradient through its window view would be a scatter over
+    overlapping windows; as a composite it is a transposed convolution. ``backward``
+    is written with ordinary Tensor operations, so it is recorded in turn and
+    higher-order gradients work. Outside any tape this is just ``forward(*inputs)``."""
+    if not _tensor._recorders:
+        return forward(*inputs)
+    with no_grad():
+        out = forward(*inputs)
+    _tensor._record(out, "COMPOSITE", tuple(inputs), (backward, arg))
+    return out
+
+
 class no_grad:
     """Context manager (and decorator): operations inside are recorded by no tape.
 

@@ -12,6 +12,7 @@ import math
 from .. import dtypes as dt
 from .. import ops
 from ..dtypes import DType
+from . import tile_c
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .symbolic import Sym
@@ -431,9 +432,9 @@ class CRenderer(CStyleRenderer):
             params.append(f"{const}{self.storage_type(p.dtype)}* restrict {p.name}")
         params += [f"uint32_t {s}" for s in k.scalars]
         out = [C_PREAMBLE, f"void {k.name}({', '.join(params)}) {{"]
-        tiling = self._contraction_tiling(k)
+        tiling = tile_c.plan(k)
         if tiling is not None:
-            self.render_tiled_contraction(k, *tiling, out)
+            tile_c.render(self, k, tiling, out)
             out.append("}")
             return "\n".join(out)
         dtypes: dict = {}
@@ -471,122 +472,6 @@ class CRenderer(CStyleRenderer):
             out.extend(body_lines)
         out.append("}")
         return "\n".join(out)
-
-    # ------------------------------------------------------------------ register tiling
-    def _contraction_tiling(self, k: Kernel):
-        """Kernels shaped like a matmul or a reduction over a non-innermost axis: parallel
-        output loops, one reduction loop with a straight-line body, and a load that is
-        contiguous along the innermost output loop. They are rendered with TI x TJ tiles of
-        accumulators (the reduction loop outside, the tile inside), so loads are vector
-        loads and each loaded value is reused TI or TJ times."""
-        if not k.global_dims:
-            return None
-        loops = [i for i, s in enumerate(k.body) if isinstance(s, Loop)]
-        if len(loops) != 1:
-            return None
-        li = loops[0]
-        nest = _perfect_nest(k.body[li])
-        if nest is None or math.prod(lp.size for lp in nest[0]) < 8:
-            return None
-        flat = nest[1]
-        accs = [s for s in k.body if isinstance(s, Acc)]
-        ups = [s for s in flat if isinstance(s, AccUpdate)]
-        if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name:
-            return None
-        if compute_dtype(accs[0].dtype).kind not in "fiu":
-            return None
-        if any(isinstance(s, Assign) and s.op == "BITCAST" for s in _walk(k.body)):
-            return None
-        vn = k.global_dims[-1][0].name
-        if not any(isinstance(s, Assign) and s.op == "LOAD" and _coef(s.arg[1], vn) == 1 for s in flat):
-            return None
-        n = k.global_dims[-1][1]
-        # 8x32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best
-        # of 2x64 .. 8x32 on 1024^2 and 2048^2; see benches/RESULTS.md)
-        # sizes that the tiles do not divide get a plain remainder loop after the tiles
-        tj = next((t for t in (32, 16, 8) if n % t == 0), None) or next((t for t in (16, 8) if n >= 2 * t), None) \
-            or (n if 4 <= n < 16 else None)  # a narrow output (a 10-class layer): one tile wide
-        if len(k.global_dims) >= 2:
-            m = k.global_dims[-2][1]
-            ti = next((t for t in (8, 4, 2) if m % t == 0), None) or next((t for t in (4, 2) if m >= 2 * t), 1)
-        else:
-            ti = 1
-        if tj is None:
-            return None
-        return li, ti, tj
-
-    def render_tiled_contraction(self, k: Kernel, li: int, ti: int, tj: int, out: list[str]) -> None:
-        nest, flat = _perfect_nest(k.body[li])
-        acc = next(s for s in k.body if isinstance(s, Acc))
-        pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
-        post = k.body[li + 1:]
-        two = len(k.global_dims) >= 2
-        outer = k.global_dims[:-2] if two else []
-        vn, n = k.global_dims[-1]
-        vm, m = k.global_dims[-2] if two else (None, 1)
-        t = self.ctype(acc.dtype)
-        it = self.index_type
-        flagged = _nan_flagged(acc.kind, acc.dtype)
-        heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
-        n_main, m_main = n - n % tj, m - m % ti
-        heads.append(f"for ({it} zj = 0; zj < {n_main // tj}; zj++)")
-        if two:
-            heads.append(f"for ({it} zi = 0; zi < {m_main // ti}; zi++)")
-        outer_n = math.prod(size for _, size in outer)
-        parallel = math.prod(lp.size for lp in nest) * m * n * outer_n >= self.min_parallel_work
-        if parallel:
-            out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
-        out.extend("  " + h for h in heads)
-        out.append("  {")
-        out.append(f"    {t} zacc[{ti}][{tj}];" + (f" int zaccn[{ti}][{tj}];" if flagged else ""))
-        out.append(f"    for (int a = 0; a < {ti}; a++) for (int b = 0; b < {tj}; b++) {{ "
-                   f"zacc[a][b] = {self.acc_init(acc.kind, acc.dtype)};" + (" zaccn[a][b] = 0;" if flagged else "")
-                   + " }")
-        for lp in nest:
-            out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
-        out.append(f"      for (int a = 0; a < {ti}; a++) {{")
-        if two:
-            out.append(f"        {it} {vm.name} = zi * {ti} + a;")
-        out.append("        #pragma omp simd")
-        out.append(f"        for (int b = 0; b < {tj}; b++) {{")
-        out.append(f"          {it} {vn.name} = zj * {tj} + b;")
-        body = [s for s in flat if not isinstance(s, AccUpdate)]
-        self.render_body(k, _needed(pre, body) + body, 5, {}, out)
-        up = next(s for s in flat if isinstance(s, AccUpdate))
-        if flagged:
-            cmp = ">" if acc.kind == "MAX" else "<"
-            out.append(f"          zacc[a][b] = ({up.src} {cmp} zacc[a][b]) ? {up.src} : zacc[a][b]; "
-                       f"zaccn[a][b] |= ({up.src} != {up.src});")
-        else:
-            out.append("          " + CStyleRenderer.acc_update(self, "zacc[a][b]", acc.kind, up.src, acc.dtype))
-        out.append("        }")
-        out.append("      }")
-        out.extend("    }" for _ in nest)
-        out.append(f"    for (int a = 0; a < {ti}; a++) {{")
-        if two:
-            out.append(f"      {it} {vm.name} = zi * {ti} + a;")
-        out.append(f"      for (int b = 0; b < {tj}; b++) {{")
-        out.append(f"        {it} {vn.name} = zj * {tj} + b;")
-        out.append(f"        {t} {acc.name} = " + ("zaccn[a][b] ? NAN : zacc[a][b];" if flagged else "zacc[a][b];"))
-        self.render_body(k, pre + post, 4, {acc.name: acc.dtype}, out)
-        out.append("      }")
-        out.append("    }")
-        out.append("  }")
-        # the edges the tiles did not cover, element by element
-        edges = [((0, m_main), (n_main, n)), ((m_main, m), (0, n))] if two else [((0, 1), (n_main, n))]
-        for (mlo, mhi), (nlo, nhi) in edges:
-            if mlo >= mhi or nlo >= nhi:
-                continue
-            loops_ = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
-            if two:
-                loops_.append(f"for ({it} {vm.name} = {mlo}; {vm.name} < {mhi}; {vm.name}++)")
-            loops_.append(f"for ({it} {vn.name} = {nlo}; {vn.name} < {nhi}; {vn.name}++)")
-            if parallel:
-                out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
-            out.extend("  " + h for h in loops_)
-            out.append("  {")
-            self.render_body(k, k.body, 2, {}, out)
-            out.append("  }")
 
     def _simd_ok(self, body: list) -> bool:
         # inner-loop vectorization hint only for straight-line bodies
@@ -667,52 +552,8 @@ class CRenderer(CStyleRenderer):
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
 
 
-def _perfect_nest(loop: Loop):
-    """(loops, statements) when ``loop`` is a chain of loops each holding only
-    assignments and the next loop (the innermost: assignments and the accumulator
-    update); None otherwise. The statements are pure, so they can all move into the
-    innermost body."""
-    nest, flat = [], []
-    cur = loop
-    while True:
-        nest.append(cur)
-        inner = [s for s in cur.body if isinstance(s, Loop)]
-        others = [s for s in cur.body if not isinstance(s, Loop)]
-        if not inner:
-            flat.extend(others)
-            return nest, flat
-        if len(inner) != 1 or any(not isinstance(s, Assign) for s in others):
-            return None
-        flat.extend(others)
-        cur = inner[0]
-
-
-def _coef(e: Sym, name: str) -> int:
-    """Coefficient of variable ``name`` in an affine index expression (0 if absent or
-    not affine in it)."""
-    from .symbolic import Sum, Var
-    if isinstance(e, Var):
-        return 1 if e.name == name else 0
-    if isinstance(e, Sum):
-        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
-    return 0
-
-
 def _nan_flagged(kind: str, d: DType) -> bool:
     return kind in ("MAX", "MIN") and compute_dtype(d).kind == "f"
-
-
-def _needed(pre: list, body: list) -> list:
-    """The statements of ``pre`` that ``body`` uses, directly or through each other."""
-    defined = {s.name: s for s in pre if isinstance(s, Assign)}
-    want: set = set()
-    stack = [x for s in body if isinstance(s, Assign) for x in s.srcs]
-    while stack:
-        nm = stack.pop()
-        if nm in defined and nm not in want:
-            want.add(nm)
-            stack.extend(defined[nm].srcs)
-    return [s for s in pre if isinstance(s, Assign) and s.name in want]
 
 
 def _walk(stmts):

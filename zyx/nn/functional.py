@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import dtypes as dt
-from ..autograd import no_grad
+from ..autograd import composite, no_grad
 from ..creation import arange, rand
 from ..tensor import Tensor
 from .._math import where
@@ -170,6 +170,22 @@ def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
         bounds[axis] = (0, o, s)
         return x.shrink(bounds).reshape(pre + (1, o) + post)
     nd = x.ndim
+    if s >= d * (k - 1) + 1:
+        # windows that do not overlap (pooling with stride = kernel): split the axis into
+        # (o, s) rows and keep the window's columns - a reshape, whose gradient is one too
+        full = [(0, n, 1) for n in x.shape]
+        if i >= o * s:
+            full[axis] = (0, o * s, 1)
+            t = x.shrink(full)
+        else:  # the last row reaches past the input; the padding is never selected
+            t = x.pad([(0, 0)] * axis + [(0, o * s - i)] + [(0, 0)] * (nd - axis - 1))
+        t = t.reshape(pre + (o, s) + post)
+        sel = [(0, n, 1) for n in t.shape]
+        sel[axis + 1] = (0, k, d)
+        t = t.shrink(sel)
+        perm = list(range(nd + 1))
+        perm[axis], perm[axis + 1] = axis + 1, axis
+        return t.permute(*perm)
     perm = [a for a in range(nd) if a != axis] + [axis]
     t = x.permute(*perm)
     lead = t.shape[:-1]
@@ -236,18 +252,79 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _IntOrSe
     dilation = _tuple(dilation, n, "dilation")
     if isinstance(padding, str) and padding == "same" and any(s != 1 for s in stride):
         raise ValueError("padding='same' needs stride 1")
-    xp = _pad_spatial(x, _conv_padding(padding, n, kernel, dilation))
-    win = _windows(xp, kernel, stride, dilation)  # (N, C, *k, *o)
-    batch = x.shape[0]
-    out_sp = win.shape[2 + n:]
-    g, og = groups, cout // groups
-    win = win.reshape((batch, g, 1, cin_g) + kernel + out_sp)
-    w = weight.reshape((1, g, og, cin_g) + kernel + (1,) * n)
-    out = (win * w).sum(axis=tuple(range(3, 4 + n)))
-    out = out.reshape((batch, cout) + out_sp)
+    geom = (tuple(_conv_padding(padding, n, kernel, dilation)), stride, dilation, groups)
+    out = composite(lambda a, b: _conv_forward(a, b, geom), _conv_backward, x, weight, arg=geom)
     if bias is not None:
         out = out + bias.reshape((1, cout) + (1,) * n)
     return out
+
+
+def _conv_windows(x: Tensor, weight: Tensor, geom):
+    """The padded input's windows as (N, groups, 1, C_in/groups, *kernel, *out)."""
+    pads, stride, dilation, groups = geom
+    n = weight.ndim - 2
+    kernel = weight.shape[2:]
+    win = _windows(_pad_spatial(x, pads), kernel, stride, dilation)  # (N, C, *k, *o)
+    return win.reshape((x.shape[0], groups, 1, weight.shape[1]) + kernel + win.shape[2 + n:])
+
+
+def _conv_forward(x: Tensor, weight: Tensor, geom) -> Tensor:
+    pads, stride, dilation, groups = geom
+    n = weight.ndim - 2
+    cout, cin_g = weight.shape[:2]
+    win = _conv_windows(x, weight, geom)
+    w = weight.reshape((1, groups, cout // groups, cin_g) + weight.shape[2:] + (1,) * n)
+    out = (win * w).sum(axis=tuple(range(3, 4 + n)))
+    return out.reshape((x.shape[0], cout) + win.shape[4 + n:])
+
+
+def _conv_backward(g: Tensor, inputs, out, geom):
+    """A convolution's gradients. The weight's: the windows contracted with ``g`` over
+    the batch and output positions. The input's: a transposed convolution of ``g``
+    (zeros between its elements for a stride, the kernel flipped and its channel axes
+    swapped) - not the scatter over overlapping windows that differentiating the window
+    view would give."""
+    x, weight = inputs
+    pads, stride, dilation, groups = geom
+    n = weight.ndim - 2
+    cout, cin_g = weight.shape[:2]
+    kernel = weight.shape[2:]
+    og = cout // groups
+
+    def grad_weight():
+        win = _conv_windows(x, weight, geom)  # (N, G, 1, Cg, *k, *o)
+        gg = g.reshape((x.shape[0], groups, og, 1) + (1,) * n + g.shape[2:])
+        gw = (win * gg).sum(axis=(0,) + tuple(range(4 + n, 4 + 2 * n)))  # (G, og, Cg, *k)
+        return gw.reshape(weight.shape)
+
+    def grad_input():
+        t = g
+        for j in range(n):  # s-1 zeros between the gradient's elements along each axis
+            s = stride[j]
+            if s == 1:
+                continue
+            ax = 2 + j
+            size = t.shape[ax]
+            t = t.unsqueeze(ax + 1)
+            widen = [(0, 0)] * t.ndim
+            widen[ax + 1] = (0, s - 1)
+            t = t.pad(widen).reshape(t.shape[:ax] + (size * s,) + t.shape[ax + 2:])
+            keep = [(0, m, 1) for m in t.shape]
+            keep[ax] = (0, (size - 1) * s + 1, 1)
+            t = t.shrink(keep)
+        # pad (or crop) so that a stride-1 convolution gives the input's size
+        lo = [d * (k - 1) - p for k, (p, _), d in zip(kernel, pads, dilation)]
+        hi = [xi + d * (k - 1) - a - ti for xi, k, d, a, ti in zip(x.shape[2:], kernel, dilation, lo, t.shape[2:])]
+        if any(v > 0 for v in lo + hi):
+            t = t.pad([(0, 0), (0, 0)] + [(max(a, 0), max(b, 0)) for a, b in zip(lo, hi)])
+        if any(v < 0 for v in lo + hi):
+            t = t.shrink([(0, t.shape[0], 1), (0, t.shape[1], 1)] +
+                         [(max(-a, 0), ti - max(-a, 0) - max(-b, 0), 1) for a, b, ti in zip(lo, hi, t.shape[2:])])
+        w = weight.flip(tuple(range(2, 2 + n)))
+        w = w.reshape((groups, og, cin_g) + kernel).swapaxes(1, 2).reshape((groups * cin_g, og) + kernel)
+        return conv(t, w, None, 1, 0, dilation, groups)
+
+    return grad_input, grad_weight
 
 
 def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,

@@ -1,0 +1,131 @@
+"""Contraction-shaped kernels: matmul in every layout (A@B, A@B^T, A^T@B), fused
+prologues and epilogues, sizes the tiles do not divide, reductions over a leading
+axis, and convolution windows. Correctness on every device; on the CPU also which
+register-tiled form the C renderer chose (zyx/kernels/tile_c.py)."""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import zyx
+from zyx import dtypes as dt
+
+from _util import T, assert_close, require
+
+
+@contextlib.contextmanager
+def _sources():
+    """Collect the generated sources of what is realized inside the block."""
+    zyx.realize.clear_cache()
+    buf = io.StringIO()
+    old = zyx.debug.level
+    import sys
+    err, sys.stderr = sys.stderr, buf
+    zyx.debug.set_level(16)
+    try:
+        yield buf
+    finally:
+        zyx.debug.set_level(old)
+        sys.stderr = err
+
+
+def _check_form(device, fn, want_in_source):
+    if device != "cpu" or want_in_source is None:
+        return
+    with _sources() as buf:
+        zyx.realize(fn())
+    src = buf.getvalue()
+    for w in want_in_source:
+        assert w in src, f"expected {w!r} in the generated C:\n{src}"
+
+
+R = np.random.default_rng(11)
+
+# (name, builder(zyx tensors) , numpy reference, shapes, marker expected in the C source)
+CASES = [
+    ("nn", lambda a, b: a @ b, lambda a, b: a @ b, [(37, 53), (53, 70)], ["zb_", "zacc[a][b]"]),
+    ("nn_big", lambda a, b: a @ b, lambda a, b: a @ b, [(64, 128), (128, 96)], ["zacc[a][b]"]),
+    ("nt_dot", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(33, 100), (50, 100)], ["zacc[a][b][l]"]),
+    ("nt_dot_remainder", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(7, 50), (9, 50)], ["zacc[a][b][l]"]),
+    ("tn", lambda a, b: a.T @ b, lambda a, b: a.T @ b, [(300, 40), (300, 70)], ["zacc[a][b]"]),
+    ("nt_relu_prologue", lambda x, b, w: (x + b).relu() @ w.T, lambda x, b, w: np.maximum(x + b, 0) @ w.T,
+     [(20, 64), (64,), (24, 64)], ["za_", "zn_"]),
+    ("tn_mask_prologue", lambda g, h, x: (g * (h > 0)).T @ x, lambda g, h, x: (g * (h > 0)).T @ x,
+     [(96, 40), (96, 40), (96, 33)], ["zb_"]),
+    ("epilogue", lambda a, b, c: ((a @ b) * 2 + c).tanh(), lambda a, b, c: np.tanh((a @ b) * 2 + c),
+     [(16, 24), (24, 40), (40,)], ["zacc[a][b]"]),
+    ("narrow_out", lambda a, b: a @ b, lambda a, b: a @ b, [(50, 30), (30, 10)], ["zacc[a][b]"]),
+    ("batched", lambda a, b: a @ b, lambda a, b: a @ b, [(3, 17, 9), (3, 9, 40)], None),
+    ("batched_nt", lambda a, b: a @ b.mT, lambda a, b: a @ np.swapaxes(b, -1, -2), [(2, 12, 64), (2, 20, 64)],
+     None),
+    ("col_sum", lambda a: a.sum(0), lambda a: a.sum(0), [(500, 48)], ["zacc[a][b]"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("d", [dt.float32, dt.float64, dt.int32], ids=["float32", "float64", "int32"])
+def test_contractions(device, case, d):
+    require(device, d)
+    name, fn, ref, shapes, marker = case
+    if d.kind == "i":
+        arrs = [R.integers(-9, 10, s).astype(d.np) for s in shapes]
+        if "relu" in name or "tanh" in str(fn.__code__.co_names) or name == "epilogue":
+            pytest.skip("a float-only function")
+    else:
+        arrs = [R.standard_normal(s).astype(d.np) for s in shapes]
+    ts = [T(a, device) for a in arrs]
+    got = fn(*ts)
+    want = ref(*[a.astype(np.float64) if d.kind == "f" else a for a in arrs])
+    if d.kind == "i":
+        assert_close(got, want.astype(d.np), msg=name)
+    else:
+        mag = ref(*[np.abs(a).astype(np.float64) for a in arrs]) if name not in ("epilogue",) else 1.0
+        eps = 1e-6 if d == dt.float32 else 1e-14
+        assert_close(got, want.astype(d.np), rtol=eps, atol=np.abs(mag) * eps * 8 + eps, msg=name)
+    _check_form(device, lambda: fn(*ts), marker)
+
+
+def test_max_over_leading_axis_keeps_nan(device):
+    a = R.standard_normal((300, 40)).astype(np.float32)
+    a[17, 3] = np.nan
+    got = T(a, device).max(axis=0)
+    assert_close(got, a.max(axis=0), msg="max over axis 0")
+    _check_form(device, lambda: T(a, device).max(axis=0), ["zaccn"])
+
+
+@pytest.mark.parametrize("stride,padding,groups", [(1, 1, 1), (2, 0, 1), (1, 1, 2)])
+def test_conv_forward_and_weight_grad(device, stride, padding, groups):
+    import zyx.nn.functional as F
+    x = R.standard_normal((4, 4, 11, 13)).astype(np.float32)
+    w = R.standard_normal((6, 4 // groups, 3, 3)).astype(np.float32)
+    xt, wt = T(x, device), T(w, device)
+    with zyx.GradientTape() as tape:
+        y = F.conv2d(xt, wt, stride=stride, padding=padding, groups=groups)
+        loss = (y * y).sum()
+        gx, gw = tape.gradient(loss, [xt, wt])
+    # reference: direct loops in float64
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    oh = (xp.shape[2] - 3) // stride + 1
+    ow = (xp.shape[3] - 3) // stride + 1
+    cg, og = 4 // groups, 6 // groups
+    want = np.zeros((4, 6, oh, ow))
+    for o in range(6):
+        gi = o // og
+        for i in range(3):
+            for j in range(3):
+                patch = xp[:, gi * cg:(gi + 1) * cg, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                want[:, o] += np.einsum("nchw,c->nhw", patch, w[o, :, i, j])
+    assert_close(y, want.astype(np.float32), rtol=1e-5, atol=1e-4, msg="conv forward")
+    gy = 2 * want
+    gw_want = np.zeros_like(w, dtype=np.float64)
+    for o in range(6):
+        gi = o // og
+        for i in range(3):
+            for j in range(3):
+                patch = xp[:, gi * cg:(gi + 1) * cg, i:i + stride * oh:stride, j:j + stride * ow:stride]
+                gw_want[o, :, i, j] = np.einsum("nchw,nhw->c", patch, gy[:, o])
+    assert_close(gw, gw_want.astype(np.float32), rtol=1e-4, atol=1e-3, msg="conv weight grad")
+    assert gx.shape == x.shape

@@ -1,0 +1,419 @@
+"""Register tiling of contraction-shaped kernels for the C renderer.
+
+A kernel qualifies when it has parallel output loops, one reduction (a perfect nest of
+loops, one accumulator, a straight-line body) and reuse: some load depends on one
+output axis but not another. Two output axes are picked, ``vn`` (the tile's columns)
+and ``vm`` (its rows); the other output axes stay ordinary parallel loops.
+
+Every statement of the reduction body is classified by which of ``vm`` / ``vn`` it
+depends on (through its index expressions and its operands):
+
+- neither: computed once per reduction step, shared by the whole tile;
+- ``vn`` only: computed for the tile's columns into a small array (the "B panel");
+- ``vm`` only: computed once per tile row (the "A panel");
+- both: computed per tile element (usually just the multiply-add).
+
+So a fused prologue (a ReLU mask, a bias add, a padded window's gate) costs its work
+once per row or column of the tile, not once per element.
+
+Two shapes of tile:
+
+- *outer product*, when a load is contiguous along ``vn``: for each reduction step, a
+  TI x TJ block of accumulators takes ``a[i] * b[j]``; the ``b`` panel is a vector load.
+  This is ``A @ B`` with B row-major, the weight gradient ``X^T @ G``, and a convolution's
+  window along its output width.
+- *dot*, when no load is contiguous along an output axis but the innermost reduction
+  axis is contiguous (``A @ B^T``, a Linear layer's forward with PyTorch's weight
+  layout): TI x TJ accumulators each hold a vector of partial sums over a chunk of the
+  reduction axis; the panels are vector loads along it, and the lanes are summed at
+  the end.
+
+Sizes the tiles do not divide get a plain element-by-element loop after the tiles.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop
+from .lower import compute_dtype
+from .symbolic import Sum, Var, variables
+
+
+@dataclass
+class TilePlan:
+    li: int  # index of the reduction loop in k.body
+    nest: list  # the reduction loops, outermost first
+    stmts: list  # the body's assignments (with the pre-loop ones they use), in order
+    up: AccUpdate
+    acc: Acc
+    vn: Var
+    n: int
+    tj: int
+    vm: Var | None
+    m: int
+    ti: int
+    dot: bool
+    lanes: int  # dot form: partial sums per accumulator
+    cls: dict  # statement name -> "" | "a" | "b" | "ab"
+
+
+def _coef(e, name: str) -> int:
+    """Coefficient of variable ``name`` in an affine index (0 if absent or not affine)."""
+    if isinstance(e, Var):
+        return 1 if e.name == name else 0
+    if isinstance(e, Sum):
+        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
+    return 0
+
+
+def _own_vars(s: Assign) -> set:
+    if s.op == "LOAD":
+        _, idx, gate = s.arg
+        out = set(variables(idx))
+        for e, _, _ in gate or ():
+            out |= variables(e)
+        return out
+    if s.op == "INDEX":
+        return set(variables(s.arg))
+    if s.op == "GATE":
+        out = set()
+        for e, _, _ in s.arg:
+            out |= variables(e)
+        return out
+    if s.op == "RAND":
+        return set(variables(s.arg[2]))
+    return set()
+
+
+def dependencies(stmts: list) -> dict:
+    """Statement name -> the loop variables it depends on, directly or through operands."""
+    deps: dict = {}
+    for s in stmts:
+        d = _own_vars(s)
+        for x in s.srcs:
+            d |= deps.get(x, set())
+        deps[s.name] = d
+    return deps
+
+
+def _perfect_nest(loop: Loop):
+    nest, flat = [], []
+    cur = loop
+    while True:
+        nest.append(cur)
+        inner = [s for s in cur.body if isinstance(s, Loop)]
+        others = [s for s in cur.body if not isinstance(s, Loop)]
+        if not inner:
+            flat.extend(others)
+            return nest, flat
+        if len(inner) != 1 or any(not isinstance(s, Assign) for s in others):
+            return None
+        flat.extend(others)
+        cur = inner[0]
+
+
+def _needed(pre: list, body: list) -> list:
+    defined = {s.name: s for s in pre if isinstance(s, Assign)}
+    want: set = set()
+    stack = [x for s in body if isinstance(s, Assign) for x in s.srcs]
+    stack += [s.src for s in body if isinstance(s, AccUpdate)]
+    while stack:
+        nm = stack.pop()
+        if nm in defined and nm not in want:
+            want.add(nm)
+            stack.extend(defined[nm].srcs)
+    return [s for s in pre if isinstance(s, Assign) and s.name in want]
+
+
+def _cols(n: int, contiguous: bool) -> int | None:
+    """Tile width for an output axis of extent ``n``."""
+    if n < 4:
+        return None
+    if n % 32 == 0:
+        return 32
+    if n <= 32:
+        return n  # one tile spans the axis (a 10-class layer, a 28-wide image row)
+    for t in range(32, 7, -1):
+        if n % t == 0:
+            return t
+    return 16
+
+
+def _rows(m: int, cols: int = 32) -> int:
+    # 8 x 32 float accumulators fill 16 of AVX-512's 32 vector registers (measured best of
+    # 2x64 .. 8x32 on 1024^2 and 2048^2); a tile one vector wide takes 16 rows instead
+    sizes = (16, 8, 4, 2) if cols <= 16 else (8, 4, 2)
+    return next((t for t in sizes if m % t == 0), None) or next((t for t in (4, 2) if m >= 2 * t), 1)
+
+
+def plan(k: Kernel) -> TilePlan | None:
+    if not k.global_dims:
+        return None
+    loops = [i for i, s in enumerate(k.body) if isinstance(s, Loop)]
+    if len(loops) != 1:
+        return None
+    li = loops[0]
+    got = _perfect_nest(k.body[li])
+    if got is None:
+        return None
+    nest, flat = got
+    if math.prod(lp.size for lp in nest) < 8:
+        return None
+    accs = [s for s in k.body if isinstance(s, Acc)]
+    ups = [s for s in flat if isinstance(s, AccUpdate)]
+    if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name:
+        return None
+    acc, up = accs[0], ups[0]
+    if compute_dtype(acc.dtype).kind not in "fiu":
+        return None
+    body = [s for s in flat if isinstance(s, Assign)]
+    if any(s.op == "BITCAST" for s in body) or any(isinstance(s, Assign) and s.op == "BITCAST" for s in k.body):
+        return None
+    pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
+    stmts = _needed(pre, body) + body
+    deps = dependencies(stmts)
+    loads = [s for s in stmts if s.op == "LOAD"]
+    dims = [(v, n) for v, n in k.global_dims if n > 1]
+    if not dims:
+        return None
+
+    def contiguous(v):
+        return any(_coef(s.arg[1], v.name) == 1 for s in loads)
+
+    def reuse(v, other):  # loads that depend on v but not on other
+        return sum(1 for s in loads if v.name in deps[s.name] and (other is None or other.name not in deps[s.name]))
+
+    cand = [(v, n) for v, n in dims if n >= 4]
+    if not cand:
+        return None
+    rvar = nest[-1].var
+    dot = False
+    contig = [(v, n) for v, n in cand if contiguous(v)]
+    if contig:
+        vn, n = contig[-1]
+    else:
+        # no output axis is contiguous: the dot form, if the innermost reduction axis is
+        vn, n = max(cand, key=lambda c: (reuse(c[0], None), c[1]))
+        dot = any(_coef(s.arg[1], rvar.name) == 1 and vn.name in deps[s.name] for s in loads)
+    others = [(v, m) for v, m in dims if v is not vn]
+    vm, m = None, 1
+    if others:
+        best = max(range(len(others)), key=lambda i: (reuse(others[i][0], vn), _rows(others[i][1]), i))
+        if reuse(others[best][0], vn) > 0:
+            vm, m = others[best]
+        elif not dot and contig and len(k.global_dims) >= 2 and k.global_dims[-1][0] is vn:
+            # a reduction over a leading axis: no reuse, but row blocks still cut loop overhead
+            vm, m = others[-1]
+    has_a = vm is not None and reuse(vm, vn) > 0
+    has_b = reuse(vn, vm) > 0
+    lanes = max(4, 64 // compute_dtype(acc.dtype).itemsize)
+    if dot and not (has_a and has_b and acc.kind == "SUM" and nest[-1].size >= lanes):
+        dot = False  # too short to fill the lanes: the outer product, with gathered panels
+    if dot:
+        ti = next((t for t in (4, 2) if m % t == 0), None) or (2 if m >= 4 else 1)
+        tj = next((t for t in (4, 2) if n % t == 0), None) or 2
+        tj = min(tj, n)
+    else:
+        if not contig and not (has_a and has_b):
+            return None
+        lanes = 1
+        tj = _cols(n, bool(contig))
+        if tj is None:
+            return None
+        ti = _rows(m, tj) if vm is not None else 1
+    cls = {}
+    for s in stmts:
+        d = deps[s.name]
+        cls[s.name] = ("a" if vm is not None and vm.name in d else "") + ("b" if vn.name in d else "")
+    return TilePlan(li, nest, stmts, up, acc, vn, n, tj, vm, m, ti, dot, lanes, cls)
+
+
+def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
+    """Append the tiled kernel body to ``out`` (``r`` is the CRenderer)."""
+    acc, up = p.acc, p.up
+    t = r.ctype(acc.dtype)
+    it = r.index_type
+    pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
+    post = k.body[p.li + 1:]
+    dtypes = {s.name: s.dtype for s in p.stmts}
+    dtypes[acc.name] = acc.dtype
+    flagged = acc.kind in ("MAX", "MIN") and compute_dtype(acc.dtype).kind == "f"
+    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
+    n_main, m_main = p.n - p.n % p.tj, p.m - p.m % p.ti
+    heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
+    heads.append(f"for ({it} zj = 0; zj < {n_main // p.tj}; zj++)")
+    if p.vm is not None:
+        heads.append(f"for ({it} zi = 0; zi < {m_main // p.ti}; zi++)")
+    total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
+    parallel = total >= r.min_parallel_work
+    if parallel:
+        out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
+    out.extend("  " + h for h in heads)
+    out.append("  {")
+    L = p.lanes
+    shape = f"[{p.ti}][{p.tj}]" + (f"[{L}]" if p.dot else "")
+    init = r.acc_init(acc.kind, acc.dtype)
+    out.append(f"    {t} zacc{shape};" + (f" int zaccn{shape};" if flagged else ""))
+    lane_loop = f" for (int l = 0; l < {L}; l++)" if p.dot else ""
+    out.append(f"    for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++){lane_loop} {{ "
+               f"zacc[a][b]{'[l]' if p.dot else ''} = {init};" + (" zaccn[a][b] = 0;" if flagged else "") + " }")
+    vm_decl = f"{it} {p.vm.name} = zi * {p.ti} + a;" if p.vm is not None else ""
+    vn_decl = f"{it} {p.vn.name} = zj * {p.tj} + b;"
+    groups = {c: [s for s in p.stmts if p.cls[s.name] == c] for c in ("", "a", "b", "ab")}
+    consts = [s for s in p.stmts if s.op == "CONST"]
+    users: dict = {}
+    for s in p.stmts:
+        for x in s.srcs:
+            users.setdefault(x, set()).add(p.cls[s.name])
+    users.setdefault(up.src, set()).add("ab")
+
+    def exported(c):  # values of class c that a later class reads
+        return [s for s in groups[c] if s.op != "CONST" and (users.get(s.name, set()) - {c})]
+
+    def update(src):
+        if flagged:
+            cmp = ">" if acc.kind == "MAX" else "<"
+            return (f"zacc[a][b] = ({src} {cmp} zacc[a][b]) ? {src} : zacc[a][b]; "
+                    f"zaccn[a][b] |= ({src} != {src});")
+        tgt = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
+        from .render_c import CStyleRenderer  # the plain update, without the NaN flag
+        return CStyleRenderer.acc_update(r, tgt, acc.kind, src, acc.dtype)
+
+    def emit(stmts, ind):
+        r.render_body(k, stmts, ind, dict(dtypes), out)
+
+    for lp in p.nest[:-1] if p.dot else p.nest:
+        out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
+    if not p.dot:
+        # ---- outer product: one reduction step per iteration
+        emit(groups[""], 3)
+        bexp = exported("b")
+        for s in bexp:
+            out.append(f"      {r.ctype(s.dtype)} zb_{s.name}[{p.tj}];")
+        if groups["b"]:
+            out.append("      #pragma omp simd")
+            out.append(f"      for (int b = 0; b < {p.tj}; b++) {{")
+            out.append("        " + vn_decl)
+            emit(groups["b"], 4)
+            out.extend(f"        zb_{s.name}[b] = {s.name};" for s in bexp)
+            out.append("      }")
+        out.append(f"      for (int a = 0; a < {p.ti}; a++) {{")
+        if vm_decl:
+            out.append("        " + vm_decl)
+        emit(groups["a"], 4)
+        out.append("        #pragma omp simd")
+        out.append(f"        for (int b = 0; b < {p.tj}; b++) {{")
+        out.append("          " + vn_decl)
+        out.extend(f"          {r.ctype(s.dtype)} {s.name} = zb_{s.name}[b];" for s in bexp)
+        emit(groups["ab"], 5)
+        out.append("          " + update(up.src))
+        out.append("        }")
+        out.append("      }")
+        out.extend("    }" for _ in p.nest)
+    else:
+        # ---- dot: lanes over a chunk of the innermost reduction axis
+        rv, R = p.nest[-1].var.name, p.nest[-1].size
+        r_main = R - R % L
+        pad = "  " * (len(p.nest) + 1)
+        out.append(f"{pad}for ({it} zr = 0; zr < {r_main}; zr += {L}) {{")
+        pad2 = pad + "  "
+
+        def panel(c, rows, decl):
+            exp = exported(c)
+            if not groups[c]:
+                return exp
+            dims = f"[{rows}]" if rows else ""
+            for s in exp:
+                out.append(f"{pad2}{r.ctype(s.dtype)} z{c or 'n'}_{s.name}{dims}[{L}];")
+            if rows:
+                out.append(f"{pad2}for (int {'a' if c == 'a' else 'b'} = 0; {'a' if c == 'a' else 'b'} < {rows}; "
+                           f"{'a' if c == 'a' else 'b'}++) {{")
+                if decl:
+                    out.append(f"{pad2}  {decl}")
+            out.append(f"{pad2}#pragma omp simd")
+            out.append(f"{pad2}for (int l = 0; l < {L}; l++) {{")
+            out.append(f"{pad2}  {it} {rv} = zr + l;")
+            for s in exported(""):
+                if c != "":
+                    out.append(f"{pad2}  {r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];")
+            out.extend(f"{pad2}  {r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts
+                       if c != "")
+            r.render_body(k, [s for s in groups[c] if not (c != "" and s.op == "CONST")],
+                          len(pad2) // 2 + 1, dict(dtypes), out)
+            sub = "[a]" if c == "a" else "[b]" if c == "b" else ""
+            out.extend(f"{pad2}  z{c or 'n'}_{s.name}{sub if rows else ''}[l] = {s.name};" for s in exp)
+            out.append(f"{pad2}}}")
+            if rows:
+                out.append(f"{pad2}}}")
+            return exp
+
+        nexp = panel("", 0, "")
+        aexp = panel("a", p.ti, vm_decl)
+        bexp = panel("b", p.tj, vn_decl)
+        out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++) {{")
+        out.append(f"{pad2}  #pragma omp simd")
+        out.append(f"{pad2}  for (int l = 0; l < {L}; l++) {{")
+        q = pad2 + "    "
+        out.append(f"{q}{it} {rv} = zr + l;")
+        if groups["ab"] and vm_decl:
+            out.append(q + vm_decl)
+        if groups["ab"]:
+            out.append(q + vn_decl)
+        out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];" for s in nexp)
+        out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
+        out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zb_{s.name}[b][l];" for s in bexp)
+        out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts
+                   if p.cls[s.name] == "")
+        r.render_body(k, [s for s in groups["ab"]], len(q) // 2, dict(dtypes), out)
+        out.append(q + update(up.src))
+        out.append(f"{pad2}  }}")
+        out.append(f"{pad2}}}")
+        out.append(f"{pad}}}")
+        if r_main < R:
+            # the reduction steps the lanes did not cover, one at a time into lane 0
+            out.append(f"{pad}for ({it} {rv} = {r_main}; {rv} < {R}; {rv}++) {{")
+            out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++) {{")
+            if vm_decl:
+                out.append(f"{pad2}  {vm_decl}")
+            out.append(f"{pad2}  {vn_decl}")
+            out.append(f"{pad2}  const int l = 0;")
+            r.render_body(k, p.stmts, len(pad2) // 2 + 1, dict(dtypes), out)
+            out.append(f"{pad2}  {update(up.src)}")
+            out.append(f"{pad2}}}")
+            out.append(f"{pad}}}")
+        out.extend("    }" for _ in p.nest[:-1])
+    # ---- epilogue: finish each accumulator and run the statements after the loop
+    out.append(f"    for (int a = 0; a < {p.ti}; a++) {{")
+    if vm_decl:
+        out.append("      " + vm_decl)
+    out.append(f"      for (int b = 0; b < {p.tj}; b++) {{")
+    out.append("        " + vn_decl)
+    if p.dot:
+        out.append(f"        {t} {acc.name} = zacc[a][b][0];")
+        out.append(f"        for (int l = 1; l < {L}; l++) {acc.name} += zacc[a][b][l];")
+    else:
+        out.append(f"        {t} {acc.name} = " + ("zaccn[a][b] ? NAN : zacc[a][b];" if flagged else "zacc[a][b];"))
+    r.render_body(k, pre + post, 4, {acc.name: acc.dtype}, out)
+    out.append("      }")
+    out.append("    }")
+    out.append("  }")
+    # ---- the edges the tiles did not cover, element by element
+    edges = []
+    if n_main < p.n:
+        edges.append(((0, m_main), (n_main, p.n)))
+    if m_main < p.m:
+        edges.append(((m_main, p.m), (0, p.n)))
+    for (mlo, mhi), (nlo, nhi) in edges:
+        if mlo >= mhi or nlo >= nhi:
+            continue
+        loops_ = []
+        for v, size in k.global_dims:
+            lo, hi = (mlo, mhi) if v is p.vm else (nlo, nhi) if v is p.vn else (0, size)
+            loops_.append(f"for ({it} {v.name} = {lo}; {v.name} < {hi}; {v.name}++)")
+        if parallel:
+            out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
+        out.extend("  " + h for h in loops_)
+        out.append("  {")
+        r.render_body(k, k.body, 2, {}, out)
+        out.append("  }")

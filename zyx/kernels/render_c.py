@@ -326,6 +326,27 @@ C_PREAMBLE = r"""
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+/* 64-byte vectors for the register-tiled contractions (zyx/kernels/tile_c.py): named
+   accumulators stay in registers, where arrays of accumulators would not; the multiply-add
+   is fused (one rounding, as BLAS) - the rest of a kernel keeps a*b+c unfused */
+typedef float zyx_vf32 __attribute__((vector_size(64)));
+typedef double zyx_vf64 __attribute__((vector_size(64)));
+static inline zyx_vf32 zyx_vld32(const float* p) { zyx_vf32 v; memcpy(&v, p, 64); return v; }
+static inline zyx_vf64 zyx_vld64(const double* p) { zyx_vf64 v; memcpy(&v, p, 64); return v; }
+static inline void zyx_vst32(float* p, zyx_vf32 v) { memcpy(p, &v, 64); }
+static inline void zyx_vst64(double* p, zyx_vf64 v) { memcpy(p, &v, 64); }
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline zyx_vf32 zyx_vfma32(float a, zyx_vf32 b, zyx_vf32 c) {
+  return (zyx_vf32)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
+static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
+  return (zyx_vf64)_mm512_fmadd_pd(_mm512_set1_pd(a), (__m512d)b, (__m512d)c); }
+#else
+static inline zyx_vf32 zyx_vfma32(float a, zyx_vf32 b, zyx_vf32 c) {
+  zyx_vf32 r; for (int i = 0; i < 16; i++) r[i] = fmaf(a, b[i], c[i]); return r; }
+static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
+  zyx_vf64 r; for (int i = 0; i < 8; i++) r[i] = fma(a, b[i], c[i]); return r; }
+#endif
 /* vector variants from glibc's libmvec, declared here so gcc vectorizes math calls
    without -ffast-math (which would break nan/inf semantics) */
 #if defined(__x86_64__) && defined(ZYX_MVEC)

@@ -56,6 +56,7 @@ class TilePlan:
     dot: bool
     lanes: int  # dot form: partial sums per accumulator
     cls: dict  # statement name -> "" | "a" | "b" | "ab"
+    pack: bool = False  # outer product over a transposed copy of each column block of B
 
 
 def _coef(e, name: str) -> int:
@@ -210,6 +211,16 @@ def plan(k: Kernel) -> TilePlan | None:
     lanes = max(4, 64 // compute_dtype(acc.dtype).itemsize)
     if dot and not (has_a and has_b and acc.kind == "SUM" and nest[-1].size >= lanes):
         dot = False  # too short to fill the lanes: the outer product, with gathered panels
+    pack = False
+    if dot and len(nest) == 1 and vm is not None:
+        # A @ B^T with enough column blocks to share out: copy each block of B's columns
+        # once, transposed, into a small buffer (as BLAS packs), and run the outer product
+        tj = _cols(n, False)
+        itemsize = max(4, compute_dtype(acc.dtype).itemsize)
+        if tj is not None and tj >= 8 and (n // tj) * math.prod(
+                s for v, s in dims if v is not vn and v is not vm) >= 4 \
+                and nest[-1].size * 32 * itemsize <= 128 * 1024:
+            dot, pack = False, True
     if dot:
         ti = next((t for t in (4, 2) if m % t == 0), None) or (2 if m >= 4 else 1)
         tj = next((t for t in (4, 2) if n % t == 0), None) or 2
@@ -226,7 +237,14 @@ def plan(k: Kernel) -> TilePlan | None:
     for s in stmts:
         d = deps[s.name]
         cls[s.name] = ("a" if vm is not None and vm.name in d else "") + ("b" if vn.name in d else "")
-    return TilePlan(li, nest, stmts, up, acc, vn, n, tj, vm, m, ti, dot, lanes, cls)
+    if not dot and not pack and len(nest) == 1 and vm is not None and (m // ti) >= 4 \
+            and (n // tj) * math.prod(s for v, s in dims if v is not vn and v is not vm) >= 4 \
+            and nest[-1].size * 32 * max(4, compute_dtype(acc.dtype).itemsize) <= 128 * 1024 \
+            and any(cls[s.name] == "b" and s.op not in ("LOAD", "CONST") for s in stmts):
+        # a computed B side (a ReLU mask in a weight gradient): compute it once per column
+        # block rather than once per row tile
+        pack = True
+    return TilePlan(li, nest, stmts, up, acc, vn, n, tj, vm, m, ti, dot, lanes, cls, pack)
 
 
 def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
@@ -243,7 +261,7 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     n_main, m_main = p.n - p.n % p.tj, p.m - p.m % p.ti
     heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
     heads.append(f"for ({it} zj = 0; zj < {n_main // p.tj}; zj++)")
-    if p.vm is not None:
+    if p.vm is not None and not p.pack:
         heads.append(f"for ({it} zi = 0; zi < {m_main // p.ti}; zi++)")
     total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
     parallel = total >= r.min_parallel_work
@@ -252,12 +270,6 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     out.extend("  " + h for h in heads)
     out.append("  {")
     L = p.lanes
-    shape = f"[{p.ti}][{p.tj}]" + (f"[{L}]" if p.dot else "")
-    init = r.acc_init(acc.kind, acc.dtype)
-    out.append(f"    {t} zacc{shape};" + (f" int zaccn{shape};" if flagged else ""))
-    lane_loop = f" for (int l = 0; l < {L}; l++)" if p.dot else ""
-    out.append(f"    for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++){lane_loop} {{ "
-               f"zacc[a][b]{'[l]' if p.dot else ''} = {init};" + (" zaccn[a][b] = 0;" if flagged else "") + " }")
     vm_decl = f"{it} {p.vm.name} = zi * {p.ti} + a;" if p.vm is not None else ""
     vn_decl = f"{it} {p.vn.name} = zj * {p.tj} + b;"
     groups = {c: [s for s in p.stmts if p.cls[s.name] == c] for c in ("", "a", "b", "ab")}
@@ -271,7 +283,22 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     def exported(c):  # values of class c that a later class reads
         return [s for s in groups[c] if s.op != "CONST" and (users.get(s.name, set()) - {c})]
 
+    # a float sum of products accumulates with fused multiply-adds (one rounding instead of
+    # two, as BLAS does; the renderer otherwise keeps a*b+c unfused to match NumPy)
+    cd = compute_dtype(acc.dtype)
+    src_stmt = next((s for s in groups["ab"] if s.name == up.src), None)
+    fused = None
+    if acc.kind == "SUM" and cd.kind == "f" and cd.itemsize in (4, 8) and src_stmt is not None \
+            and src_stmt.op == "MUL" and dtypes[src_stmt.srcs[0]] == acc.dtype == dtypes[src_stmt.srcs[1]] \
+            and all(up.src not in s.srcs for s in p.stmts):
+        fused = src_stmt
+        groups["ab"] = [s for s in groups["ab"] if s is not src_stmt]
+
     def update(src):
+        if fused is not None and src == fused.name:
+            tgt = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
+            fn = "fmaf" if cd.itemsize == 4 else "fma"
+            return f"{tgt} = {fn}({fused.srcs[0]}, {fused.srcs[1]}, {tgt});"
         if flagged:
             cmp = ">" if acc.kind == "MAX" else "<"
             return (f"zacc[a][b] = ({src} {cmp} zacc[a][b]) ? {src} : zacc[a][b]; "
@@ -283,37 +310,200 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     def emit(stmts, ind):
         r.render_body(k, stmts, ind, dict(dtypes), out)
 
-    for lp in p.nest[:-1] if p.dot else p.nest:
-        out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
-    if not p.dot:
-        # ---- outer product: one reduction step per iteration
-        emit(groups[""], 3)
-        bexp = exported("b")
-        for s in bexp:
-            out.append(f"      {r.ctype(s.dtype)} zb_{s.name}[{p.tj}];")
-        if groups["b"]:
+    # a tile width that is not a whole number of vectors (14 for a 14-wide image row, 10
+    # classes) is computed padded to one: the padding columns multiply zeros and are never
+    # stored. Only when the per-element statements read no memory (they run for padding too).
+    tjp = p.tj
+    if not p.dot and not any(s.op in ("LOAD", "GATE", "RAND", "INDEX", "CLAMP") for s in groups["ab"]):
+        vec = max(1, 64 // max(1, compute_dtype(acc.dtype).itemsize))
+        tjp = -(-p.tj // vec) * vec if p.tj % vec else p.tj
+    # the multiply-add in named vector registers: a value of the row times a vector of
+    # column values (see zyx_vfma32 in the C preamble)
+    vreg = None
+    if fused is not None and not p.dot and not groups["ab"] and not flagged:
+        V = 64 // cd.itemsize
+        x, y = fused.srcs
+        cx, cy = p.cls.get(x, ""), p.cls.get(y, "")
+        if cx == "b" and cy in ("", "a"):
+            x, y = y, x
+            cx, cy = cy, cx
+        if cy == "b" and cx in ("", "a") and tjp % V == 0 and p.ti * (tjp // V) <= 24:
+            vreg = (x, y, V, tjp // V)  # (row value, column value, lanes, vectors per row)
+    if p.pack:
+        # B's column block, transposed: zpk[r][b], once per block, shared by every row tile
+        rv0, R0 = p.nest[-1].var.name, p.nest[-1].size
+        pexp = exported("b")
+        for s in pexp:
+            out.append(f"    {r.ctype(s.dtype)} zpk_{s.name}[{R0}][{tjp}];")
+        along_cols = all(_coef(s.arg[1], p.vn.name) == 1 for s in groups["b"] if s.op == "LOAD")
+        if along_cols:  # B's loads run along the columns: vectors over b, one row at a time
+            out.append(f"    for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{")
+            emit(groups[""], 3)
             out.append("      #pragma omp simd")
             out.append(f"      for (int b = 0; b < {p.tj}; b++) {{")
-            out.append("        " + vn_decl)
+            out.append(f"        {vn_decl}")
             emit(groups["b"], 4)
-            out.extend(f"        zb_{s.name}[b] = {s.name};" for s in bexp)
+            out.extend(f"        zpk_{s.name}[{rv0}][b] = {s.name};" for s in pexp)
             out.append("      }")
-        out.append(f"      for (int a = 0; a < {p.ti}; a++) {{")
-        if vm_decl:
-            out.append("        " + vm_decl)
-        emit(groups["a"], 4)
-        out.append("        #pragma omp simd")
-        out.append(f"        for (int b = 0; b < {p.tj}; b++) {{")
-        out.append("          " + vn_decl)
-        out.extend(f"          {r.ctype(s.dtype)} {s.name} = zb_{s.name}[b];" for s in bexp)
-        emit(groups["ab"], 5)
-        out.append("          " + update(up.src))
-        out.append("        }")
-        out.append("      }")
-        out.extend("    }" for _ in p.nest)
+            if tjp > p.tj:
+                out.append(f"      for (int b = {p.tj}; b < {tjp}; b++) {{ "
+                           + " ".join(f"zpk_{s.name}[{rv0}][b] = 0;" for s in pexp) + " }")
+            out.append("    }")
+        else:  # along the reduction axis (A @ B^T): vectors over r, one column at a time
+            out.append(f"    for (int b = 0; b < {tjp}; b++) {{")
+            out.append(f"      {vn_decl}")
+            out.append(f"      if (b >= {p.tj}) {{ for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{ "
+                       + " ".join(f"zpk_{s.name}[{rv0}][b] = 0;" for s in pexp) + " } continue; }")
+            out.append("      #pragma omp simd")
+            out.append(f"      for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{")
+            emit(groups[""], 4)
+            emit(groups["b"], 4)
+            out.extend(f"        zpk_{s.name}[{rv0}][b] = {s.name};" for s in pexp)
+            out.append("      }")
+            out.append("    }")
+        out.append(f"    for ({it} zi = 0; zi < {m_main // p.ti}; zi++) {{")
+    shape = f"[{p.ti}][{tjp}]" + (f"[{L}]" if p.dot else "")
+    init = r.acc_init(acc.kind, acc.dtype)
+    out.append(f"    {t} zacc{shape};" + (f" int zaccn{shape};" if flagged else ""))
+    bits = cd.itemsize * 8
+    if vreg is not None:
+        out.append("    " + " ".join(f"zyx_vf{bits} zacc_{a}_{c} = {{0}};"
+                                     for a in range(p.ti) for c in range(vreg[3])))
+    lane_loop = f" for (int l = 0; l < {L}; l++)" if p.dot else ""
+    out.append(f"    for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {tjp}; b++){lane_loop} {{ "
+               f"zacc[a][b]{'[l]' if p.dot else ''} = {init};" + (" zaccn[a][b] = 0;" if flagged else "") + " }")
+
+    rv, R = p.nest[-1].var.name, p.nest[-1].size
+    # outer product with a computed A side (a fused ReLU mask, a bias) that reads along the
+    # innermost reduction axis: compute the A panel for K reduction steps at a time, as
+    # vectors along that axis, instead of as scalars once per step
+    a_work = [s for s in groups["a"] if s.op not in ("LOAD", "CONST")]
+    a_loads = [s for s in groups["a"] if s.op == "LOAD"]
+    K = 16 if (not p.dot and a_work and a_loads and R >= 16
+               and all(_coef(s.arg[1], rv) == 1 for s in a_loads)) else 1
+    # ... or, when it reads along the tile's rows (A^T @ B), as one vector over the rows
+    a_vec = K == 1 and not p.dot and p.vm is not None and a_work and a_loads and p.ti >= 4 \
+        and all(_coef(s.arg[1], p.vm.name) == 1 for s in a_loads)
+    for lp in p.nest[:-1] if (p.dot or K > 1) else p.nest:
+        out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
+    if not p.dot:
+        bexp = exported("b")
+        nexp = exported("")
+        aexp = exported("a")
+
+        def step(ind, chunked):
+            """One reduction step of the outer product at indent ``ind``; with ``chunked``
+            the neither/A values come from the panels at lane ``l``."""
+            q = "  " * ind
+            if chunked:
+                out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts)
+                out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];" for s in nexp)
+            else:
+                emit(groups[""], ind)
+            for s in bexp if not p.pack else ():
+                out.append(f"{q}{r.ctype(s.dtype)} zb_{s.name}[{tjp}];")
+            if groups["b"] and not p.pack:
+                out.append(f"{q}#pragma omp simd")
+                out.append(f"{q}for (int b = 0; b < {p.tj}; b++) {{")
+                out.append(f"{q}  {vn_decl}")
+                emit(groups["b"], ind + 1)
+                out.extend(f"{q}  zb_{s.name}[b] = {s.name};" for s in bexp)
+                out.append(f"{q}}}")
+                if tjp > p.tj:
+                    out.append(f"{q}for (int b = {p.tj}; b < {tjp}; b++) {{ "
+                               + " ".join(f"zb_{s.name}[b] = 0;" for s in bexp) + " }")
+            if a_vec:
+                for s in aexp:
+                    out.append(f"{q}{r.ctype(s.dtype)} za_{s.name}[{p.ti}];")
+                out.append(f"{q}#pragma omp simd")
+                out.append(f"{q}for (int a = 0; a < {p.ti}; a++) {{")
+                out.append(f"{q}  {vm_decl}")
+                emit(groups["a"], ind + 1)
+                out.extend(f"{q}  za_{s.name}[a] = {s.name};" for s in aexp)
+                out.append(f"{q}}}")
+            if vreg is not None:
+                aval, bval, V, nv = vreg
+                src = f"zpk_{bval}[{rv}]" if p.pack else f"zb_{bval}"
+                out.append(f"{q}" + " ".join(f"zyx_vf{bits} zbv{c} = zyx_vld{bits}(&{src}[{c * V}]);"
+                                             for c in range(nv)))
+                for a in range(p.ti):
+                    out.append(f"{q}{{")
+                    out.append(f"{q}  const int a = {a};")
+                    if vm_decl:
+                        out.append(f"{q}  {vm_decl}")
+                    if chunked:
+                        out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
+                    elif a_vec:
+                        out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
+                    else:
+                        emit(groups["a"], ind + 1)
+                    out.append(f"{q}  " + " ".join(f"zacc_{a}_{c} = zyx_vfma{bits}({aval}, zbv{c}, zacc_{a}_{c});"
+                                                   for c in range(nv)))
+                    out.append(f"{q}}}")
+                return
+            out.append(f"{q}for (int a = 0; a < {p.ti}; a++) {{")
+            if vm_decl:
+                out.append(f"{q}  {vm_decl}")
+            if chunked:
+                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
+            elif a_vec:
+                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
+            else:
+                emit(groups["a"], ind + 1)
+            out.append(f"{q}  #pragma omp simd")
+            out.append(f"{q}  for (int b = 0; b < {tjp}; b++) {{")
+            out.append(f"{q}    {vn_decl}")
+            if p.pack:
+                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zpk_{s.name}[{rv}][b];" for s in bexp)
+            else:
+                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zb_{s.name}[b];" for s in bexp)
+            emit(groups["ab"], ind + 2)
+            out.append(f"{q}    {update(up.src)}")
+            out.append(f"{q}  }}")
+            out.append(f"{q}}}")
+
+        if K == 1:
+            step(3, False)
+            out.extend("    }" for _ in p.nest)
+        else:
+            r_main = R - R % K
+            pad = "  " * (len(p.nest) + 1)
+            pad2 = pad + "  "
+            out.append(f"{pad}for ({it} zr = 0; zr < {r_main}; zr += {K}) {{")
+            for s in nexp:
+                out.append(f"{pad2}{r.ctype(s.dtype)} zn_{s.name}[{K}];")
+            if nexp:
+                out.append(f"{pad2}#pragma omp simd")
+                out.append(f"{pad2}for (int l = 0; l < {K}; l++) {{")
+                out.append(f"{pad2}  {it} {rv} = zr + l;")
+                emit(groups[""], len(pad2) // 2 + 1)
+                out.extend(f"{pad2}  zn_{s.name}[l] = {s.name};" for s in nexp)
+                out.append(f"{pad2}}}")
+            for s in aexp:
+                out.append(f"{pad2}{r.ctype(s.dtype)} za_{s.name}[{p.ti}][{K}];")
+            out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) {{")
+            if vm_decl:
+                out.append(f"{pad2}  {vm_decl}")
+            out.append(f"{pad2}  #pragma omp simd")
+            out.append(f"{pad2}  for (int l = 0; l < {K}; l++) {{")
+            out.append(f"{pad2}    {it} {rv} = zr + l;")
+            emit(groups[""], len(pad2) // 2 + 2)
+            emit(groups["a"], len(pad2) // 2 + 2)
+            out.extend(f"{pad2}    za_{s.name}[a][l] = {s.name};" for s in aexp)
+            out.append(f"{pad2}  }}")
+            out.append(f"{pad2}}}")
+            out.append(f"{pad2}for (int l = 0; l < {K}; l++) {{")
+            out.append(f"{pad2}  {it} {rv} = zr + l;")
+            step(len(pad2) // 2 + 1, True)
+            out.append(f"{pad2}}}")
+            out.append(f"{pad}}}")
+            if r_main < R:
+                out.append(f"{pad}for ({it} {rv} = {r_main}; {rv} < {R}; {rv}++) {{")
+                step(len(pad) // 2 + 1, False)
+                out.append(f"{pad}}}")
+            out.extend("    }" for _ in p.nest[:-1])
     else:
         # ---- dot: lanes over a chunk of the innermost reduction axis
-        rv, R = p.nest[-1].var.name, p.nest[-1].size
         r_main = R - R % L
         pad = "  " * (len(p.nest) + 1)
         out.append(f"{pad}for ({it} zr = 0; zr < {r_main}; zr += {L}) {{")
@@ -384,6 +574,9 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
             out.append(f"{pad}}}")
         out.extend("    }" for _ in p.nest[:-1])
     # ---- epilogue: finish each accumulator and run the statements after the loop
+    if vreg is not None:
+        out.append("    " + " ".join(f"zyx_vst{bits}(&zacc[{a}][{c * vreg[2]}], zacc_{a}_{c});"
+                                     for a in range(p.ti) for c in range(vreg[3])))
     out.append(f"    for (int a = 0; a < {p.ti}; a++) {{")
     if vm_decl:
         out.append("      " + vm_decl)
@@ -397,6 +590,8 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     r.render_body(k, pre + post, 4, {acc.name: acc.dtype}, out)
     out.append("      }")
     out.append("    }")
+    if p.pack:
+        out.append("    }")
     out.append("  }")
     # ---- the edges the tiles did not cover, element by element
     edges = []

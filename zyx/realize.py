@@ -103,7 +103,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
 
 def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> list[CompiledKernel]:
     stats.schedules += 1
-    specs = sched.plan(order, pos, targets)
+    # the backend's per-kernel buffer limit (e.g. WGPU's storage buffers per shader stage); the
+    # cache key holds the device, so schedules cut for one device's limit are not reused on another
+    specs = sched.plan(order, pos, targets, getattr(dev.backend, "max_buffers", None))
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]

@@ -15,8 +15,10 @@
   MemoryError.
 * **Programs**: one compute pipeline per distinct shader (cached in the process; WGSL is
   compiled by the driver, there is no binary to keep on disk).
-* **Limits**: a kernel reading more buffers than ``max_storage_buffers_per_shader_stage``
-  raises NotImplementedError; ``max_buffers`` reports the limit for the scheduler.
+* **Limits**: ``max_buffers`` reports ``max_storage_buffers_per_shader_stage`` (WebGPU's
+  default is 8, lavapipe allows 32); the scheduler splits any kernel that would bind more
+  storage buffers than that (output included) into several that fit, so every kernel
+  zyx renders here fits the adapter.
 * **Sync**: ``queue.on_submitted_work_done_sync()`` is broken in wgpu 0.32 (wgpu-py
   #834), so ``synchronize`` reads 4 bytes back, which waits for all submitted work.
 """
@@ -187,10 +189,11 @@ class WGPUBackend:
         for p in kernel.params:
             if p.dtype not in self.dtypes:
                 raise TypeError(f"device wgpu:0 ({self.description}) does not support dtype {p.dtype.name}")
-        if len(kernel.params) > self.max_buffers:
-            raise NotImplementedError(
-                f"kernel {kernel.name} needs {len(kernel.params)} storage buffers but this WGPU device allows "
-                f"{self.max_buffers} per shader stage; the scheduler must split it")
+        if len(kernel.params) > self.max_buffers:  # the scheduler splits kernels to fit: a bug if not
+            raise AssertionError(
+                f"internal error: kernel {kernel.name} binds {len(kernel.params)} storage buffers but this WGPU "
+                f"device allows {self.max_buffers} per shader stage; the scheduler (zyx/kernels/schedule.py, "
+                "_fit_buffer_limit) should have split it")
         return self.renderer.render(kernel)
 
     def compile(self, kernel: Kernel, source: str) -> WGPUProgram:

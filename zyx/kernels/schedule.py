@@ -14,7 +14,10 @@ Rules (see docs/ARCHITECTURE.md, "Fusion"):
 * a GATHER's source is read through data-dependent indices; a reduction feeding it is
   stored;
 * computed values broadcast many times over (an EXPAND by >= 8x of >= 4096 computed
-  elements with an expensive op) are stored rather than recomputed per use.
+  elements with an expensive op) are stored rather than recomputed per use;
+* a device may bind at most ``max_buffers`` buffers per kernel (the backend attribute,
+  output included; WGPU's default is 8): a kernel that would read more is split by
+  storing fused sub-expressions of it as kernels of their own (``_fit_buffer_limit``).
 
 The walk also produces the graph's *structure key*: identical structure (ops, args,
 shapes, dtypes, the aliasing of leaves) means an identical schedule, so the realizer
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import dtypes as dt
 from .. import ops
 from ..graph import Node
 
@@ -82,8 +86,12 @@ def _value_key(arg):
     return arg
 
 
-def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[KernelSpec]:
-    """Choose kernel boundaries and list the kernels in execution order."""
+def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node],
+         max_buffers: int | None = None) -> list[KernelSpec]:
+    """Choose kernel boundaries and list the kernels in execution order.
+
+    ``max_buffers`` (None: unlimited) is the most buffers one kernel may bind, its output
+    included; kernels that would read more are split (see ``_fit_buffer_limit``)."""
     consumers: dict[int, list[Node]] = {}
     for n in nodes:
         for s in n.srcs:
@@ -102,6 +110,8 @@ def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node]) -> list[Ke
             if c is not None:
                 boundary.add(id(c))
     _store_large_shared(nodes, consumers, boundary)
+    if max_buffers is not None:
+        _fit_buffer_limit(nodes, boundary, max_buffers)
     # the nodes a kernel reads: realized buffers and other kernels' outputs
     specs = []
     for n in nodes:  # post-order: dependencies first
@@ -208,3 +218,114 @@ def _inlinable(r: Node, consumers: dict, target_ids: set) -> bool:
         if nxt.op not in ops.ELEMENTWISE and nxt.op not in ops.MOVEMENT:
             return False
         c = nxt
+
+
+# ---------------------------------------------------------------------- buffer limit
+_HALF = (dt.float16, dt.bfloat16)
+
+
+def _fit_buffer_limit(nodes: list[Node], boundary: set, max_buffers: int) -> None:
+    """Add boundaries until no kernel binds more than ``max_buffers`` buffers (its output
+    and every distinct buffer it loads).
+
+    Each kernel over the limit is split bottom-up over its fused region (``_split``): the
+    first node whose inputs alone overflow stores its largest operands - fused
+    sub-expressions that each read several of the inputs and fit themselves - as kernels
+    of their own, so the fewest, largest pieces are cut off. Splitting one kernel can
+    change another that inlined the same nodes, so this repeats until every kernel fits.
+    A stored node is computed by the same ops in the same order as when it was inlined,
+    so the values do not change (except where a backend's code already differs between
+    kernels: the C renderer's vectorized transcendentals and float-sum order); nodes of
+    a half-precision dtype (computed in float32 inside a kernel, rounded only when
+    stored) are stored only when nothing else helps."""
+    most = max_buffers - 1  # inputs besides the output
+    changed = True
+    while changed:
+        changed = False
+        memo: dict = {}  # valid until the next split
+        for n in nodes:  # post-order
+            if id(n) in boundary and n.numel and len(_reads(n, boundary, memo)) > most:
+                _split(n, boundary, most)
+                changed = True
+                memo = {}
+
+
+def _reads(root: Node, boundary: set, memo: dict) -> frozenset:
+    """Ids of the buffers (leaves and stored nodes) a kernel computing ``root`` inline
+    loads; ``memo`` holds the answer for the nodes below, valid while ``boundary`` is."""
+    stack = [root]
+    while stack:
+        x = stack[-1]
+        if id(x) in memo:
+            stack.pop()
+            continue
+        pending = [s for s in x.srcs if s.op != "BUFFER" and id(s) not in boundary and id(s) not in memo]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        acc: set[int] = set()
+        for s in x.srcs:
+            if s.op == "BUFFER" or id(s) in boundary:
+                acc.add(id(s))
+            else:
+                acc |= memo[id(s)]
+        memo[id(x)] = frozenset(acc)
+    return memo[id(root)]
+
+
+def _split(root: Node, boundary: set, most: int) -> None:
+    """Store nodes of ``root``'s fused region until it reads at most ``most`` buffers."""
+    order: list[Node] = []  # the region in post-order, root last
+    done: set[int] = set()
+    stack = [root]
+    while stack:
+        x = stack[-1]
+        if id(x) in done:
+            stack.pop()
+            continue
+        pending = [s for s in x.srcs if s.op != "BUFFER" and id(s) not in boundary and id(s) not in done]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        done.add(id(x))
+        order.append(x)
+    memo: dict = {}
+    for c in order:
+        while len(_reads(c, boundary, memo)) > most:
+            cands = _operands(c, boundary, memo, exact=True) or _operands(c, boundary, memo, exact=False)
+            if not cands:
+                dev = root.device
+                raise RuntimeError(
+                    f"a {c.op} node (shape {c.shape}) reads {len(_reads(c, boundary, memo))} distinct buffers by "
+                    f"itself, but device {getattr(dev, 'name', dev)} allows at most {most + 1} buffers per "
+                    f"kernel (its max_buffers, output included), so no split can fit it")
+
+            def after(x: Node) -> tuple:
+                boundary.add(id(x))
+                size = len(_reads(c, boundary, {}))
+                boundary.discard(id(x))
+                return (size, -len(memo[id(x)]))  # then the one covering most inputs
+            boundary.add(id(min(cands, key=after)))
+            memo = {}
+
+
+def _operands(c: Node, boundary: set, memo: dict, exact: bool) -> list[Node]:
+    """The nodes under ``c`` worth storing: the first storable node down each path
+    (movement ops are looked through) that reads two or more buffers. With ``exact``,
+    half-precision values (other than casts, which round anyway) are looked through
+    too, since storing them would round what the fused kernel keeps in float32."""
+    out, seen, stack = [], set(), list(c.srcs)
+    while stack:
+        x = stack.pop()
+        if x.op == "BUFFER" or id(x) in boundary or id(x) in seen:
+            continue
+        seen.add(id(x))
+        storable = x.op in ops.ELEMENTWISE or x.op in ("REDUCE", "GATHER")
+        if storable and not (exact and x.dtype in _HALF and x.op != "CAST"):
+            if len(_reads(x, boundary, memo)) >= 2:
+                out.append(x)
+            continue
+        stack.extend(x.srcs)
+    return out

@@ -453,6 +453,7 @@ class CRenderer(CStyleRenderer):
             params.append(f"{const}{self.storage_type(p.dtype)}* restrict {p.name}")
         params += [f"uint32_t {s}" for s in k.scalars]
         out = [C_PREAMBLE, f"void {k.name}({', '.join(params)}) {{"]
+        self._unroll = False
         tiling = tile_c.plan(k)
         if tiling is not None:
             tile_c.render(self, k, tiling, out)
@@ -462,6 +463,7 @@ class CRenderer(CStyleRenderer):
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
         work = total * max(1, k.flops // max(total, 1))
         body_lines: list[str] = []
+        self._unroll = self._unroll_small_loops(k)
         split = self._split_reduce_candidate(k)
         if split is not None and k.flops >= self.min_parallel_work:
             self.render_split_reduce(k, split, dtypes, body_lines)
@@ -495,9 +497,44 @@ class CRenderer(CStyleRenderer):
         return "\n".join(out)
 
     def _simd_ok(self, body: list) -> bool:
-        # inner-loop vectorization hint only for straight-line bodies
-        return all(isinstance(s, (Assign, Store)) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
-                   for s in body)
+        # inner-loop vectorization hint only for straight-line bodies (small reduction loops
+        # count: they are unrolled, see _unroll_small_loops)
+        allowed = (Assign, Store, Acc, AccUpdate, Loop) if getattr(self, "_unroll", False) else (Assign, Store)
+        return all(isinstance(s, allowed) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
+                   for s in _walk(body))
+
+    UNROLL_LIMIT = 16
+
+    def _unroll_small_loops(self, k: Kernel) -> bool:
+        """Whether to unroll this kernel's reduction loops: every one is a straight-line nest
+        of at most UNROLL_LIMIT steps (a 2x2 pooling window, a 3-tap sum) and the output is
+        stored contiguously along the innermost output loop. Unrolled, the output loop is
+        straight-line and vectorizes across outputs; kept, each output runs a tiny loop."""
+        if not k.global_dims or k.global_dims[-1][1] < 32:  # short rows: scalar was faster (measured)
+            return False
+        loops = [s for s in k.body if isinstance(s, Loop)]
+        if not loops or any(_unroll_size(s) is None or _unroll_size(s) > self.UNROLL_LIMIT for s in loops):
+            return False
+        if any(isinstance(s, Acc) and s.kind in ("MAX", "MIN") and compute_dtype(s.dtype).kind == "c"
+               for s in k.body):
+            return False
+        v = k.global_dims[-1][0].name
+        stores = [s for s in k.body if isinstance(s, Store)]
+        return bool(stores) and all(tile_c._coef(s.index, v) == 1 for s in stores)
+
+    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:
+        if not getattr(self, "_unroll", False):
+            return super().render_body(k, stmts, ind, dtypes, out)
+        pad = "  " * ind
+        for s in stmts:
+            if isinstance(s, Loop):
+                for i in range(s.size):  # one block per step, the loop variable a constant
+                    out.append(f"{pad}{{ const {self.index_type} {s.var.name} = {i};")
+                    self.render_body(k, s.body, ind + 1, dict(dtypes), out)
+                    out.append(f"{pad}}}")
+                out.extend(self.after_loop(s, stmts, pad))
+            else:
+                super().render_body(k, [s], ind, dtypes, out)
 
     def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
         # a reduction's innermost loop: let the compiler reorder it into vector lanes
@@ -571,6 +608,23 @@ class CRenderer(CStyleRenderer):
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
                    f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
+
+
+def _unroll_size(loop: Loop):
+    """Steps of a loop nest whose bodies are straight-line (assignments and accumulator
+    updates), or None."""
+    n = 0
+    for s in loop.body:
+        if isinstance(s, Loop):
+            inner = _unroll_size(s)
+            if inner is None:
+                return None
+            n += inner
+        elif not isinstance(s, (Assign, AccUpdate)):
+            return None
+        elif isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"):
+            return None
+    return loop.size * max(n, 1)
 
 
 def _nan_flagged(kind: str, d: DType) -> bool:

@@ -195,12 +195,18 @@ def plan(k: Kernel) -> TilePlan | None:
         vn, n = contig[-1]
     else:
         # no output axis is contiguous: the dot form, if the innermost reduction axis is
-        vn, n = max(cand, key=lambda c: (reuse(c[0], None), c[1]))
+        # the column axis: one that has a partner with loads exclusive to each side
+        def pair_score(c):
+            v = c[0]
+            best = max((min(reuse(v, o), reuse(o, v)) for o, s in dims if o is not v and s >= 2), default=0)
+            return (best > 0, min(c[1], 32), reuse(v, None) == 0, c[1])
+        vn, n = max(cand, key=pair_score)
         dot = any(_coef(s.arg[1], rvar.name) == 1 and vn.name in deps[s.name] for s in loads)
     others = [(v, m) for v, m in dims if v is not vn]
     vm, m = None, 1
     if others:
-        best = max(range(len(others)), key=lambda i: (reuse(others[i][0], vn), _rows(others[i][1]), i))
+        best = max(range(len(others)), key=lambda i: (min(reuse(others[i][0], vn), reuse(vn, others[i][0])) > 0,
+                                                      reuse(others[i][0], vn), _rows(others[i][1]), i))
         if reuse(others[best][0], vn) > 0:
             vm, m = others[best]
         elif not dot and contig and len(k.global_dims) >= 2 and k.global_dims[-1][0] is vn:
@@ -373,6 +379,16 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     out.append(f"    for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {tjp}; b++){lane_loop} {{ "
                f"zacc[a][b]{'[l]' if p.dot else ''} = {init};" + (" zaccn[a][b] = 0;" if flagged else "") + " }")
 
+    b_loads = [s for s in groups["b"] if s.op == "LOAD"]
+    b_gated = bool(b_loads) and all(s.arg[2] for s in b_loads)
+    b_wide = []
+    if b_gated:
+        wide = Var(p.vn.name, 0, p.n + tjp)  # the range the padded panel reaches
+        for s in groups["b"]:
+            if s.op == "LOAD":
+                pi, idx, gate = s.arg
+                s = Assign(s.name, s.dtype, s.op, s.srcs, (pi, idx, tuple(gate) + ((wide, 0, p.n),)))
+            b_wide.append(s)
     rv, R = p.nest[-1].var.name, p.nest[-1].size
     # outer product with a computed A side (a fused ReLU mask, a bias) that reads along the
     # innermost reduction axis: compute the A panel for K reduction steps at a time, as
@@ -402,7 +418,16 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
                 emit(groups[""], ind)
             for s in bexp if not p.pack else ():
                 out.append(f"{q}{r.ctype(s.dtype)} zb_{s.name}[{tjp}];")
-            if groups["b"] and not p.pack:
+            if groups["b"] and not p.pack and tjp > p.tj and b_gated:
+                # every column load is gated (a padded window): run the panel over the padded
+                # width too, the gates extended by "column < n" - a full-width vector loop
+                out.append(f"{q}#pragma omp simd")
+                out.append(f"{q}for (int b = 0; b < {tjp}; b++) {{")
+                out.append(f"{q}  {vn_decl}")
+                emit(b_wide, ind + 1)
+                out.extend(f"{q}  zb_{s.name}[b] = {s.name};" for s in bexp)
+                out.append(f"{q}}}")
+            elif groups["b"] and not p.pack:
                 out.append(f"{q}#pragma omp simd")
                 out.append(f"{q}for (int b = 0; b < {p.tj}; b++) {{")
                 out.append(f"{q}  {vn_decl}")

@@ -65,27 +65,38 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-@pytest.mark.parametrize("d", [dt.float32, dt.float64, dt.int32], ids=["float32", "float64", "int32"])
+MAIN = [dt.float32, dt.float64, dt.int32]
+OTHER = [dt.float16, dt.bfloat16, dt.int8, dt.uint8, dt.int64]
+
+
+FLOAT_ONLY = ("nt_relu_prologue", "epilogue")
+FEW = ("nn", "nt_dot_remainder", "tn", "narrow_out", "col_sum")  # the layouts the other dtypes run
+COMBOS = [pytest.param(c, d, id=f"{c[0]}-{d.name}") for c in CASES for d in MAIN + OTHER
+          if (d in MAIN or c[0] in FEW) and not (d.kind in "iu" and c[0] in FLOAT_ONLY)]
+
+
+@pytest.mark.parametrize("case,d", COMBOS)
 def test_contractions(device, case, d):
     require(device, d)
     name, fn, ref, shapes, marker = case
-    if d.kind == "i":
-        arrs = [R.integers(-9, 10, s).astype(d.np) for s in shapes]
-        if "relu" in name or "tanh" in str(fn.__code__.co_names) or name == "epilogue":
-            pytest.skip("a float-only function")
+    if d.kind in "iu":
+        lo = 0 if d.kind == "u" else -9
+        arrs = [R.integers(lo, 10, s).astype(d.np) for s in shapes]
     else:
         arrs = [R.standard_normal(s).astype(d.np) for s in shapes]
     ts = [T(a, device) for a in arrs]
     got = fn(*ts)
-    want = ref(*[a.astype(np.float64) if d.kind == "f" else a for a in arrs])
-    if d.kind == "i":
-        assert_close(got, want.astype(d.np), msg=name)
+    if d.kind in "iu":
+        with np.errstate(over="ignore"):
+            want = ref(*arrs)  # wraps like NumPy in the input dtype
+        assert_close(got, np.asarray(want).astype(got.dtype.np), msg=name)  # sums widen as NumPy's
     else:
+        want = ref(*[a.astype(np.float64) for a in arrs])
         mag = ref(*[np.abs(a).astype(np.float64) for a in arrs]) if name not in ("epilogue",) else 1.0
-        eps = 1e-6 if d == dt.float32 else 1e-14
+        eps = {"float16": 2e-3, "bfloat16": 1.6e-2, "float32": 1e-6}.get(d.name, 1e-14)
         assert_close(got, want.astype(d.np), rtol=eps, atol=np.abs(mag) * eps * 8 + eps, msg=name)
-    _check_form(device, lambda: fn(*ts), marker)
+    if d in MAIN:
+        _check_form(device, lambda: fn(*ts), marker)
 
 
 def test_max_over_leading_axis_keeps_nan(device):

@@ -115,7 +115,7 @@ def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int
     c = chunks
     while c >= 2 and lead % c:
         c //= 2
-    if len(axes) > 1 and c >= 2 and extent // c >= SPLIT_MIN_CHUNK:
+    if len(axes) > 1 and c >= max(2, chunks // 2) and extent // c >= SPLIT_MIN_CHUNK:
         # cut only the leading reduced axis: the others keep their own loops, so the
         # kernel's indices stay affine (flattening them would need div/mod per element)
         inner = tuple(x.shape[a] for a in axes[1:])

@@ -13,6 +13,7 @@ Two parts:
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 
@@ -541,3 +542,272 @@ def test_emulated_half_types_and_bitcast(emu):
     np.testing.assert_array_equal(x.cast(dt.bfloat16).numpy(), h.cast(dt.bfloat16).numpy())
     np.testing.assert_array_equal(x.sum(axis=1).numpy(), h.sum(axis=1).numpy())
     np.testing.assert_array_equal(on(emu, a.view(np.int16)).bitcast(dt.float16).numpy(), a)
+
+
+# ------------------------------------------------------------------ tiled matmul
+# Contractions (tile_c.plan's shape: one SUM over a product of an A-side value and a
+# B-side value) render as a shared-memory tiled matmul. The SIMT path is compiled for
+# sm_90 *and* run under the host emulation above (threads of a block are OS threads
+# meeting at a std::barrier for __syncthreads). The tensor-core (WMMA) path cannot run
+# on the host: it is compile-checked only (NVRTC + ptxas for sm_90).
+def _mm_cases(dev):
+    f32, f64, i32 = np.float32, np.float64, np.int32
+
+    def t(shape, d=f32):
+        if np.dtype(d).kind == "i":
+            return RNG.integers(-9, 9, size=shape).astype(d)
+        return RNG.standard_normal(shape).astype(d)
+
+    def pair(a, b):
+        return (zyx.Tensor(a, device=dev), zyx.Tensor(b, device=dev)), (a, b)
+
+    cases = {}
+    (x, w), (a, b) = pair(t((64, 64)), t((64, 64)))
+    cases["nn_divisible"] = (x @ w, a @ b)
+    (x, w), (a, b) = pair(t((65, 130)), t((130, 33)))
+    cases["nn_ragged"] = (x @ w, a @ b)
+    (x, w), (a, b) = pair(t((70, 45)), t((50, 45)))
+    cases["nt"] = (x @ w.T, a @ b.T)
+    (x, w), (a, b) = pair(t((37, 70)), t((37, 20)))
+    cases["tn"] = (x.T @ w, a.T @ b)
+    (x, w), (a, b) = pair(t((3, 20, 30)), t((3, 30, 40)))
+    cases["batched"] = (x @ w, a @ b)
+    (x, w), (a, b) = pair(t((40, 50)), t((50, 100)))
+    bias = t((100,))
+    cases["epilogue_bias_relu"] = ((x @ w + zyx.Tensor(bias, device=dev)).relu(), np.maximum(a @ b + bias, 0))
+    cases["prologue_relu"] = (x.relu() @ w, np.maximum(a, 0) @ b)
+    (x, w), (a, b) = pair(t((33, 47), i32), t((47, 18), i32))
+    cases["int32"] = (x @ w, a @ b)
+    (x, w), (a, b) = pair(t((50, 70), f64), t((70, 90), f64))
+    cases["float64"] = (x @ w, a @ b)
+    return cases
+
+
+MM_CASES = ["nn_divisible", "nn_ragged", "nt", "tn", "batched", "epilogue_bias_relu", "prologue_relu", "int32",
+            "float64"]
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("case", MM_CASES)
+def test_tiled_matmul_compiles(case):
+    from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
+    got, _ = _mm_cases("cpu")[case]
+    k = kernels_of(got)[-1]
+    mm = matmul_plan(k, 90)
+    assert mm is not None and mm.wmma is None, f"{case}: expected the tiled matmul path"
+    assert launch_config(k, 90) == (mm.tiles, 256)
+    src = CUDARenderer(90).render(k)
+    assert "__shared__" in src and "__syncthreads();" in src and "mma.h" not in src
+    ptx, _ = cuda.compile_only(k, 90)
+    assert "bar.sync" in ptx and ".shared" in ptx
+
+
+@pytest.mark.parametrize("case", MM_CASES)
+def test_emulated_tiled_matmul(emu, case):
+    from zyx.kernels.render_cuda import matmul_plan
+    got, want = _mm_cases(emu)[case]
+    assert matmul_plan(kernels_of(got)[-1]) is not None, f"{case}: expected the tiled matmul path"
+    emu.backend.launches.clear()
+    res = got.numpy()
+    if want.dtype.kind == "i":
+        np.testing.assert_array_equal(res, want)
+    else:
+        np.testing.assert_allclose(res, want, rtol=1e-4 if want.dtype == np.float32 else 1e-12, atol=1e-4)
+    assert emu.backend.launches[-1][2] == 256
+
+
+def test_emulated_half_matmul_without_tensor_cores(emu):
+    """float16 / bfloat16 on a device without tensor cores (the emulator: cc 0) takes the
+    SIMT tile, with float32 accumulation."""
+    from zyx.kernels.render_cuda import matmul_plan
+    a, b = RNG.standard_normal((40, 64)).astype(np.float16), RNG.standard_normal((64, 72)).astype(np.float16)
+    x, w = on(emu, a), on(emu, b)
+    mm = matmul_plan(kernels_of(x @ w)[-1])
+    assert mm is not None and mm.wmma is None
+    want = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    np.testing.assert_allclose((x @ w).numpy().astype(np.float32), want.astype(np.float32), rtol=2e-3, atol=2e-3)
+
+
+def test_non_contractions_keep_plain_rendering():
+    from zyx.kernels.render_cuda import matmul_plan
+    x = cpu(_data(dt.float32, (40, 50)))
+    w = cpu(_data(dt.float32, (50, 60)))
+    assert matmul_plan(kernels_of(x.sum(axis=1))[-1], 90) is None
+    assert matmul_plan(kernels_of((x.reshape(40, 50, 1) * w.reshape(1, 50, 60)).max(axis=1))[-1], 90) is None
+    assert matmul_plan(kernels_of(x + 1)[-1], 90) is None
+    small = cpu(_data(dt.float32, (8, 50)))
+    assert matmul_plan(kernels_of(small @ w)[-1], 90) is None  # 8 rows: thread per output
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16], ids=lambda d: d.name)
+@pytest.mark.parametrize("shape", [(64, 64, 64), (70, 40, 90), (2, 33, 50, 17)])
+def test_tensor_core_matmul_compiles(dtype, shape):
+    """WMMA 16x16x16 fragments for half inputs with float32 accumulation: compile-checked
+    for sm_90 only (tensor cores cannot be emulated on the host)."""
+    from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
+    *batch, m, kk, n = shape
+    x = cpu(_data(dt.float32, (*batch, m, kk)), dtype)
+    w = cpu(_data(dt.float32, (*batch, kk, n)), dtype)
+    k = kernels_of(x @ w)[-1]
+    mm = matmul_plan(k, 90)
+    assert mm is not None and mm.wmma is dtype
+    assert launch_config(k, 90) == (mm.tiles, 128)
+    src = CUDARenderer(90).render(k)
+    assert "#include <mma.h>" in src and "mma_sync" in src
+    ptx, _ = cuda.compile_only(k, 90)
+    assert "wmma.mma.sync" in ptx and "bar.sync" in ptx
+    # no tensor cores before sm_70, no bfloat16 ones before sm_80: the SIMT tile instead
+    assert matmul_plan(k, 0).wmma is None
+    assert (matmul_plan(k, 75).wmma is None) == (dtype is dt.bfloat16)
+    assert "mma.h" not in CUDARenderer(0).render(k)
+
+
+@needs_nvrtc
+def test_tensor_core_matmul_with_fused_epilogue_compiles():
+    from zyx.kernels.render_cuda import matmul_plan
+    x = cpu(_data(dt.float32, (100, 48)), dt.float16)
+    w = cpu(_data(dt.float32, (48, 80)), dt.float16)
+    bias = cpu(_data(dt.float32, (80,)), dt.float16)
+    k = kernels_of((x @ w + bias).relu())[-1]
+    assert matmul_plan(k, 90).wmma is dt.float16
+    ptx, _ = cuda.compile_only(k, 90)
+    assert "wmma.store" in ptx or "wmma.mma.sync" in ptx
+
+
+@needs_nvrtc
+def test_tensor_core_path_needs_plain_half_loads():
+    """A fused float32 prologue (a scale) is not exact in half: it stays on the SIMT tile."""
+    from zyx.kernels.render_cuda import matmul_plan
+    x = cpu(_data(dt.float32, (64, 64)), dt.float16)
+    w = cpu(_data(dt.float32, (64, 64)), dt.float16)
+    k = kernels_of((x.cast(dt.float32) * 1.5) @ w.cast(dt.float32))[-1]
+    mm = matmul_plan(k, 90)
+    assert mm is not None and mm.wmma is None
+    cuda.compile_only(k, 90)
+
+
+# ------------------------------------------------------------------ pinned transfers
+class _FakeDriver:
+    """Just enough of the driver API for the staging logic. Async copies run only when
+    the stream is synchronized, as a real DMA engine may: a staging half overwritten
+    before its copy has run shows up as wrong data."""
+
+    def __init__(self):
+        from cuda.bindings import driver
+        self.CUresult = driver.CUresult
+        self.pending, self.buffers, self.freed, self.allocs, self.direct = [], {}, [], [], []
+        self.fail = None
+
+    def _ret(self, name, *vals):
+        if self.fail == name:
+            return (self.CUresult.CUDA_ERROR_INVALID_VALUE, *([0] * len(vals)))
+        return (0, *vals)
+
+    def cuMemHostAlloc(self, n, flags):
+        buf = ctypes.create_string_buffer(n)
+        self.buffers[ctypes.addressof(buf)] = buf
+        self.allocs.append(n)
+        return self._ret("cuMemHostAlloc", ctypes.addressof(buf))
+
+    def cuMemFreeHost(self, p):
+        self.freed.append(self.buffers.pop(p) and p)
+        return self._ret("cuMemFreeHost")
+
+    def _copy(self, name, dst, src, n):
+        self.direct.append(src)
+        self.pending.append((dst, src, n))
+        return self._ret(name)
+
+    def cuMemcpyHtoDAsync(self, dst, src, n, stream):
+        return self._copy("cuMemcpyHtoDAsync", dst, src, n)
+
+    def cuMemcpyDtoHAsync(self, dst, src, n, stream):
+        return self._copy("cuMemcpyDtoHAsync", dst, src, n)
+
+    def cuStreamSynchronize(self, stream):
+        for dst, src, n in self.pending:
+            ctypes.memmove(dst, src, n)
+        self.pending.clear()
+        return self._ret("cuStreamSynchronize")
+
+    def cuCtxSetCurrent(self, ctx):
+        return (0,)
+
+
+def _fake_backend(chunk=None):
+    drv = _FakeDriver()
+    be = object.__new__(cuda.CUDABackend)
+    be.drv, be.ctx, be.stream = drv, None, None
+    be.staging = cuda.PinnedStaging(drv, **({"chunk": chunk} if chunk else {}))
+    return be, drv
+
+
+@pytest.mark.parametrize("nbytes", [(1 << 20), 3 * (1 << 20) + 12345, 20 * (1 << 20) + 7])
+def test_pinned_staging_round_trip(nbytes):
+    be, drv = _fake_backend(chunk=1 << 20)  # small chunks: many double-buffered rounds
+    host = RNG.integers(0, 256, size=nbytes, dtype=np.uint8)
+    device = np.zeros(nbytes + 256, np.uint8)
+    h = cuda.CUDABuffer(device.ctypes.data, device.nbytes)
+    be.copy_in(h, host)
+    assert not drv.pending
+    np.testing.assert_array_equal(device[:nbytes], host)
+    assert drv.allocs and all(s not in drv.direct for s in [host.ctypes.data])  # went through staging
+    back = be.copy_out(h, nbytes, dt.uint8)
+    np.testing.assert_array_equal(back, host)
+    assert len(drv.allocs) == 1, "the staging buffer is reused, not reallocated"
+    f = RNG.standard_normal(nbytes // 8 + 1)  # any dtype: bytes are bytes
+    device2 = np.zeros(f.nbytes + 256, np.uint8)
+    h2 = cuda.CUDABuffer(device2.ctypes.data, device2.nbytes)
+    be.copy_in(h2, f)
+    np.testing.assert_array_equal(be.copy_out(h2, f.size, dt.float64), f)
+    be.staging.release()
+    assert len(drv.freed) == len(drv.allocs) and not drv.buffers
+
+
+def test_small_transfers_skip_staging_and_errors_name_the_call():
+    be, drv = _fake_backend()
+    small = RNG.standard_normal(1000).astype(np.float32)
+    device = np.zeros(small.nbytes, np.uint8)
+    h = cuda.CUDABuffer(device.ctypes.data, device.nbytes)
+    be.copy_in(h, small)
+    assert drv.direct == [small.ctypes.data] and not drv.allocs
+    np.testing.assert_array_equal(be.copy_out(h, 1000, dt.float32), small)
+    big = np.ones(1 << 20, np.uint8)
+    dev_big = np.zeros(big.nbytes, np.uint8)
+    hb = cuda.CUDABuffer(dev_big.ctypes.data, dev_big.nbytes)
+    drv.fail = "cuMemcpyHtoDAsync"
+    with pytest.raises(cuda.CUDAError, match="cuMemcpyHtoDAsync failed: CUDA_ERROR_INVALID_VALUE"):
+        be.copy_in(hb, big)
+    drv.fail = "cuMemHostAlloc"
+    be.staging.release()
+    with pytest.raises(cuda.CUDAError, match=r"cuMemHostAlloc\(\d+ bytes\) failed"):
+        be.copy_in(hb, big)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [dt.float32, dt.float16, dt.bfloat16, dt.float64, dt.int32], ids=lambda d: d.name)
+def test_gpu_tiled_matmul(dtype):
+    """The tiled matmul (tensor cores for float16 / bfloat16 where the GPU has them)."""
+    dev = _gpu_device()
+    for m, kk, n in [(64, 64, 64), (130, 70, 33), (257, 300, 129)]:
+        a, b = _data(dt.float32, (m, kk)), _data(dt.float32, (kk, n))
+        if dtype.kind == "i":
+            a, b = np.round(a * 4), np.round(b * 4)
+        # realized inputs, so the loads are plain dtype loads (the tensor-core condition)
+        x = zyx.Tensor(a, device=dev).cast(dtype).realize()
+        w = zyx.Tensor(b, device=dev).cast(dtype).realize()
+        wt = zyx.Tensor(np.ascontiguousarray(b.T), device=dev).cast(dtype).realize()
+        a64, b64 = x.to("cpu").cast(dt.float64).numpy(), w.to("cpu").cast(dt.float64).numpy()
+        tol = {2: 1e-2, 4: 1e-4, 8: 1e-12}[dtype.itemsize]
+        np.testing.assert_allclose((x @ w).cast(dt.float64).numpy(), a64 @ b64, rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose((x @ wt.T + 1).cast(dt.float64).numpy(), a64 @ b64 + 1, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.cuda
+def test_gpu_large_transfers_use_pinned_staging():
+    dev = _gpu_device()
+    a = RNG.standard_normal((3 << 20) + 5).astype(np.float32)  # 12 MiB: several staging chunks
+    x = zyx.Tensor(a, device=dev)
+    np.testing.assert_array_equal(x.numpy(), a)
+    assert zyx.get_device(dev).backend.staging.size > 0

@@ -13,6 +13,8 @@ CUDA version (a newer NVRTC emits PTX the driver rejects), hence the pin to 13.0
   and reused; when the device runs out, the pool is emptied and the allocation retried,
   then ``MemoryError`` is raised.
 * Everything is issued on one stream per device; ``synchronize`` waits for it.
+  Transfers of 1 MiB or more go through a reusable page-locked (pinned) staging buffer
+  (``PinnedStaging``), in double-buffered chunks; smaller ones copy directly.
 * Every failing call raises ``CUDAError`` (a RuntimeError) naming the call and the
   driver's error string.
 
@@ -21,6 +23,7 @@ PTX with ``ptxas``, with no GPU: a check of generated code in CI.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import subprocess
@@ -194,7 +197,7 @@ def compile_only(kernel: Kernel, arch: int = 90) -> tuple[str, str]:
     """Render ``kernel`` as CUDA C, compile it to PTX for ``sm_<arch>`` with NVRTC and
     assemble the PTX with ptxas when it is installed. No GPU is needed. Returns
     (ptx, log); raises CompileError when NVRTC or ptxas rejects the code."""
-    source = CUDARenderer().render(kernel)
+    source = CUDARenderer(arch).render(kernel)
     ptx, log = nvrtc_compile(source, f"compute_{arch}", kernel.name)
     text = ptx.rstrip(b"\0 ").decode()
     ptxas = find_ptxas()
@@ -230,6 +233,89 @@ def _pool_size(nbytes: int) -> int:
     return n
 
 
+# ------------------------------------------------------------------ pinned host staging
+PINNED_MIN = 1 << 20  # transfers of at least this many bytes go through page-locked memory
+PINNED_CHUNK = 8 << 20  # bytes per half of the staging buffer
+
+
+class PinnedStaging:
+    """A reusable page-locked host buffer for large transfers.
+
+    The DMA engine reads and writes page-locked memory at full bus speed; from ordinary
+    (pageable) memory the driver copies through a small bounce buffer of its own. A
+    transfer goes through the two halves of this buffer in chunks: while the device
+    copies one half, the host fills (or drains) the other. One transfer at a time.
+    ``cuMemHostAlloc`` failing for lack of memory makes ``reserve`` return False (the
+    caller then copies directly); every other failing call raises naming the call.
+    """
+
+    def __init__(self, drv, chunk: int = PINNED_CHUNK):
+        self.drv, self.chunk = drv, chunk
+        self.ptr, self.size = 0, 0
+        self.lock = threading.Lock()
+
+    def reserve(self, nbytes: int) -> bool:
+        """Make the buffer two chunks for ``nbytes`` (call with the lock held)."""
+        want = 2 * min(self.chunk, 1 << max(nbytes - 1, 1).bit_length())
+        if self.size >= want:
+            return True
+        self.release()
+        res = self.drv.cuMemHostAlloc(want, 0)
+        if int(res[0]) == int(self.drv.CUresult.CUDA_ERROR_OUT_OF_MEMORY):
+            return False
+        self.ptr, self.size = int(_check(f"cuMemHostAlloc({want} bytes)", res)), want
+        return True
+
+    def release(self) -> None:
+        if self.ptr:
+            ptr, self.ptr, self.size = self.ptr, 0, 0
+            _check("cuMemFreeHost", self.drv.cuMemFreeHost(ptr))
+
+    def _half(self, i: int, n: int) -> np.ndarray:
+        return np.ctypeslib.as_array((ctypes.c_uint8 * n).from_address(self.ptr + (i % 2) * (self.size // 2)))
+
+    def copy_in(self, dst: int, src: np.ndarray, stream, wait) -> bool:
+        """Host bytes ``src`` (a flat uint8 array) to device address ``dst``."""
+        with self.lock:
+            if not self.reserve(src.nbytes):
+                return False
+            step = self.size // 2
+            offs = range(0, src.nbytes, step)
+            self._half(0, min(step, src.nbytes))[:] = src[:step]
+            for i, off in enumerate(offs):
+                n = min(step, src.nbytes - off)
+                _check("cuMemcpyHtoDAsync", self.drv.cuMemcpyHtoDAsync(
+                    dst + off, self.ptr + (i % 2) * step, n, stream))
+                nxt = off + step
+                if nxt < src.nbytes:  # fill the other half while this one is copied
+                    m = min(step, src.nbytes - nxt)
+                    self._half(i + 1, m)[:] = src[nxt:nxt + m]
+                wait()
+            return True
+
+    def copy_out(self, dst: np.ndarray, src: int, stream, wait) -> bool:
+        """Device address ``src`` to host bytes ``dst`` (a flat uint8 array)."""
+        with self.lock:
+            if not self.reserve(dst.nbytes):
+                return False
+            step = self.size // 2
+            offs = list(range(0, dst.nbytes, step))
+
+            def issue(i):
+                n = min(step, dst.nbytes - offs[i])
+                _check("cuMemcpyDtoHAsync", self.drv.cuMemcpyDtoHAsync(
+                    self.ptr + (i % 2) * step, src + offs[i], n, stream))
+
+            issue(0)
+            for i, off in enumerate(offs):
+                wait()  # chunk i has landed
+                if i + 1 < len(offs):
+                    issue(i + 1)  # its half was drained in the previous round
+                n = min(step, dst.nbytes - off)
+                dst[off:off + n] = self._half(i, n)
+            return True
+
+
 class CUDAProgram:
     __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar")
 
@@ -259,7 +345,6 @@ class CUDABackend:
         self.stream = _check("cuStreamCreate", drv.cuStreamCreate(drv.CUstream_flags.CU_STREAM_NON_BLOCKING))
         self.description = (f"{self.name} (sm_{self.cc}, {self.total_mem / 2 ** 30:.0f} GiB), CUDA C via NVRTC "
                             f"{'.'.join(map(str, nvrtc_version()))}")
-        self.renderer = CUDARenderer()
         self.dtypes = frozenset(dt.ALL)
         archs = supported_archs()
         if self.cc in archs:
@@ -267,10 +352,14 @@ class CUDABackend:
         else:
             older = [a for a in archs if a <= self.cc]
             self.arch = f"compute_{max(older) if older else min(archs)}"
+        # the renderer targets what the code is compiled for (tensor cores from sm_70)
+        self.target_cc = min(self.cc, int(self.arch.split("_")[1]))
+        self.renderer = CUDARenderer(self.target_cc)
         self._free: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self._programs: dict[str, CUDAProgram] = {}
         self.compiles = 0
+        self.staging = PinnedStaging(drv)
 
     def _set_ctx(self) -> None:
         _check("cuCtxSetCurrent", self.drv.cuCtxSetCurrent(self.ctx))
@@ -304,12 +393,17 @@ class CUDABackend:
             self._free.clear()
         for p in blocks:
             _check("cuMemFree", self.drv.cuMemFree(p))
+        with self.staging.lock:
+            self.staging.release()
 
     def copy_in(self, handle: CUDABuffer, arr: np.ndarray) -> None:
         if arr.nbytes == 0:
             return
         arr = np.ascontiguousarray(arr)
         self._set_ctx()
+        if arr.nbytes >= PINNED_MIN and self.staging.copy_in(handle.ptr, arr.reshape(-1).view(np.uint8),
+                                                             self.stream, self.synchronize):
+            return
         _check("cuMemcpyHtoDAsync", self.drv.cuMemcpyHtoDAsync(handle.ptr, arr.ctypes.data, arr.nbytes,
                                                                self.stream))
         # the host array may be freed as soon as we return
@@ -317,6 +411,10 @@ class CUDABackend:
 
     def copy_out(self, handle: CUDABuffer, size: int, dtype: dt.DType) -> np.ndarray:
         out = np.empty(size, dtype=dtype.np)
+        if out.nbytes >= PINNED_MIN:
+            self._set_ctx()
+            if self.staging.copy_out(out.view(np.uint8), handle.ptr, self.stream, self.synchronize):
+                return out
         if out.nbytes:
             self._set_ctx()
             _check("cuMemcpyDtoHAsync", self.drv.cuMemcpyDtoHAsync(out.ctypes.data, handle.ptr, out.nbytes,
@@ -353,7 +451,7 @@ class CUDABackend:
             image += b"\0"
         module = _check("cuModuleLoadData", self.drv.cuModuleLoadData(image))
         func = _check("cuModuleGetFunction", self.drv.cuModuleGetFunction(module, kernel.name.encode()))
-        grid, block = launch_config(kernel)
+        grid, block = launch_config(kernel, self.target_cc)
         prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars))
         with self._lock:
             self._programs[key] = prog

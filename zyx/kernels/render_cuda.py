@@ -1,14 +1,18 @@
 """CUDA C renderer: kernel IR -> an ``extern "C" __global__`` function for NVRTC.
 
-Two launch shapes, both chosen from the kernel alone (``launch_config``), so the
-backend and the compile-only check agree:
+Three launch shapes, chosen from the kernel and the target's compute capability
+(``launch_config(kernel, cc)``), so the backend and the compile-only check agree:
 
 * **thread per output** - the parallel output loops are flattened into one linear
   index ``zi``; a grid-stride loop walks it, so any size runs with a capped grid;
 * **block per output** - for kernels with few outputs and a big reduction (full sums,
   softmax denominators, row norms): the block's threads stride the top-level reduce
   loops, then combine their partial accumulators in a shared-memory tree. Everything
-  else in the body runs redundantly in every thread; only thread 0 stores.
+  else in the body runs redundantly in every thread; only thread 0 stores;
+* **tiled matmul** - contractions (``matmul_plan``: the shape ``tile_c.plan`` finds, one
+  SUM over a product of a row-side and a column-side value, with fused prologues and
+  epilogues): a block per output tile, the operands staged through shared memory; on
+  tensor cores (WMMA) for float16 / bfloat16 loads from sm_70 / sm_80.
 
 float16 / bfloat16 live in memory as ``__half`` / ``__nv_bfloat16`` and are computed
 in float (as on the CPU). Complex numbers are a small struct (``zc64`` / ``zc128``)
@@ -19,9 +23,11 @@ bit for bit where the math is exact.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .. import dtypes as dt
 from ..dtypes import DType
+from . import tile_c
 from .ir import Acc, AccUpdate, Kernel, Loop, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
@@ -198,13 +204,123 @@ def uses_block_reduce(k: Kernel) -> bool:
     return total <= 1024 or (total <= 65536 and big >= 1024)
 
 
-def launch_config(k: Kernel) -> tuple[int, int]:
-    """(blocks, threads per block) for a kernel; blocks is 0 for an empty output."""
+# ------------------------------------------------------------------ tiled contractions
+# A contraction (matmul and its relatives, as tile_c.plan finds them) runs as a tiled
+# matmul: each block computes a BM x BN tile of the output, staging BK-wide slices of the
+# A-side values (those depending on the row axis ``vm``) and the B-side values (column
+# axis ``vn``) in shared memory. SIMT: 16 x 16 threads, each a TM x TN register sub-tile
+# at rows ``zty + 16 i`` and columns ``ztx + 16 j`` (conflict-free shared reads, coalesced
+# stores). Tensor cores: 4 warps, each 2 x 2 WMMA 16x16x16 fragments of a 64 x 64 tile.
+MM_THREADS = 256
+MM_BK = 16
+WMMA_THREADS = 128
+WMMA_BK = 32
+MM_SHARED_LIMIT = 40 * 1024  # bytes of staged values per block (48 KiB static limit)
+
+
+@dataclass
+class MatmulPlan:
+    tp: tile_c.TilePlan  # vm / vn, the reduction nest, statement classes
+    bm: int
+    bn: int
+    bk: int
+    threads: int
+    wmma: DType | None  # float16 / bfloat16: the product runs on tensor cores
+    a_exp: list  # A-side statements whose values the per-element statements read
+    b_exp: list
+    red: int  # reduction steps (all loops of the nest)
+    outer: list  # the other parallel dims (batch), one tile grid each
+
+    @property
+    def tiles(self) -> int:
+        return math.prod(n for _, n in self.outer) * -(-self.tp.m // self.bm) * -(-self.tp.n // self.bn)
+
+
+def _per_thread(n: int) -> int:
+    return 4 if n >= 48 else 2 if n >= 24 else 1
+
+
+def _needed_for(stmts: list, names) -> list:
+    """The statements of ``stmts`` that ``names`` depend on (themselves included), in order."""
+    by = {s.name: s for s in stmts}
+    want: set = set()
+    stack = list(names)
+    while stack:
+        nm = stack.pop()
+        if nm in by and nm not in want:
+            want.add(nm)
+            stack.extend(by[nm].srcs)
+    return [s for s in stmts if s.name in want]
+
+
+def _wmma_type(k: Kernel, p: tile_c.TilePlan, a_exp: list, b_exp: list, cc: int) -> DType | None:
+    """float16 / bfloat16 when the contraction is exactly sum(a * b) of two such loads
+    with a float32 accumulator, and the device has tensor cores for the type."""
+    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
+    if cc < 70 or len(ab) != 1 or ab[0].op != "MUL" or ab[0].name != p.up.src:
+        return None
+    if len(a_exp) != 1 or len(b_exp) != 1 or set(ab[0].srcs) != {a_exp[0].name, b_exp[0].name}:
+        return None
+    if compute_dtype(p.acc.dtype) is not dt.float32 or any(s.op != "LOAD" for s in a_exp + b_exp):
+        return None
+    types = {k.params[s.arg[0]].dtype for s in a_exp + b_exp}
+    t = types.pop() if len(types) == 1 else None
+    return t if t is dt.float16 or (t is dt.bfloat16 and cc >= 80) else None
+
+
+def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
+    """The tiled-matmul plan for a contraction-shaped kernel, or None to render it plainly."""
+    p = tile_c.plan(k)
+    if p is None or p.vm is None or p.acc.kind != "SUM" or p.m < 16 or p.n < 16:
+        return None
+    red = math.prod(lp.size for lp in p.nest)
+    if red < 16 or p.cls.get(p.up.src) != "ab":
+        return None
+    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
+    if any(s.op in ("LOAD", "GATE", "RAND") for s in ab):
+        return None  # memory read per element: the padded edges of a tile would read out of bounds
+    used = {x for s in ab for x in s.srcs} | {p.up.src}
+    a_exp = [s for s in p.stmts if p.cls[s.name] == "a" and s.name in used]
+    b_exp = [s for s in p.stmts if p.cls[s.name] == "b" and s.name in used]
+    if not a_exp or not b_exp or any(compute_dtype(s.dtype).kind not in "fiub" for s in a_exp + b_exp):
+        return None
+    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
+    wm = _wmma_type(k, p, a_exp, b_exp, cc)
+    if wm is not None:
+        return MatmulPlan(p, 64, 64, WMMA_BK, WMMA_THREADS, wm, a_exp, b_exp, red, outer)
+    bm, bn = 16 * _per_thread(p.m), 16 * _per_thread(p.n)
+    shared = MM_BK * sum(compute_dtype(s.dtype).itemsize * (bm + 1) for s in a_exp) \
+        + MM_BK * sum(compute_dtype(s.dtype).itemsize * (bn + 1) for s in b_exp)
+    if shared > MM_SHARED_LIMIT:
+        return None
+    return MatmulPlan(p, bm, bn, MM_BK, MM_THREADS, None, a_exp, b_exp, red, outer)
+
+
+def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
+    """Declarations splitting the flat index ``lin`` into the variables of ``dims``
+    (row-major, the last fastest)."""
+    lines, inner = [], 1
+    for i in reversed(range(len(dims))):
+        v, n = dims[i]
+        e = lin if inner == 1 else f"({lin} / {inner}LL)"
+        if i > 0:
+            e = f"({e} % {n}LL)"
+        lines.append(f"{pad}const int64_t {v} = {e};")
+        inner *= n
+    return lines[::-1]
+
+
+def launch_config(k: Kernel, cc: int = 0) -> tuple[int, int]:
+    """(blocks, threads per block) for a kernel on a device of compute capability ``cc``
+    (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output."""
     total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     if total == 0:
         return 0, BLOCK
     if uses_block_reduce(k):
         return min(total, MAX_GRID), BLOCK
+    mm = matmul_plan(k, cc)
+    if mm is not None:
+        return min(mm.tiles, MAX_GRID), mm.threads
     if not k.global_dims:
         return 1, 1
     return min(-(-total // BLOCK), MAX_GRID), BLOCK
@@ -215,6 +331,9 @@ class CUDARenderer(CStyleRenderer):
 
     lang = "cuda"
     index_type = "int64_t"
+
+    def __init__(self, cc: int = 0):
+        self.cc = cc  # target compute capability (major * 10 + minor); 0: no tensor cores
 
     # ------------------------------------------------------------------ types
     def ctype(self, d: DType) -> str:
@@ -299,12 +418,15 @@ class CUDARenderer(CStyleRenderer):
             const = "" if p.output else "const "
             params.append(f"{const}{self.storage_type(p.dtype)}* __restrict__ {p.name}")
         params += [f"uint32_t {s}" for s in k.scalars]
-        blocks, threads = launch_config(k)
-        out = [CUDA_PREAMBLE,
+        blocks, threads = launch_config(k, self.cc)
+        mm = None if blocks == 0 or uses_block_reduce(k) else matmul_plan(k, self.cc)
+        out = [CUDA_PREAMBLE + ("#include <mma.h>\n" if mm is not None and mm.wmma is not None else ""),
                f'extern "C" __global__ void __launch_bounds__({threads}) {k.name}({", ".join(params)}) {{']
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
         if uses_block_reduce(k):
             self._render_block_reduce(k, total, out)
+        elif mm is not None:
+            self._render_matmul(k, mm, out)
         elif not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
             self.render_body(k, k.body, 1, {}, out)
@@ -319,15 +441,7 @@ class CUDARenderer(CStyleRenderer):
 
     def _global_vars(self, k: Kernel, lin: str, pad: str) -> list[str]:
         """Split the flat output index into the kernel's parallel loop variables."""
-        lines, inner = [], 1
-        for i in reversed(range(len(k.global_dims))):
-            v, n = k.global_dims[i]
-            e = lin if inner == 1 else f"({lin} / {inner}LL)"
-            if i > 0:
-                e = f"({e} % {n}LL)"
-            lines.append(f"{pad}const int64_t {v.name} = {e};")
-            inner *= n
-        return lines[::-1]
+        return _split([(v.name, n) for v, n in k.global_dims], lin, pad)
 
     def _render_block_reduce(self, k: Kernel, total: int, out: list[str]) -> None:
         dtypes: dict = {}
@@ -379,5 +493,152 @@ class CUDARenderer(CStyleRenderer):
         out.append(f"{pad}{acc.name} = {sh}[0];")
         out.append(f"{pad}__syncthreads();")
 
+    # ------------------------------------------------------------------ tiled matmul
+    def _render_matmul(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
+        p, it = mm.tp, "int64_t"
+        tm, tn = mm.bm // 16, mm.bn // 16
+        if mm.wmma is None:
+            for s in mm.a_exp:
+                out.append(f"  __shared__ {self.ctype(s.dtype)} zsa_{s.name}[{mm.bk}][{mm.bm + 1}];")
+            for s in mm.b_exp:
+                out.append(f"  __shared__ {self.ctype(s.dtype)} zsb_{s.name}[{mm.bk}][{mm.bn + 1}];")
+            out.append("  const int zty = threadIdx.x / 16, ztx = threadIdx.x % 16;")
+        else:
+            h = self.storage_type(mm.wmma)
+            out.append(f"  __shared__ __align__(32) {h} zsa[{mm.bm}][{mm.bk + 8}];")
+            out.append(f"  __shared__ __align__(32) {h} zsb[{mm.bk}][{mm.bn + 8}];")
+            out.append(f"  __shared__ __align__(32) float zsc[{mm.bm}][{mm.bn + 4}];")
+            out.append("  const int zwm = threadIdx.x / 64, zwn = (threadIdx.x / 32) % 2;")
+        tiles_m, tiles_n = -(-p.m // mm.bm), -(-p.n // mm.bn)
+        out.append(f"  for ({it} zt = blockIdx.x; zt < {mm.tiles}LL; zt += gridDim.x) {{")
+        out.extend(_split([(v.name, n) for v, n in mm.outer] + [("ztm", tiles_m), ("ztn", tiles_n)], "zt", "    "))
+        out.append(f"    const {it} zm0 = ztm * {mm.bm}, zn0 = ztn * {mm.bn};")
+        t = self.ctype(p.acc.dtype)
+        if mm.wmma is None:
+            out.append(f"    {t} zacc[{tm}][{tn}];")
+            out.append(f"    for (int i = 0; i < {tm}; i++) for (int j = 0; j < {tn}; j++) "
+                       f"zacc[i][j] = {self.acc_init('SUM', p.acc.dtype)};")
+        else:
+            frag = "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>"
+            out.append(f"    {frag} zc[2][2];")
+            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
+                       "nvcuda::wmma::fill_fragment(zc[i][j], 0.0f);")
+        out.append(f"    for ({it} zk0 = 0; zk0 < {mm.red}LL; zk0 += {mm.bk}) {{")
+        self._stage(k, mm, "a", out)
+        self._stage(k, mm, "b", out)
+        out.append("      __syncthreads();")
+        if mm.wmma is None:
+            self._simt_step(k, mm, out)
+        else:
+            self._wmma_step(mm, out)
+        out.append("      __syncthreads();")
+        out.append("    }")
+        pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
+        post = k.body[p.li + 1:]
+        guard = " && ".join([f"{p.vm.name} < {p.m}"] * (p.m % mm.bm != 0)
+                            + [f"{p.vn.name} < {p.n}"] * (p.n % mm.bn != 0))
+        if mm.wmma is None:
+            out.append(f"    #pragma unroll\n    for (int i = 0; i < {tm}; i++)")
+            out.append(f"    #pragma unroll\n    for (int j = 0; j < {tn}; j++) {{")
+            out.append(f"      const {it} {p.vm.name} = zm0 + zty + 16 * i, {p.vn.name} = zn0 + ztx + 16 * j;")
+            value = "zacc[i][j]"
+        else:
+            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++)")
+            out.append("      nvcuda::wmma::store_matrix_sync(&zsc[zwm * 32 + 16 * i][zwn * 32 + 16 * j], zc[i][j], "
+                       f"{mm.bn + 4}, nvcuda::wmma::mem_row_major);")
+            out.append("    __syncthreads();")
+            out.append(f"    for (int ze = threadIdx.x; ze < {mm.bm * mm.bn}; ze += {mm.threads}) {{")
+            out.append(f"      const int zr = ze / {mm.bn}, zq = ze % {mm.bn};")
+            out.append(f"      const {it} {p.vm.name} = zm0 + zr, {p.vn.name} = zn0 + zq;")
+            value = "zsc[zr][zq]"
+        out.append(f"      if ({guard or '1'}) {{")
+        out.append(f"        {t} {p.acc.name} = {value};")
+        self.render_body(k, pre + post, 4, {p.acc.name: p.acc.dtype}, out)
+        out.append("      }")
+        out.append("    }")
+        if mm.wmma is not None:
+            out.append("    __syncthreads();")
+        out.append("  }")
 
-__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "BLOCK"]
+    def _stage(self, k: Kernel, mm: MatmulPlan, side: str, out: list[str]) -> None:
+        """Compute one BK-wide slice of the A (or B) side values into shared memory,
+        zero where the tile overhangs the output or the reduction."""
+        p = mm.tp
+        exp = mm.a_exp if side == "a" else mm.b_exp
+        var, size, base, width = (p.vm, p.m, "zm0", mm.bm) if side == "a" else (p.vn, p.n, "zn0", mm.bn)
+        stmts = _needed_for(p.stmts, [s.name for s in exp])
+        loads = [s for s in stmts if s.op == "LOAD"]
+        rv = p.nest[-1].var.name
+        # consecutive threads take consecutive reduction steps when that is how memory runs
+        k_fast = any(tile_c._coef(s.arg[1], rv) == 1 for s in loads) \
+            and not any(tile_c._coef(s.arg[1], var.name) == 1 for s in loads)
+        row, kk = (f"ze / {mm.bk}", f"ze % {mm.bk}") if k_fast else (f"ze % {width}", f"ze / {width}")
+        if mm.wmma is None:
+            dst = [f"zs{side}_{s.name}[zkk][zrow]" for s in exp]
+            zero = [self.literal(0, s.dtype) for s in exp]
+            conv = [s.name for s in exp]
+        else:
+            dst = ["zsa[zrow][zkk]" if side == "a" else "zsb[zkk][zrow]"]
+            zero = [self.store_conv(mm.wmma, "0.0f")]
+            conv = [self.store_conv(mm.wmma, exp[0].name)]
+        out.append(f"      for (int ze = threadIdx.x; ze < {width * mm.bk}; ze += {mm.threads}) {{")
+        out.append(f"        const int zrow = {row}, zkk = {kk};")
+        out.append(f"        const int64_t {var.name} = {base} + zrow, zk = zk0 + zkk;")
+        conds = [f"{var.name} < {size}"] * (size % width != 0) + [f"zk < {mm.red}"] * (mm.red % mm.bk != 0)
+        out.append(f"        if ({' && '.join(conds)}) {{" if conds else "        {")
+        out.extend(_split([(lp.var.name, lp.size) for lp in p.nest], "zk", "          "))
+        self.render_body(k, stmts, 5, {}, out)
+        out.extend(f"          {d} = {c};" for d, c in zip(dst, conv))
+        if conds:
+            out.append("        } else {")
+            out.extend(f"          {d} = {z};" for d, z in zip(dst, zero))
+        out.append("        }")
+        out.append("      }")
+
+    def _simt_step(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
+        """The BK reduction steps of one staged slice: each thread's TM x TN sub-tile."""
+        p = mm.tp
+        tm, tn = mm.bm // 16, mm.bn // 16
+        ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
+        plain = [s for s in p.stmts if p.cls[s.name] == ""]
+        neither = _needed_for(plain, [x for s in ab for x in s.srcs])
+        bound = str(mm.bk) if mm.red % mm.bk == 0 else f"(zk0 + {mm.bk} <= {mm.red} ? {mm.bk} : (int)({mm.red} - zk0))"
+        out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
+        if any(s.op != "CONST" for s in neither):
+            out.append("        const int64_t zk = zk0 + zkk;")
+            out.extend(_split([(lp.var.name, lp.size) for lp in p.nest], "zk", "        "))
+        dtypes = {s.name: s.dtype for s in p.stmts}
+        self.render_body(k, neither, 4, dtypes, out)
+        for side, exp, n, lane in (("a", mm.a_exp, tm, "zty"), ("b", mm.b_exp, tn, "ztx")):
+            for s in exp:
+                out.append(f"        {self.ctype(s.dtype)} zr{side}_{s.name}[{n}];")
+                out.append(f"        for (int q = 0; q < {n}; q++) zr{side}_{s.name}[q] = "
+                           f"zs{side}_{s.name}[zkk][{lane} + 16 * q];")
+        out.append(f"        #pragma unroll\n        for (int i = 0; i < {tm}; i++)")
+        out.append(f"        #pragma unroll\n        for (int j = 0; j < {tn}; j++) {{")
+        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zra_{s.name}[i];" for s in mm.a_exp)
+        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zrb_{s.name}[j];" for s in mm.b_exp)
+        self.render_body(k, ab, 5, dtypes, out)
+        out.append(f"          {self.acc_update('zacc[i][j]', 'SUM', p.up.src, p.acc.dtype)}")
+        out.append("        }")
+        out.append("      }")
+
+    def _wmma_step(self, mm: MatmulPlan, out: list[str]) -> None:
+        """The staged slice on tensor cores: each warp a 32 x 32 piece, 2 x 2 fragments."""
+        h = self.storage_type(mm.wmma)
+        w = "nvcuda::wmma"
+        out.append("      #pragma unroll")
+        out.append(f"      for (int zkk = 0; zkk < {mm.bk}; zkk += 16) {{")
+        out.append(f"        {w}::fragment<{w}::matrix_a, 16, 16, 16, {h}, {w}::row_major> zfa[2];")
+        out.append(f"        {w}::fragment<{w}::matrix_b, 16, 16, 16, {h}, {w}::row_major> zfb[2];")
+        out.append(f"        for (int i = 0; i < 2; i++) {w}::load_matrix_sync(zfa[i], &zsa[zwm * 32 + 16 * i][zkk], "
+                   f"{mm.bk + 8});")
+        out.append(f"        for (int j = 0; j < 2; j++) {w}::load_matrix_sync(zfb[j], &zsb[zkk][zwn * 32 + 16 * j], "
+                   f"{mm.bn + 8});")
+        out.append(f"        for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
+                   f"{w}::mma_sync(zc[i][j], zfa[i], zfb[j], zc[i][j]);")
+        out.append("      }")
+
+
+__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "matmul_plan",
+           "MatmulPlan", "BLOCK"]

@@ -313,6 +313,17 @@ def test_binary(device, d, op):
                 want = np.nextafter(a, b)  # in the dtype itself: a wider step would round away
             else:
                 want = ref(npf, a, b, out=d)
+                if op == "/" and d.kind == "c":
+                    # a divisor whose reciprocal overflows the dtype (|b| ~ 1e-45): zyx follows
+                    # NumPy's algorithm (Smith's, with a reciprocal), whose result in the dtype
+                    # itself differs from the wide reference there; either is accepted
+                    aa, bb = np.broadcast_arrays(a, b)
+                    tiny = np.maximum(abs(bb.real), abs(bb.imag)) < 1 / np.finfo(bb.real.dtype).max
+                    with np.errstate(all="ignore"):
+                        own = np.asarray(aa / bb)
+                    g = got.numpy()
+                    same = (g == own) | ((g != g) & (own != own))
+                    want = np.where(tiny & same, own, want)
             exact = op in ("//", "%", "maximum", "minimum", "copysign", "nextafter")
             r, at = (0.0, 0.0) if exact and d.kind == "f" else tol(d, 4 if op == "**" else 1)
             signed = op in ("+", "-", "*", "//", "%", "copysign", "atan2") and d.kind == "f"

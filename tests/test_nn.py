@@ -367,6 +367,49 @@ def test_conv_transpose1d():
                  [rnd(2, 2, 6)])
 
 
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1), dict(dilation=2, groups=2), dict(padding="same"),
+                                dict(stride=3, padding=2, dilation=(1, 2))])
+def test_conv_backward_composite_second_order(kw):
+    """The convolution is one recorded composite whose input gradient is a transposed
+    convolution; it must agree with torch to second order (the gradient of a gradient)."""
+    x64 = np.random.default_rng(1).standard_normal((2, 4, 9, 8))
+    w64 = np.random.default_rng(2).standard_normal((6, 4 // kw.get("groups", 1), 3, 3))
+    xt, wt = zyx.Tensor(x64), zyx.Tensor(w64)
+    with zyx.GradientTape() as tape:
+        y = F.conv2d(xt, wt, **kw)
+        gx, gw = tape.gradient_persistent((y * y).sin().sum(), [xt, wt])
+        gw2, gx2 = tape.gradient((gx * gx).sum() + (gw * gw).sum(), [wt, xt])
+    tx, tw = torch.from_numpy(x64).requires_grad_(), torch.from_numpy(w64).requires_grad_()
+    ty = torch.nn.functional.conv2d(tx, tw, **kw)
+    tgx, tgw = torch.autograd.grad((ty * ty).sin().sum(), [tx, tw], create_graph=True)
+    tgw2, tgx2 = torch.autograd.grad((tgx * tgx).sum() + (tgw * tgw).sum(), [tw, tx])
+    for got, want in [(gx, tgx), (gw, tgw), (gw2, tgw2), (gx2, tgx2)]:
+        w = want.detach().numpy()
+        np.testing.assert_allclose(got.numpy(), w, rtol=1e-9, atol=1e-11 * np.abs(w).max())
+
+
+def test_maxpool_windows_without_overlap_are_reshapes():
+    """Pooling with stride = kernel reads its windows through a reshape: no expand, so
+    its backward has no scatter (and the values match torch, ties included)."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 8, 12)).astype(np.float32)
+    x[0, 0, :2, :2] = 1.5  # a window of ties
+    xt = T(x)
+    with zyx.GradientTape() as tape:
+        y = F.max_pool2d(xt, 2)
+        (g,) = tape.gradient((y * y).sum(), [xt])
+    node_ops = set()
+    stack = [y._node]
+    while stack:
+        n = stack.pop()
+        node_ops.add(n.op)
+        stack.extend(n.srcs)
+    assert "EXPAND" not in node_ops
+    np.testing.assert_allclose(y.numpy(), torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy())
+    want = np.zeros_like(x)
+    want[0, 0, :2, :2] = 2 * 1.5 / 4  # ties split the gradient evenly
+    np.testing.assert_allclose(g.numpy()[0, 0, :2, :2], want[0, 0, :2, :2], rtol=1e-6)
+
+
 def test_conv_fuses_into_one_kernel():
     conv = nn.Conv2d(3, 8, 3, padding=1)
     x = T(rnd(2, 3, 10, 10))

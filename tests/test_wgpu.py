@@ -275,3 +275,20 @@ def test_integer_ops_match_numpy(dtype):
     if dtype.kind == "u":  # negative float -> unsigned is undefined in C; compare the defined part
         f = np.abs(f)
     np.testing.assert_array_equal(on(f).cast(dtype).numpy(), zyx.Tensor(f, device="cpu").cast(dtype).numpy())
+
+
+@pytest.mark.parametrize("src", [dt.int8, dt.int16, dt.int32])
+def test_sign_extension_to_int64_then_compare(src):
+    """Widening a negative int to int64 and comparing it with 0: lavapipe miscompiled
+    ``i64(x) < 0`` (false for negative x), which broke take() with negative indices."""
+    if dt.int64 not in backend().dtypes:
+        pytest.skip("this adapter has no 64-bit integers")
+    lo = -2 ** (src.itemsize * 8 - 1)
+    a = np.array([-1, -5, 3, lo, -lo - 1, 0], src.np)
+    x = zyx.Tensor(a, device="wgpu:0").astype(zyx.int64)  # kept lazy: the cast fuses into each use
+    np.testing.assert_array_equal((x < 0).numpy(), a < 0)
+    np.testing.assert_array_equal(((x < 0).where(x + 7, x)).numpy(), np.where(a < 0, a.astype(np.int64) + 7, a))
+    np.testing.assert_array_equal(x.numpy(), a.astype(np.int64))
+    v = zyx.Tensor(np.array([0.0, 1.0, 2.0], np.float32), device="wgpu:0")
+    idx = zyx.Tensor(np.array([-1, 0, -3, 2], src.np), device="wgpu:0")
+    np.testing.assert_array_equal(v.take(idx, axis=0).numpy(), np.array([2.0, 0.0, 0.0, 2.0], np.float32))

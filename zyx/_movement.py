@@ -303,7 +303,10 @@ def _check_bounds(idx: Tensor, n: int, axis: int) -> None:
 def _wrap_negative(idx: Tensor, n: int) -> Tensor:
     if idx.dtype.kind == "u":
         return idx.cast(dt.int64)
-    idx = idx.cast(dt.int64) if idx.dtype is not dt.int64 else idx
+    # wrap in the index's own dtype when it holds n (no int64 arithmetic for int32 indices:
+    # cheaper everywhere, and Mesa's lavapipe miscompiled the int64 select)
+    d = idx.dtype if dt.max_value(idx.dtype) >= n else (dt.int32 if n < 2 ** 31 else dt.int64)
+    idx = idx.cast(d) if idx.dtype is not d else idx
     return (idx < 0).where(idx + n, idx)
 
 

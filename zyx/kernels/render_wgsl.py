@@ -347,6 +347,10 @@ class WGSLRenderer:
                 v = f"select({dtt}({x}), {dtt}({signed}({x})), {x} < {self.literal(0, sc)})"
             else:
                 v = f"{dtt}({x})"
+        elif st == "i32" and dtt == "i64":
+            # sign extension spelled out: lavapipe (Mesa 22-24) miscompiled ``i64(x) < 0``
+            # for a negative i32 x (false), which broke negative-index wrapping
+            v = f"(i64({x} >> 16u) * 65536li + i64({x} & 65535i))"
         else:
             v = f"{dtt}({x})" if st != dtt else x
         return self.wrap(v, dst) if dst.name in _NARROW else v

@@ -317,18 +317,15 @@ class CStyleRenderer:
             return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"
         return f"if ({v} {cmp} {acc}) {acc} = {v};"
 
-
-C_PREAMBLE = r"""
-#include <stdint.h>
-#include <string.h>
-#include <math.h>
-#include <complex.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-/* 64-byte vectors for the register-tiled contractions (zyx/kernels/tile_c.py): named
-   accumulators stay in registers, where arrays of accumulators would not; the multiply-add
-   is fused (one rounding, as BLAS) - the rest of a kernel keeps a*b+c unfused */
+# 64-byte vector helpers for the register-tiled contractions (tile_c.py), emitted before a
+# kernel that uses them (include-guarded: a batch compiles many kernels in one file). Named
+# vector accumulators stay in registers where arrays of accumulators would not; the
+# multiply-add is fused (one rounding, as BLAS) - the rest of a kernel keeps a*b+c unfused.
+# The x86 intrinsics header costs ~100 ms of compile time, so only these kernels include it;
+# gcc's element-wise fmaf loop is the portable fallback (it spilled accumulators on x86).
+C_VECTOR_HELPERS = r"""
+#ifndef ZYX_VECTOR_HELPERS
+#define ZYX_VECTOR_HELPERS
 typedef float zyx_vf32 __attribute__((vector_size(64)));
 typedef double zyx_vf64 __attribute__((vector_size(64)));
 static inline zyx_vf32 zyx_vld32(const float* p) { zyx_vf32 v; memcpy(&v, p, 64); return v; }
@@ -346,6 +343,18 @@ static inline zyx_vf32 zyx_vfma32(float a, zyx_vf32 b, zyx_vf32 c) {
   zyx_vf32 r; for (int i = 0; i < 16; i++) r[i] = fmaf(a, b[i], c[i]); return r; }
 static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
   zyx_vf64 r; for (int i = 0; i < 8; i++) r[i] = fma(a, b[i], c[i]); return r; }
+#endif
+#endif
+"""
+
+
+C_PREAMBLE = r"""
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include <complex.h>
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 /* vector variants from glibc's libmvec, declared here so gcc vectorizes math calls
    without -ffast-math (which would break nan/inf semantics) */
@@ -458,6 +467,8 @@ class CRenderer(CStyleRenderer):
         if tiling is not None:
             tile_c.render(self, k, tiling, out)
             out.append("}")
+            if any("zyx_v" in ln for ln in out[2:]):
+                out.insert(1, C_VECTOR_HELPERS)
             return "\n".join(out)
         dtypes: dict = {}
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1

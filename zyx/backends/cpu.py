@@ -27,6 +27,9 @@ from ..kernels.render_c import CRenderer
 # kernels: spinning workers took its core, and a training step of ~50 small kernels on a
 # busy 2-core machine ran 5-14x slower (measured with examples/train_digits.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# register-tiled contractions keep a packed panel of up to 256 KiB on each worker's stack
+# (zyx/kernels/tile_c.py); some platforms give secondary threads as little as 512 KiB
+os.environ.setdefault("OMP_STACKSIZE", "8M")
 
 
 class CompileError(RuntimeError):

@@ -174,7 +174,10 @@ def plan(k: Kernel) -> TilePlan | None:
     pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
     stmts = _needed(pre, body) + body
     deps = dependencies(stmts)
-    loads = [s for s in stmts if s.op == "LOAD"]
+    # the loads read at every reduction step (a per-row value hoisted before the loop, like a
+    # softmax's row max, says nothing about how the tile should be laid out)
+    rnames = {lp.var.name for lp in nest}
+    loads = [s for s in stmts if s.op == "LOAD" and deps[s.name] & rnames]
     dims = [(v, n) for v, n in k.global_dims if n > 1]
     if not dims:
         return None
@@ -245,10 +248,12 @@ def plan(k: Kernel) -> TilePlan | None:
         cls[s.name] = ("a" if vm is not None and vm.name in d else "") + ("b" if vn.name in d else "")
     if not dot and not pack and len(nest) == 1 and vm is not None and (m // ti) >= 4 \
             and (n // tj) * math.prod(s for v, s in dims if v is not vn and v is not vm) >= 4 \
-            and nest[-1].size * 32 * max(4, compute_dtype(acc.dtype).itemsize) <= 128 * 1024 \
-            and any(cls[s.name] == "b" and s.op not in ("LOAD", "CONST") for s in stmts):
+            and nest[-1].size * 32 * max(4, compute_dtype(acc.dtype).itemsize) <= 256 * 1024 \
+            and (any(cls[s.name] == "b" and s.op not in ("LOAD", "CONST") for s in stmts)
+                 or (nest[-1].size >= 512 and m >= 256)):
         # a computed B side (a ReLU mask in a weight gradient): compute it once per column
-        # block rather than once per row tile
+        # block rather than once per row tile; a long reduction over many rows: one
+        # contiguous panel instead of R rows a page apart (TLB misses)
         pack = True
     return TilePlan(li, nest, stmts, up, acc, vn, n, tj, vm, m, ti, dot, lanes, cls, pack)
 

@@ -62,6 +62,11 @@ CASES = [
     ("batched_nt", lambda a, b: a @ b.mT, lambda a, b: a @ np.swapaxes(b, -1, -2), [(2, 12, 64), (2, 20, 64)],
      None),
     ("col_sum", lambda a: a.sum(0), lambda a: a.sum(0), [(500, 48)], ["zacc[a][b]"]),
+    # packed B panels: A @ B^T with a batch axis outside the tile, and a long reduction over
+    # many rows (sizes the tiles do not divide)
+    ("batched_nt_packed", lambda a, b: a @ b.mT, lambda a, b: a @ np.swapaxes(b, -1, -2),
+     [(3, 40, 64), (3, 72, 64)], ["zpk_"]),
+    ("long_nn_packed", lambda a, b: a @ b, lambda a, b: a @ b, [(300, 600), (600, 70)], ["zpk_"]),
 ]
 
 
@@ -70,7 +75,7 @@ OTHER = [dt.float16, dt.bfloat16, dt.int8, dt.uint8, dt.int64]
 
 
 FLOAT_ONLY = ("nt_relu_prologue", "epilogue")
-FEW = ("nn", "nt_dot_remainder", "tn", "narrow_out", "col_sum")  # the layouts the other dtypes run
+FEW = ("nn", "nt_dot_remainder", "tn", "narrow_out", "col_sum", "long_nn_packed")  # the layouts the other dtypes run
 COMBOS = [pytest.param(c, d, id=f"{c[0]}-{d.name}") for c in CASES for d in MAIN + OTHER
           if (d in MAIN or c[0] in FEW) and not (d.kind in "iu" and c[0] in FLOAT_ONLY)]
 

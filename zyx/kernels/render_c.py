@@ -13,9 +13,10 @@ from .. import dtypes as dt
 from .. import ops
 from ..dtypes import DType
 from . import tile_c
+from .loops import split_by_divisor, unroll_size
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
-from .symbolic import Sym, variables
+from .symbolic import Sym
 
 # --------------------------------------------------------------------------- shared tables
 FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
@@ -474,7 +475,7 @@ class CRenderer(CStyleRenderer):
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
         work = total * max(1, k.flops // max(total, 1))
         body_lines: list[str] = []
-        split = _split_by_divisor(k)
+        split = split_by_divisor(k)
         if split is not None:  # the innermost output loop as (outer, c) with the c steps unrolled
             k, c = split
             inner = k.global_dims.pop()
@@ -533,7 +534,7 @@ class CRenderer(CStyleRenderer):
         if not k.global_dims or k.global_dims[-1][1] < 32:  # short rows: scalar was faster (measured)
             return False
         loops = [s for s in k.body if isinstance(s, Loop)]
-        if not loops or any(_unroll_size(s) is None or _unroll_size(s) > self.UNROLL_LIMIT for s in loops):
+        if not loops or any(unroll_size(s) is None or unroll_size(s) > self.UNROLL_LIMIT for s in loops):
             return False
         if any(isinstance(s, Acc) and s.kind in ("MAX", "MIN") and compute_dtype(s.dtype).kind == "c"
                for s in k.body):
@@ -628,112 +629,6 @@ class CRenderer(CStyleRenderer):
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
                    f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
-
-
-def _split_by_divisor(k: Kernel):
-    """(kernel, c) with the innermost output loop ``g`` rewritten as ``g = c*go + gi`` when its
-    indices use ``g // c`` or ``g % c`` (an upsampled gradient, a pooling backward): then the
-    go loop reads contiguously and vectorizes, and the c values of gi are unrolled inside it
-    (their stores interleave). None when that does not remove every div/mod of ``g``."""
-    from .symbolic import Div, Mod, Sum, substitute, var
-    if not k.global_dims or any(isinstance(s, Loop) for s in k.body):
-        return None
-    v, n = k.global_dims[-1]
-    divs: set = set()
-
-    def scan(e):
-        if isinstance(e, (Div, Mod)):
-            if v.name in variables(e.a):
-                divs.add(e.c)
-            scan(e.a)
-        elif isinstance(e, Sum):
-            for x, _ in e.terms:
-                scan(x)
-    syms = list(_syms(k.body))
-    for e in syms:
-        scan(e)
-    if len(divs) != 1:
-        return None
-    c = divs.pop()
-    if c > 4 or n % c or n // c < 8:
-        return None
-    go, gi = var(v.name + "o", 0, n // c - 1), var(v.name + "i", 0, c - 1)
-    sub = {v.name: go * c + gi}
-    body = [_subst_stmt(s, sub, substitute) for s in k.body]
-    if any(go.name in variables(e) or gi.name in variables(e) for e in _div_mod_args(body)):
-        return None
-    dims = list(k.global_dims[:-1]) + [(go, n // c), (gi, c)]
-    return Kernel(k.name, k.params, dims, body, k.flops, k.mem_bytes, k.ops_summary, k.scalars), c
-
-
-def _syms(stmts):
-    """Every index expression in statements (loads, gates, index values, stores)."""
-    for s in stmts:
-        if isinstance(s, Assign):
-            if s.op == "LOAD":
-                yield s.arg[1]
-                for e, _, _ in s.arg[2] or ():
-                    yield e
-            elif s.op == "INDEX":
-                yield s.arg
-            elif s.op == "GATE":
-                for e, _, _ in s.arg:
-                    yield e
-            elif s.op == "RAND":
-                yield s.arg[2]
-        elif isinstance(s, Store):
-            yield s.index
-
-
-def _div_mod_args(stmts):
-    from .symbolic import Div, Mod, Sum
-    out = []
-
-    def walk(e):
-        if isinstance(e, (Div, Mod)):
-            out.append(e.a)
-            walk(e.a)
-        elif isinstance(e, Sum):
-            for x, _ in e.terms:
-                walk(x)
-    for e in _syms(stmts):
-        walk(e)
-    return out
-
-
-def _subst_stmt(s, sub, substitute):
-    if isinstance(s, Assign):
-        if s.op == "LOAD":
-            p, idx, gate = s.arg
-            gate = tuple((substitute(e, sub), lo, hi) for e, lo, hi in gate) if gate else gate
-            return Assign(s.name, s.dtype, s.op, s.srcs, (p, substitute(idx, sub), gate))
-        if s.op == "INDEX":
-            return Assign(s.name, s.dtype, s.op, s.srcs, substitute(s.arg, sub))
-        if s.op == "GATE":
-            return Assign(s.name, s.dtype, s.op, s.srcs, tuple((substitute(e, sub), lo, hi) for e, lo, hi in s.arg))
-        if s.op == "RAND":
-            return Assign(s.name, s.dtype, s.op, s.srcs, (s.arg[0], s.arg[1], substitute(s.arg[2], sub)))
-        return s
-    if isinstance(s, Store):
-        return Store(s.param, substitute(s.index, sub), s.src, s.dtype)
-    return s
-
-
-def _unroll_size(loop: Loop):
-    """Steps of a loop nest whose bodies are straight-line (assignments and accumulator
-    updates), or None."""
-    n = 0
-    for s in loop.body:
-        if isinstance(s, Loop):
-            inner = _unroll_size(s)
-            if inner is None:
-                return None
-            n += inner
-        elif not isinstance(s, (Assign, AccUpdate)):
-            return None
-        elif isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"):
-            return None
-    return loop.size * max(n, 1)
 
 
 def _nan_flagged(kind: str, d: DType) -> bool:

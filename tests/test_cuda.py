@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -137,9 +138,11 @@ def test_full_reduction_uses_block_reduce():
     assert "__shared__" in src and "__syncthreads" in src
     ptx, _ = cuda.compile_only(k)
     assert "bar.sync" in ptx
-    (k2,) = kernels_of(x + 1)  # plain elementwise: thread per output, grid stride
+    (k2,) = kernels_of(x + 1)  # plain elementwise: 4 outputs per thread (float4), grid stride
     assert not uses_block_reduce(k2)
-    assert launch_config(k2) == (math.ceil(300000 / 256), 256)
+    assert launch_config(k2) == (math.ceil(300000 / 4 / 256), 256)
+    (k3,) = kernels_of(cpu(_data(dt.float32, (1000, 301))) + 1)  # 301 columns: one output per thread
+    assert launch_config(k3) == (math.ceil(301000 / 256), 256)
 
 
 @needs_nvrtc
@@ -353,6 +356,9 @@ static inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; memcpy(&u
   if ((u & 0x7fffffffu) > 0x7f800000u) return __nv_bfloat16{(unsigned short)((u >> 16) | 0x40u)};
   u += 0x7fffu + ((u >> 16) & 1u); return __nv_bfloat16{(unsigned short)(u >> 16)}; }
 static inline __nv_bfloat16 __double2bfloat16(double d) { return __float2bfloat16_rn((float)d); }
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) int4 { int x, y, z, w; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
 """
 EMU_MAX_GRID = 3
 
@@ -696,8 +702,11 @@ class _FakeDriver:
     def __init__(self):
         from cuda.bindings import driver
         self.CUresult = driver.CUresult
+        self.CUevent_flags = driver.CUevent_flags
         self.pending, self.buffers, self.freed, self.allocs, self.direct = [], {}, [], [], []
         self.fail = None
+        self.events_created, self.events_destroyed, self.event_flags, self.records = [], [], [], 0
+        self.stream_syncs = 0
 
     def _ret(self, name, *vals):
         if self.fail == name:
@@ -716,8 +725,56 @@ class _FakeDriver:
 
     def _copy(self, name, dst, src, n):
         self.direct.append(src)
-        self.pending.append((dst, src, n))
+        self.pending.append(lambda: ctypes.memmove(dst, src, n))
         return self._ret(name)
+
+    def _run_until(self, stop):
+        """Run queued work in order up to and including ``stop`` (None: everything)."""
+        while self.pending:
+            op = self.pending.pop(0)
+            if callable(op):
+                op()
+            if op is stop:
+                return
+
+    def cuEventCreate(self, flags):
+        ev = object()
+        self.events_created.append(ev)
+        self.event_flags.append(flags)
+        return self._ret("cuEventCreate", ev)
+
+    def cuEventRecord(self, ev, stream):
+        assert ev in self.events_created and ev not in self.events_destroyed
+        self.records += 1
+        # a re-recorded event now marks this later point in the stream
+        self.pending = [op for op in self.pending if not (isinstance(op, tuple) and op[1] is ev)]
+        self.pending.append(("event", ev))
+        return self._ret("cuEventRecord")
+
+    def cuEventSynchronize(self, ev):
+        mark = next((op for op in self.pending if isinstance(op, tuple) and op[1] is ev), None)
+        if mark is not None:
+            self._run_until(mark)
+        return self._ret("cuEventSynchronize")
+
+    def cuEventDestroy(self, ev):
+        self.events_destroyed.append(ev)
+        return self._ret("cuEventDestroy")
+
+    def cuMemFree(self, p):  # the "device memory" of these tests is NumPy's
+        return self._ret("cuMemFree")
+
+    def cuMemcpyDtoH(self, dst, src, n):  # synchronous, not ordered with the stream
+        ctypes.memmove(dst, src, n)
+        return self._ret("cuMemcpyDtoH")
+
+    def cuLaunchKernel(self, func, gx, gy, gz, bx, by, bz, shared, stream, params, extra):
+        """``func(pointers)`` runs when the stream gets to it; the parameters are read now."""
+        n = func.nbuf
+        slots = (ctypes.c_uint64 * n).from_address(params)
+        ptrs = [ctypes.c_uint64.from_address(a).value for a in slots]
+        self.pending.append(lambda: func(ptrs))
+        return self._ret("cuLaunchKernel")
 
     def cuMemcpyHtoDAsync(self, dst, src, n, stream):
         return self._copy("cuMemcpyHtoDAsync", dst, src, n)
@@ -726,9 +783,8 @@ class _FakeDriver:
         return self._copy("cuMemcpyDtoHAsync", dst, src, n)
 
     def cuStreamSynchronize(self, stream):
-        for dst, src, n in self.pending:
-            ctypes.memmove(dst, src, n)
-        self.pending.clear()
+        self.stream_syncs += 1
+        self._run_until(None)
         return self._ret("cuStreamSynchronize")
 
     def cuCtxSetCurrent(self, ctx):
@@ -740,6 +796,8 @@ def _fake_backend(chunk=None):
     be = object.__new__(cuda.CUDABackend)
     be.drv, be.ctx, be.stream = drv, None, None
     be.staging = cuda.PinnedStaging(drv, **({"chunk": chunk} if chunk else {}))
+    be.events = cuda.EventPool(drv)
+    be._lock, be._free = threading.Lock(), {}
     return be, drv
 
 
@@ -811,3 +869,189 @@ def test_gpu_large_transfers_use_pinned_staging():
     x = zyx.Tensor(a, device=dev)
     np.testing.assert_array_equal(x.numpy(), a)
     assert zyx.get_device(dev).backend.staging.size > 0
+
+
+# ------------------------------------------------------------------ vectorized elementwise
+# Plain elementwise kernels whose innermost output extent is a multiple of 4 (float32 /
+# int32 / uint32 outputs) compute 4 outputs per thread; aligned unit-stride loads and the
+# store become one 16-byte vector access, everything else stays scalar.
+def _vector_accesses(k):
+    from zyx.kernels.render_cuda import CUDARenderer
+    src = CUDARenderer(90).render(k)
+    return src.count("reinterpret_cast<const "), src.count("*reinterpret_cast<float4*>") \
+        + src.count("*reinterpret_cast<int4*>") + src.count("*reinterpret_cast<uint4*>")
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype,ptx_type", [(dt.float32, "f32"), (dt.int32, "u32"), (dt.uint32, "u32")],
+                         ids=lambda v: getattr(v, "name", v))
+def test_vectorized_elementwise_ptx(dtype, ptx_type):
+    from zyx.kernels.render_cuda import launch_config, vector_width
+    x, y = cpu(_data(dtype, (16, 64))), cpu(_data(dtype, (16, 64)))
+    out = (x * 3 + y) * x if dtype.kind != "f" else ((x * 2.5).exp() + y).sin()
+    (k,) = kernels_of(out)
+    assert vector_width(k) == 4
+    assert launch_config(k, 90) == (1, 256)  # 1024 outputs, 256 threads of 4
+    assert _vector_accesses(k) == (2, 1)
+    ptx, _ = cuda.compile_only(k)
+    lines = ptx.splitlines()
+    assert any("ld.global" in ln and f".v4.{ptx_type}" in ln for ln in lines), "no 16-byte vector load"
+    assert any("st.global" in ln and ".v4." in ln for ln in lines), "no 16-byte vector store"
+
+
+@needs_nvrtc
+def test_unaligned_view_loads_stay_scalar():
+    from zyx.kernels.render_cuda import CUDARenderer, vector_width
+    a, b = _data(dt.float32, (13,)), _data(dt.float32, (13,))
+    (k,) = kernels_of(cpu(a)[1:] + cpu(b)[:-1])
+    assert vector_width(k) == 4
+    src = CUDARenderer(90).render(k)
+    assert src.count("reinterpret_cast<const float4*>") == 1  # b[:-1] starts aligned, a[1:] does not
+    shifted = [ln for ln in src.splitlines() if "+ 1)]" in ln]
+    assert len(shifted) == 4 and not any("reinterpret_cast" in ln for ln in shifted)
+    ptx, _ = cuda.compile_only(k)
+    assert any("ld.global" in ln and ".v4.f32" in ln for ln in ptx.splitlines())
+    assert any("ld.global" in ln and ".v4" not in ln and ".f32" in ln for ln in ptx.splitlines())
+
+
+@needs_nvrtc
+def test_other_kernels_do_not_vectorize():
+    from zyx.kernels.render_cuda import vector_width
+    x = cpu(_data(dt.float32, (8, 30)))
+    assert vector_width(kernels_of(x + 1)[-1]) == 1  # 30 columns
+    assert vector_width(kernels_of(x.cast(dt.float64) + 1)[-1]) == 1  # 8-byte outputs
+    w = cpu(_data(dt.float32, (8, 32)))
+    assert vector_width(kernels_of(w.sum(axis=0))[-1]) == 1  # a reduction loop
+    assert vector_width(kernels_of(w.cast(dt.float16))[-1]) == 1
+    pad = kernels_of(cpu(_data(dt.float32, (3, 12))).pad(((0, 0), (2, 2))))[-1]
+    assert vector_width(pad) == 4 and _vector_accesses(pad) == (0, 1)  # gated loads stay scalar
+    cuda.compile_only(pad)
+
+
+def _vec_cases(dev):
+    f32, i32, u32 = np.float32, np.int32, np.uint32
+
+    def t(shape, d=f32):
+        if np.dtype(d).kind in "iu":
+            return RNG.integers(0 if np.dtype(d).kind == "u" else -1000, 1000, size=shape).astype(d)
+        return RNG.standard_normal(shape).astype(d)
+
+    def on_(a):
+        return zyx.Tensor(a, device=dev)
+
+    a, b = t((64, 128)), t((64, 128))  # 8192 outputs: the grid-stride loop runs too
+    cases = {"chain": ((on_(a) * 2.5 + on_(b)).exp() - 1, np.exp(a * np.float32(2.5) + b) - 1, 2)}
+    c = t((3, 10))
+    cases["ragged"] = (on_(c) * 2 + 1, c * 2 + 1, 0)
+    row, col = t((32,)), t((6, 1))
+    m = t((6, 32))
+    cases["broadcast"] = (on_(m) + on_(row) * on_(col), m + row * col, 2)
+    p = t((32, 8))
+    cases["permuted"] = (on_(p).permute(1, 0) * 2, p.T * 2, 0)
+    s = t((4, 64))
+    cases["strided"] = (on_(s)[:, ::2] + 1, s[:, ::2] + 1, 0)
+    o = t((3, 40))
+    cases["offset_by_4"] = (on_(o)[:, 4:36] - on_(o)[:, 1:33], o[:, 4:36] - o[:, 1:33], 1)
+    u, v = t((13,)), t((13,))
+    cases["shifted_1d"] = (on_(u)[1:] + on_(v)[:-1], u[1:] + v[:-1], 1)
+    q = t((3, 12))
+    cases["padded"] = (on_(q).pad(((0, 0), (2, 2)), value=-1.0), np.pad(q, ((0, 0), (2, 2)), constant_values=-1), 0)
+    ia, ib = t((5, 36), i32), t((5, 36), i32)
+    cases["int32"] = (on_(ia) * 3 - on_(ib), ia * 3 - ib, 2)
+    ua, ub = t((7, 16), u32), t((7, 16), u32)
+    cases["uint32"] = ((on_(ua) ^ on_(ub)) + 7, (ua ^ ub) + np.uint32(7), 2)
+    return cases
+
+
+VEC_CASES = ["chain", "ragged", "broadcast", "permuted", "strided", "offset_by_4", "shifted_1d", "padded", "int32",
+             "uint32"]
+
+
+@pytest.mark.parametrize("case", VEC_CASES)
+def test_emulated_vectorized_elementwise(emu, case):
+    """The 4-outputs-per-thread path run on the host, against NumPy; ``nvec`` is how many
+    loads of the case are 16-byte vector loads."""
+    from zyx.kernels.render_cuda import vector_width
+    got, want, nvec = _vec_cases(emu)[case]
+    k = kernels_of(got)[-1]
+    assert vector_width(k) == (1 if case == "ragged" else 4)
+    assert _vector_accesses(k)[0] == nvec
+    res = got.numpy()
+    if want.dtype.kind == "f":
+        np.testing.assert_allclose(res, want, rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(res, want)
+
+
+# ------------------------------------------------------------------ completion events
+class _FakeKernel:
+    """A "kernel" for the fake driver: ``fn(pointers)`` writes host memory standing in
+    for device memory when the stream reaches it."""
+
+    def __init__(self, nbuf, fn):
+        self.nbuf, self.fn = nbuf, fn
+
+    def __call__(self, ptrs):
+        self.fn(ptrs)
+
+
+def _fill_kernel(value):
+    """Writes ``value`` to the 16 float32 of buffer 0."""
+    def fn(ptrs):
+        np.ctypeslib.as_array((ctypes.c_float * 16).from_address(ptrs[0]))[:] = value
+    return cuda.CUDAProgram(None, _FakeKernel(1, fn), f"fill{value}", 1, 16, 1, 0, (0,))
+
+
+def _device_buffers(n):
+    mem = [np.zeros(16, np.float32) for _ in range(n)]
+    return mem, [cuda.CUDABuffer(m.ctypes.data, m.nbytes) for m in mem]
+
+
+def test_copy_out_waits_only_for_the_producing_kernel():
+    be, drv = _fake_backend()
+    mem, (a, b) = _device_buffers(2)
+    be.launch(_fill_kernel(1.0), [a], [])
+    be.launch(_fill_kernel(2.0), [b], [])
+    assert not mem[0].any() and not mem[1].any()  # nothing has run yet
+    np.testing.assert_array_equal(be.copy_out(a, 16, dt.float32), np.full(16, 1.0, np.float32))
+    assert not mem[1].any(), "copy_out waited for a later, unrelated kernel"
+    assert drv.stream_syncs == 0
+    np.testing.assert_array_equal(be.copy_out(b, 16, dt.float32), np.full(16, 2.0, np.float32))
+    assert drv.event_flags == [drv.CUevent_flags.CU_EVENT_DISABLE_TIMING] * 2
+    # the latest writer counts
+    be.launch(_fill_kernel(5.0), [a], [])
+    np.testing.assert_array_equal(be.copy_out(a, 16, dt.float32), np.full(16, 5.0, np.float32))
+    # a buffer no recorded launch wrote is ordered on the stream instead
+    be.launch(_fill_kernel(7.0), [b], [])
+    mem2, (c,) = _device_buffers(1)
+    be.copy_out(c, 16, dt.float32)
+    assert drv.stream_syncs == 1 and mem[1][0] == 7.0 and not be.events.writer
+
+
+def test_events_are_a_reused_ring_and_destroyed():
+    be, drv = _fake_backend()
+    be.events = cuda.EventPool(drv, size=3)
+    mem, bufs = _device_buffers(5)
+    for i in range(5):
+        be.launch(_fill_kernel(float(i + 1)), [bufs[i]], [])
+    assert len(drv.events_created) == 3 and drv.records == 5
+    # buffer 0's event was re-recorded after launch 3: waiting on it waits longer, never too short
+    np.testing.assert_array_equal(be.copy_out(bufs[0], 16, dt.float32), np.full(16, 1.0, np.float32))
+    for i in range(1, 5):
+        np.testing.assert_array_equal(be.copy_out(bufs[i], 16, dt.float32), np.full(16, i + 1.0, np.float32))
+    be.free(bufs[4])
+    assert bufs[4].ptr == 0 and mem[4].ctypes.data not in be.events.writer
+    be.empty_cache()
+    assert drv.events_destroyed == drv.events_created and not be.events.events
+    be.launch(_fill_kernel(9.0), [bufs[0]], [])  # a fresh ring after teardown
+    assert len(drv.events_created) == 4
+
+
+@pytest.mark.parametrize("call", ["cuEventCreate", "cuEventRecord", "cuEventSynchronize", "cuMemcpyDtoH"])
+def test_event_errors_name_the_call(call):
+    be, drv = _fake_backend()
+    mem, (a,) = _device_buffers(1)
+    drv.fail = call
+    with pytest.raises(cuda.CUDAError, match=f"{call} failed: CUDA_ERROR_INVALID_VALUE"):
+        be.launch(_fill_kernel(1.0), [a], [])
+        be.copy_out(a, 16, dt.float32)

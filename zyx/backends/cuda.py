@@ -12,7 +12,10 @@ CUDA version (a newer NVRTC emits PTX the driver rejects), hence the pin to 13.0
 * Memory comes from a small pool: freed blocks are kept in a free list by rounded size
   and reused; when the device runs out, the pool is emptied and the allocation retried,
   then ``MemoryError`` is raised.
-* Everything is issued on one stream per device; ``synchronize`` waits for it.
+* Everything is issued on one stream per device; ``synchronize`` waits for it. Each
+  launch records an event (``EventPool``, a small reused ring) that its output buffers
+  remember, so ``copy_out`` of a buffer waits only for the kernel that wrote it while
+  later launches keep the GPU busy.
   Transfers of 1 MiB or more go through a reusable page-locked (pinned) staging buffer
   (``PinnedStaging``), in double-buffered chunks; smaller ones copy directly.
 * Every failing call raises ``CUDAError`` (a RuntimeError) naming the call and the
@@ -316,12 +319,78 @@ class PinnedStaging:
             return True
 
 
-class CUDAProgram:
-    __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar")
+# ------------------------------------------------------------------ completion events
+EVENT_POOL = 16  # events in the ring
 
-    def __init__(self, module, func, name: str, grid: int, block: int, nbuf: int, nscalar: int):
+
+class EventPool:
+    """Which kernel last wrote each device buffer, as a CUDA event.
+
+    ``record`` records an event on the stream after a launch and remembers it for the
+    launch's output buffers; ``wait_for`` blocks the host until that buffer's writer is
+    done (``cuEventSynchronize``) instead of until the whole stream drains. Events
+    (created with ``CU_EVENT_DISABLE_TIMING``) are a ring of ``size``, re-recorded in
+    turn: on one in-order stream a re-recorded event completes *after* the launch it
+    marked before, so a buffer still mapped to it waits at worst a little longer, never
+    too short. ``release`` destroys them all.
+    """
+
+    def __init__(self, drv, size: int = EVENT_POOL):
+        self.drv, self.size = drv, size
+        self.events: list = []
+        self.next = 0  # ring position of the event recorded next, once the ring is full
+        self.writer: dict[int, object] = {}  # device address -> event after its latest writer
+        self.lock = threading.Lock()
+
+    def record(self, stream, outputs: list[int]) -> None:
+        """Mark the work issued so far on ``stream`` as the writer of ``outputs``."""
+        with self.lock:
+            if len(self.events) < self.size:
+                flags = self.drv.CUevent_flags.CU_EVENT_DISABLE_TIMING
+                ev = _check("cuEventCreate", self.drv.cuEventCreate(flags))
+                self.events.append(ev)
+            else:
+                ev = self.events[self.next]
+                self.next = (self.next + 1) % self.size
+            _check("cuEventRecord", self.drv.cuEventRecord(ev, stream))
+            for ptr in outputs:
+                self.writer[ptr] = ev
+
+    def wait_for(self, ptr: int) -> bool:
+        """Wait until the kernel that last wrote ``ptr`` has finished; False when no
+        recorded launch wrote it (the caller then orders itself on the stream)."""
+        with self.lock:
+            ev = self.writer.get(ptr)
+        if ev is None:
+            return False
+        _check("cuEventSynchronize", self.drv.cuEventSynchronize(ev))
+        return True
+
+    def forget(self, ptr: int | None = None) -> None:
+        """Drop the record of one buffer (freed), or of all (the stream has drained)."""
+        with self.lock:
+            if ptr is None:
+                self.writer.clear()
+            else:
+                self.writer.pop(ptr, None)
+
+    def release(self) -> None:
+        """Destroy every event (call when the stream has drained)."""
+        with self.lock:
+            events, self.events, self.next = self.events, [], 0
+            self.writer.clear()
+        for ev in events:
+            _check("cuEventDestroy", self.drv.cuEventDestroy(ev))
+
+
+class CUDAProgram:
+    __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar", "outputs")
+
+    def __init__(self, module, func, name: str, grid: int, block: int, nbuf: int, nscalar: int,
+                 outputs: tuple[int, ...] = (0,)):
         self.module, self.func, self.name = module, func, name
         self.grid, self.block, self.nbuf, self.nscalar = grid, block, nbuf, nscalar
+        self.outputs = outputs  # positions of the buffers the kernel writes
 
 
 class CUDABackend:
@@ -360,6 +429,7 @@ class CUDABackend:
         self._programs: dict[str, CUDAProgram] = {}
         self.compiles = 0
         self.staging = PinnedStaging(drv)
+        self.events = EventPool(drv)
 
     def _set_ctx(self) -> None:
         _check("cuCtxSetCurrent", self.drv.cuCtxSetCurrent(self.ctx))
@@ -381,6 +451,7 @@ class CUDABackend:
 
     def free(self, handle: CUDABuffer) -> None:
         if handle.ptr:
+            self.events.forget(handle.ptr)
             with self._lock:
                 self._free.setdefault(handle.nbytes, []).append(handle.ptr)
             handle.ptr = 0
@@ -395,6 +466,7 @@ class CUDABackend:
             _check("cuMemFree", self.drv.cuMemFree(p))
         with self.staging.lock:
             self.staging.release()
+        self.events.release()
 
     def copy_in(self, handle: CUDABuffer, arr: np.ndarray) -> None:
         if arr.nbytes == 0:
@@ -417,6 +489,11 @@ class CUDABackend:
                 return out
         if out.nbytes:
             self._set_ctx()
+            if self.events.wait_for(handle.ptr):
+                # its writer is done: copy now (the null stream does not wait for our
+                # non-blocking stream), while later launches keep running
+                _check("cuMemcpyDtoH", self.drv.cuMemcpyDtoH(out.ctypes.data, handle.ptr, out.nbytes))
+                return out
             _check("cuMemcpyDtoHAsync", self.drv.cuMemcpyDtoHAsync(out.ctypes.data, handle.ptr, out.nbytes,
                                                                    self.stream))
             self.synchronize()
@@ -425,6 +502,7 @@ class CUDABackend:
     def synchronize(self) -> None:
         self._set_ctx()
         _check("cuStreamSynchronize", self.drv.cuStreamSynchronize(self.stream))
+        self.events.forget()  # everything issued has finished
 
     # ------------------------------------------------------------------ programs
     def render(self, kernel: Kernel) -> str:
@@ -452,7 +530,8 @@ class CUDABackend:
         module = _check("cuModuleLoadData", self.drv.cuModuleLoadData(image))
         func = _check("cuModuleGetFunction", self.drv.cuModuleGetFunction(module, kernel.name.encode()))
         grid, block = launch_config(kernel, self.target_cc)
-        prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars))
+        prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars),
+                           tuple(i for i, p in enumerate(kernel.params) if p.output))
         with self._lock:
             self._programs[key] = prog
         return prog
@@ -471,6 +550,7 @@ class CUDABackend:
         _check(f"cuLaunchKernel({prog.name})", self.drv.cuLaunchKernel(
             prog.func, prog.grid, 1, 1, prog.block, 1, 1, 0, self.stream, int(addrs.ctypes.data), 0))
         del slots, addrs
+        self.events.record(self.stream, [buffers[i].ptr for i in prog.outputs])
 
 
 _backends: dict[int, CUDABackend] = {}

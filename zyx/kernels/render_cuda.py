@@ -4,7 +4,10 @@ Three launch shapes, chosen from the kernel and the target's compute capability
 (``launch_config(kernel, cc)``), so the backend and the compile-only check agree:
 
 * **thread per output** - the parallel output loops are flattened into one linear
-  index ``zi``; a grid-stride loop walks it, so any size runs with a capped grid;
+  index ``zi``; a grid-stride loop walks it, so any size runs with a capped grid. Plain
+  elementwise kernels with 4-byte outputs and an innermost extent divisible by 4 give
+  each thread 4 consecutive outputs, with 16-byte vector loads / stores where the
+  access is aligned and unit-stride (``vector_width``);
 * **block per output** - for kernels with few outputs and a big reduction (full sums,
   softmax denominators, row norms): the block's threads stride the top-level reduce
   loops, then combine their partial accumulators in a shared-memory tree. Everything
@@ -28,9 +31,10 @@ from dataclasses import dataclass
 from .. import dtypes as dt
 from ..dtypes import DType
 from . import tile_c
-from .ir import Acc, AccUpdate, Kernel, Loop, Store
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
+from .symbolic import Sum, Var, variables
 
 BLOCK = 256  # threads per block in both launch shapes
 MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
@@ -310,6 +314,63 @@ def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
     return lines[::-1]
 
 
+# ------------------------------------------------------------------ vectorized elementwise
+# A plain elementwise kernel (no loops) whose innermost output extent is a multiple of 4
+# and whose outputs are 4-byte float32 / int32 / uint32: each thread computes 4
+# consecutive outputs of the innermost dimension. A load whose index is ``v + c`` in the
+# innermost variable ``v`` with every other part a multiple of 4 starts at a 16-byte
+# aligned element (device allocations are 256-byte aligned) and reads its 4 values with
+# one float4 / int4 / uint4 load; so does the store. Everything else (gated padding
+# loads, broadcasts, strided or shifted views) stays a scalar access per lane.
+VEC = 4
+VEC_TYPES = {"float32": "float4", "int32": "int4", "uint32": "uint4"}
+_LANES = "xyzw"
+
+
+def _aligned_unit_stride(idx, v: str) -> bool:
+    """``idx`` is ``v + rest`` where ``rest`` is free of ``v`` and a multiple of VEC."""
+    if isinstance(idx, Var):
+        return idx.name == v
+    if not isinstance(idx, Sum) or idx.const % VEC:
+        return False
+    unit = 0
+    for t, c in idx.terms:
+        if isinstance(t, Var) and t.name == v:
+            unit += c
+        elif v in variables(t) or c % VEC:
+            return False
+    return unit == 1
+
+
+def vector_width(k: Kernel) -> int:
+    """VEC when ``k`` takes the vectorized elementwise path, else 1."""
+    if not k.global_dims or k.global_dims[-1][1] % VEC or k.global_dims[-1][1] == 0:
+        return 1
+    if any(not isinstance(s, (Assign, Store)) for s in k.body):
+        return 1  # reductions (loops, accumulators) keep their own shapes
+    stores = [s for s in k.body if isinstance(s, Store)]
+    if not stores or any(k.params[s.param].dtype.name not in VEC_TYPES for s in stores):
+        return 1
+    return VEC
+
+
+def _hoistable(k: Kernel, idx) -> bool:
+    """Only output loop variables in ``idx`` (a gather's index reads a computed value)."""
+    return variables(idx) <= {u.name for u, _ in k.global_dims}
+
+
+def _vector_load(k: Kernel, s, v: str) -> bool:
+    if not isinstance(s, Assign) or s.op != "LOAD":
+        return False
+    p, idx, gate = s.arg
+    return (not gate and k.params[p].dtype.name in VEC_TYPES and _hoistable(k, idx)
+            and _aligned_unit_stride(idx, v))
+
+
+def _vector_store(k: Kernel, s, v: str) -> bool:
+    return isinstance(s, Store) and _hoistable(k, s.index) and _aligned_unit_stride(s.index, v)
+
+
 def launch_config(k: Kernel, cc: int = 0) -> tuple[int, int]:
     """(blocks, threads per block) for a kernel on a device of compute capability ``cc``
     (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output."""
@@ -323,7 +384,7 @@ def launch_config(k: Kernel, cc: int = 0) -> tuple[int, int]:
         return min(mm.tiles, MAX_GRID), mm.threads
     if not k.global_dims:
         return 1, 1
-    return min(-(-total // BLOCK), MAX_GRID), BLOCK
+    return min(-(-(total // vector_width(k)) // BLOCK), MAX_GRID), BLOCK
 
 
 class CUDARenderer(CStyleRenderer):
@@ -430,6 +491,8 @@ class CUDARenderer(CStyleRenderer):
         elif not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
             self.render_body(k, k.body, 1, {}, out)
+        elif vector_width(k) > 1:
+            self._render_vectorized(k, total, out)
         else:
             out.append(f"  for (int64_t zi = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; zi < {total}LL; "
                        "zi += (int64_t)gridDim.x * blockDim.x) {")
@@ -438,6 +501,47 @@ class CUDARenderer(CStyleRenderer):
             out.append("  }")
         out.append("}")
         return "\n".join(out)
+
+    def _render_vectorized(self, k: Kernel, total: int, out: list[str]) -> None:
+        """Each thread VEC consecutive outputs of the innermost dimension (see VEC)."""
+        v, n = k.global_dims[-1]
+        dims = [(u.name, m) for u, m in k.global_dims[:-1]] + [("zvq", n // VEC)]
+        out.append(f"  for (int64_t zi = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; zi < {total // VEC}LL; "
+                   "zi += (int64_t)gridDim.x * blockDim.x) {")
+        out.extend(_split(dims, "zi", "    "))
+        out.append(f"    const int64_t {v.name} = zvq * {VEC};  /* lane 0 */")
+        lane_of: dict[str, str] = {}  # vector-loaded value -> its float4 / int4 / uint4
+        for s in k.body:
+            if _vector_load(k, s, v.name):
+                p, idx, _ = s.arg
+                param = k.params[p]
+                vt = VEC_TYPES[param.dtype.name]
+                lane_of[s.name] = f"zv_{s.name}"
+                out.append(f"    const {vt} zv_{s.name} = *reinterpret_cast<const {vt}*>"
+                           f"(&{param.name}[{self.index(idx)}]);")
+        packed: dict[int, str] = {}  # store statement position -> its vector of results
+        for i, s in enumerate(k.body):
+            if isinstance(s, Store) and _vector_store(k, s, v.name):
+                packed[i] = f"zst{i}"
+                out.append(f"    {VEC_TYPES[k.params[s.param].dtype.name]} zst{i};")
+        for j in range(VEC):
+            out.append(f"    {{ const int64_t {v.name} = zvq * {VEC} + {j};")
+            dtypes: dict = {}
+            for i, s in enumerate(k.body):
+                if isinstance(s, Assign) and s.name in lane_of:
+                    out.append(f"      {self.ctype(s.dtype)} {s.name} = {lane_of[s.name]}.{_LANES[j]};")
+                    dtypes[s.name] = s.dtype
+                elif i in packed:
+                    out.append(f"      {packed[i]}.{_LANES[j]} = {self.store_conv(s.dtype, s.src)};")
+                else:
+                    self.render_body(k, [s], 3, dtypes, out)
+            out.append("    }")
+        for i, name in packed.items():
+            s = k.body[i]
+            param = k.params[s.param]
+            out.append(f"    *reinterpret_cast<{VEC_TYPES[param.dtype.name]}*>(&{param.name}[{self.index(s.index)}]) "
+                       f"= {name};")
+        out.append("  }")
 
     def _global_vars(self, k: Kernel, lin: str, pad: str) -> list[str]:
         """Split the flat output index into the kernel's parallel loop variables."""
@@ -641,4 +745,4 @@ class CUDARenderer(CStyleRenderer):
 
 
 __all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "matmul_plan",
-           "MatmulPlan", "BLOCK"]
+           "MatmulPlan", "BLOCK", "vector_width", "VEC"]

@@ -101,6 +101,44 @@ class Kernel:
         return "\n".join(lines)
 
 
+def index_exprs(s):
+    """The index expressions (``Sym``) a statement holds: a load's index and gate, an INDEX
+    value, a GATE's conditions, a RAND counter, a store's index."""
+    if isinstance(s, Assign):
+        if s.op == "LOAD":
+            yield s.arg[1]
+            for e, _, _ in s.arg[2] or ():
+                yield e
+        elif s.op == "INDEX":
+            yield s.arg
+        elif s.op == "GATE":
+            for e, _, _ in s.arg:
+                yield e
+        elif s.op == "RAND":
+            yield s.arg[2]
+    elif isinstance(s, Store):
+        yield s.index
+
+
+def map_index_exprs(s, f):
+    """``s`` with every index expression replaced by ``f(expr)`` (other statements as is)."""
+    if isinstance(s, Assign):
+        if s.op == "LOAD":
+            p, idx, gate = s.arg
+            gate = tuple((f(e), lo, hi) for e, lo, hi in gate) if gate else gate
+            return Assign(s.name, s.dtype, s.op, s.srcs, (p, f(idx), gate))
+        if s.op == "INDEX":
+            return Assign(s.name, s.dtype, s.op, s.srcs, f(s.arg))
+        if s.op == "GATE":
+            return Assign(s.name, s.dtype, s.op, s.srcs, tuple((f(e), lo, hi) for e, lo, hi in s.arg))
+        if s.op == "RAND":
+            return Assign(s.name, s.dtype, s.op, s.srcs, (s.arg[0], s.arg[1], f(s.arg[2])))
+        return s
+    if isinstance(s, Store):
+        return Store(s.param, f(s.index), s.src, s.dtype)
+    return s
+
+
 def _fmt(arg) -> str:
     if isinstance(arg, tuple):
         return ", ".join(_fmt(a) for a in arg)

@@ -10,7 +10,7 @@ They know nothing of any language; the C renderer uses them today.
 """
 from __future__ import annotations
 
-from .ir import AccUpdate, Assign, Kernel, Loop, Store
+from .ir import AccUpdate, Assign, Kernel, Loop, index_exprs, map_index_exprs
 from .symbolic import Div, Mod, Sum, substitute, variables, var
 
 
@@ -22,19 +22,7 @@ def split_by_divisor(k: Kernel):
     if not k.global_dims or any(isinstance(s, Loop) for s in k.body):
         return None
     v, n = k.global_dims[-1]
-    divs: set = set()
-
-    def scan(e):
-        if isinstance(e, (Div, Mod)):
-            if v.name in variables(e.a):
-                divs.add(e.c)
-            scan(e.a)
-        elif isinstance(e, Sum):
-            for x, _ in e.terms:
-                scan(x)
-    syms = list(_syms(k.body))
-    for e in syms:
-        scan(e)
+    divs = {d.c for d in _div_mods(k.body) if v.name in variables(d.a)}
     if len(divs) != 1:
         return None
     c = divs.pop()
@@ -42,63 +30,23 @@ def split_by_divisor(k: Kernel):
         return None
     go, gi = var(v.name + "o", 0, n // c - 1), var(v.name + "i", 0, c - 1)
     sub = {v.name: go * c + gi}
-    body = [_subst_stmt(s, sub, substitute) for s in k.body]
-    if any(go.name in variables(e) or gi.name in variables(e) for e in _div_mod_args(body)):
+    body = [map_index_exprs(s, lambda e: substitute(e, sub)) for s in k.body]
+    if any({go.name, gi.name} & variables(d.a) for d in _div_mods(body)):
         return None
     dims = list(k.global_dims[:-1]) + [(go, n // c), (gi, c)]
     return Kernel(k.name, k.params, dims, body, k.flops, k.mem_bytes, k.ops_summary, k.scalars), c
 
 
-def _syms(stmts):
-    """Every index expression in statements (loads, gates, index values, stores)."""
-    for s in stmts:
-        if isinstance(s, Assign):
-            if s.op == "LOAD":
-                yield s.arg[1]
-                for e, _, _ in s.arg[2] or ():
-                    yield e
-            elif s.op == "INDEX":
-                yield s.arg
-            elif s.op == "GATE":
-                for e, _, _ in s.arg:
-                    yield e
-            elif s.op == "RAND":
-                yield s.arg[2]
-        elif isinstance(s, Store):
-            yield s.index
-
-
-def _div_mod_args(stmts):
-    out = []
-
-    def walk(e):
+def _div_mods(stmts):
+    """Every ``//`` and ``%`` node in the statements' index expressions."""
+    stack = [e for s in stmts for e in index_exprs(s)]
+    while stack:
+        e = stack.pop()
         if isinstance(e, (Div, Mod)):
-            out.append(e.a)
-            walk(e.a)
+            yield e
+            stack.append(e.a)
         elif isinstance(e, Sum):
-            for x, _ in e.terms:
-                walk(x)
-    for e in _syms(stmts):
-        walk(e)
-    return out
-
-
-def _subst_stmt(s, sub, substitute):
-    if isinstance(s, Assign):
-        if s.op == "LOAD":
-            p, idx, gate = s.arg
-            gate = tuple((substitute(e, sub), lo, hi) for e, lo, hi in gate) if gate else gate
-            return Assign(s.name, s.dtype, s.op, s.srcs, (p, substitute(idx, sub), gate))
-        if s.op == "INDEX":
-            return Assign(s.name, s.dtype, s.op, s.srcs, substitute(s.arg, sub))
-        if s.op == "GATE":
-            return Assign(s.name, s.dtype, s.op, s.srcs, tuple((substitute(e, sub), lo, hi) for e, lo, hi in s.arg))
-        if s.op == "RAND":
-            return Assign(s.name, s.dtype, s.op, s.srcs, (s.arg[0], s.arg[1], substitute(s.arg[2], sub)))
-        return s
-    if isinstance(s, Store):
-        return Store(s.param, substitute(s.index, sub), s.src, s.dtype)
-    return s
+            stack.extend(x for x, _ in e.terms)
 
 
 def unroll_size(loop: Loop):

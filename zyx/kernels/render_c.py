@@ -16,7 +16,7 @@ from . import tile_c
 from .loops import split_by_divisor, unroll_size
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
-from .symbolic import Sym
+from .symbolic import Sym, coef
 
 # --------------------------------------------------------------------------- shared tables
 FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
@@ -455,6 +455,7 @@ class CRenderer(CStyleRenderer):
 
     lang = "c"
     min_parallel_work = 1 << 14
+    _unroll = False  # per kernel: small reduction nests are unrolled (see _unroll_small_loops)
 
     def render(self, k: Kernel) -> str:
         params = []
@@ -476,16 +477,15 @@ class CRenderer(CStyleRenderer):
         work = total * max(1, k.flops // max(total, 1))
         body_lines: list[str] = []
         split = split_by_divisor(k)
+        self._unroll = split is None and self._unroll_small_loops(k)
         if split is not None:  # the innermost output loop as (outer, c) with the c steps unrolled
             k, c = split
             inner = k.global_dims.pop()
+            pad = "  " * (len(k.global_dims) + 1)
             for i in range(c):
-                body_lines.append("  " * (len(k.global_dims) + 1) + f"{{ const {self.index_type} {inner[0].name} = {i};")
+                body_lines.append(f"{pad}{{ const {self.index_type} {inner[0].name} = {i};")
                 self.render_body(k, k.body, len(k.global_dims) + 2, {}, body_lines)
-                body_lines.append("  " * (len(k.global_dims) + 1) + "}")
-        self._unroll = self._unroll_small_loops(k)
-        if body_lines:
-            pass
+                body_lines.append(f"{pad}}}")
         elif (sr := self._split_reduce_candidate(k)) is not None and k.flops >= self.min_parallel_work:
             self.render_split_reduce(k, sr, dtypes, body_lines)
         else:
@@ -520,7 +520,7 @@ class CRenderer(CStyleRenderer):
     def _simd_ok(self, body: list) -> bool:
         # inner-loop vectorization hint only for straight-line bodies (small reduction loops
         # count: they are unrolled, see _unroll_small_loops)
-        allowed = (Assign, Store, Acc, AccUpdate, Loop) if getattr(self, "_unroll", False) else (Assign, Store)
+        allowed = (Assign, Store, Acc, AccUpdate, Loop) if self._unroll else (Assign, Store)
         return all(isinstance(s, allowed) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
                    for s in _walk(body))
 
@@ -541,10 +541,10 @@ class CRenderer(CStyleRenderer):
             return False
         v = k.global_dims[-1][0].name
         stores = [s for s in k.body if isinstance(s, Store)]
-        return bool(stores) and all(tile_c._coef(s.index, v) == 1 for s in stores)
+        return bool(stores) and all(coef(s.index, v) == 1 for s in stores)
 
     def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:
-        if not getattr(self, "_unroll", False):
+        if not self._unroll:
             return super().render_body(k, stmts, ind, dtypes, out)
         pad = "  " * ind
         for s in stmts:

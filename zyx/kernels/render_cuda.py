@@ -34,7 +34,7 @@ from . import tile_c
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
-from .symbolic import Sum, Var, variables
+from .symbolic import Sum, Var, coef, variables
 
 BLOCK = 256  # threads per block in both launch shapes
 MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
@@ -183,6 +183,19 @@ def _perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
     while len(nest[-1].body) == 1 and isinstance(nest[-1].body[0], Loop):
         nest.append(nest[-1].body[0])
     return nest, nest[-1].body
+
+
+def unflatten(nest: list[Loop], flat: str, suffix: str) -> list[tuple[str, str]]:
+    """(loop variable, expression) recovering each loop's index of ``nest`` from one flat
+    index over the whole nest (integer literals spelled with ``suffix``: "LL", "i")."""
+    out, inner = [], 1
+    for lp in reversed(nest):
+        e = flat if inner == 1 else f"({flat} / {inner}{suffix})"
+        if lp is not nest[0]:
+            e = f"({e} % {lp.size}{suffix})"
+        out.append((lp.var.name, e))
+        inner *= lp.size
+    return out
 
 
 def _outer_accs(loop: Loop) -> list[str]:
@@ -565,13 +578,7 @@ class CUDARenderer(CStyleRenderer):
                 nest, body = _perfect_nest(s)
                 size = math.prod(lp.size for lp in nest)
                 out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-                inner = 1
-                for lp in reversed(nest):
-                    e = "zr" if inner == 1 else f"(zr / {inner}LL)"
-                    if lp is not nest[0]:
-                        e = f"({e} % {lp.size}LL)"
-                    out.append(f"{pad}  const int64_t {lp.var.name} = {e};")
-                    inner *= lp.size
+                out.extend(f"{pad}  const int64_t {v} = {e};" for v, e in unflatten(nest, "zr", "LL"))
                 self.render_body(k, body, 3, dtypes, out)
                 out.append(f"{pad}}}")
                 for a in _outer_accs(s):
@@ -674,8 +681,8 @@ class CUDARenderer(CStyleRenderer):
         loads = [s for s in stmts if s.op == "LOAD"]
         rv = p.nest[-1].var.name
         # consecutive threads take consecutive reduction steps when that is how memory runs
-        k_fast = any(tile_c._coef(s.arg[1], rv) == 1 for s in loads) \
-            and not any(tile_c._coef(s.arg[1], var.name) == 1 for s in loads)
+        k_fast = any(coef(s.arg[1], rv) == 1 for s in loads) \
+            and not any(coef(s.arg[1], var.name) == 1 for s in loads)
         row, kk = (f"ze / {mm.bk}", f"ze % {mm.bk}") if k_fast else (f"ze % {width}", f"ze / {width}")
         if mm.wmma is None:
             dst = [f"zs{side}_{s.name}[zkk][zrow]" for s in exp]

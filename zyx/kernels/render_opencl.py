@@ -30,7 +30,7 @@ from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .opencl_preamble import opencl_preamble
 from .render_c import CStyleRenderer
-from .symbolic import Div, Mod, Sum, Sym, Var
+from .symbolic import Div, Mod, Sum, Sym, coef
 
 _CTYPES = {"bool": "bool", "int8": "char", "int16": "short", "int32": "int", "int64": "long",
            "uint8": "uchar", "uint16": "ushort", "uint32": "uint", "uint64": "ulong",
@@ -312,7 +312,7 @@ class OpenCLRenderer(CStyleRenderer):
             few = outputs < 4 * self.compute_units
         else:
             inner = loops[-1][0].name
-            contiguous = any(isinstance(a, Assign) and a.op == "LOAD" and _coef(a.arg[1], inner) == 1
+            contiguous = any(isinstance(a, Assign) and a.op == "LOAD" and coef(a.arg[1], inner) == 1
                              for a in moved + body)
             few = outputs <= 64 or (contiguous and outputs < 32768)
         if not few:
@@ -395,15 +395,6 @@ def _walk(stmts):
         yield s
         if isinstance(s, Loop):
             yield from _walk(s.body)
-
-
-def _coef(e: Sym, name: str) -> int:
-    """Coefficient of loop variable ``name`` in an affine index expression (0 if absent)."""
-    if isinstance(e, Var):
-        return 1 if e.name == name else 0
-    if isinstance(e, Sum):
-        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
-    return 0
 
 
 def _sym_bound(e: Sym) -> int:

@@ -36,7 +36,7 @@ from .. import ops
 from ..dtypes import DType
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
-from .render_cuda import _outer_accs, _perfect_nest, uses_block_reduce
+from .render_cuda import _outer_accs, _perfect_nest, unflatten, uses_block_reduce
 from .wgsl_lib import HELPERS, ordered
 
 WORKGROUP = 256
@@ -582,13 +582,7 @@ class WGSLRenderer:
                 nest, inner_body = _perfect_nest(s)
                 size = math.prod(lp.size for lp in nest)
                 out.append(f"{pad}for (var zr: i32 = i32(lid.x); zr < {size}i; zr += {WORKGROUP}i) {{")
-                inner = 1
-                for lp in reversed(nest):
-                    e = "zr" if inner == 1 else f"(zr / {inner}i)"
-                    if lp is not nest[0]:
-                        e = f"({e} % {lp.size}i)"
-                    out.append(f"{pad}  let {lp.var.name}: i32 = {e};")
-                    inner *= lp.size
+                out.extend(f"{pad}  let {v}: i32 = {e};" for v, e in unflatten(nest, "zr", "i"))
                 self.render_body(k, inner_body, ind + 1, dtypes, out, store)
                 out.append(f"{pad}}}")
                 for a in _outer_accs(s):

@@ -322,3 +322,13 @@ def variables(e: Sym) -> set[str]:
     if isinstance(e, (Div, Mod)):
         return variables(e.a)
     return set()
+
+
+def coef(e: Sym, name: str) -> int:
+    """Coefficient of variable ``name`` in an affine index expression (0 if absent or not
+    affine in it)."""
+    if isinstance(e, Var):
+        return 1 if e.name == name else 0
+    if isinstance(e, Sum):
+        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
+    return 0

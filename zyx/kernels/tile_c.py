@@ -35,9 +35,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, index_exprs
 from .lower import compute_dtype
-from .symbolic import Sum, Var, variables
+from .symbolic import Var, coef, variables
 
 
 @dataclass
@@ -59,32 +59,11 @@ class TilePlan:
     pack: bool = False  # outer product over a transposed copy of each column block of B
 
 
-def _coef(e, name: str) -> int:
-    """Coefficient of variable ``name`` in an affine index (0 if absent or not affine)."""
-    if isinstance(e, Var):
-        return 1 if e.name == name else 0
-    if isinstance(e, Sum):
-        return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
-    return 0
-
-
 def _own_vars(s: Assign) -> set:
-    if s.op == "LOAD":
-        _, idx, gate = s.arg
-        out = set(variables(idx))
-        for e, _, _ in gate or ():
-            out |= variables(e)
-        return out
-    if s.op == "INDEX":
-        return set(variables(s.arg))
-    if s.op == "GATE":
-        out = set()
-        for e, _, _ in s.arg:
-            out |= variables(e)
-        return out
-    if s.op == "RAND":
-        return set(variables(s.arg[2]))
-    return set()
+    out: set = set()
+    for e in index_exprs(s):
+        out |= variables(e)
+    return out
 
 
 def dependencies(stmts: list) -> dict:
@@ -183,7 +162,7 @@ def plan(k: Kernel) -> TilePlan | None:
         return None
 
     def contiguous(v):
-        return any(_coef(s.arg[1], v.name) == 1 for s in loads)
+        return any(coef(s.arg[1], v.name) == 1 for s in loads)
 
     def reuse(v, other):  # loads that depend on v but not on other
         return sum(1 for s in loads if v.name in deps[s.name] and (other is None or other.name not in deps[s.name]))
@@ -204,7 +183,7 @@ def plan(k: Kernel) -> TilePlan | None:
             best = max((min(reuse(v, o), reuse(o, v)) for o, s in dims if o is not v and s >= 2), default=0)
             return (best > 0, min(c[1], 32), reuse(v, None) == 0, c[1])
         vn, n = max(cand, key=pair_score)
-        dot = any(_coef(s.arg[1], rvar.name) == 1 and vn.name in deps[s.name] for s in loads)
+        dot = any(coef(s.arg[1], rvar.name) == 1 and vn.name in deps[s.name] for s in loads)
     others = [(v, m) for v, m in dims if v is not vn]
     vm, m = None, 1
     if others:
@@ -346,7 +325,7 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
         pexp = exported("b")
         for s in pexp:
             out.append(f"    {r.ctype(s.dtype)} zpk_{s.name}[{R0}][{tjp}];")
-        along_cols = all(_coef(s.arg[1], p.vn.name) == 1 for s in groups["b"] if s.op == "LOAD")
+        along_cols = all(coef(s.arg[1], p.vn.name) == 1 for s in groups["b"] if s.op == "LOAD")
         if along_cols:  # B's loads run along the columns: vectors over b, one row at a time
             out.append(f"    for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{")
             emit(groups[""], 3)
@@ -401,16 +380,28 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     a_work = [s for s in groups["a"] if s.op not in ("LOAD", "CONST")]
     a_loads = [s for s in groups["a"] if s.op == "LOAD"]
     K = 16 if (not p.dot and a_work and a_loads and R >= 16
-               and all(_coef(s.arg[1], rv) == 1 for s in a_loads)) else 1
+               and all(coef(s.arg[1], rv) == 1 for s in a_loads)) else 1
     # ... or, when it reads along the tile's rows (A^T @ B), as one vector over the rows
     a_vec = K == 1 and not p.dot and p.vm is not None and a_work and a_loads and p.ti >= 4 \
-        and all(_coef(s.arg[1], p.vm.name) == 1 for s in a_loads)
+        and all(coef(s.arg[1], p.vm.name) == 1 for s in a_loads)
     for lp in p.nest[:-1] if (p.dot or K > 1) else p.nest:
         out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
     if not p.dot:
         bexp = exported("b")
         nexp = exported("")
         aexp = exported("a")
+
+        def row_values(q, ind, chunked):
+            """Inside the loop over tile rows: the row index and the A-side values, from
+            the panels or computed here."""
+            if vm_decl:
+                out.append(f"{q}  {vm_decl}")
+            if chunked:
+                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
+            elif a_vec:
+                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
+            else:
+                emit(groups["a"], ind + 1)
 
         def step(ind, chunked):
             """One reduction step of the outer product at indent ``ind``; with ``chunked``
@@ -459,27 +450,13 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
                 for a in range(p.ti):
                     out.append(f"{q}{{")
                     out.append(f"{q}  const int a = {a};")
-                    if vm_decl:
-                        out.append(f"{q}  {vm_decl}")
-                    if chunked:
-                        out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
-                    elif a_vec:
-                        out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
-                    else:
-                        emit(groups["a"], ind + 1)
+                    row_values(q, ind, chunked)
                     out.append(f"{q}  " + " ".join(f"zacc_{a}_{c} = zyx_vfma{bits}({aval}, zbv{c}, zacc_{a}_{c});"
                                                    for c in range(nv)))
                     out.append(f"{q}}}")
                 return
             out.append(f"{q}for (int a = 0; a < {p.ti}; a++) {{")
-            if vm_decl:
-                out.append(f"{q}  {vm_decl}")
-            if chunked:
-                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
-            elif a_vec:
-                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
-            else:
-                emit(groups["a"], ind + 1)
+            row_values(q, ind, chunked)
             out.append(f"{q}  #pragma omp simd")
             out.append(f"{q}  for (int b = 0; b < {tjp}; b++) {{")
             out.append(f"{q}    {vn_decl}")

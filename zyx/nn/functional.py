@@ -287,9 +287,8 @@ def _conv_backward(g: Tensor, inputs, out, geom):
     x, weight = inputs
     pads, stride, dilation, groups = geom
     n = weight.ndim - 2
-    cout, cin_g = weight.shape[:2]
     kernel = weight.shape[2:]
-    og = cout // groups
+    og = weight.shape[0] // groups
 
     def grad_weight():
         win = _conv_windows(x, weight, geom)  # (N, G, 1, Cg, *k, *o)
@@ -298,20 +297,7 @@ def _conv_backward(g: Tensor, inputs, out, geom):
         return gw.reshape(weight.shape)
 
     def grad_input():
-        t = g
-        for j in range(n):  # s-1 zeros between the gradient's elements along each axis
-            s = stride[j]
-            if s == 1:
-                continue
-            ax = 2 + j
-            size = t.shape[ax]
-            t = t.unsqueeze(ax + 1)
-            widen = [(0, 0)] * t.ndim
-            widen[ax + 1] = (0, s - 1)
-            t = t.pad(widen).reshape(t.shape[:ax] + (size * s,) + t.shape[ax + 2:])
-            keep = [(0, m, 1) for m in t.shape]
-            keep[ax] = (0, (size - 1) * s + 1, 1)
-            t = t.shrink(keep)
+        t = _insert_zeros(g, stride)
         # pad (or crop) so that a stride-1 convolution gives the input's size
         lo = [d * (k - 1) - p for k, (p, _), d in zip(kernel, pads, dilation)]
         hi = [xi + d * (k - 1) - a - ti for xi, k, d, a, ti in zip(x.shape[2:], kernel, dilation, lo, t.shape[2:])]
@@ -320,9 +306,7 @@ def _conv_backward(g: Tensor, inputs, out, geom):
         if any(v < 0 for v in lo + hi):
             t = t.shrink([(0, t.shape[0], 1), (0, t.shape[1], 1)] +
                          [(max(-a, 0), ti - max(-a, 0) - max(-b, 0), 1) for a, b, ti in zip(lo, hi, t.shape[2:])])
-        w = weight.flip(tuple(range(2, 2 + n)))
-        w = w.reshape((groups, og, cin_g) + kernel).swapaxes(1, 2).reshape((groups * cin_g, og) + kernel)
-        return conv(t, w, None, 1, 0, dilation, groups)
+        return conv(t, _transposed_kernel(weight, groups), None, 1, 0, dilation, groups)
 
     return grad_input, grad_weight
 
@@ -349,7 +333,7 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride
     n = weight.ndim - 2
     if x.ndim != n + 2:
         raise ValueError(f"conv_transpose{n}d expects a {n + 2}-d input, got shape {x.shape}")
-    cin, cout_g = weight.shape[:2]
+    cin = weight.shape[0]
     kernel = weight.shape[2:]
     if x.shape[1] != cin or cin % groups:
         raise ValueError(f"conv_transpose{n}d: input has {x.shape[1]} channels, the weight expects {cin} "
@@ -361,28 +345,38 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= max(s, d):
             raise ValueError(f"output_padding ({op}) must be smaller than stride or dilation")
-    t = x
-    base = 2
-    for j in range(n):  # insert s-1 zeros between elements along each spatial axis
-        s = stride[j]
-        if s == 1:
-            continue
-        ax = base + j
-        size = t.shape[ax]
-        t = t.unsqueeze(ax + 1)
-        pads = [(0, 0)] * t.ndim
-        pads[ax + 1] = (0, s - 1)
-        t = t.pad(pads).reshape(t.shape[:ax] + (size * s,) + t.shape[ax + 2:])
-        bounds = [(0, m, 1) for m in t.shape]
-        bounds[ax] = (0, (size - 1) * s + 1, 1)
-        t = t.shrink(bounds)
+    t = _insert_zeros(x, stride)
     pads = [(d * (k - 1) - p, d * (k - 1) - p + op)
             for k, p, op, d in zip(kernel, padding, output_padding, dilation)]
     t = _pad_spatial(t, pads) if any(a or b for a, b in pads) else t
-    w = weight.flip(tuple(range(2, 2 + n)))
-    cin_g = cin // groups
-    w = w.reshape((groups, cin_g, cout_g) + kernel).swapaxes(1, 2).reshape((groups * cout_g, cin_g) + kernel)
-    return conv(t, w, bias, 1, 0, dilation, groups)
+    return conv(t, _transposed_kernel(weight, groups), bias, 1, 0, dilation, groups)
+
+
+def _insert_zeros(t: Tensor, stride: tuple) -> Tensor:
+    """``s - 1`` zeros between neighbouring elements along each spatial axis (the axes after
+    N and C): a pad + reshape view, no copy."""
+    for j, s in enumerate(stride):
+        if s == 1:
+            continue
+        ax = 2 + j
+        size = t.shape[ax]
+        t = t.unsqueeze(ax + 1)
+        widen = [(0, 0)] * t.ndim
+        widen[ax + 1] = (0, s - 1)
+        t = t.pad(widen).reshape(t.shape[:ax] + (size * s,) + t.shape[ax + 2:])
+        keep = [(0, m, 1) for m in t.shape]
+        keep[ax] = (0, (size - 1) * s + 1, 1)
+        t = t.shrink(keep)
+    return t
+
+
+def _transposed_kernel(weight: Tensor, groups: int) -> Tensor:
+    """The kernel of the transposed convolution: spatially flipped, the two channel axes
+    swapped within each group: (A, B, *k) -> (groups * B, A // groups, *k)."""
+    a, b = weight.shape[:2]
+    kernel = weight.shape[2:]
+    w = weight.flip(tuple(range(2, weight.ndim)))
+    return w.reshape((groups, a // groups, b) + kernel).swapaxes(1, 2).reshape((groups * b, a // groups) + kernel)
 
 
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

@@ -728,3 +728,33 @@ def test_gradient_through_array_api_namespace():
         (g,) = tape.gradient(y, [x])
     xs = x.numpy()
     np.testing.assert_allclose(g.numpy(), np.cos(xs) * xs + np.sin(xs), rtol=1e-12)
+
+
+def test_composite_records_one_op_with_its_own_backward_and_checks_its_arguments():
+    """autograd.composite: the internals are not recorded; the given backward is used (to
+    any order, since it is written in Tensor ops); bad arguments raise TypeError."""
+    from zyx.autograd import composite
+    calls = []
+
+    def fwd(a):
+        return (a * a).sum()
+
+    def bwd(g, inputs, out, arg):
+        calls.append(arg)
+        (a,) = inputs
+        return (lambda: g * 2 * a * arg,)  # deliberately scaled: proves this rule is the one used
+
+    x = T(np.array([1.0, -2.0, 3.0]))
+    with zyx.GradientTape() as tape:
+        y = composite(fwd, bwd, x, arg=3.0)
+        assert len(tape) == 1  # one record, not the multiply and the sum
+        (gx,) = tape.gradient(y, [x])
+    np.testing.assert_allclose(gx.numpy(), 6.0 * np.array([1.0, -2.0, 3.0]))
+    assert calls == [3.0]
+    assert float(composite(fwd, bwd, x)) == 14.0  # no tape: just the forward
+    with pytest.raises(TypeError, match="zyx.Tensor"):
+        composite(fwd, bwd, np.ones(3))
+    with pytest.raises(TypeError, match="callables"):
+        composite(None, bwd, x)
+    with pytest.raises(TypeError, match="must return a zyx.Tensor"):
+        composite(lambda a: 1.0, bwd, x)

@@ -282,11 +282,20 @@ def composite(forward: Callable, backward: Callable, *inputs: Tensor, arg=None) 
     overlapping windows; as a composite it is a transposed convolution. ``backward``
     is written with ordinary Tensor operations, so it is recorded in turn and
     higher-order gradients work. Outside any tape this is just ``forward(*inputs)``."""
+    if not callable(forward) or not callable(backward):
+        raise TypeError("composite(forward, backward, *inputs): forward and backward must be callables")
+    for x in inputs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"composite: every input must be a zyx.Tensor, not {type(x).__name__}")
     if not _tensor._recorders:
-        return forward(*inputs)
-    with no_grad():
         out = forward(*inputs)
-    _tensor._record(out, "COMPOSITE", tuple(inputs), (backward, arg))
+    else:
+        with no_grad():
+            out = forward(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"composite: forward must return a zyx.Tensor, not {type(out).__name__}")
+    if _tensor._recorders:
+        _tensor._record(out, "COMPOSITE", tuple(inputs), (backward, arg))
     return out
 
 

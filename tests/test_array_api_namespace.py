@@ -517,3 +517,12 @@ def test_mutating_a_basic_index_view_writes_back(device):
     fancy = t[xp.asarray([0], device=device)]  # advanced indexing copies: no write-back
     fancy[0] = 9.0
     assert t.tolist() == [1.0, 2.0]
+
+
+def test_namespace_reachable_as_attribute_after_import_zyx():
+    code = "import zyx; xp = zyx.array_api; print(xp.__array_api_version__, xp.asarray([1, 2]).shape)"
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] in ("2024.12", "2025.12")

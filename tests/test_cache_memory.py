@@ -230,3 +230,54 @@ def test_schedule_cache_tells_signed_zeros_apart(device):
     before = stats.schedules
     assert np.isnan((x * float("nan")).numpy()).all()
     assert stats.schedules == before
+
+
+# ---------------------------------------------------------------- the CPU buffer cache
+def _cpu_pool():
+    return zyx.get_device("cpu").backend.pool
+
+
+def test_cpu_pool_recycles_freed_buffers():
+    pool = _cpu_pool()
+    x = zyx.Tensor(np.ones((256, 256), np.float32))
+    (x * 2).realize()  # warm: compiles
+    hits = pool.hits
+    for _ in range(4):
+        y = (x * 2) + 1
+        y.realize()
+        del y
+        gc.collect()
+    assert pool.hits > hits
+    assert_close((x * 2 + 1).numpy(), np.full((256, 256), 3, np.float32))
+
+
+def test_cpu_pool_never_recycles_memory_someone_still_sees():
+    pool = _cpu_pool()
+    t = zyx.Tensor(np.arange(65536, dtype=np.float32)) * 2
+    t.realize()
+    shared = np.from_dlpack(t)  # zero-copy export of the tensor's buffer
+    expect = shared.copy()
+    user = np.arange(65536, dtype=np.float32)  # zero-copy wrap of a user's array
+    keep = user.copy()
+    wrapped = zyx.array_api.asarray(user)
+    (wrapped + 1).realize()
+    del t, wrapped
+    gc.collect()
+    for i in range(6):  # same-size allocations that would take any recycled block
+        (zyx.Tensor(np.full(65536, float(i), np.float32)) + 7).realize()
+    np.testing.assert_array_equal(shared, expect)
+    np.testing.assert_array_equal(user, keep)
+    assert pool.cached <= pool.limit
+
+
+def test_cpu_pool_respects_its_limit_and_empties(monkeypatch):
+    pool = _cpu_pool()
+    monkeypatch.setattr(pool, "limit", 1 << 18)
+    pool.empty()
+    big = [zyx.Tensor(np.ones(1 << 16, np.float32)) + i for i in range(4)]  # 256 KiB each
+    zyx.realize(*big)
+    del big
+    gc.collect()
+    assert pool.cached <= 1 << 18
+    zyx.get_device("cpu").backend.empty_cache()
+    assert pool.cached == 0

@@ -46,6 +46,14 @@ def realize_all() -> None:
     _ra()
 
 
+def __getattr__(name: str):
+    # `xp = zyx.array_api` right after `import zyx`: the namespace is imported on first use
+    if name == "array_api":
+        import importlib
+        return importlib.import_module(".array_api", __name__)
+    raise AttributeError(f"module 'zyx' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [

@@ -418,10 +418,69 @@ def _max_pool(x: Tensor, n: int, kernel_size, stride, padding, dilation, ceil_mo
     if return_indices:
         raise NotImplementedError("max pooling with return_indices is not supported by zyx")
     kernel, stride, pads, dilation = _pool_geometry(x, n, kernel_size, stride, padding, dilation, ceil_mode)
+    geom = (kernel, stride, tuple(pads), dilation)
+    if all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation)) and math.prod(kernel) <= 16:
+        # windows that do not overlap: one op with an elementwise backward (below)
+        return composite(lambda a: _max_pool_forward(a, geom), _max_pool_backward, x, arg=geom)
+    return _max_pool_forward(x, geom)
+
+
+def _max_pool_forward(x: Tensor, geom) -> Tensor:
+    kernel, stride, pads, dilation = geom
+    n = len(kernel)
+    win = _windows(_pad_spatial(x, pads, -math.inf), kernel, stride, dilation)
+    return win.max(axis=tuple(range(x.ndim - n, x.ndim)))
+
+
+def _spread(t: Tensor, axis: int, k: int, s: int, d: int, size: int) -> Tensor:
+    """The inverse of a non-overlapping ``_window_axis`` for one value per window: put
+    ``t``'s element ``a`` (along ``axis``) at every position ``a*s + b*d`` (b < k) of an
+    axis of length ``size`` and zeros elsewhere - movement ops only."""
+    pre, post = t.shape[:axis], t.shape[axis + 1:]
+    o = t.shape[axis]
+    nd = t.ndim
+    t = t.reshape(pre + (o, 1) + post).expand(pre + (o, k) + post)
+    if d > 1:  # (o, k) -> (o, k, d) with zeros after each copy -> (o, k*d), cut to the span
+        t = t.reshape(pre + (o, k, 1) + post).pad([(0, 0)] * (axis + 2) + [(0, d - 1)] + [(0, 0)] * (nd - axis - 1))
+        t = t.reshape(pre + (o, k * d) + post)
+        t = t.shrink([(0, n, 1) for n in pre] + [(0, o, 1), (0, (k - 1) * d + 1, 1)] + [(0, n, 1) for n in post])
+    span = t.shape[axis + 1]
+    if s > span:
+        t = t.pad([(0, 0)] * (axis + 1) + [(0, s - span)] + [(0, 0)] * (nd - axis - 1))
+    t = t.reshape(pre + (o * s,) + post)
+    if o * s > size:
+        return t.shrink([(0, n, 1) for n in pre] + [(0, size, 1)] + [(0, n, 1) for n in post])
+    if o * s < size:
+        return t.pad([(0, 0)] * axis + [(0, size - o * s)] + [(0, 0)] * (nd - axis - 1))
+    return t
+
+
+def _max_pool_backward(g: Tensor, inputs, out, geom):
+    """Max pooling's gradient for windows that do not overlap, as one elementwise kernel:
+    each element equal to its window's maximum gets ``g / ties``. The tie count is
+    summed from the ``prod(kernel)`` strided views of the window (elementwise, so it fuses
+    into the same kernel) instead of a reduction over the windows with a kernel of its
+    own that reads the whole input once more."""
+    (x,) = inputs
+    kernel, stride, pads, dilation = geom
+    n = len(kernel)
+    base = x.ndim - n
     xp = _pad_spatial(x, pads, -math.inf)
-    win = _windows(xp, kernel, stride, dilation)
-    k_axes = tuple(range(x.ndim - n, x.ndim))
-    return win.max(axis=k_axes)
+    win = _windows(xp, kernel, stride, dilation)  # (..., *k, *o)
+    count = None
+    for offs in np.ndindex(*kernel):
+        view = win.shrink([(0, m, 1) for m in win.shape[:base]] + [(o, 1, 1) for o in offs] +
+                          [(0, m, 1) for m in win.shape[base + n:]]).reshape(out.shape)
+        hit = (view == out).cast(g.dtype)
+        count = hit if count is None else count + hit
+    share, top = g / count, out
+    for j in range(n):  # one value per window -> the padded input's grid, zeros off the windows
+        share = _spread(share, base + j, kernel[j], stride[j], dilation[j], xp.shape[base + j])
+        top = _spread(top, base + j, kernel[j], stride[j], dilation[j], xp.shape[base + j])
+    gx = where(xp == top, share, 0.0)
+    if any(p != (0, 0) for p in pads):
+        gx = gx.shrink([(0, m, 1) for m in x.shape[:base]] + [(a, m, 1) for (a, _), m in zip(pads, x.shape[base:])])
+    return (gx,)
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

@@ -350,7 +350,10 @@ def clip(self: Tensor, min=None, max=None) -> Tensor:
 
 # ---------------------------------------------------------------- activations
 def relu(self: Tensor) -> Tensor:
-    return maximum(self, 0)
+    """max(x, 0) written as a select, as PyTorch defines it: NaN stays NaN, and the
+    gradient is ``where(x <= 0, 0, g)`` - 0 at x == 0 (not the tie split of
+    ``maximum``) and one op, so it fuses into whatever produced ``g``."""
+    return where(self <= 0, 0, self)
 
 
 def sigmoid(self: Tensor) -> Tensor:

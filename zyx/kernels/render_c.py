@@ -343,7 +343,15 @@ static inline zyx_vf32 zyx_vfma32(float a, zyx_vf32 b, zyx_vf32 c) {
   return (zyx_vf32)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
 static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
   return (zyx_vf64)_mm512_fmadd_pd(_mm512_set1_pd(a), (__m512d)b, (__m512d)c); }
+static inline zyx_vf32 zyx_vfmav32(zyx_vf32 a, zyx_vf32 b, zyx_vf32 c) {
+  return (zyx_vf32)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+static inline zyx_vf64 zyx_vfmav64(zyx_vf64 a, zyx_vf64 b, zyx_vf64 c) {
+  return (zyx_vf64)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c); }
 #else
+static inline zyx_vf32 zyx_vfmav32(zyx_vf32 a, zyx_vf32 b, zyx_vf32 c) {
+  zyx_vf32 r; for (int i = 0; i < 16; i++) r[i] = fmaf(a[i], b[i], c[i]); return r; }
+static inline zyx_vf64 zyx_vfmav64(zyx_vf64 a, zyx_vf64 b, zyx_vf64 c) {
+  zyx_vf64 r; for (int i = 0; i < 8; i++) r[i] = fma(a[i], b[i], c[i]); return r; }
 static inline zyx_vf32 zyx_vfma32(float a, zyx_vf32 b, zyx_vf32 c) {
   zyx_vf32 r; for (int i = 0; i < 16; i++) r[i] = fmaf(a, b[i], c[i]); return r; }
 static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {

@@ -5,10 +5,11 @@ Rules (see docs/ARCHITECTURE.md, "Fusion"):
 * every requested target that is not yet a buffer is a kernel output;
 * elementwise and movement nodes never get a kernel of their own: they are inlined
   (recomputed) into every kernel that reads them;
-* a reduction is inlined into its consumer when the path to that consumer is a single
-  chain (no other consumers) of elementwise and movement ops without an EXPAND, ending
-  at a kernel output, so the reduction runs once per output element - e.g.
-  ``x.sum(1) * 2`` or ``((x*2+y).exp()*z).sum()`` is one kernel. A reduction feeding
+* a reduction is inlined into its consumer when every path from it is a chain of
+  elementwise and movement ops without an EXPAND ending at the same kernel output (paths
+  that branch and meet again only through elementwise ops), so the reduction runs once
+  per output element - e.g. ``x.sum(1) * 2``, ``((x*2+y).exp()*z).sum()`` or a
+  convolution with its bias and ReLU is one kernel. A reduction feeding
   another reduction is stored (a matmul nested in a sum would lose its tiled loops). A
   reduction that is broadcast back (softmax, layernorm) or shared is stored;
 * a GATHER's source is read through data-dependent indices; a reduction feeding it is
@@ -201,23 +202,38 @@ def _contains_reduce(n: Node) -> bool:
 
 
 def _inlinable(r: Node, consumers: dict, target_ids: set) -> bool:
-    c = r
-    while True:
-        cs = consumers.get(id(c), [])
-        if len(cs) != 1:
+    """Whether reduction ``r`` can be computed inside the one kernel that uses it: every
+    path from it runs through elementwise and movement ops (no EXPAND, GATHER or other
+    reduction) to the same kernel output. The paths may branch and meet again - ``relu``
+    of a convolution reads the sum twice, ``where(s <= 0, 0, s)`` - but only through
+    elementwise ops, so the kernel evaluates ``r`` at one index and uses it twice."""
+    frontier, seen, sinks, branched = [r], {id(r)}, set(), False
+    while frontier:
+        c = frontier.pop()
+        cs = {id(x): x for x in consumers.get(id(c), [])}
+        if not cs:
             return False
-        nxt = cs[0]
-        if nxt.op in ("EXPAND", "GATHER"):
+        branched |= len(cs) > 1
+        for nxt in cs.values():
+            if nxt.op in ("EXPAND", "GATHER"):
+                return False
+            if nxt.op == "REDUCE":
+                # a reduction nested in another one's loop would lose the tiled fast path
+                # of its own kernel (matmul inside a sum ran at scalar speed): store it
+                return False
+            if nxt.op not in ops.ELEMENTWISE and nxt.op not in ops.MOVEMENT:
+                return False
+            if id(nxt) in target_ids:
+                sinks.add(id(nxt))
+                continue
+            if branched and nxt.op in ops.MOVEMENT:
+                return False  # the branches would read r at different indices
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                frontier.append(nxt)
+        if len(sinks) > 1:
             return False
-        if nxt.op == "REDUCE":
-            # a reduction nested in another one's loop would lose the tiled fast path
-            # of its own kernel (matmul inside a sum ran at scalar speed): store it
-            return False
-        if id(nxt) in target_ids:
-            return True
-        if nxt.op not in ops.ELEMENTWISE and nxt.op not in ops.MOVEMENT:
-            return False
-        c = nxt
+    return len(sinks) == 1
 
 
 # ---------------------------------------------------------------------- buffer limit

@@ -803,3 +803,27 @@ def test_linear_on_other_device(dev):
         gw2, = tape.gradient(y2, [m_cpu[0].weight])
     np.testing.assert_allclose(y.numpy(), y2.numpy(), rtol=1e-5)
     np.testing.assert_allclose(gw.numpy(), gw2.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,kw", [((2, 3, 9, 8), dict(kernel_size=2)), ((1, 2, 7, 7), dict(kernel_size=3)),
+                                      ((2, 2, 8, 8), dict(kernel_size=2, stride=3))])
+def test_maxpool_backward_is_one_kernel_and_differentiates_twice(shape, kw):
+    """Non-overlapping max pooling records one op whose gradient is a single elementwise
+    kernel (the tie count summed from the window's views, not a reduction of its own), and
+    that gradient is itself differentiable, as torch's."""
+    x = np.random.default_rng(4).standard_normal(shape)
+    xt = T(x)
+    with zyx.GradientTape() as tape:
+        y = F.max_pool2d(xt, **kw)
+        (g,) = tape.gradient_persistent((y * y).sum(), [xt])
+        (g2,) = tape.gradient((g * g).sum(), [xt])
+    xt.realize()
+    before = zyx.realize.stats.launches
+    zyx.realize(y, g)
+    assert zyx.realize.stats.launches - before == 2  # the pooling, its whole gradient
+    tx = torch.from_numpy(x).requires_grad_(True)
+    ty = torch.nn.functional.max_pool2d(tx, **kw)
+    (tg,) = torch.autograd.grad((ty * ty).sum(), [tx], create_graph=True)
+    (tg2,) = torch.autograd.grad((tg * tg).sum(), [tx])
+    np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g2.numpy(), tg2.numpy(), rtol=1e-12)

@@ -48,8 +48,9 @@ class DType:
     def __repr__(self) -> str:
         return f"zyx.{self.name}"
 
-    def __hash__(self) -> int:
-        return hash(self.name)
+    # dtypes are singletons compared by identity, so the identity hash agrees with == and
+    # costs no Python call (schedule keys hash a dtype per graph node on every realize)
+    __hash__ = object.__hash__
 
     def __eq__(self, other) -> bool:
         if isinstance(other, DType):

@@ -18,6 +18,9 @@ from .kernels.ir import Kernel
 from .kernels.lower import lower_kernel
 
 
+_ALIAS = "alias"  # CompiledKernel.program of a reshape realized by sharing its source's buffer
+
+
 @dataclass
 class CompiledKernel:
     spec: sched.KernelSpec
@@ -77,6 +80,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     steps.reverse()
     while steps:  # popping drops this step's references: an intermediate dies after its last use
         out, inputs, rands, c = steps.pop()
+        if c.program is _ALIAS:  # a reshape of a realized buffer is that buffer, reshaped
+            out.become_buffer(inputs[0].buffer)
+            continue
         buf = Buffer(dev, out.numel, out.dtype)
         if c.program is None:  # an empty tensor: nothing to compute
             out.become_buffer(buf)
@@ -111,6 +117,11 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> 
         root = order[spec.out]
         if root.numel == 0:
             out.append(CompiledKernel(spec, None, None, ""))
+            continue
+        if root.op == "RESHAPE" and spec.inputs == [pos[id(root.srcs[0])]] and not spec.rand:
+            # no copy: the output shares its source's buffer (tensors are values: no kernel
+            # writes into an existing buffer)
+            out.append(CompiledKernel(spec, None, _ALIAS, ""))
             continue
         inputs = [order[j] for j in spec.inputs]
         rands = [order[j] for j in spec.rand]

@@ -425,11 +425,51 @@ def _max_pool(x: Tensor, n: int, kernel_size, stride, padding, dilation, ceil_mo
     return _max_pool_forward(x, geom)
 
 
+def _tiled(x: Tensor, geom):
+    """For the common pooling geometry - stride = kernel, no padding, no dilation - ``x``
+    viewed as ``(..., o1, k1, o2, k2, ...)`` (rows past the last window cut off) with two
+    or three movement ops, else None. The general window view takes about ten per axis,
+    and a training step builds these graphs again every time."""
+    kernel, stride, pads, dilation = geom
+    if tuple(stride) != tuple(kernel) or any(d != 1 for d in dilation) or any(p != (0, 0) for p in pads):
+        return None
+    n = len(kernel)
+    base = x.ndim - n
+    outs = tuple(i // k for i, k in zip(x.shape[base:], kernel))
+    if any(o * k != i for o, k, i in zip(outs, kernel, x.shape[base:])):
+        x = x.shrink([(0, m, 1) for m in x.shape[:base]] + [(0, o * k, 1) for o, k in zip(outs, kernel)])
+    return x.reshape(x.shape[:base] + tuple(v for o, k in zip(outs, kernel) for v in (o, k)))
+
+
 def _max_pool_forward(x: Tensor, geom) -> Tensor:
     kernel, stride, pads, dilation = geom
     n = len(kernel)
+    t = _tiled(x, geom)
+    if t is not None:
+        return t.max(axis=tuple(range(x.ndim - n + 1, t.ndim, 2)))
     win = _windows(_pad_spatial(x, pads, -math.inf), kernel, stride, dilation)
     return win.max(axis=tuple(range(x.ndim - n, x.ndim)))
+
+
+def _max_pool_backward_tiled(g: Tensor, x: Tensor, t: Tensor, out: Tensor, kernel) -> Tensor:
+    """``_max_pool_backward`` on the ``(..., o1, k1, o2, k2, ...)`` view: the same
+    elementwise kernel from about half as many graph nodes."""
+    n = len(kernel)
+    base = x.ndim - n
+    one = out.shape[:base] + tuple(v for o in out.shape[base:] for v in (o, 1))
+    top = out.reshape(one)
+    count = None
+    for offs in np.ndindex(*kernel):
+        view = t.shrink([(0, m, 1) for m in t.shape[:base]] + [b for o, a in zip(out.shape[base:], offs)
+                                                             for b in ((0, o, 1), (a, 1, 1))])
+        hit = (view == top).cast(g.dtype)
+        count = hit if count is None else count + hit
+    share = g.reshape(one) / count
+    gx = where(t == top.broadcast_to(t.shape), share.broadcast_to(t.shape), 0.0)
+    gx = gx.reshape(x.shape[:base] + tuple(o * k for o, k in zip(out.shape[base:], kernel)))
+    if gx.shape != x.shape:
+        gx = gx.pad([(0, 0)] * base + [(0, i - s) for i, s in zip(x.shape[base:], gx.shape[base:])])
+    return gx
 
 
 def _spread(t: Tensor, axis: int, k: int, s: int, d: int, size: int) -> Tensor:
@@ -463,6 +503,9 @@ def _max_pool_backward(g: Tensor, inputs, out, geom):
     own that reads the whole input once more."""
     (x,) = inputs
     kernel, stride, pads, dilation = geom
+    t = _tiled(x, geom)
+    if t is not None:
+        return (_max_pool_backward_tiled(g, x, t, out, kernel),)
     n = len(kernel)
     base = x.ndim - n
     xp = _pad_spatial(x, pads, -math.inf)

@@ -148,6 +148,7 @@ class Optimizer:
             i = 0
             for gi, group in enumerate(self.param_groups):
                 h = self._hypers(gi, group)
+                per_dtype: dict = {}  # the hyperparameters and step cast once per dtype in the group
                 for p in group["params"]:
                     g = grads[i]
                     state = self.state[i]
@@ -161,8 +162,11 @@ class Optimizer:
                     if g.device != p.device:
                         raise ValueError(f"gradient {i - 1} is on {g.device}, its parameter on {p.device}")
                     g = g.cast(p.dtype) if g.dtype is not p.dtype else g
-                    hp = {k: (v.cast(p.dtype) if v.dtype is not p.dtype else v) for k, v in h.items()}
-                    new = self._update(p, g, state, hp, group, step.cast(p.dtype))
+                    if p.dtype not in per_dtype:
+                        per_dtype[p.dtype] = ({k: (v.cast(p.dtype) if v.dtype is not p.dtype else v)
+                                               for k, v in h.items()}, step.cast(p.dtype))
+                    hp, stp = per_dtype[p.dtype]
+                    new = self._update(p, g, state, hp, group, stp)
                     p._node = new.cast(p.dtype)._node
             self._step_t._node = count._node
         if realize:
@@ -361,10 +365,14 @@ class Adam(Optimizer):
         v = _set(state, "exp_avg_sq", state["exp_avg_sq"] * h["beta2"] + g * g * h["one_minus_beta2"])
         if group["amsgrad"]:
             v = _set(state, "max_exp_avg_sq", state["max_exp_avg_sq"].maximum(v))
-        bc1 = _bias_correction(h["log_beta1"], step)
-        bc2 = _bias_correction(h["log_beta2"], step)
-        denom = v.sqrt() / bc2.sqrt() + h["eps"]
-        return p - m * (h["lr"] / bc1) / denom
+        scalars = h.get("_adam")  # shared by the group's parameters (h is per group and dtype)
+        if scalars is None:
+            bc1 = _bias_correction(h["log_beta1"], step)
+            bc2 = _bias_correction(h["log_beta2"], step)
+            scalars = h["_adam"] = (h["lr"] / bc1, bc2.sqrt())
+        step_size, bc2_sqrt = scalars
+        denom = v.sqrt() / bc2_sqrt + h["eps"]
+        return p - m * step_size / denom
 
 
 class AdamW(Adam):

@@ -409,10 +409,12 @@ static inline float _Complex zyx_cmplxf(float r, float i) { float _Complex z; __
 static inline double _Complex zyx_cmplx(double r, double i) { double _Complex z; __real__ z = r; __imag__ z = i; return z; }
 static inline _Bool zyx_cisnanf(float _Complex z) { return crealf(z) != crealf(z) || cimagf(z) != cimagf(z); }
 static inline _Bool zyx_cisnand(double _Complex z) { return creal(z) != creal(z) || cimag(z) != cimag(z); }
-static inline float zyx_maxf(float a, float b) { return ((a > b) | (a != a)) ? a : b; }
-static inline float zyx_minf(float a, float b) { return ((a < b) | (a != a)) ? a : b; }
-static inline double zyx_maxd(double a, double b) { return ((a > b) | (a != a)) ? a : b; }
-static inline double zyx_mind(double a, double b) { return ((a < b) | (a != a)) ? a : b; }
+/* NaN-propagating max/min as two selects: gcc if-converts (and vectorizes) these in loops
+   where the one-select forms with || or | left the loop scalar */
+static inline float zyx_maxf(float a, float b) { float r = a > b ? a : b; return a != a ? a : r; }
+static inline float zyx_minf(float a, float b) { float r = a < b ? a : b; return a != a ? a : r; }
+static inline double zyx_maxd(double a, double b) { double r = a > b ? a : b; return a != a ? a : r; }
+static inline double zyx_mind(double a, double b) { double r = a < b ? a : b; return a != a ? a : r; }
 static inline int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
   if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
   int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }

@@ -48,32 +48,41 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[int, int]]:
     order: list[Node] = []
     pos: dict[int, int] = {}
     key: list = []
+    kappend, oappend = key.append, order.append
     for t in targets:
+        if id(t) in pos:
+            continue
         stack = [t]
+        spop, spush = stack.pop, stack.append
         while stack:
             n = stack[-1]
-            if id(n) in pos:
-                stack.pop()
+            nid = id(n)
+            if nid in pos:
+                spop()
                 continue
             srcs = n.srcs
-            if srcs:
-                pending = [s for s in srcs if id(s) not in pos]
-                if pending:
-                    stack.extend(pending)
-                    continue
-            stack.pop()
-            pos[id(n)] = len(order)
-            order.append(n)
+            ready = True
+            for s in srcs:
+                if id(s) not in pos:
+                    spush(s)
+                    ready = False
+            if not ready:
+                continue
+            spop()
+            pos[nid] = len(order)
+            oappend(n)
             op = n.op
             if op == "BUFFER":
-                key.append((n.shape, n.dtype))
+                kappend((n.shape, n.dtype))
             elif op == "RAND":  # seed and offset are runtime arguments, not structure
-                key.append((op, n.shape))
+                kappend((op, n.shape))
             elif op == "CONST" or op == "PAD":  # 0.0 == -0.0 and nan != nan: key floats by repr
-                key.append((op, _value_key(n.arg), n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
+                kappend((op, _value_key(n.arg), n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
+            elif len(srcs) == 1:
+                kappend((op, n.arg, n.shape, n.dtype, pos[id(srcs[0])]))
             else:
-                key.append((op, n.arg, n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
-    key.append(tuple([pos[id(t)] for t in targets]))
+                kappend((op, n.arg, n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
+    kappend(tuple([pos[id(t)] for t in targets]))
     return order, tuple(key), pos
 
 

@@ -186,17 +186,14 @@ def _window_axis(x: Tensor, axis: int, k: int, s: int, d: int) -> Tensor:
         perm = list(range(nd + 1))
         perm[axis], perm[axis + 1] = axis + 1, axis
         return t.permute(*perm)
-    perm = [a for a in range(nd) if a != axis] + [axis]
-    t = x.permute(*perm)
-    lead = t.shape[:-1]
+    # in place, the axes before and after it untouched (six movement ops, no permutes: a
+    # training step builds these views again every time)
     row = i + d
     c = -(-k * row // i)
-    keep = [(0, n, 1) for n in lead]
-    t = t.reshape(lead + (1, i)).expand(lead + (c, i)).reshape(lead + (c * i,))
-    t = t.shrink(keep + [(0, k * row, 1)]).reshape(lead + (k, row))
-    t = t.shrink(keep + [(0, k, 1), (0, o, s)])
-    nl = len(lead)
-    return t.permute(*(list(range(axis)) + [nl, nl + 1] + list(range(axis, nl))))
+    keep_pre, keep_post = [(0, n, 1) for n in pre], [(0, n, 1) for n in post]
+    t = x.reshape(pre + (1, i) + post).expand(pre + (c, i) + post).reshape(pre + (c * i,) + post)
+    t = t.shrink(keep_pre + [(0, k * row, 1)] + keep_post).reshape(pre + (k, row) + post)
+    return t.shrink(keep_pre + [(0, k, 1), (0, o, s)] + keep_post)
 
 
 def _windows(x: Tensor, kernel: tuple, stride: tuple, dilation: tuple) -> Tensor:

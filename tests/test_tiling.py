@@ -62,6 +62,10 @@ CASES = [
     ("batched_nt", lambda a, b: a @ b.mT, lambda a, b: a @ np.swapaxes(b, -1, -2), [(2, 12, 64), (2, 20, 64)],
      None),
     ("col_sum", lambda a: a.sum(0), lambda a: a.sum(0), [(500, 48)], ["zacc[a][b]"]),
+    # B gathered across the columns (6 apart) and shared by 8 row tiles: copied transposed to
+    # the heap once (a convolution's weight gradient reads its output gradient this way)
+    ("global_pack", lambda a, b: (a[:, :, None, :] * b[:, None, :, :]).sum((0, 3)),
+     lambda a, b: (a[:, :, None, :] * b[:, None, :, :]).sum((0, 3)), [(50, 64, 6), (50, 32, 6)], ["zgp_"]),
     # the dot form over two reduction axes, the inner one 28 long: 16 lanes, then one gated
     # chunk for the last 12 (a convolution's weight gradient on 28-wide rows)
     ("dot_gated_tail", lambda a, b: (a[:, :, None, :] * b[:, None, :, :]).sum((0, 3)),
@@ -80,7 +84,7 @@ OTHER = [dt.float16, dt.bfloat16, dt.int8, dt.uint8, dt.int64]
 
 
 FLOAT_ONLY = ("nt_relu_prologue", "epilogue")
-FEW = ("nn", "nt_dot_remainder", "dot_gated_tail", "tn", "narrow_out", "col_sum", "long_nn_packed")  # the layouts the other dtypes run
+FEW = ("nn", "nt_dot_remainder", "dot_gated_tail", "global_pack", "tn", "narrow_out", "col_sum", "long_nn_packed")  # the layouts the other dtypes run
 COMBOS = [pytest.param(c, d, id=f"{c[0]}-{d.name}") for c in CASES for d in MAIN + OTHER
           if (d in MAIN or c[0] in FEW) and not (d.kind in "iu" and c[0] in FLOAT_ONLY)]
 

@@ -363,6 +363,7 @@ static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
 
 C_PREAMBLE = r"""
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <math.h>
 #include <complex.h>

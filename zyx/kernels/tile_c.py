@@ -250,6 +250,69 @@ def _gate_load(s, var, size: int, reach: int):
     return Assign(s.name, s.dtype, s.op, s.srcs, (pidx, idx, tuple(gate or ()) + ((wide, 0, size),)))
 
 
+GLOBAL_PACK_MAX = 64 << 20  # bytes of B^T a kernel may copy to the heap
+
+
+def _gpack_values(p: TilePlan) -> list:
+    users = {x for s in p.stmts if p.cls[s.name] != "b" for x in s.srcs} | {p.up.src}
+    return [s for s in p.stmts if p.cls[s.name] == "b" and s.op != "CONST" and s.name in users]
+
+
+def _global_pack(p: TilePlan, k: Kernel) -> str | None:
+    """The flattened reduction index (C text) when the kernel should copy its whole B side,
+    transposed, to a heap buffer first; else None.
+
+    For an outer-product tile whose B values are gathered (no contiguous load along the
+    column axis) and depend on nothing but the columns and the reduction - a convolution's
+    weight gradient reads the output gradient across channels, 196 floats apart, in every
+    one of its 3x3 x channel-block tiles - the gathers are done once instead of once per
+    tile, and each tile then reads two contiguous vectors per step (0.66 -> 0.25 ms)."""
+    if p.dot or p.pack or p.vm is None or p.n % p.tj or p.tj % 16:
+        return None
+    bs = [s for s in p.stmts if p.cls[s.name] == "b"]
+    loads = [s for s in bs if s.op == "LOAD"]
+    if not loads or any(s.op in ("RAND", "INDEX", "CLAMP") for s in bs):
+        return None
+    if any(coef(s.arg[1], p.vn.name) == 1 for s in loads):
+        return None  # the panel is a contiguous read already
+    allowed = {p.vn.name} | {lp.var.name for lp in p.nest}
+    deps = dependencies(p.stmts)
+    if any(deps[s.name] - allowed for s in bs):
+        return None
+    R = math.prod(lp.size for lp in p.nest)
+    vals = _gpack_values(p)
+    if not vals or R * p.n * sum(max(4, compute_dtype(s.dtype).itemsize) for s in vals) > GLOBAL_PACK_MAX:
+        return None
+    # tiles that share it: the row blocks and the other output axes
+    if (p.m // p.ti) * math.prod(n for v, n in k.global_dims if v is not p.vn and v is not p.vm) < 4:
+        return None
+    flat, stride = [], 1
+    for lp in reversed(p.nest):
+        flat.append(f"{lp.var.name}*{stride}" if stride > 1 else lp.var.name)
+        stride *= lp.size
+    return " + ".join(reversed(flat))
+
+
+def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> None:
+    it = r.index_type
+    stmts = [s for s in p.stmts if p.cls[s.name] in ("", "b")]
+    R = math.prod(lp.size for lp in p.nest)
+    vals = _gpack_values(p)
+    for s in vals:
+        t = r.ctype(s.dtype)
+        out.append(f"  {t}* zgp_{s.name} = ({t}*)malloc(sizeof({t}) * {R * p.n});")
+    out.append(f"  #pragma omp parallel for collapse({len(p.nest)}) schedule(static)")
+    for lp in p.nest:
+        out.append(f"  for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++)")
+    out.append("  {")
+    out.append(f"    for ({it} {p.vn.name} = 0; {p.vn.name} < {p.n}; {p.vn.name}++) {{")
+    dtypes = {s.name: s.dtype for s in p.stmts}
+    r.render_body(k, stmts, 3, dtypes, out)
+    out.extend(f"      zgp_{s.name}[({flat}) * {p.n} + {p.vn.name}] = {s.name};" for s in vals)
+    out.append("    }")
+    out.append("  }")
+
+
 def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     """Append the tiled kernel body to ``out`` (``r`` is the CRenderer)."""
     acc, up = p.acc, p.up
@@ -268,6 +331,9 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
         heads.append(f"for ({it} zi = 0; zi < {m_main // p.ti}; zi++)")
     total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
     parallel = total >= r.min_parallel_work
+    gpack = _global_pack(p, k) if parallel else None
+    if gpack is not None:
+        _emit_global_pack(r, k, p, gpack, out)
     if parallel:
         out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
     out.extend("  " + h for h in heads)
@@ -433,9 +499,11 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
                 out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];" for s in nexp)
             else:
                 emit(groups[""], ind)
-            for s in bexp if not p.pack else ():
+            for s in bexp if not (p.pack or gpack) else ():
                 out.append(f"{q}{r.ctype(s.dtype)} zb_{s.name}[{tjp}];")
-            if groups["b"] and not p.pack and tjp > p.tj and b_gated:
+            if gpack:
+                pass  # the B values are read from the kernel's transposed copy
+            elif groups["b"] and not p.pack and tjp > p.tj and b_gated:
                 # every column load is gated (a padded window): run the panel over the padded
                 # width too, the gates extended by "column < n" - a full-width vector loop
                 out.append(f"{q}#pragma omp simd")
@@ -466,6 +534,8 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
             if vreg is not None:
                 aval, bval, V, nv = vreg
                 src = f"zpk_{bval}[{rv}]" if p.pack else f"zb_{bval}"
+                if gpack:
+                    src = f"(zgp_{bval} + ({gpack}) * {p.n} + zj * {p.tj})"
                 out.append(f"{q}" + " ".join(f"zyx_vf{bits} zbv{c} = zyx_vld{bits}(&{src}[{c * V}]);"
                                              for c in range(nv)))
                 for a in range(p.ti):
@@ -483,6 +553,9 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
             out.append(f"{q}    {vn_decl}")
             if p.pack:
                 out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zpk_{s.name}[{rv}][b];" for s in bexp)
+            elif gpack:
+                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zgp_{s.name}[({gpack}) * {p.n} + zj * {p.tj} + b];"
+                           for s in bexp)
             else:
                 out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zb_{s.name}[b];" for s in bexp)
             emit(groups["ab"], ind + 2)
@@ -649,6 +722,8 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     if p.pack:
         out.append("    }")
     out.append("  }")
+    if gpack:
+        out.extend(f"  free(zgp_{s.name});" for s in _gpack_values(p))
     # ---- the edges the tiles did not cover, element by element
     edges = []
     if n_main < p.n:

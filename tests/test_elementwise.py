@@ -324,6 +324,15 @@ def test_binary(device, d, op):
                     g = got.numpy()
                     same = (g == own) | ((g != g) & (own != own))
                     want = np.where(tiny & same, own, want)
+                if op in ("//", "%") and d.kind == "f":
+                    # the quotient of a huge ratio rounds to the dtype before the floor in
+                    # NumPy (0.30078125 // 1e-8 is 30078126 in float32, 30078124 from the wide
+                    # reference): where zyx gives exactly NumPy's in-dtype result, accept it
+                    with np.errstate(all="ignore"):
+                        own = np.asarray(npf(a, b))
+                    g = got.numpy()
+                    same = (g == own) & (np.signbit(g) == np.signbit(own)) | ((g != g) & (own != own))
+                    want = np.where(same, own, want)
             exact = op in ("//", "%", "maximum", "minimum", "copysign", "nextafter")
             r, at = (0.0, 0.0) if exact and d.kind == "f" else tol(d, 4 if op == "**" else 1)
             signed = op in ("+", "-", "*", "//", "%", "copysign", "atan2") and d.kind == "f"

@@ -63,7 +63,7 @@ def broadcast_to(self: Tensor, *shape) -> Tensor:
     if len(shape) < self.ndim:
         raise ValueError(f"cannot broadcast shape {self.shape} to {shape}: target has fewer dimensions")
     x = self
-    if len(shape) > self.ndim:
+    if len(shape) > self.ndim and self.ndim:
         x = x._movement("RESHAPE", (1,) * (len(shape) - self.ndim) + self.shape)
     for a, b in zip(x.shape, shape):
         if a != b and a != 1:

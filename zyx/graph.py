@@ -175,7 +175,10 @@ def expand(x: Node, shape: Shape) -> Node:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    assert len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape)), (x.shape, shape)
+    # a 0-d value broadcasts to any shape directly (no reshape to rank first: optimizer steps
+    # broadcast several 0-d hyperparameters per parameter, every step)
+    assert not x.shape or (len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape))), \
+        (x.shape, shape)
     if x.op == "CONST":
         return _const_like(x, shape)
     if x.op == "EXPAND":

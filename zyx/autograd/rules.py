@@ -242,6 +242,8 @@ def permute(g, inputs, out, arg):
 def expand(g, inputs, out, arg):
     """Broadcasting copies an element; its gradient sums the copies."""
     x = inputs[0]
+    if not x.shape:  # a 0-d value broadcast to any shape
+        return (g.sum(),)
     axes = tuple(i for i, (a, b) in enumerate(zip(x.shape, arg)) if a != b)
     return (g.sum(axis=axes, keepdims=True),)
 

@@ -19,6 +19,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..autograd import composite, no_grad
 from ..creation import arange, rand
+from .. import tensor as _tensor_mod
 from ..tensor import Tensor
 from .._math import where
 
@@ -250,7 +251,8 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _IntOrSe
     if isinstance(padding, str) and padding == "same" and any(s != 1 for s in stride):
         raise ValueError("padding='same' needs stride 1")
     geom = (tuple(_conv_padding(padding, n, kernel, dilation)), stride, dilation, groups)
-    out = composite(lambda a, b: _conv_forward(a, b, geom), _conv_backward, x, weight, arg=geom)
+    rec = _ConvRecord(geom)
+    out = composite(lambda a, b: _conv_forward(a, b, geom, rec), _conv_backward, x, weight, arg=rec)
     if bias is not None:
         out = out + bias.reshape((1, cout) + (1,) * n)
     return out
@@ -265,11 +267,25 @@ def _conv_windows(x: Tensor, weight: Tensor, geom):
     return win.reshape((x.shape[0], groups, 1, weight.shape[1]) + kernel + win.shape[2 + n:])
 
 
-def _conv_forward(x: Tensor, weight: Tensor, geom) -> Tensor:
+class _ConvRecord:
+    """A recorded convolution's geometry, and the window view its forward built: the weight
+    gradient reads the same view, and a training step need not build its ~20 movement nodes
+    twice. The view was built outside any tape (a composite's forward is not recorded), so
+    it is reused only when no tape records the backward (higher orders rebuild it)."""
+
+    __slots__ = ("geom", "win")
+
+    def __init__(self, geom):
+        self.geom, self.win = geom, None
+
+
+def _conv_forward(x: Tensor, weight: Tensor, geom, rec: _ConvRecord | None = None) -> Tensor:
     pads, stride, dilation, groups = geom
     n = weight.ndim - 2
     cout, cin_g = weight.shape[:2]
     win = _conv_windows(x, weight, geom)
+    if rec is not None:
+        rec.win = win
     w = weight.reshape((1, groups, cout // groups, cin_g) + weight.shape[2:] + (1,) * n)
     out = (win * w).sum(axis=tuple(range(3, 4 + n)))
     return out.reshape((x.shape[0], cout) + win.shape[4 + n:])
@@ -282,13 +298,17 @@ def _conv_backward(g: Tensor, inputs, out, geom):
     swapped) - not the scatter over overlapping windows that differentiating the window
     view would give."""
     x, weight = inputs
+    rec = geom
+    geom = rec.geom
     pads, stride, dilation, groups = geom
     n = weight.ndim - 2
     kernel = weight.shape[2:]
     og = weight.shape[0] // groups
 
     def grad_weight():
-        win = _conv_windows(x, weight, geom)  # (N, G, 1, Cg, *k, *o)
+        win = rec.win
+        if win is None or _tensor_mod._recorders:
+            win = _conv_windows(x, weight, geom)  # (N, G, 1, Cg, *k, *o)
         gg = g.reshape((x.shape[0], groups, og, 1) + (1,) * n + g.shape[2:])
         gw = (win * gg).sum(axis=(0,) + tuple(range(4 + n, 4 + 2 * n)))  # (G, og, Cg, *k)
         return gw.reshape(weight.shape)

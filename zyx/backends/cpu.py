@@ -30,6 +30,11 @@ from ..kernels.render_c import CRenderer
 # kernels: spinning workers took its core, and a training step of ~50 small kernels on a
 # busy 2-core machine ran 5-14x slower (measured with examples/train_digits.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ... after a short spin (libgomp: ~3000 pause loops, tens of microseconds), which catches the
+# next kernel of a schedule - they launch back to back - without holding a core through the
+# Python in between. Waking from sleep at every kernel cost a CNN training step ~0.8 ms
+# (6.6 -> 5.8 ms); with two CPU hogs running the spin made no difference (measured).
+os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 # register-tiled contractions keep a packed panel of up to 256 KiB on each worker's stack
 # (zyx/kernels/tile_c.py); some platforms give secondary threads as little as 512 KiB
 os.environ.setdefault("OMP_STACKSIZE", "8M")

@@ -167,3 +167,21 @@ def test_row_reductions_are_not_tiled_across_rows():
     with _sources() as buf:
         zyx.realize(T(a, "cpu").softmax(axis=1))
     assert "zacc" not in buf.getvalue()
+
+
+def test_global_pack_falls_back_when_the_heap_allocation_fails(monkeypatch, tmp_path):
+    """The B^T heap copy is an optimization: with the allocation failing (the scratch
+    allocator compiled to return NULL) the kernel runs the same tiles without it."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    be = zyx.get_device("cpu").backend
+    a = R.standard_normal((50, 64, 6)).astype(np.float32)
+    b = R.standard_normal((50, 32, 6)).astype(np.float32)
+    want = (a[:, :, None, :].astype(np.float64) * b[:, None, :, :]).sum((0, 3))
+    monkeypatch.setattr(be, "flags", be.flags + ["-DZYX_SCRATCH_ALLOC(n)=((void*)0)"])
+    zyx.realize.clear_cache()
+    with _sources() as buf:
+        got = (T(a, "cpu")[:, :, None, :] * T(b, "cpu")[:, None, :, :]).sum((0, 3))
+        got.realize()
+    assert "zgp_" in buf.getvalue()
+    assert_close(got, want.astype(np.float32), rtol=1e-5, atol=1e-4)
+    zyx.realize.clear_cache()

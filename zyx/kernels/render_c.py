@@ -365,6 +365,9 @@ C_PREAMBLE = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef ZYX_SCRATCH_ALLOC  /* a kernel's heap scratch (tile_c's B^T copy); NULL: run without */
+#define ZYX_SCRATCH_ALLOC(n) malloc(n)
+#endif
 #include <math.h>
 #include <complex.h>
 #ifdef _OPENMP

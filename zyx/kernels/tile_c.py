@@ -250,7 +250,8 @@ def _gate_load(s, var, size: int, reach: int):
     return Assign(s.name, s.dtype, s.op, s.srcs, (pidx, idx, tuple(gate or ()) + ((wide, 0, size),)))
 
 
-GLOBAL_PACK_MAX = 64 << 20  # bytes of B^T a kernel may copy to the heap
+GLOBAL_PACK_MAX = 64 << 20  # bytes of B^T a kernel may copy to the heap (malloc; if it fails,
+# the kernel runs its tiles without the copy)
 
 
 def _gpack_values(p: TilePlan) -> list:
@@ -300,7 +301,9 @@ def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> N
     vals = _gpack_values(p)
     for s in vals:
         t = r.ctype(s.dtype)
-        out.append(f"  {t}* zgp_{s.name} = ({t}*)malloc(sizeof({t}) * {R * p.n});")
+        out.append(f"  {t}* zgp_{s.name} = ({t}*)ZYX_SCRATCH_ALLOC(sizeof({t}) * {R * p.n});")
+    ok = " && ".join(f"zgp_{s.name}" for s in vals)
+    out.append(f"  if ({ok}) {{")
     out.append(f"  #pragma omp parallel for collapse({len(p.nest)}) schedule(static)")
     for lp in p.nest:
         out.append(f"  for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++)")
@@ -311,10 +314,28 @@ def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> N
     out.extend(f"      zgp_{s.name}[({flat}) * {p.n} + {p.vn.name}] = {s.name};" for s in vals)
     out.append("    }")
     out.append("  }")
+    out.append("  }")
 
 
 def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     """Append the tiled kernel body to ``out`` (``r`` is the CRenderer)."""
+    total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
+    flat = _global_pack(p, k) if total >= r.min_parallel_work else None
+    if flat is None:
+        _render(r, k, p, out, None)
+        return
+    # B^T copied to the heap first; should the allocation fail, the same tiles without it
+    _emit_global_pack(r, k, p, flat, out)
+    ok = " && ".join(f"zgp_{s.name}" for s in _gpack_values(p))
+    out.append(f"  if ({ok}) {{")
+    _render(r, k, p, out, flat)
+    out.append("  } else {")
+    _render(r, k, p, out, None)
+    out.append("  }")
+    out.extend(f"  free(zgp_{s.name});" for s in _gpack_values(p))
+
+
+def _render(r, k: Kernel, p: TilePlan, out: list[str], gpack: str | None) -> None:
     acc, up = p.acc, p.up
     t = r.ctype(acc.dtype)
     it = r.index_type
@@ -331,9 +352,6 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
         heads.append(f"for ({it} zi = 0; zi < {m_main // p.ti}; zi++)")
     total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
     parallel = total >= r.min_parallel_work
-    gpack = _global_pack(p, k) if parallel else None
-    if gpack is not None:
-        _emit_global_pack(r, k, p, gpack, out)
     if parallel:
         out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
     out.extend("  " + h for h in heads)
@@ -722,8 +740,6 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     if p.pack:
         out.append("    }")
     out.append("  }")
-    if gpack:
-        out.extend(f"  free(zgp_{s.name});" for s in _gpack_values(p))
     # ---- the edges the tiles did not cover, element by element
     edges = []
     if n_main < p.n:

@@ -4,6 +4,6 @@ See ``tape.py`` for the design (records keyed by graph node, memory, nesting).""
 from __future__ import annotations
 
 from .rules import RULES
-from .tape import GradientTape, composite, no_grad
+from .tape import GradientTape, composite, is_recording, no_grad
 
-__all__ = ["GradientTape", "no_grad", "composite", "RULES"]
+__all__ = ["GradientTape", "no_grad", "composite", "is_recording", "RULES"]

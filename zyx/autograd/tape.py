@@ -273,6 +273,12 @@ def _fit(g: Tensor, node: Node, op: str) -> Tensor:
     return g
 
 
+def is_recording() -> bool:
+    """Whether operations made now are recorded by some tape (one is open and not paused
+    by ``no_grad``)."""
+    return bool(_tensor._recorders)
+
+
 def composite(forward: Callable, backward: Callable, *inputs: Tensor, arg=None) -> Tensor:
     """``forward(*inputs)``, recorded by every open tape as one operation whose gradient
     is ``backward(g, inputs, out, arg)`` (the signature of the rules in ``rules.py``).
@@ -287,7 +293,7 @@ def composite(forward: Callable, backward: Callable, *inputs: Tensor, arg=None) 
     for x in inputs:
         if not isinstance(x, Tensor):
             raise TypeError(f"composite: every input must be a zyx.Tensor, not {type(x).__name__}")
-    if not _tensor._recorders:
+    if not is_recording():
         out = forward(*inputs)
     else:
         with no_grad():

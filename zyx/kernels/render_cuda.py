@@ -185,17 +185,23 @@ def _perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
     return nest, nest[-1].body
 
 
-def unflatten(nest: list[Loop], flat: str, suffix: str) -> list[tuple[str, str]]:
-    """(loop variable, expression) recovering each loop's index of ``nest`` from one flat
-    index over the whole nest (integer literals spelled with ``suffix``: "LL", "i")."""
+def unflatten(dims: list[tuple[str, int]], flat: str, suffix: str) -> list[tuple[str, str]]:
+    """(variable, expression) recovering each of ``dims`` - (name, extent) pairs, row-major,
+    the last fastest - from one flat index (integer literals spelled with ``suffix``: "LL",
+    "i"). The output loops of a thread, a block-reduce's loop nest, a matmul's tiles."""
     out, inner = [], 1
-    for lp in reversed(nest):
+    for i in reversed(range(len(dims))):
+        v, n = dims[i]
         e = flat if inner == 1 else f"({flat} / {inner}{suffix})"
-        if lp is not nest[0]:
-            e = f"({e} % {lp.size}{suffix})"
-        out.append((lp.var.name, e))
-        inner *= lp.size
-    return out
+        if i > 0:
+            e = f"({e} % {n}{suffix})"
+        out.append((v, e))
+        inner *= n
+    return out[::-1]
+
+
+def loop_dims(nest: list[Loop]) -> list[tuple[str, int]]:
+    return [(lp.var.name, lp.size) for lp in nest]
 
 
 def _outer_accs(loop: Loop) -> list[str]:
@@ -314,17 +320,8 @@ def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
 
 
 def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
-    """Declarations splitting the flat index ``lin`` into the variables of ``dims``
-    (row-major, the last fastest)."""
-    lines, inner = [], 1
-    for i in reversed(range(len(dims))):
-        v, n = dims[i]
-        e = lin if inner == 1 else f"({lin} / {inner}LL)"
-        if i > 0:
-            e = f"({e} % {n}LL)"
-        lines.append(f"{pad}const int64_t {v} = {e};")
-        inner *= n
-    return lines[::-1]
+    """Declarations splitting the flat index ``lin`` into the variables of ``dims``."""
+    return [f"{pad}const int64_t {v} = {e};" for v, e in unflatten(dims, lin, "LL")]
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -578,7 +575,7 @@ class CUDARenderer(CStyleRenderer):
                 nest, body = _perfect_nest(s)
                 size = math.prod(lp.size for lp in nest)
                 out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-                out.extend(f"{pad}  const int64_t {v} = {e};" for v, e in unflatten(nest, "zr", "LL"))
+                out.extend(_split(loop_dims(nest), "zr", pad + "  "))
                 self.render_body(k, body, 3, dtypes, out)
                 out.append(f"{pad}}}")
                 for a in _outer_accs(s):
@@ -697,7 +694,7 @@ class CUDARenderer(CStyleRenderer):
         out.append(f"        const int64_t {var.name} = {base} + zrow, zk = zk0 + zkk;")
         conds = [f"{var.name} < {size}"] * (size % width != 0) + [f"zk < {mm.red}"] * (mm.red % mm.bk != 0)
         out.append(f"        if ({' && '.join(conds)}) {{" if conds else "        {")
-        out.extend(_split([(lp.var.name, lp.size) for lp in p.nest], "zk", "          "))
+        out.extend(_split(loop_dims(p.nest), "zk", "          "))
         self.render_body(k, stmts, 5, {}, out)
         out.extend(f"          {d} = {c};" for d, c in zip(dst, conv))
         if conds:
@@ -717,7 +714,7 @@ class CUDARenderer(CStyleRenderer):
         out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
         if any(s.op != "CONST" for s in neither):
             out.append("        const int64_t zk = zk0 + zkk;")
-            out.extend(_split([(lp.var.name, lp.size) for lp in p.nest], "zk", "        "))
+            out.extend(_split(loop_dims(p.nest), "zk", "        "))
         dtypes = {s.name: s.dtype for s in p.stmts}
         self.render_body(k, neither, 4, dtypes, out)
         for side, exp, n, lane in (("a", mm.a_exp, tm, "zty"), ("b", mm.b_exp, tn, "ztx")):

@@ -36,7 +36,7 @@ from .. import ops
 from ..dtypes import DType
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
-from .render_cuda import _outer_accs, _perfect_nest, unflatten, uses_block_reduce
+from .render_cuda import _outer_accs, _perfect_nest, loop_dims, unflatten, uses_block_reduce
 from .wgsl_lib import HELPERS, ordered
 
 WORKGROUP = 256
@@ -91,6 +91,11 @@ _INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|",
           "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
 _WRAPS = frozenset({"ADD", "SUB", "MUL", "NEG", "SHL", "BITNOT", "POW", "IDIV", "ABS", "MOD"})
 
+
+
+def _lets(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
+    """WGSL declarations splitting the flat index ``lin`` into the variables of ``dims``."""
+    return [f"{pad}let {v}: i32 = {e};" for v, e in unflatten(dims, lin, "i")]
 
 class WGSLRenderer:
     """WGSL for wgpu. ``int64`` enables i64/u64, ``float64`` enables f64 (with int64)."""
@@ -561,15 +566,7 @@ class WGSLRenderer:
         return src
 
     def _global_vars(self, k: Kernel, lin: str, pad: str) -> list[str]:
-        lines, inner = [], 1
-        for i in reversed(range(len(k.global_dims))):
-            v, n = k.global_dims[i]
-            e = lin if inner == 1 else f"({lin} / {inner}i)"
-            if i > 0:
-                e = f"({e} % {n}i)"
-            lines.append(f"{pad}let {v.name}: i32 = {e};")
-            inner *= n
-        return lines[::-1]
+        return _lets([(v.name, n) for v, n in k.global_dims], lin, pad)
 
     def _emit(self, k: Kernel, block: bool, pad: str, dtypes: dict, out: list[str], store) -> None:
         ind = len(pad) // 2
@@ -582,7 +579,7 @@ class WGSLRenderer:
                 nest, inner_body = _perfect_nest(s)
                 size = math.prod(lp.size for lp in nest)
                 out.append(f"{pad}for (var zr: i32 = i32(lid.x); zr < {size}i; zr += {WORKGROUP}i) {{")
-                out.extend(f"{pad}  let {v}: i32 = {e};" for v, e in unflatten(nest, "zr", "i"))
+                out.extend(_lets(loop_dims(nest), "zr", pad + "  "))
                 self.render_body(k, inner_body, ind + 1, dtypes, out, store)
                 out.append(f"{pad}}}")
                 for a in _outer_accs(s):

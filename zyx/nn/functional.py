@@ -17,9 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import dtypes as dt
-from ..autograd import composite, no_grad
+from ..autograd import composite, is_recording, no_grad
 from ..creation import arange, rand
-from .. import tensor as _tensor_mod
 from ..tensor import Tensor
 from .._math import where
 
@@ -291,14 +290,13 @@ def _conv_forward(x: Tensor, weight: Tensor, geom, rec: _ConvRecord | None = Non
     return out.reshape((x.shape[0], cout) + win.shape[4 + n:])
 
 
-def _conv_backward(g: Tensor, inputs, out, geom):
+def _conv_backward(g: Tensor, inputs, out, rec: "_ConvRecord"):
     """A convolution's gradients. The weight's: the windows contracted with ``g`` over
     the batch and output positions. The input's: a transposed convolution of ``g``
     (zeros between its elements for a stride, the kernel flipped and its channel axes
     swapped) - not the scatter over overlapping windows that differentiating the window
     view would give."""
     x, weight = inputs
-    rec = geom
     geom = rec.geom
     pads, stride, dilation, groups = geom
     n = weight.ndim - 2
@@ -307,7 +305,7 @@ def _conv_backward(g: Tensor, inputs, out, geom):
 
     def grad_weight():
         win = rec.win
-        if win is None or _tensor_mod._recorders:
+        if win is None or is_recording():
             win = _conv_windows(x, weight, geom)  # (N, G, 1, Cg, *k, *o)
         gg = g.reshape((x.shape[0], groups, og, 1) + (1,) * n + g.shape[2:])
         gw = (win * gg).sum(axis=(0,) + tuple(range(4 + n, 4 + 2 * n)))  # (G, og, Cg, *k)
@@ -468,6 +466,16 @@ def _max_pool_forward(x: Tensor, geom) -> Tensor:
     return win.max(axis=tuple(range(x.ndim - n, x.ndim)))
 
 
+def _ties(views, top: Tensor, dtype) -> Tensor:
+    """How many of a window's elements (one strided view per window offset) equal its
+    maximum ``top``: a sum of compares, elementwise, so it fuses into the gradient kernel."""
+    count = None
+    for view in views:
+        hit = (view == top).cast(dtype)
+        count = hit if count is None else count + hit
+    return count
+
+
 def _max_pool_backward_tiled(g: Tensor, x: Tensor, t: Tensor, out: Tensor, kernel) -> Tensor:
     """``_max_pool_backward`` on the ``(..., o1, k1, o2, k2, ...)`` view: the same
     elementwise kernel from about half as many graph nodes."""
@@ -475,13 +483,10 @@ def _max_pool_backward_tiled(g: Tensor, x: Tensor, t: Tensor, out: Tensor, kerne
     base = x.ndim - n
     one = out.shape[:base] + tuple(v for o in out.shape[base:] for v in (o, 1))
     top = out.reshape(one)
-    count = None
-    for offs in np.ndindex(*kernel):
-        view = t.shrink([(0, m, 1) for m in t.shape[:base]] + [b for o, a in zip(out.shape[base:], offs)
-                                                             for b in ((0, o, 1), (a, 1, 1))])
-        hit = (view == top).cast(g.dtype)
-        count = hit if count is None else count + hit
-    share = g.reshape(one) / count
+    views = (t.shrink([(0, m, 1) for m in t.shape[:base]] + [b for o, a in zip(out.shape[base:], offs)
+                                                           for b in ((0, o, 1), (a, 1, 1))])
+             for offs in np.ndindex(*kernel))
+    share = g.reshape(one) / _ties(views, top, g.dtype)
     gx = where(t == top.broadcast_to(t.shape), share.broadcast_to(t.shape), 0.0)
     gx = gx.reshape(x.shape[:base] + tuple(o * k for o, k in zip(out.shape[base:], kernel)))
     if gx.shape != x.shape:
@@ -527,13 +532,10 @@ def _max_pool_backward(g: Tensor, inputs, out, geom):
     base = x.ndim - n
     xp = _pad_spatial(x, pads, -math.inf)
     win = _windows(xp, kernel, stride, dilation)  # (..., *k, *o)
-    count = None
-    for offs in np.ndindex(*kernel):
-        view = win.shrink([(0, m, 1) for m in win.shape[:base]] + [(o, 1, 1) for o in offs] +
-                          [(0, m, 1) for m in win.shape[base + n:]]).reshape(out.shape)
-        hit = (view == out).cast(g.dtype)
-        count = hit if count is None else count + hit
-    share, top = g / count, out
+    views = (win.shrink([(0, m, 1) for m in win.shape[:base]] + [(o, 1, 1) for o in offs] +
+                        [(0, m, 1) for m in win.shape[base + n:]]).reshape(out.shape)
+             for offs in np.ndindex(*kernel))
+    share, top = g / _ties(views, out, g.dtype), out
     for j in range(n):  # one value per window -> the padded input's grid, zeros off the windows
         share = _spread(share, base + j, kernel[j], stride[j], dilation[j], xp.shape[base + j])
         top = _spread(top, base + j, kernel[j], stride[j], dilation[j], xp.shape[base + j])

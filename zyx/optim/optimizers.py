@@ -101,6 +101,11 @@ class Optimizer:
         """The scalars the update reads, computed in double precision on the host."""
         raise NotImplementedError
 
+    def _group_scalars(self, h: dict[str, Tensor], group: dict, step: Tensor) -> dict[str, Tensor]:
+        """0-d values every parameter of a group uses (of one dtype), computed once per step
+        and passed to ``_update`` in ``h`` beside the hyperparameters."""
+        return {}
+
     def _update(self, p: Tensor, g: Tensor, state: dict[str, Tensor], h: dict[str, Tensor], group: dict,
                 step: Tensor) -> Tensor:
         """The new value of ``p``; updates ``state`` entries by rebinding. ``step`` is the
@@ -163,8 +168,10 @@ class Optimizer:
                         raise ValueError(f"gradient {i - 1} is on {g.device}, its parameter on {p.device}")
                     g = g.cast(p.dtype) if g.dtype is not p.dtype else g
                     if p.dtype not in per_dtype:
-                        per_dtype[p.dtype] = ({k: (v.cast(p.dtype) if v.dtype is not p.dtype else v)
-                                               for k, v in h.items()}, step.cast(p.dtype))
+                        hp = {k: (v.cast(p.dtype) if v.dtype is not p.dtype else v) for k, v in h.items()}
+                        stp = step.cast(p.dtype)
+                        hp.update(self._group_scalars(hp, group, stp))
+                        per_dtype[p.dtype] = (hp, stp)
                     hp, stp = per_dtype[p.dtype]
                     new = self._update(p, g, state, hp, group, stp)
                     p._node = new.cast(p.dtype)._node
@@ -365,14 +372,12 @@ class Adam(Optimizer):
         v = _set(state, "exp_avg_sq", state["exp_avg_sq"] * h["beta2"] + g * g * h["one_minus_beta2"])
         if group["amsgrad"]:
             v = _set(state, "max_exp_avg_sq", state["max_exp_avg_sq"].maximum(v))
-        scalars = h.get("_adam")  # shared by the group's parameters (h is per group and dtype)
-        if scalars is None:
-            bc1 = _bias_correction(h["log_beta1"], step)
-            bc2 = _bias_correction(h["log_beta2"], step)
-            scalars = h["_adam"] = (h["lr"] / bc1, bc2.sqrt())
-        step_size, bc2_sqrt = scalars
-        denom = v.sqrt() / bc2_sqrt + h["eps"]
-        return p - m * step_size / denom
+        denom = v.sqrt() / h["bc2_sqrt"] + h["eps"]
+        return p - m * h["step_size"] / denom
+
+    def _group_scalars(self, h, group, step):
+        return {"step_size": h["lr"] / _bias_correction(h["log_beta1"], step),
+                "bc2_sqrt": _bias_correction(h["log_beta2"], step).sqrt()}
 
 
 class AdamW(Adam):

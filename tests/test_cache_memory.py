@@ -281,3 +281,12 @@ def test_cpu_pool_respects_its_limit_and_empties(monkeypatch):
     assert pool.cached <= 1 << 18
     zyx.get_device("cpu").backend.empty_cache()
     assert pool.cached == 0
+
+
+def test_cpu_cache_size_setting_is_checked(monkeypatch):
+    from zyx.backends import cpu
+    monkeypatch.setenv("ZYX_CPU_CACHE_MB", "lots")
+    with pytest.raises(ValueError, match="ZYX_CPU_CACHE_MB"):
+        cpu._cache_limit()
+    monkeypatch.setenv("ZYX_CPU_CACHE_MB", "0.5")
+    assert cpu._cache_limit() == 1 << 19

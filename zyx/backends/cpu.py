@@ -1,8 +1,8 @@
 """CPU backend: C source compiled by the system's C compiler, loaded with ctypes.
 
-Memory is NumPy-owned host memory (so ``.numpy()`` on the CPU can share it), recycled
-by a caching allocator (``HostPool``). Kernels use OpenMP across the machine's cores. The compiler is ``$CC`` if set, else the first
-of cc, gcc, clang on PATH. ``ZYX_CPU_SANITIZE=1`` builds kernels with
+Memory is NumPy-owned host memory (so DLPack exports on the CPU can share it), recycled
+by a caching allocator (``HostPool``). Kernels use OpenMP across the machine's cores. The
+compiler is ``$CC`` if set, else the first of cc, gcc, clang on PATH. ``ZYX_CPU_SANITIZE=1`` builds kernels with
 ``-fsanitize=address,undefined`` (the process must preload the ASan runtime).
 """
 from __future__ import annotations
@@ -96,8 +96,8 @@ class HostPool:
 
     A buffer is only recycled when nothing else can see its memory: it must be one this
     pool allocated (a zero-copy wrap of a user's NumPy array never is), and no view of it
-    may be alive (NumPy views, DLPack exports and ``Tensor.numpy()`` sharing hold a
-    reference to the owning array, which the reference count shows). At most
+    may be alive (NumPy views and DLPack exports hold a reference to the owning array,
+    which the reference count shows). At most
     ``limit`` bytes are kept (``ZYX_CPU_CACHE_MB``, default 1024; 0 turns it off);
     ``empty()`` drops them all."""
 
@@ -164,7 +164,7 @@ class CPUBackend:
         self._lock = threading.Lock()
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self.cpu_id = _cpu_id()
-        self.pool = HostPool(int(float(os.environ.get("ZYX_CPU_CACHE_MB", "1024") or 0) * (1 << 20)))
+        self.pool = HostPool(_cache_limit())
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -286,6 +286,16 @@ class CPUBackend:
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int]) -> None:
         prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+
+
+def _cache_limit() -> int:
+    """``ZYX_CPU_CACHE_MB`` in bytes (default 1024 MiB; 0 or less turns the cache off)."""
+    raw = os.environ.get("ZYX_CPU_CACHE_MB", "1024").strip() or "0"
+    try:
+        return int(float(raw) * (1 << 20))
+    except ValueError:
+        raise ValueError(f"ZYX_CPU_CACHE_MB must be a number of MiB (0 turns the buffer cache off), "
+                         f"not {raw!r}") from None
 
 
 def _cuda_check(kernel: Kernel) -> None:

@@ -345,6 +345,7 @@ static inline void __syncthreads() { zyx_bar->arrive_and_wait(); }
 #define __shared__ static
 #define __align__(n) alignas(n)
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline double __longlong_as_double(long long i) { double f; memcpy(&f, &i, 8); return f; }
 struct __half { _Float16 v; };
 static inline float __half2float(__half h) { return (float)h.v; }
 static inline __half __float2half_rn(float f) { return __half{(_Float16)f}; }
@@ -406,8 +407,9 @@ class EmulatedCUDA:
         body = "\n".join(ln for ln in body.splitlines() if not ln.startswith(("typedef signed char", "typedef unsigned")))
         sig = [f"({self.renderer.storage_type(p.dtype)}*)b[{i}]" for i, p in enumerate(kernel.params)]
         sig += [f"s[{j}]" for j in range(len(kernel.scalars))]
+        sig += [f"a[{j}]" for j in range(kernel.nargs)]
         runner = f"""
-extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned* s) {{
+extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned* s, const long long* a) {{
   blockDim = {{block, 1, 1}}; gridDim = {{grid, 1, 1}};
   std::barrier<> bar(block); zyx_bar = &bar;
   std::vector<std::thread> ts;
@@ -430,18 +432,25 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
                 path = cache.write("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
         lib = ctypes.CDLL(str(path))
-        grid, block = launch_config(kernel)
-        return lib.zyx_run, kernel.name, min(grid, EMU_MAX_GRID), block
+        return lib.zyx_run, kernel.name, kernel
 
-    def launch(self, prog, buffers, scalars):
+    def read(self, h, start, count, dtype):
+        return self.host.read(h, start, count, dtype)
+
+    def launch(self, prog, buffers, scalars, args=()):
         import ctypes
-        fn, name, grid, block = prog
+
+        from zyx.kernels.render_cuda import launch_config
+        fn, name, kernel = prog
+        grid, block = launch_config(kernel, 0, args)
+        grid = min(grid, EMU_MAX_GRID)
         self.launches.append((name, grid, block))
         if grid == 0:
             return
         ptrs = (ctypes.c_void_p * max(len(buffers), 1))(*[b.ctypes.data for b in buffers])
         sc = (ctypes.c_uint32 * max(len(scalars), 1))(*[int(s) & 0xFFFFFFFF for s in scalars])
-        fn(ctypes.c_uint(grid), ctypes.c_uint(block), ptrs, sc)
+        ar = (ctypes.c_int64 * max(len(args), 1))(*args)
+        fn(ctypes.c_uint(grid), ctypes.c_uint(block), ptrs, sc, ar)
 
 
 @pytest.fixture(scope="module")
@@ -453,7 +462,10 @@ def emu():
         pytest.skip("g++ is needed to run CUDA source on the host")
     dev = zdev.Device("cuda", 99, EmulatedCUDA())
     zdev._devices[("cuda", 99)] = dev
-    yield dev
+    # these tests check the specialised CUDA forms (vector loads, block reductions, tiles);
+    # test_emulated_generic_kernels runs the generic ones
+    with zyx.realize.specialization("always"):
+        yield dev
     zdev._devices.pop(("cuda", 99), None)
 
 
@@ -528,6 +540,28 @@ def test_emulated_softmax_matmul_views_gather(emu):
     v = RNG.standard_normal((4, 3, 5)).astype(np.float64)
     np.testing.assert_allclose(on(emu, v).permute(2, 0, 1).sum(axis=(1, 2)).numpy(),
                                v.transpose(2, 0, 1).sum(axis=(1, 2)), rtol=1e-12)
+
+
+def test_emulated_generic_kernels(emu):
+    """Generic kernels (sizes, offsets and scalars as arguments, 32-bit indices) on the host
+    emulation, against NumPy; one program serves every size."""
+    with zyx.realize.specialization("never"):
+        for n in (7, 300):
+            a = RNG.standard_normal((3, n)).astype(np.float32)
+            x = on(emu, a)
+            np.testing.assert_allclose((x * 2.5 + 1).exp().numpy(), np.exp(a * np.float32(2.5) + 1), rtol=1e-6)
+            np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+            np.testing.assert_array_equal(x[1:, 2:n - 1:2].numpy(), a[1:, 2:n - 1:2])
+            np.testing.assert_array_equal(x.T.reshape(-1).numpy(), a.T.reshape(-1))
+            np.testing.assert_array_equal(x.pad(((1, 0), (0, 2)), value=-3.0).numpy(),
+                                          np.pad(a, ((1, 0), (0, 2)), constant_values=-3.0))
+            idx = RNG.integers(-n, n, size=(3, 4))
+            np.testing.assert_array_equal(x.take_along_axis(on(emu, idx), 1).numpy(),
+                                          np.take_along_axis(a, idx % n, 1))
+            c = (a + 1j * a).astype(np.complex128)
+            np.testing.assert_allclose((on(emu, c) * (0.5 - 2j)).numpy(), c * (0.5 - 2j), rtol=1e-12)
+            i = RNG.integers(-50, 50, size=(n,)).astype(np.int64)
+            np.testing.assert_array_equal((on(emu, i) // 7 + (2 ** 40)).numpy(), i // 7 + 2 ** 40)
 
 
 def test_emulated_random_bits_identical_to_cpu(emu):

@@ -314,28 +314,43 @@ def test_movement_and_gather():
 
 
 # --------------------------------------------------------------------------- reductions
-def _work_items_reading(n: int) -> list[int]:
-    """Work-items launched by each compiled OpenCL kernel that reads an n-element input."""
-    from zyx.realize import _cache
-    out = []
-    for cs in _cache.values():
-        for c in cs:
-            if isinstance(c.program, ocl.OpenCLProgram) and any(p.size == n and not p.output
-                                                                for p in c.kernel.params):
-                st, local = c.program.plan.stages[0], c.program.locals_[0]
-                out.append(st.work * local if st.grouped else st.work)
-    return out
+def _work_items_of(fn, n: int, monkeypatch) -> list[int]:
+    """Global work sizes of the launches running ``fn`` whose kernel reads an n-element
+    buffer (``fn`` realizes one tensor)."""
+    sizes = []
+    real = ocl.cl.enqueue_nd_range_kernel
+    reading = []
+
+    def record(queue, kernel, glob, local, *a, **k):
+        if any(b is not None and getattr(b, "size", 0) == 4 * n for b in reading):
+            sizes.append(glob[0])
+        return real(queue, kernel, glob, local, *a, **k)
+
+    real_launch = ocl.OpenCLBackend.launch
+
+    def launch(self, prog, buffers, scalars, args=()):
+        reading[:] = buffers[1:]
+        return real_launch(self, prog, buffers, scalars, args)
+    monkeypatch.setattr(ocl.cl, "enqueue_nd_range_kernel", record)
+    monkeypatch.setattr(ocl.OpenCLBackend, "launch", launch)
+    fn()
+    monkeypatch.undo()
+    return sizes
 
 
-def test_full_sum_of_4m_elements_is_parallel():
+@pytest.mark.parametrize("mode", ["never", "always"])
+def test_full_sum_of_4m_elements_is_parallel(mode, monkeypatch):
+    """Generic kernels (the graph's two-stage split) and specialised ones (the renderer's
+    work-group split) both spread a 4M-element sum over hundreds of work-items."""
     rng = np.random.default_rng(RNG_SEED)
     a = rng.random(2 ** 22, dtype=np.float32)
-    s = zyx.Tensor(a, device=DEV).sum()
-    assert math.isclose(float(s), float(a.astype(np.float64).sum()), rel_tol=1e-5)
-    items = _work_items_reading(2 ** 22)
-    assert items and min(items) >= 256, f"the full sum ran on {items} work-item(s)"
-    ints = rng.integers(-1000, 1000, 2 ** 22).astype(np.int32)
-    assert int(zyx.Tensor(ints, device=DEV).sum()) == int(ints.astype(np.int64).sum())
+    with zyx.realize.specialization(mode):
+        s = zyx.Tensor(a, device=DEV).sum()
+        items = _work_items_of(lambda: zyx.realize(s), 2 ** 22, monkeypatch)
+        assert math.isclose(float(s), float(a.astype(np.float64).sum()), rel_tol=1e-5)
+        assert items and min(items) >= 256, f"the full sum ran on {items} work-item(s)"
+        ints = rng.integers(-1000, 1000, 2 ** 22).astype(np.int32)
+        assert int(zyx.Tensor(ints, device=DEV).sum()) == int(ints.astype(np.int64).sum())
 
 
 def test_renderer_splits_a_long_reduction_across_work_groups():
@@ -429,7 +444,9 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path, monkeypatch, how):
     monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("ZYX_DISABLE_DISK_CACHE", raising=False)
     be = _dev().backend
-    c = {"bytes": 5.4375, "bytes_and_digest": 6.8125}[how]  # a source no earlier test built
+    be._mem.clear()  # built now, into this empty cache dir
+    clear_cache()
+    c = {"bytes": 5.4375, "bytes_and_digest": 6.8125}[how]
     x = zyx.Tensor(np.arange(8, dtype=np.float32), device=DEV)
     want = np.arange(8, dtype=np.float32) * c + 0.5
     assert np.array_equal((x * c + 0.5).numpy(), want)
@@ -459,6 +476,8 @@ def test_pocl_binary_without_bitcode_is_not_trusted(tmp_path, monkeypatch):
     if "Portable Computing Language" not in be.platform.name:
         pytest.skip("PoCL-specific guard")
     monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    be._mem.clear()  # built now, into this empty cache dir
+    clear_cache()
     x = zyx.Tensor(np.arange(4, dtype=np.float32), device=DEV)
     (x * 9.0625).numpy()
     good = next((tmp_path / "opencl").glob("*.bin"))

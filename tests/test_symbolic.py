@@ -78,3 +78,94 @@ def test_substitute_and_variables():
     assert sym.variables(e) == {"i", "j"}
     out = sym.substitute(e, {"i": sym.num(2), "j": sym.num(5)})
     assert isinstance(out, sym.Num) and out.v == (2 * 8 + 5) // 4
+
+
+# ---------------------------------------------------------------- parameters (generic kernels)
+def evaluate_p(e, env: dict) -> int:
+    """Like evaluate, with products and symbolic divisors."""
+    if isinstance(e, int):
+        return e
+    if isinstance(e, sym.Num):
+        return e.v
+    if isinstance(e, sym.Var):
+        return env[e.name]
+    if isinstance(e, sym.Sum):
+        return e.const + sum(c * evaluate_p(t, env) for t, c in e.terms)
+    if isinstance(e, sym.Prod):
+        out = 1
+        for f in e.factors:
+            out *= evaluate_p(f, env)
+        return out
+    if isinstance(e, sym.Div):
+        return evaluate_p(e.a, env) // evaluate_p(e.c, env)
+    if isinstance(e, sym.Mod):
+        return evaluate_p(e.a, env) % evaluate_p(e.c, env)
+    raise TypeError(e)
+
+
+PARAMS = ("A", "B", "C")
+
+
+@st.composite
+def param_exprs(draw, depth=3):
+    """Index-like expressions over loop variables whose extents are products of size
+    parameters, with divisions and modulos by parameter products (as reshapes produce)."""
+    P = {n: sym.param(n, 1) for n in PARAMS}
+    ext = {"i": P["A"], "j": P["B"] * P["C"], "k": P["C"]}
+
+    def divisor():
+        names = draw(st.lists(st.sampled_from(PARAMS), min_size=1, max_size=2))
+        out, f = sym.num(1), 1
+        for n in names:
+            out = out * P[n]
+        k = draw(st.sampled_from([1, 1, 2]))
+        return out * k, (lambda env, names=names, k=k: k * __import__("math").prod(env[n] for n in names))
+
+    def go(d):
+        if d == 0 or draw(st.booleans()):
+            if draw(st.booleans()):
+                name = draw(st.sampled_from(sorted(ext)))
+                return sym.loop_var(name, ext[name]), (lambda env, n=name: env[n])
+            if draw(st.booleans()):
+                n = draw(st.sampled_from(PARAMS))
+                return P[n], (lambda env, n=n: env[n])
+            c = draw(st.integers(0, 5))
+            return sym.num(c), (lambda env, c=c: c)
+        op = draw(st.sampled_from(["add", "mul", "div", "mod"]))
+        a, fa = go(d - 1)
+        if op == "add":
+            b, fb = go(d - 1)
+            return a + b, (lambda env: fa(env) + fb(env))
+        if op == "mul":
+            b, fb = (divisor() if draw(st.booleans()) else go(d - 1))
+            return a * b, (lambda env: fa(env) * fb(env))
+        dv, fd = divisor()
+        if op == "div":
+            return a // dv, (lambda env: fa(env) // fd(env))
+        return a % dv, (lambda env: fa(env) % fd(env))
+    return go(depth)
+
+
+@settings(max_examples=400, deadline=None)
+@given(param_exprs(), st.lists(st.integers(1, 4), min_size=3, max_size=3))
+def test_parameter_expressions_keep_their_value(pair, sizes):
+    e, ref = pair
+    env = dict(zip(PARAMS, sizes))
+    ranges = {"i": env["A"], "j": env["B"] * env["C"], "k": env["C"]}
+    for i in range(ranges["i"]):
+        for j in range(ranges["j"]):
+            for k in range(ranges["k"]):
+                env.update(i=i, j=j, k=k)
+                assert evaluate_p(e, env) == ref(env), (e, env)
+
+
+def test_parameter_reshapes_fold():
+    A, B, C = (sym.param(n, 1) for n in "ABC")
+    g = sym.loop_var("g", A * B * C)
+    i0, i1, i2 = (g // (B * C)) % A, (g // C) % B, g % C
+    assert i0 * B * C + i1 * C + i2 == g  # flatten then linearize: the identity
+    x, y = sym.loop_var("x", A), sym.loop_var("y", B)
+    lin = x * B + y
+    assert lin // B == x and lin % B == y  # unflatten of a linear index
+    o = sym.param("o")
+    assert (lin + o * B) // B == x + o  # a row offset

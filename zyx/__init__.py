@@ -20,11 +20,14 @@ from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, flo
 from . import realize as _engine  # the module; the public name zyx.realize is the function below
 from .tensor import AxisError, Tensor, broadcast_shapes, realize
 
-# `zyx.realize(...)` realizes tensors; `zyx.realize.stats` and `zyx.realize.clear_cache()`
-# reach the engine's counters and schedule cache (also importable as `from zyx.realize import
+# `zyx.realize(...)` realizes tensors; `zyx.realize.stats`, `zyx.realize.clear_cache()` and the
+# specialization policy reach the engine's counters, schedule cache and compile policy (also importable as `from zyx.realize import
 # stats`, since the module keeps its name in sys.modules).
 realize.stats = _engine.stats
 realize.clear_cache = _engine.clear_cache
+realize.specialization = _engine.specialization  # with zyx.realize.specialization("always"): ...
+realize.set_specialization = _engine.set_specialization
+realize.wait_compiles = _engine.wait_compiles
 
 _math.install()
 _movement.install()

@@ -33,8 +33,26 @@ def _float_unary(op: str, complex_ok: bool = True):
 
 
 # ---------------------------------------------------------------- binary operators
+_COMPARE = frozenset({"CMPLT", "CMPLE", "CMPEQ", "CMPNE"})
+
+
 def _binop(op: str, dtype_rule=None, reverse: bool = False):
+    compare = op in _COMPARE
+
     def f(self: Tensor, other, /) -> Tensor:
+        # fast paths, the common cases of array code: an operand of the same shape and
+        # dtype, or a Python float with a float tensor (nothing to promote or broadcast)
+        if dtype_rule is None:
+            sn = self._node
+            if type(other) is Tensor:
+                on = other._node
+                if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
+                    a, b = (other, self) if reverse else (self, other)
+                    return a._binary(op, b, dt.bool_ if compare else sn.dtype)
+            elif type(other) is float and sn.dtype.kind == "f":
+                c = Tensor._const(other, sn.shape, sn.dtype, sn.device)
+                a, b = (c, self) if reverse else (self, c)
+                return a._binary(op, b, dt.bool_ if compare else sn.dtype)
         o = self._operand(other, op)
         a, b = (o, self) if reverse else (self, o)
         d = dt.promote_types(a.dtype, b.dtype)

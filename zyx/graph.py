@@ -136,6 +136,12 @@ def _two_stage_reduce(x: Node, kind: str, axes: tuple, shape: Shape, extent: int
 
 
 def gather(src: Node, idx: Node, axis: int) -> Node:
+    """out[..i..] = src[.. idx[..i..] ..] along ``axis``; src and idx agree on every other
+    axis (generic kernels rely on it: those sizes are one argument)."""
+    if len(src.shape) != len(idx.shape) or any(a != b for d, (a, b) in enumerate(zip(src.shape, idx.shape))
+                                               if d != axis):
+        raise ValueError(f"gather: source shape {src.shape} and index shape {idx.shape} must agree "
+                         f"on every axis but {axis}")
     return Node("GATHER", (src, idx), axis, idx.shape, src.dtype, src.device)
 
 

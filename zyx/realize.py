@@ -1,22 +1,38 @@
 """Realization: schedule a graph, compile (or fetch from caches) and run its kernels.
 
-The in-process schedule cache maps a graph's structure key to its compiled kernels, so
-realizing a graph with the same structure again (a loop's next iteration, new data)
-does no scheduling, lowering, rendering or compiling: it walks the graph once, binds
+Compile once per structure (docs/ARCHITECTURE.md, "Compile once"): the schedule cache maps a
+graph's *structure key* - ops, dtypes, ranks, layout facts, never sizes, offsets or constant
+values - to its kernels, each compiled once as a *generic* kernel whose sizes, offsets and
+values are arguments filled in at every launch. So realizing a graph of the same structure
+again (a loop's next iteration, new data, a new size, a new scalar) does no scheduling,
+lowering, rendering or compiling: it walks the graph once, gathers the arguments, binds
 buffers and launches.
+
+A kernel doing much work at one set of values may also get a *specialised* version (every
+value baked in: register tiles, vector widths, unrolled loops): compiled at once when the
+generic kernel would clearly lose (a big contraction), or in the background when the same
+values come back, and used once it is ready (``specialization()`` sets the policy).
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import os
+import struct
+import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import debug
+from . import dtypes as dt
 from .device import Buffer, Device
 from .graph import Node
 from .kernels import schedule as sched
 from .kernels.ir import Kernel
 from .kernels.lower import lower_kernel
-
 
 _ALIAS = "alias"  # CompiledKernel.program of a reshape realized by sharing its source's buffer
 
@@ -24,9 +40,14 @@ _ALIAS = "alias"  # CompiledKernel.program of a reshape realized by sharing its 
 @dataclass
 class CompiledKernel:
     spec: sched.KernelSpec
-    kernel: Kernel
-    program: object
+    kernel: Kernel | None  # the generic kernel (None: nothing to compute)
+    program: object  # its program, _ALIAS or None
     source: str
+    extract: object = None  # order -> argument list of the generic kernel
+    work_pos: tuple = ()  # walk positions whose sizes estimate the work (output, reduction inputs)
+    has_reduce: bool = False
+    special: dict = field(default_factory=dict)  # argument tuple -> specialised program or Future
+    seen: dict = field(default_factory=dict)  # argument tuple -> times launched generic
 
 
 class Stats:
@@ -36,6 +57,8 @@ class Stats:
         self.schedules = 0
         self.launches = 0
         self.cache_hits = 0
+        self.specialized = 0  # specialised kernels built (compiled or found in a cache)
+        self.special_launches = 0
 
     def reset(self):
         self.__init__()
@@ -43,71 +66,227 @@ class Stats:
 
 stats = Stats()
 _cache: dict[tuple, list[CompiledKernel]] = {}
-_CACHE_LIMIT = 4096
+_CACHE_LIMIT = 1024  # schedules kept (each holds its programs: bounded, so libraries get unloaded)
+_SPECIAL_PER_KERNEL = 4  # specialised versions kept per generic kernel
+_lock = threading.RLock()  # one realize at a time: realizing mutates the graph
+_pool: ThreadPoolExecutor | None = None
+_pending: list[Future] = []
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    with _lock:
+        _cache.clear()
 
 
+# ---------------------------------------------------------------------- policy
+_MODES = ("auto", "always", "never", "sync")
+_mode = os.environ.get("ZYX_SPECIALIZE", "auto").strip().lower() or "auto"
+if _mode not in _MODES:
+    raise ValueError(f"ZYX_SPECIALIZE must be one of {', '.join(_MODES)}, not {_mode!r}")
+
+
+def set_specialization(mode: str) -> None:
+    """When kernels get a version specialised on their sizes and values:
+
+    * ``auto`` (default): big contractions at once; other big kernels in the background when
+      the same sizes and values come back, swapped in when ready;
+    * ``sync``: like auto, but compiled at once (no background thread: reproducible timings);
+    * ``always``: every kernel, at once (the generated code then shows every optimisation);
+    * ``never``: generic kernels only.
+    """
+    global _mode
+    if mode not in _MODES:
+        raise ValueError(f"specialization mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    _mode = mode
+
+
+@contextlib.contextmanager
+def specialization(mode: str):
+    """``with zyx.realize.specialization("always"): ...`` - the policy inside the block."""
+    old = _mode
+    set_specialization(mode)
+    try:
+        yield
+    finally:
+        set_specialization(old)
+
+
+def wait_compiles() -> None:
+    """Wait for background compiles to finish (benchmarks call it after warming up)."""
+    while _pending:
+        f = _pending.pop()
+        with contextlib.suppress(Exception):
+            f.result()
+
+
+def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> str | None:
+    """'now', 'later' or None: whether this launch should use (and build) a version of the
+    kernel specialised on ``args``."""
+    if _mode == "never":
+        return None
+    if _mode == "always":
+        return "now"
+    backend = dev.backend
+    work = max(math.prod(order[p].shape) for p in c.work_pos)
+    # a contraction the generic code would run far slower than a compile takes
+    if c.has_reduce and work >= getattr(backend, "special_sync_work", 1 << 25):
+        return "now"
+    if work >= getattr(backend, "special_async_work", 1 << 16):
+        n = c.seen.get(args, 0) + 1
+        if len(c.seen) > 64:
+            c.seen.clear()
+        c.seen[args] = n
+        if n >= 2:
+            return "now" if _mode == "sync" else "later"
+    return None
+
+
+# ---------------------------------------------------------------------- realize
 def realize_nodes(nodes: list[Node]) -> None:
     pending = [n for n in nodes if n.op != "BUFFER"]
     if not pending:
         return
-    by_dev: dict[Device, list[Node]] = {}
-    for n in pending:
-        by_dev.setdefault(n.device, []).append(n)
-    for dev, targets in by_dev.items():
-        _realize_on(dev, list(dict.fromkeys(targets)))
+    with _lock:
+        pending = [n for n in pending if n.op != "BUFFER"]  # another thread may have realized them
+        by_dev: dict[Device, list[Node]] = {}
+        for n in pending:
+            by_dev.setdefault(n.device, []).append(n)
+        for dev, targets in by_dev.items():
+            _realize_on(dev, list(dict.fromkeys(targets)))
+
+
+WIDE = 1 << 30  # sizes from here on need 64-bit indices in GPU kernels
 
 
 def _realize_on(dev: Device, targets: list[Node]) -> None:
     order, key, pos = sched.walk(targets)
-    full_key = (dev.type, dev.index, key)
+    backend = dev.backend
+    # GPU kernels index with 32 bits when the sizes allow: a fact of the structure's key there
+    wide = getattr(backend, "narrow_index", False) and any(n.numel >= WIDE for n in order)
+    full_key = (dev.type, dev.index, key, wide)
     compiled = _cache.get(full_key)
     if compiled is None:
-        compiled = _compile(dev, order, pos, targets)
+        compiled = _compile(dev, order, pos, targets, wide)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.pop(next(iter(_cache)))
         _cache[full_key] = compiled
     else:
         stats.cache_hits += 1
-    backend = dev.backend
-    steps = [(order[c.spec.out], [order[i] for i in c.spec.inputs], [order[i] for i in c.spec.rand], c)
-             for c in compiled]
+    # every kernel's arguments and program are chosen before anything runs: launching turns
+    # nodes into buffers, which drops the values the arguments are read from
+    steps, now, later = [], [], []
+    for c in compiled:
+        args = c.extract(order) if c.extract is not None else ()
+        program = c.program
+        if c.kernel is not None and program is not None and _mode != "never":
+            special, want = _special_program(dev, c, order, args)
+            if special is not None:
+                program = special
+            elif want == "now":
+                now.append((len(steps), c, args))
+            elif want == "later":
+                later.append((c, args))
+        steps.append([order[c.spec.out], [order[i] for i in c.spec.inputs],
+                      [order[i] for i in c.spec.rand], c, program, args])
+    if now or later:
+        programs = _specialise(dev, order, [(c, a) for _, c, a in now], later)
+        for (i, _, _), p in zip(now, programs):
+            steps[i][4] = p
     del order, pos
     timing = debug.level & 2
     steps.reverse()
     while steps:  # popping drops this step's references: an intermediate dies after its last use
-        out, inputs, rands, c = steps.pop()
-        if c.program is _ALIAS:  # a reshape of a realized buffer is that buffer, reshaped
+        out, inputs, rands, c, program, args = steps.pop()
+        if program is _ALIAS:  # a reshape of a realized buffer is that buffer, reshaped
             out.become_buffer(inputs[0].buffer)
             continue
         buf = Buffer(dev, out.numel, out.dtype)
-        if c.program is None:  # an empty tensor: nothing to compute
+        if program is None:  # an empty tensor: nothing to compute
             out.become_buffer(buf)
             continue
         scalars = []
         for r in rands:
             scalars.extend(r.arg)
+        special = program is not c.program
         if debug.level & 32:
-            debug.log(f"launch {c.kernel.name} out={out.shape} {out.dtype.name} inputs="
-                      f"{[(i.shape, i.dtype.name) for i in inputs]}")
+            debug.log(f"launch {c.kernel.name}{' (specialised)' if special else ''} out={out.shape} "
+                      f"{out.dtype.name} inputs={[(i.shape, i.dtype.name) for i in inputs]} args={list(args)}")
         if timing:
             backend.synchronize()
             t0 = time.perf_counter()
-        backend.launch(c.program, [buf.handle] + [i.buffer.handle for i in inputs], scalars)
+        backend.launch(program, [buf.handle] + [i.buffer.handle for i in inputs], scalars,
+                       () if special else args)
         stats.launches += 1
+        stats.special_launches += special
         if timing:
             backend.synchronize()
             dt_ = time.perf_counter() - t0
             k = c.kernel
-            debug.log(f"{k.name:<28} {dt_ * 1e6:9.1f} us  {k.mem_bytes / dt_ / 1e9:7.2f} GB/s  "
-                      f"{k.flops / dt_ / 1e9:7.2f} GFLOP/s  [{dev.name}]")
+            mem = sum(i.numel * i.dtype.itemsize for i in inputs) + out.numel * out.dtype.itemsize
+            debug.log(f"{k.name:<28} {dt_ * 1e6:9.1f} us  {mem / dt_ / 1e9:7.2f} GB/s  "
+                      f"{k.flops / dt_ / 1e9:7.2f} GFLOP/s  [{dev.name}{', specialised' if special else ''}]")
         out.become_buffer(buf)
 
 
-def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> list[CompiledKernel]:
+def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
+    """(program, None) when a version of ``c`` specialised on ``args`` is ready, else
+    (None, 'now' | 'later' | None): whether to build one."""
+    sp = c.special.get(args)
+    if sp is not None:
+        if not isinstance(sp, Future):
+            return sp, None
+        if not sp.done():
+            return None, None
+        c.special[args] = sp = sp.result()  # a compile error surfaces here
+        return sp, None
+    return None, _wants_special(dev, c, order, args)
+
+
+def _specialise(dev: Device, order: list, now: list, later: list) -> list:
+    """Build the specialised versions a schedule asked for: ``now`` ones compiled at once
+    (their programs returned), ``later`` ones in one background batch (one compiler run)."""
+    def lowered(c: CompiledKernel):
+        spec = c.spec
+        kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
+                              [order[i] for i in spec.rand])
+        kernel.name = c.kernel.name + "_s"
+        source = dev.backend.render(kernel)
+        _show(dev, kernel, source, "specialised ")
+        stats.specialized += 1
+        return kernel, source
+
+    def keep(c: CompiledKernel, args: tuple, value) -> None:
+        if len(c.special) >= _SPECIAL_PER_KERNEL:
+            c.special.pop(next(iter(c.special)))
+        c.special[args] = value
+
+    backend = dev.backend
+    many = getattr(backend, "compile_many", None)
+    out = []
+    if now:
+        items = [lowered(c) for c, _ in now]
+        out = many(items) if many is not None and len(items) > 1 else [backend.compile(k, s) for k, s in items]
+        for (c, args), p in zip(now, out):
+            keep(c, args, p)
+    if later:
+        items = [lowered(c) for c, _ in later]
+        global _pool
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
+        batch = _pool.submit(lambda: many(items) if many is not None and len(items) > 1
+                             else [backend.compile(k, s) for k, s in items])
+        _pending.append(batch)
+        if len(_pending) > 256:
+            del _pending[: len(_pending) - 256]
+        for j, (c, args) in enumerate(later):
+            f: Future = Future()
+            keep(c, args, f)
+            batch.add_done_callback(lambda b, f=f, j=j: f.set_exception(b.exception()) if b.exception()
+                                    else f.set_result(b.result()[j]))
+    return out
+
+
+def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: bool) -> list[CompiledKernel]:
     stats.schedules += 1
     # the backend's per-kernel buffer limit (e.g. WGPU's storage buffers per shader stage); the
     # cache key holds the device, so schedules cut for one device's limit are not reused on another
@@ -118,24 +297,22 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> 
         if root.numel == 0:
             out.append(CompiledKernel(spec, None, None, ""))
             continue
-        if root.op == "RESHAPE" and spec.inputs == [pos[id(root.srcs[0])]] and not spec.rand:
+        if root.op == "RESHAPE" and spec.inputs == [pos[root.srcs[0]]] and not spec.rand:
             # no copy: the output shares its source's buffer (tensors are values: no kernel
             # writes into an existing buffer)
             out.append(CompiledKernel(spec, None, _ALIAS, ""))
             continue
         inputs = [order[j] for j in spec.inputs]
         rands = [order[j] for j in spec.rand]
-        kernel = lower_kernel(root, inputs, "kernel", rands)
+        kernel = lower_kernel(root, inputs, "kernel", rands, pos, wide)
         name = kernel.name = _kernel_name(root, kernel)
         if debug.level & 4:
             debug.log(f"schedule: kernel {i} {name}: {kernel.ops_summary or 'copy'} -> {root.shape} "
                       f"{root.dtype.name}, reads {len(inputs)} buffer(s)")
-        if debug.level & 8:
-            debug.log("IR:\n" + kernel.pretty())
         source = dev.backend.render(kernel)
-        if debug.level & 16:
-            debug.log(f"source ({dev.name}):\n{source if debug.level & 64 else _strip_preamble(source)}")
-        out.append(CompiledKernel(spec, kernel, None, source))
+        _show(dev, kernel, source, "")
+        work_pos, has_reduce = _work_positions(root, spec, order, pos)
+        out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce))
     todo = [c for c in out if c.kernel is not None]
     t0 = time.perf_counter()
     many = getattr(dev.backend, "compile_many", None)
@@ -151,6 +328,103 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node]) -> 
     return out
 
 
+def _show(dev: Device, kernel: Kernel, source: str, what: str) -> None:
+    if debug.level & 8:
+        debug.log(f"{what}IR:\n" + kernel.pretty())
+    if debug.level & 16:
+        debug.log(f"{what}source ({dev.name}):\n{source if debug.level & 64 else _strip_preamble(source)}")
+
+
+def _work_positions(root: Node, spec, order: list, pos: dict) -> tuple[tuple, bool]:
+    """Walk positions of the kernel's output and of the inputs of its reductions: the
+    largest of their sizes estimates the kernel's work."""
+    stop = {order[i] for i in spec.inputs}
+    out, has_reduce, seen, stack = [pos[root]], False, set(), [root]
+    stop = {id(n) for n in stop}
+    while stack:
+        x = stack.pop()
+        if id(x) in seen or id(x) in stop or x.op == "BUFFER":
+            continue
+        seen.add(id(x))
+        if x.op == "REDUCE":
+            has_reduce = True
+            out.append(pos[x.srcs[0]])
+        stack.extend(x.srcs)
+    return tuple(out), has_reduce
+
+
+# ---------------------------------------------------------------------- arguments
+_F32, _U32 = struct.Struct("<f"), struct.Struct("<I")
+_F64, _I64 = struct.Struct("<d"), struct.Struct("<q")
+
+
+def _i64(v) -> int:
+    v = int(v)
+    return v if -(1 << 63) <= v < (1 << 63) else ((v + (1 << 63)) % (1 << 64)) - (1 << 63)
+
+
+def _f32(v) -> int:
+    try:
+        return _U32.unpack(_F32.pack(float(v)))[0]
+    except OverflowError:  # out of float32 range: rounds to +-inf, as the C literal would
+        return int(np.array(float(v)).astype(np.float32).view(np.uint32))
+
+
+def _f64(v) -> int:
+    return _I64.unpack(_F64.pack(float(v)))[0]
+
+
+def _c64(v) -> tuple:
+    v = complex(v)
+    return _f32(v.real), _f32(v.imag)
+
+
+def _c128(v) -> tuple:
+    v = complex(v)
+    return _f64(v.real), _f64(v.imag)
+
+
+def _bool(v) -> int:
+    return 1 if v else 0
+
+
+_ENCODERS = {"b": "_bool", "i": "_i64", "u": "_i64"}
+
+
+def _encoder(d: dt.DType) -> str:
+    if d.kind == "f":
+        return "_f64" if d is dt.float64 else "_f32"
+    if d.kind == "c":
+        return "*_c128" if d is dt.complex128 else "*_c64"
+    return _ENCODERS[d.kind]
+
+
+def _extractor(kernel: Kernel):
+    """A function of the walk order returning the kernel's argument list (generated once per
+    kernel, so a launch reads its arguments with one Python call)."""
+    if not kernel.args:
+        return None
+    parts = []
+    for a in kernel.args:
+        o = f"o[{a.pos}]"
+        if a.kind == "dim":
+            parts.append(f"{o}.shape[{a.d}]")
+        elif a.kind == "start":
+            parts.append(f"{o}.arg[{a.d}][0]")
+        elif a.kind == "before":
+            parts.append(f"{o}.arg[0][{a.d}][0]")
+        elif a.kind == "after":
+            parts.append(f"{o}.arg[0][{a.d}][1]")
+        elif a.kind == "const":
+            parts.append(f"{_encoder(a.dtype)}({o}.arg)")
+        elif a.kind == "padval":
+            parts.append(f"{_encoder(a.dtype)}({o}.arg[1])")
+        else:
+            raise ValueError(a.kind)
+    env = {"_bool": _bool, "_i64": _i64, "_f32": _f32, "_f64": _f64, "_c64": _c64, "_c128": _c128}
+    return eval(f"lambda o: ({', '.join(parts)},)", env)  # noqa: S307 - our own generated expression
+
+
 def _strip_preamble(src: str) -> str:
     marker = "/* end of zyx preamble */"
     cut = src.find(marker)
@@ -158,9 +432,9 @@ def _strip_preamble(src: str) -> str:
 
 
 def _kernel_name(root: Node, kernel: Kernel) -> str:
-    """e_<shape> for elementwise kernels, r_<shape> for kernels with a reduction."""
+    """e_<rank>d / r_<rank>d (generic: any size) for elementwise / reducing kernels."""
     kind = "r" if "REDUCE" in kernel.ops_summary else "e"
-    return f"{kind}_{'_'.join(str(s) for s in root.shape) or 'scalar'}"
+    return f"{kind}_{len(root.shape)}d"
 
 
 def realize_all() -> None:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -74,13 +74,15 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 
 class CPUProgram:
-    __slots__ = ("fn", "lib", "name", "nargs")
+    __slots__ = ("fn", "lib", "name", "generic", "__weakref__")
 
-    def __init__(self, lib, name: str, nbuf: int, nscalar: int):
+    def __init__(self, lib, name: str, kernel: Kernel):
         self.lib = lib
         self.fn = getattr(lib, name)
         self.fn.restype = None
-        self.fn.argtypes = [ctypes.c_void_p] * nbuf + [ctypes.c_uint32] * nscalar
+        self.generic = kernel.generic  # takes the int64 argument array after the buffers
+        self.fn.argtypes = ([ctypes.c_void_p] * len(kernel.params) + [ctypes.c_void_p] * kernel.generic
+                            + [ctypes.c_uint32] * len(kernel.scalars))
         self.name = name
 
 
@@ -160,11 +162,13 @@ class CPUBackend:
         self.flags = self._flags()
         self.renderer = CRenderer()
         self.dtypes = frozenset(dt.ALL)
-        self._mem: dict[str, CPUProgram] = {}
+        self._mem: OrderedDict[str, CPUProgram] = OrderedDict()
+        self.max_programs = int(os.environ.get("ZYX_MAX_PROGRAMS", "1024"))
         self._lock = threading.Lock()
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
+        self._ptrs: dict[int, int] = {}  # id(handle) -> data address, while the Buffer lives
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -197,6 +201,7 @@ class CPUBackend:
         return self.pool.alloc(max(size, 1), np.dtype(dtype.np))
 
     def free(self, handle) -> None:
+        self._ptrs.pop(id(handle), None)
         self.pool.release(handle)  # NumPy owns the memory; the pool may keep it for reuse
 
     def empty_cache(self) -> None:
@@ -210,6 +215,10 @@ class CPUBackend:
     def copy_out(self, handle: np.ndarray, size: int, dtype: dt.DType) -> np.ndarray:
         return handle[:size].copy()
 
+    def read(self, handle: np.ndarray, start: int, count: int, dtype: dt.DType) -> np.ndarray:
+        """Elements ``[start, start + count)`` of a buffer (here: a view of it)."""
+        return handle[start:start + count]
+
     def view(self, handle: np.ndarray, size: int) -> np.ndarray:
         """Zero-copy host view of a buffer (CPU only)."""
         return handle[:size]
@@ -221,25 +230,45 @@ class CPUBackend:
     def render(self, kernel: Kernel) -> str:
         return self.renderer.render(kernel)
 
-    def compile(self, kernel: Kernel, source: str) -> CPUProgram:
-        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+    def _get(self, key: str) -> CPUProgram | None:
         with self._lock:
             prog = self._mem.get(key)
             if prog is not None:
-                return prog
-            _cuda_check(kernel)
-            lib = self._library(key, lambda: source)
-            prog = CPUProgram(lib, kernel.name, len(kernel.params), len(kernel.scalars))
-            self._mem[key] = prog
+                self._mem.move_to_end(key)
             return prog
+
+    def _put(self, key: str, prog: CPUProgram) -> CPUProgram:
+        """Keep ``prog`` (the first one stored under ``key`` wins). At most ``max_programs``
+        are kept; a library is unloaded once nothing uses its programs any more (the
+        schedule cache and running code hold their own references), so a long-lived
+        process does not run out of memory mappings."""
+        with self._lock:
+            old = self._mem.get(key)
+            if old is not None:
+                return old
+            self._mem[key] = prog
+            while len(self._mem) > self.max_programs:
+                self._mem.popitem(last=False)
+            return prog
+
+    def compile(self, kernel: Kernel, source: str) -> CPUProgram:
+        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+        prog = self._get(key)
+        if prog is not None:
+            return prog
+        _cuda_check(kernel)
+        # built outside the lock: a background compile must not hold up the next realize
+        lib = self._library(key, lambda: source)
+        return self._put(key, CPUProgram(lib, kernel.name, kernel))
 
     def compile_many(self, items: list[tuple[Kernel, str]]) -> list[CPUProgram]:
         """Compile several kernels with one compiler run (one shared object); kernels
         already in the in-process cache are reused."""
         keys = [cache.key_of(src, self.cc_version, self.flags, self.cpu_id) for _, src in items]
         with self._lock:
-            missing = [i for i, key in enumerate(keys) if key not in self._mem]
-            missing = list(dict.fromkeys(missing))
+            missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in self._mem))
+            missing = list({keys[i]: i for i in reversed(missing)}.values())[::-1]  # one per distinct source
+        progs: dict[str, CPUProgram] = {}
         if len(missing) > 1:
             batch_key = cache.key_of("batch", *[keys[i] for i in missing])
             names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
@@ -253,22 +282,24 @@ class CPUBackend:
                     parts.append(_split_preamble(src)[1].replace(f"void {k.name}(", f"void {names[j]}(", 1))
                 return "\n".join(parts)
             lib = self._library(batch_key, batch_source)
-            with self._lock:
-                for j, i in enumerate(missing):
-                    k = items[i][0]
-                    self._mem.setdefault(keys[i], CPUProgram(lib, names[j], len(k.params), len(k.scalars)))
-        return [self.compile(k, src) for k, src in items]
+            for j, i in enumerate(missing):
+                progs[keys[i]] = self._put(keys[i], CPUProgram(lib, names[j], items[i][0]))
+        return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]
 
     def _library(self, key: str, make_source) -> ctypes.CDLL:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
-        built from ``make_source()``."""
+        built from ``make_source()``. It is unloaded when the last reference goes."""
         path = cache.read("cpu", key, ".so")
+        lib = None
         if path is not None:
             try:
-                return ctypes.CDLL(str(path))
+                lib = ctypes.CDLL(str(path))
             except OSError:
-                pass
-        return ctypes.CDLL(str(self._build(make_source(), key)))
+                lib = None
+        if lib is None:
+            lib = ctypes.CDLL(str(self._build(make_source(), key)))
+        weakref.finalize(lib, _dlclose, lib._handle)
+        return lib
 
     def _build(self, source: str, key: str) -> Path:
         self.compiles += 1
@@ -284,8 +315,30 @@ class CPUBackend:
             data = so.read_bytes()
         return cache.write("cpu", key, ".so", data)
 
-    def launch(self, prog: CPUProgram, buffers: list, scalars: list[int]) -> None:
-        prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+    def _ptr(self, handle: np.ndarray) -> int:
+        """The data address of a buffer (cached: NumPy's ``.ctypes.data`` costs microseconds,
+        and a launch of a small kernel costs a few)."""
+        p = self._ptrs.get(id(handle))
+        if p is None:
+            p = self._ptrs[id(handle)] = handle.ctypes.data
+        return p
+
+    def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
+        ptr = self._ptr
+        if prog.generic:
+            arr = (ctypes.c_int64 * max(1, len(args)))(*args)
+            prog.fn(*[ptr(b) for b in buffers], ctypes.addressof(arr), *scalars)
+        else:
+            prog.fn(*[ptr(b) for b in buffers], *scalars)
+
+
+def _dlclose(handle: int) -> None:
+    """Unload a kernel library (every program of it is gone)."""
+    try:
+        import _ctypes
+        _ctypes.dlclose(handle)
+    except Exception:  # noqa: BLE001 - at interpreter exit, or a platform without dlclose
+        pass
 
 
 def _cache_limit() -> int:

@@ -384,16 +384,21 @@ class EventPool:
 
 
 class CUDAProgram:
-    __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar", "outputs")
+    __slots__ = ("module", "func", "name", "grid", "block", "nbuf", "nscalar", "outputs", "kernel")
 
     def __init__(self, module, func, name: str, grid: int, block: int, nbuf: int, nscalar: int,
-                 outputs: tuple[int, ...] = (0,)):
+                 outputs: tuple[int, ...] = (0,), kernel: Kernel | None = None):
         self.module, self.func, self.name = module, func, name
         self.grid, self.block, self.nbuf, self.nscalar = grid, block, nbuf, nscalar
         self.outputs = outputs  # positions of the buffers the kernel writes
+        self.kernel = kernel if kernel is not None and kernel.generic else None  # grid from the arguments
 
 
 class CUDABackend:
+    narrow_index = True  # generic kernels index with 32 bits when every size is below 2^30
+    special_sync_work = 1 << 24  # NVRTC takes 25-300 ms; a contraction's generic kernel is far slower
+    special_async_work = 1 << 16
+
     def __init__(self, index: int):
         drv = _driver()
         self.drv = drv
@@ -499,6 +504,18 @@ class CUDABackend:
             self.synchronize()
         return out
 
+    def read(self, handle: CUDABuffer, start: int, count: int, dtype: dt.DType) -> np.ndarray:
+        """Elements ``[start, start + count)`` of a buffer, copied to the host (after the
+        kernel that wrote it)."""
+        out = np.empty(count, dtype=dtype.np)
+        if out.nbytes:
+            self._set_ctx()
+            if not self.events.wait_for(handle.ptr):
+                self.synchronize()
+            _check("cuMemcpyDtoH", self.drv.cuMemcpyDtoH(out.ctypes.data, handle.ptr + start * dtype.itemsize,
+                                                          out.nbytes))
+        return out
+
     def synchronize(self) -> None:
         self._set_ctx()
         _check("cuStreamSynchronize", self.drv.cuStreamSynchronize(self.stream))
@@ -529,26 +546,30 @@ class CUDABackend:
             image += b"\0"
         module = _check("cuModuleLoadData", self.drv.cuModuleLoadData(image))
         func = _check("cuModuleGetFunction", self.drv.cuModuleGetFunction(module, kernel.name.encode()))
-        grid, block = launch_config(kernel, self.target_cc)
+        grid, block = (1, 1) if kernel.generic else launch_config(kernel, self.target_cc)
         prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars),
-                           tuple(i for i, p in enumerate(kernel.params) if p.output))
+                           tuple(i for i, p in enumerate(kernel.params) if p.output), kernel)
         with self._lock:
             self._programs[key] = prog
         return prog
 
-    def launch(self, prog: CUDAProgram, buffers: list, scalars: list[int]) -> None:
-        if prog.grid == 0:
+    def launch(self, prog: CUDAProgram, buffers: list, scalars: list[int], args=()) -> None:
+        grid, block = (prog.grid, prog.block) if prog.kernel is None else \
+            launch_config(prog.kernel, self.target_cc, args)
+        if grid == 0:
             return
         # one 8-byte slot per parameter (little endian: a uint32 sits in its first 4 bytes)
-        slots = np.zeros(len(buffers) + len(scalars), dtype=np.uint64)
+        slots = np.zeros(len(buffers) + len(scalars) + len(args), dtype=np.uint64)
         for i, b in enumerate(buffers):
             slots[i] = b.ptr
         for j, s in enumerate(scalars):
             slots[len(buffers) + j] = int(s) & 0xFFFFFFFF
+        for j, a in enumerate(args):
+            slots[len(buffers) + len(scalars) + j] = int(a) & 0xFFFFFFFFFFFFFFFF
         addrs = slots.ctypes.data + 8 * np.arange(len(slots), dtype=np.uint64)
         self._set_ctx()
         _check(f"cuLaunchKernel({prog.name})", self.drv.cuLaunchKernel(
-            prog.func, prog.grid, 1, 1, prog.block, 1, 1, 0, self.stream, int(addrs.ctypes.data), 0))
+            prog.func, grid, 1, 1, block, 1, 1, 0, self.stream, int(addrs.ctypes.data), 0))
         del slots, addrs
         self.events.record(self.stream, [buffers[i].ptr for i in prog.outputs])
 

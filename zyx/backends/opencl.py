@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import cache, debug
 from .. import dtypes as dt
-from ..kernels.ir import Kernel
+from ..kernels.ir import Kernel, size_fn
 from ..kernels.opencl_preamble import opencl_preamble
 from ..kernels.render_opencl import LaunchPlan, OpenCLRenderer, uses_complex, uses_fp64
 from .cpu import CompileError
@@ -71,16 +71,22 @@ def install_hint() -> str:
 class OpenCLProgram:
     """The kernels of one compiled source and how to launch them."""
 
-    __slots__ = ("kernels", "plan", "locals_", "scratch", "nbuf", "nscalar", "program")
+    __slots__ = ("kernels", "plan", "locals_", "scratch", "nbuf", "nscalar", "program", "works")
 
-    def __init__(self, program, plan: LaunchPlan, kernels: list, locals_: list[int], nbuf: int, nscalar: int):
+    def __init__(self, program, plan: LaunchPlan, kernels: list, locals_: list[int], nbuf: int, nscalar: int,
+                 works: list):
         self.program, self.plan, self.kernels, self.locals_ = program, plan, kernels, locals_
         self.nbuf, self.nscalar = nbuf, nscalar
+        self.works = works  # per stage: args -> work items (a generic kernel's sizes are arguments)
         self.scratch = None  # the partials buffer of a split reduction, made on first launch
 
 
 class OpenCLBackend:
     """One OpenCL device: memory, programs and launches on an in-order queue."""
+
+    narrow_index = True  # generic kernels index with 32 bits when every size is below 2^30
+    special_sync_work = 1 << 26  # PoCL builds take 0.5-0.9 s
+    special_async_work = 1 << 18
 
     def __init__(self, platform, device):
         self.platform, self.device = platform, device
@@ -126,6 +132,14 @@ class OpenCLBackend:
         out = np.empty(size, dtype=dtype.np)
         if size:
             cl.enqueue_copy(self.queue, out.view(np.uint8), handle, is_blocking=True)
+        return out
+
+    def read(self, handle, start: int, count: int, dtype: dt.DType) -> np.ndarray:
+        """Elements ``[start, start + count)`` of a buffer, copied to the host."""
+        out = np.empty(count, dtype=dtype.np)
+        if count:
+            cl.enqueue_copy(self.queue, out.view(np.uint8), handle, src_offset=start * dtype.itemsize,
+                            is_blocking=True)
         return out
 
     def synchronize(self) -> None:
@@ -218,24 +232,28 @@ class OpenCLBackend:
             local = min(self.renderer.local_size, limit)
             if st.grouped:
                 local = 1 << (local.bit_length() - 1)  # the tree reduction needs a power of two
-            else:
+            elif isinstance(st.work, int):
                 local = max(1, min(local, st.work))
             kernels.append(kn)
             locals_.append(local)
-        return OpenCLProgram(built, plan, kernels, locals_, len(kernel.params), len(kernel.scalars))
+        works = [size_fn(kernel, st.work) for st in plan.stages]
+        return OpenCLProgram(built, plan, kernels, locals_, len(kernel.params), len(kernel.scalars), works)
 
-    def launch(self, prog: OpenCLProgram, buffers: list, scalars: list[int]) -> None:
-        args = list(buffers)
+    def launch(self, prog: OpenCLProgram, buffers: list, scalars: list[int], args=()) -> None:
+        cargs = list(buffers)
         if prog.plan.partial_bytes:
             if prog.scratch is None:
                 prog.scratch = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, prog.plan.partial_bytes)
-            args.append(prog.scratch)
-        args += [np.uint32(s & 0xFFFFFFFF) for s in scalars]
-        for kn, st, local in zip(prog.kernels, prog.plan.stages, prog.locals_):
-            if st.work == 0:
+            cargs.append(prog.scratch)
+        cargs += [np.uint32(s & 0xFFFFFFFF) for s in scalars]
+        cargs += [np.int64(a) for a in args]
+        for kn, st, local, work in zip(prog.kernels, prog.plan.stages, prog.locals_, prog.works):
+            n = work(args)
+            if n == 0:
                 continue
-            glob = st.work * local if st.grouped else -(-st.work // local) * local
-            kn.set_args(*args)
+            local = min(local, n) if not st.grouped else local
+            glob = n * local if st.grouped else -(-n // local) * local
+            kn.set_args(*cargs)
             cl.enqueue_nd_range_kernel(self.queue, kn, (glob,), (local,))
 
 

@@ -106,11 +106,13 @@ class WGPUBuffer:
 
 
 class WGPUProgram:
-    __slots__ = ("pipeline", "layout", "name", "groups", "nparams", "nscalars")
+    __slots__ = ("pipeline", "layout", "name", "groups", "nparams", "nscalars", "kernel")
 
-    def __init__(self, pipeline, layout, name: str, groups: tuple[int, int], nparams: int, nscalars: int):
+    def __init__(self, pipeline, layout, name: str, groups: tuple[int, int], nparams: int, nscalars: int,
+                 kernel: Kernel):
         self.pipeline, self.layout, self.name = pipeline, layout, name
         self.groups, self.nparams, self.nscalars = groups, nparams, nscalars
+        self.kernel = kernel if kernel.generic else None  # a generic kernel's grid comes from its arguments
 
 
 class WGPUBackend:
@@ -181,6 +183,16 @@ class WGPUBackend:
         raw = self.queue.read_buffer(handle.buf, 0, (nbytes + 3) & ~3)
         return np.frombuffer(raw, dtype=np.uint8)[:nbytes].copy().view(dtype.np)
 
+    def read(self, handle: WGPUBuffer, start: int, count: int, dtype: dt.DType) -> np.ndarray:
+        """Elements ``[start, start + count)`` of a buffer, copied to the host (in whole
+        4-byte words, as WebGPU requires)."""
+        b0, b1 = start * dtype.itemsize, (start + count) * dtype.itemsize
+        w0, w1 = b0 & ~3, min((b1 + 3) & ~3, handle.nbytes)
+        if count == 0:
+            return np.empty(0, dtype=dtype.np)
+        raw = self.queue.read_buffer(handle.buf, w0, w1 - w0)
+        return np.frombuffer(raw, dtype=np.uint8)[b0 - w0:b1 - w0].copy().view(dtype.np)
+
     def synchronize(self) -> None:
         self.queue.read_buffer(self._sync_buf, 0, 4)
 
@@ -212,28 +224,33 @@ class WGPUBackend:
             for i, p in enumerate(kernel.params):
                 kind = wgpu.BufferBindingType.storage if p.output else wgpu.BufferBindingType.read_only_storage
                 entries.append({"binding": i, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kind}})
-            if kernel.scalars:
+            if kernel.scalars or kernel.args:
                 entries.append({"binding": len(kernel.params), "visibility": wgpu.ShaderStage.COMPUTE,
                                 "buffer": {"type": wgpu.BufferBindingType.uniform}})
             layout = self.device.create_bind_group_layout(entries=entries)
             pipeline = self.device.create_compute_pipeline(
                 layout=self.device.create_pipeline_layout(bind_group_layouts=[layout]),
                 compute={"module": module, "entry_point": kernel.name})
-            groups, _ = launch_config(kernel)
-            prog = WGPUProgram(pipeline, layout, kernel.name, groups, len(kernel.params), len(kernel.scalars))
+            groups = None if kernel.generic else launch_config(kernel)[0]
+            prog = WGPUProgram(pipeline, layout, kernel.name, groups, len(kernel.params),
+                               len(kernel.scalars) + 2 * kernel.nargs, kernel)
             self._programs[source] = prog
             return prog
 
-    def launch(self, prog: WGPUProgram, buffers: list, scalars: list[int]) -> None:
-        gx, gy = prog.groups
+    def launch(self, prog: WGPUProgram, buffers: list, scalars: list[int], args=()) -> None:
+        gx, gy = prog.groups if prog.kernel is None else launch_config(prog.kernel, args)[0]
         if gx == 0:
             return
         entries = [{"binding": i, "resource": {"buffer": b.buf, "offset": 0, "size": b.nbytes}}
                    for i, b in enumerate(buffers)]
         if prog.nscalars:
-            n = -(-len(scalars) // 4) * 4
+            words = [int(s) & 0xFFFFFFFF for s in scalars]
+            for a in args:  # generic kernel arguments: int64 as (low, high) words
+                a &= 0xFFFFFFFFFFFFFFFF
+                words += [a & 0xFFFFFFFF, a >> 32]
+            n = -(-len(words) // 4) * 4
             data = np.zeros(n, np.uint32)
-            data[: len(scalars)] = [int(s) & 0xFFFFFFFF for s in scalars]
+            data[: len(words)] = words
             ubuf = self.device.create_buffer_with_data(data=data.tobytes(), usage=self.wgpu.BufferUsage.UNIFORM)
             entries.append({"binding": len(buffers), "resource": {"buffer": ubuf, "offset": 0, "size": data.nbytes}})
         bind = self.device.create_bind_group(layout=prog.layout, entries=entries)

@@ -11,22 +11,42 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dtypes import DType
-from .symbolic import Sym, Var
+from .symbolic import Sym, Var, provably_less
 
 
 @dataclass
 class Param:
     name: str
     dtype: DType
-    size: int  # elements
+    size: int | None  # elements (None in a generic kernel: known only at launch)
     output: bool
+
+
+@dataclass
+class KArg:
+    """A runtime argument of a generic kernel: slot ``slot`` of the kernel's int64 argument
+    array. ``dtype`` None: an index value (a size, an offset) named ``name`` in index
+    expressions; otherwise a value of that (compute) dtype, read by a PARAM assignment
+    (complex values take two slots). ``kind``, ``pos`` and ``d`` say where it comes from:
+    field ``kind`` ('dim', 'start', 'before', 'after', 'const', 'padval') of node ``pos``
+    of the realize walk, dimension ``d``."""
+
+    name: str
+    slot: int
+    dtype: DType | None
+    kind: str
+    pos: int
+    d: int = 0
 
 
 @dataclass
 class Assign:
     """``name = op(srcs...)``. Special ops: LOAD (arg=(param index, index Sym, gate)),
-    CONST (arg=value), INDEX (arg=Sym, an index expression used as a value),
-    RAND (arg=(seed, counter Sym)), CLAMP (srcs=(value,), arg=upper bound, int index)."""
+    CONST (arg=value), PARAM (arg=slot: a runtime value of a generic kernel),
+    INDEX (arg=Sym, an index expression used as a value), RAND (arg=(seed, counter Sym)),
+    CLAMP (srcs=(value,), arg=upper bound as an int or Sym, int index). A gate is a tuple
+    of conditions ``(expr, lo, hi)``: ``lo <= expr < hi``, where ``lo`` / ``hi`` may be None
+    (no check on that side) and ``hi`` may be an expression."""
 
     name: str
     dtype: DType
@@ -53,7 +73,7 @@ class AccUpdate:
 @dataclass
 class Loop:
     var: Var
-    size: int
+    size: "int | Sym"  # an expression of the kernel's arguments in a generic kernel
     body: list = field(default_factory=list)
 
 
@@ -75,6 +95,17 @@ class Kernel:
     mem_bytes: int = 0
     ops_summary: str = ""
     scalars: list[str] = field(default_factory=list)  # uint32 runtime arguments (random seeds)
+    args: list[KArg] = field(default_factory=list)  # int64 argument slots of a generic kernel
+    generic: bool = False  # sizes, offsets and values are arguments: one kernel per structure
+    wide: bool = True  # a generic kernel may see sizes of 2^30 or more: 64-bit indices on GPUs
+
+    @property
+    def nargs(self) -> int:
+        """Slots of the int64 argument array (a complex value takes two)."""
+        return sum(2 if a.dtype is not None and a.dtype.kind == "c" else 1 for a in self.args)
+
+    def index_args(self) -> list[KArg]:
+        return [a for a in self.args if a.dtype is None]
 
     def pretty(self) -> str:
         lines = [f"kernel {self.name}(" + ", ".join(
@@ -99,6 +130,28 @@ class Kernel:
                     lines.append(f"{pad}{self.params[s.param].name}[{s.index.render()}] = {s.src}")
         walk(self.body, 2)
         return "\n".join(lines)
+
+
+def size_fn(kernel: "Kernel", e):
+    """A function of a launch's argument list giving the value of size expression ``e`` of
+    ``kernel`` (a launch size of a generic kernel); a constant for an int."""
+    if isinstance(e, int):
+        return lambda args, v=e: v
+    from .symbolic import to_python
+    names = {a.name: f"A[{a.slot}]" for a in kernel.args if a.dtype is None}
+    return eval(f"lambda A: {to_python(e, names)}")  # noqa: S307 - our own generated expression
+
+
+def gate_checks(conds) -> list[tuple]:
+    """The comparisons a gate needs, as ``(expr, op, bound)`` with op ``>=`` or ``<``:
+    sides whose bound is None or that the ranges already prove are left out."""
+    out = []
+    for e, lo, hi in conds:
+        if lo is not None and e.vmin < lo:
+            out.append((e, ">=", lo))
+        if hi is not None and not provably_less(e, hi):
+            out.append((e, "<", hi))
+    return out
 
 
 def index_exprs(s):

@@ -14,7 +14,7 @@ from .. import ops
 from ..dtypes import DType
 from . import tile_c
 from .loops import split_by_divisor, unroll_size
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks
 from .lower import compute_dtype
 from .symbolic import Sym, coef
 
@@ -100,8 +100,30 @@ class CStyleRenderer:
             return f"({'-' if f < 0 else ''}({self.ctype(cd)})INFINITY)"
         return f"{f!r}{suffix}" if "e" in repr(f) or "." in repr(f) else f"{f!r}.0{suffix}"
 
-    def index(self, e: Sym) -> str:
-        return e.render()
+    def index(self, e) -> str:
+        return e.render() if isinstance(e, Sym) else str(e)
+
+    # ------------------------------------------------------------------ generic kernels
+    def arg_value(self, slot: int, d: DType) -> str:
+        """A value argument of a generic kernel: slot ``slot`` of the int64 array ``zargs``
+        (floats as their bits; a complex value in two slots)."""
+        cd = compute_dtype(d)
+        a = f"zargs[{slot}]"
+        if cd is dt.float32:
+            return f"zyx_argf({a})"
+        if cd is dt.float64:
+            return f"zyx_argd({a})"
+        if cd.kind == "c":
+            f = "zyx_argf" if cd is dt.complex64 else "zyx_argd"
+            return f"zyx_cmplx{'f' if cd is dt.complex64 else ''}({f}({a}), {f}(zargs[{slot + 1}]))"
+        if cd.kind == "b":
+            return f"({a} != 0)"
+        return f"(({self.ctype(cd)}){a})"
+
+    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
+        """Declarations of a generic kernel's index arguments (sizes, offsets)."""
+        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zargs[{a.slot}];"
+                for a in k.index_args()]
 
     # ------------------------------------------------------------------ ALU
     def fn(self, base: str, d: DType) -> str:
@@ -249,7 +271,7 @@ class CStyleRenderer:
             elif isinstance(s, Loop):
                 out.extend(self.loop_pragma(s, pad))
                 v = s.var.name
-                out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {s.size}; {v}++) {{")
+                out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {self.index(s.size)}; {v}++) {{")
                 self.render_body(k, s.body, ind + 1, dtypes, out)
                 out.append(f"{pad}}}")
                 out.extend(self.after_loop(s, stmts, pad))
@@ -285,6 +307,8 @@ class CStyleRenderer:
             return ld
         if s.op == "CONST":
             return self.literal(s.arg, s.dtype)
+        if s.op == "PARAM":
+            return self.arg_value(s.arg, s.dtype)
         if s.op == "INDEX":
             return f"(({self.ctype(s.dtype)})({self.index(s.arg)}))"
         if s.op == "GATE":
@@ -293,18 +317,12 @@ class CStyleRenderer:
             seed, off, lin = s.arg
             return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({self.index(lin)})), (uint32_t)(((uint64_t)({self.index(lin)})) >> 32))"
         if s.op == "CLAMP":
-            v = s.srcs[0]
-            return f"(({v}) < 0 ? 0 : (({v}) > {s.arg} ? {s.arg} : ({self.index_type})({v})))"
+            v, hi = s.srcs[0], self.index(s.arg)
+            return f"(({v}) < 0 ? 0 : (({v}) > {hi} ? {hi} : ({self.index_type})({v})))"
         return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
 
     def gate(self, conds) -> str:
-        parts = []
-        for e, lo, hi in conds:
-            r = self.index(e)
-            if e.vmin < lo:
-                parts.append(f"{r} >= {lo}")
-            if e.vmax >= hi:
-                parts.append(f"{r} < {hi}")
+        parts = [f"{self.index(e)} {op} {self.index(b)}" for e, op, b in gate_checks(conds)]
         return "(" + " && ".join(parts or ["1"]) + ")"
 
     def acc_init(self, kind: str, d: DType) -> str:
@@ -403,6 +421,8 @@ float expm1f(float);
 #pragma omp declare simd notinbranch
 float log1pf(float);
 #endif
+static inline float zyx_argf(int64_t b) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
+static inline double zyx_argd(int64_t b) { double f; memcpy(&f, &b, 8); return f; }
 static inline float zyx_bf16_to_f32(uint16_t b) { uint32_t u = ((uint32_t)b) << 16; float f; memcpy(&f, &u, 4); return f; }
 static inline uint16_t zyx_f32_to_bf16(float f) {
   uint32_t u; memcpy(&u, &f, 4);
@@ -484,10 +504,13 @@ class CRenderer(CStyleRenderer):
         for p in k.params:
             const = "" if p.output else "const "
             params.append(f"{const}{self.storage_type(p.dtype)}* restrict {p.name}")
+        if k.generic:
+            params.append("const int64_t* restrict zargs")
         params += [f"uint32_t {s}" for s in k.scalars]
         out = [C_PREAMBLE, f"void {k.name}({', '.join(params)}) {{"]
+        out += self.arg_decls(k)
         self._unroll = False
-        tiling = tile_c.plan(k)
+        tiling = None if k.generic else tile_c.plan(k)
         if tiling is not None:
             tile_c.render(self, k, tiling, out)
             out.append("}")
@@ -495,11 +518,17 @@ class CRenderer(CStyleRenderer):
                 out.insert(1, C_VECTOR_HELPERS)
             return "\n".join(out)
         dtypes: dict = {}
-        total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-        work = total * max(1, k.flops // max(total, 1))
         body_lines: list[str] = []
-        split = split_by_divisor(k)
-        self._unroll = split is None and self._unroll_small_loops(k)
+        split = None if k.generic else split_by_divisor(k)
+        self._unroll = split is None and not k.generic and self._unroll_small_loops(k)
+        # parallel when there is enough work: decided here, or at run time in a generic kernel
+        if k.generic:
+            total = " * ".join(f"(int64_t){self.index(n)}" for _, n in k.global_dims) or "1"
+            per = max(1, k.flops // max(1, math.prod(_trip(n) for _, n in k.global_dims)))
+            par_if = f" if(({total}) * {per} >= {self.min_parallel_work})"
+        else:
+            total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+            par_if = "" if total * max(1, k.flops // max(total, 1)) >= self.min_parallel_work else None
         if split is not None:  # the innermost output loop as (outer, c) with the c steps unrolled
             k, c = split
             inner = k.global_dims.pop()
@@ -508,17 +537,17 @@ class CRenderer(CStyleRenderer):
                 body_lines.append(f"{pad}{{ const {self.index_type} {inner[0].name} = {i};")
                 self.render_body(k, k.body, len(k.global_dims) + 2, {}, body_lines)
                 body_lines.append(f"{pad}}}")
-        elif (sr := self._split_reduce_candidate(k)) is not None and k.flops >= self.min_parallel_work:
+        elif (sr := self._split_reduce_candidate(k)) is not None and (k.generic or k.flops >= self.min_parallel_work):
             self.render_split_reduce(k, sr, dtypes, body_lines)
         else:
             self.render_body(k, k.body, len(k.global_dims) + 1, dtypes, body_lines)
         if k.global_dims:
-            par = work >= self.min_parallel_work
+            par = par_if is not None
             ncollapse = 0
             acc = 1
             for _, n in k.global_dims[:-1]:
                 ncollapse += 1
-                acc *= n
+                acc *= _trip(n)
                 if acc >= 64:
                     break
             ncollapse = max(1, ncollapse)
@@ -526,11 +555,11 @@ class CRenderer(CStyleRenderer):
                 pad = "  " * (i + 1)
                 if i == 0 and par:
                     c = f" collapse({ncollapse})" if ncollapse > 1 else ""
-                    out.append(f"{pad}#pragma omp parallel for{c} schedule(static)")
+                    out.append(f"{pad}#pragma omp parallel for{c} schedule(static){par_if}")
                 if i == len(k.global_dims) - 1 and (len(k.global_dims) > ncollapse or not par):
                     if self._simd_ok(k.body):
                         out.append(f"{pad}#pragma omp simd")
-                out.append(f"{pad}for ({self.index_type} {v.name} = 0; {v.name} < {n}; {v.name}++) {{")
+                out.append(f"{pad}for ({self.index_type} {v.name} = 0; {v.name} < {self.index(n)}; {v.name}++) {{")
             out.extend(body_lines)
             for i in reversed(range(len(k.global_dims))):
                 out.append("  " * (i + 1) + "}")
@@ -617,7 +646,7 @@ class CRenderer(CStyleRenderer):
                 ups = [u for u in _walk(s.body) if isinstance(u, AccUpdate)]
                 accs = {u.name for u in ups}
                 top_accs = {a.name for a in k.body[:i] if isinstance(a, Acc)}
-                if len(accs & top_accs) == 1 and s.size >= 4096:
+                if len(accs & top_accs) == 1 and (not isinstance(s.size, int) or s.size >= 4096):
                     return i
                 return None
         return None
@@ -631,17 +660,19 @@ class CRenderer(CStyleRenderer):
         priv = acc.name + "_p"
         v = loop.var.name
         out.append(f"  {t} {acc.name}_part[256]; int zyx_nt = 1;")
-        out.append("  #pragma omp parallel num_threads(omp_get_max_threads() < 256 ? omp_get_max_threads() : 256)")
+        size = self.index(loop.size)
+        guard = "" if isinstance(loop.size, int) else f" if({size} >= {self.min_parallel_work})"
+        out.append(f"  #pragma omp parallel num_threads(omp_get_max_threads() < 256 ? omp_get_max_threads() : 256){guard}")
         out.append("  {")
         out.append("    int zt = omp_get_thread_num(); int znt = omp_get_num_threads();")
         out.append("    #pragma omp single\n    zyx_nt = znt;")
-        out.append(f"    int64_t zlo = (int64_t)((__int128){loop.size} * zt / znt), zhi = (int64_t)((__int128){loop.size} * (zt + 1) / znt);")
+        out.append(f"    int64_t zlo = (int64_t)((__int128){size} * zt / znt), zhi = (int64_t)((__int128){size} * (zt + 1) / znt);")
         out.append(f"    {self.acc_decl(Acc(priv, acc.dtype, acc.kind))}")
         inner: list[str] = []
         renamed = _rename_acc(loop.body, acc.name, priv)
         self.render_body(k, [Loop(loop.var, loop.size, renamed)], 2, dict(dtypes), inner)
         # replace the loop header bounds with this thread's chunk
-        hdr = f"for ({self.index_type} {v} = 0; {v} < {loop.size}; {v}++) {{"
+        hdr = f"for ({self.index_type} {v} = 0; {v} < {size}; {v}++) {{"
         inner = [ln.replace(hdr, f"for ({self.index_type} {v} = zlo; {v} < zhi; {v}++) {{") for ln in inner]
         out.extend(inner)
         if _nan_flagged(acc.kind, acc.dtype):
@@ -651,6 +682,11 @@ class CRenderer(CStyleRenderer):
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
                    f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
+
+
+def _trip(n) -> int:
+    """A loop's trip count for decisions made while rendering: a symbolic size counts as large."""
+    return n if isinstance(n, int) else 1 << 20
 
 
 def _nan_flagged(kind: str, d: DType) -> bool:

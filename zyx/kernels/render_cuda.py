@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from .. import dtypes as dt
 from ..dtypes import DType
 from . import tile_c
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .ir import size_fn, Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
 from .symbolic import Sum, Var, coef, variables
@@ -191,13 +191,17 @@ def unflatten(dims: list[tuple[str, int]], flat: str, suffix: str) -> list[tuple
     "i"). The output loops of a thread, a block-reduce's loop nest, a matmul's tiles."""
     out, inner = [], 1
     for i in reversed(range(len(dims))):
-        v, n = dims[i]
-        e = flat if inner == 1 else f"({flat} / {inner}{suffix})"
+        v, n = dims[i]  # n: an int, or a size expression of a generic kernel
+        e = flat if isinstance(inner, int) and inner == 1 else f"({flat} / {_lit(inner, suffix)})"
         if i > 0:
-            e = f"({e} % {n}{suffix})"
+            e = f"({e} % {_lit(n, suffix)})"
         out.append((v, e))
-        inner *= n
+        inner = inner * n
     return out[::-1]
+
+
+def _lit(n, suffix: str) -> str:
+    return f"{n}{suffix}" if isinstance(n, int) else n.render()
 
 
 def loop_dims(nest: list[Loop]) -> list[tuple[str, int]]:
@@ -216,6 +220,8 @@ def _outer_accs(loop: Loop) -> list[str]:
 
 def uses_block_reduce(k: Kernel) -> bool:
     """Few outputs and a big top-level reduction: one block per output element."""
+    if k.generic:
+        return False
     total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     big = 0
     for s in k.body:
@@ -381,9 +387,17 @@ def _vector_store(k: Kernel, s, v: str) -> bool:
     return isinstance(s, Store) and _hoistable(k, s.index) and _aligned_unit_stride(s.index, v)
 
 
-def launch_config(k: Kernel, cc: int = 0) -> tuple[int, int]:
+def launch_config(k: Kernel, cc: int = 0, args=()) -> tuple[int, int]:
     """(blocks, threads per block) for a kernel on a device of compute capability ``cc``
-    (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output."""
+    (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output.
+    A generic kernel's sizes come from its launch arguments ``args``."""
+    if k.generic:
+        total = 1
+        for _, n in k.global_dims:
+            total *= size_fn(k, n)(args)
+        if total == 0:
+            return 0, BLOCK
+        return (min(-(-total // BLOCK), MAX_GRID), BLOCK) if k.global_dims else (1, 1)
     total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     if total == 0:
         return 0, BLOCK
@@ -483,12 +497,35 @@ class CUDARenderer(CStyleRenderer):
         return self.load_conv(dst, f"zyx_bitcast<{self.storage_type(dst)}>({self.store_conv(src, x)})")
 
     # ------------------------------------------------------------------ kernel
+    def arg_value(self, slot: int, d: DType) -> str:
+        cd = compute_dtype(d)
+        a = f"zarg{slot}"
+        if cd is dt.float32:
+            return f"__int_as_float((int)(uint32_t){a})"
+        if cd is dt.float64:
+            return f"__longlong_as_double({a})"
+        if cd.kind == "c":
+            f = (lambda x: f"__int_as_float((int)(uint32_t){x})") if cd is dt.complex64 else \
+                (lambda x: f"__longlong_as_double({x})")
+            return f"{self.ctype(cd)}({f(a)}, {f(f'zarg{slot + 1}')})"
+        if cd.kind == "b":
+            return f"({a} != 0)"
+        return f"(({self.ctype(cd)}){a})"
+
+    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
+        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+
     def render(self, k: Kernel) -> str:
+        # a generic kernel indexes with 32 bits when its structure keeps sizes below 2^30
+        self.index_type = "int" if k.generic and not k.wide else "int64_t"
         params = []
         for p in k.params:
             const = "" if p.output else "const "
             params.append(f"{const}{self.storage_type(p.dtype)}* __restrict__ {p.name}")
         params += [f"uint32_t {s}" for s in k.scalars]
+        params += [f"long long zarg{i}" for i in range(k.nargs)]
+        if k.generic:
+            return self._render_generic(k, params)
         blocks, threads = launch_config(k, self.cc)
         mm = None if blocks == 0 or uses_block_reduce(k) else matmul_plan(k, self.cc)
         out = [CUDA_PREAMBLE + ("#include <mma.h>\n" if mm is not None and mm.wmma is not None else ""),
@@ -507,6 +544,25 @@ class CUDARenderer(CStyleRenderer):
             out.append(f"  for (int64_t zi = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; zi < {total}LL; "
                        "zi += (int64_t)gridDim.x * blockDim.x) {")
             out.extend(self._global_vars(k, "zi", "    "))
+            self.render_body(k, k.body, 2, {}, out)
+            out.append("  }")
+        out.append("}")
+        return "\n".join(out)
+
+    def _render_generic(self, k: Kernel, params: list[str]) -> str:
+        """A generic kernel (sizes are arguments): a grid-stride loop over the outputs."""
+        it = self.index_type
+        out = [CUDA_PREAMBLE, f'extern "C" __global__ void __launch_bounds__({BLOCK}) {k.name}({", ".join(params)}) {{']
+        out += self.arg_decls(k)
+        if not k.global_dims:
+            out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
+            self.render_body(k, k.body, 1, {}, out)
+        else:
+            total = " * ".join(f"({it}){self.index(n)}" for _, n in k.global_dims)
+            out.append(f"  const {it} ztotal = {total};")
+            out.append(f"  for ({it} zi = ({it})blockIdx.x * blockDim.x + threadIdx.x; zi < ztotal; "
+                       f"zi += ({it})gridDim.x * blockDim.x) {{")
+            out.extend(f"    const {it} {v} = {e};" for v, e in unflatten([(v.name, n) for v, n in k.global_dims], "zi", ""))
             self.render_body(k, k.body, 2, {}, out)
             out.append("  }")
         out.append("}")

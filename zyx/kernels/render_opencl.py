@@ -50,7 +50,7 @@ class Stage:
     ``work`` work-items (rounded up to whole work-groups)."""
 
     name: str
-    work: int
+    work: object  # int, or a size expression of a generic kernel (evaluated at launch)
     grouped: bool = False
 
 
@@ -230,6 +230,11 @@ class OpenCLRenderer(CStyleRenderer):
     def plan(self, k: Kernel) -> LaunchPlan:
         """The launches that run kernel ``k`` (its rendered source holds them all)."""
         sp = self._split(k)
+        if k.generic:
+            outputs = 1
+            for _, n in k.global_dims:
+                outputs = n * outputs
+            return LaunchPlan([Stage(k.name, outputs)])
         outputs = math.prod(n for _, n in k.global_dims)
         if sp is None:
             return LaunchPlan([Stage(k.name, outputs)])
@@ -239,8 +244,30 @@ class OpenCLRenderer(CStyleRenderer):
         nbytes = sp.outputs * sp.groups * max(1, compute_dtype(sp.acc.dtype).itemsize)
         return LaunchPlan(stages + [Stage(k.name + "_fin", sp.outputs)], nbytes)
 
+    def arg_value(self, slot: int, d: DType) -> str:
+        cd = compute_dtype(d)
+        a = f"zarg{slot}"
+        if cd is dt.float32:
+            return f"as_float((uint){a})"
+        if cd is dt.float64:
+            return f"as_double({a})"
+        if cd.kind == "c":
+            b = f"zarg{slot + 1}"
+            if cd is dt.complex64:
+                return f"(({self.ctype(cd)})(as_float((uint){a}), as_float((uint){b})))"
+            return f"(({self.ctype(cd)})(as_double({a}), as_double({b})))"
+        if cd.kind == "b":
+            return f"({a} != 0)"
+        return f"(({self.ctype(cd)}){a})"
+
+    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
+        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+
     def render(self, k: Kernel) -> str:
-        self.index_type = "int" if _index_bound(k) < 2 ** 31 - 1 else "long"
+        if k.generic:  # 32-bit indices when every size of the structure is below 2^30 (in the key)
+            self.index_type = "long" if k.wide else "int"
+        else:
+            self.index_type = "int" if _index_bound(k) < 2 ** 31 - 1 else "long"
         sp = self._split(k)
         pre = [opencl_preamble(complex_helpers=uses_complex(k), fp64=uses_fp64(k))]
         if sp is None:
@@ -259,7 +286,8 @@ class OpenCLRenderer(CStyleRenderer):
         if scratch:
             params.append(f"__global {scratch}* restrict zyx_part")
         params += [f"uint {s}" for s in k.scalars]
-        return f"__kernel void {name}({', '.join(params)}) {{"
+        params += [f"long zarg{i}" for i in range(k.nargs)]
+        return "\n".join([f"__kernel void {name}({', '.join(params)}) {{"] + self.arg_decls(k))
 
     def _recover_globals(self, k: Kernel, flat: str, out: list[str]) -> None:
         """Declare each output loop variable from the flat output index ``flat``."""
@@ -272,11 +300,12 @@ class OpenCLRenderer(CStyleRenderer):
             return
         out.append(f"  {it} zr = ({it})({flat});")
         for v, n in reversed(dims[1:]):
-            out.append(f"  {it} {v.name} = zr % {n}; zr /= {n};")
+            out.append(f"  {it} {v.name} = zr % {self.index(n)}; zr /= {self.index(n)};")
         out.append(f"  {it} {dims[0][0].name} = zr;")
 
     def _render_flat(self, k: Kernel) -> str:
-        total = math.prod(n for _, n in k.global_dims)
+        total = " * ".join(f"(size_t){self.index(n)}" for _, n in k.global_dims) if k.generic else \
+            math.prod(n for _, n in k.global_dims)
         out = [self._signature(k, k.name)]
         if k.global_dims:
             out.append("  size_t zgid = get_global_id(0);")
@@ -289,6 +318,8 @@ class OpenCLRenderer(CStyleRenderer):
     # ------------------------------------------------------------------ split reductions
     def _split(self, k: Kernel) -> _Split | None:
         """A kernel with few outputs whose body holds one big top-level reduce loop."""
+        if k.generic:
+            return None
         outputs = math.prod(n for _, n in k.global_dims)
         i = next((j for j, s in enumerate(k.body) if isinstance(s, Loop)), None)
         if i is None:

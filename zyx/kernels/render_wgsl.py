@@ -34,8 +34,9 @@ import numpy as np
 from .. import dtypes as dt
 from .. import ops
 from ..dtypes import DType
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks, size_fn
 from .lower import compute_dtype
+from .symbolic import Sym
 from .render_cuda import _outer_accs, _perfect_nest, loop_dims, unflatten, uses_block_reduce
 from .wgsl_lib import HELPERS, ordered
 
@@ -60,9 +61,15 @@ def elements_per_unit(k: Kernel) -> int:
     return 32 // b if b else 1
 
 
-def launch_config(k: Kernel) -> tuple[tuple[int, int], bool]:
-    """((workgroups x, workgroups y), block mode) for a kernel; (0, 0) for an empty output."""
-    total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+def launch_config(k: Kernel, args=()) -> tuple[tuple[int, int], bool]:
+    """((workgroups x, workgroups y), block mode) for a kernel; (0, 0) for an empty output.
+    A generic kernel's sizes come from its launch arguments ``args``."""
+    if k.generic:
+        total = 1
+        for _, n in k.global_dims:
+            total *= size_fn(k, n)(args)
+    else:
+        total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     units = -(-total // elements_per_unit(k))
     if units == 0:
         return (0, 0), False
@@ -402,17 +409,39 @@ class WGSLRenderer:
 
     # ------------------------------------------------------------------ statements
     def index(self, e) -> str:
-        return e.render()
+        return e.render() if isinstance(e, Sym) else str(e)
 
     def gate(self, conds) -> str:
-        parts = []
-        for e, lo, hi in conds:
-            r = self.index(e)
-            if e.vmin < lo:
-                parts.append(f"{r} >= {lo}")
-            if e.vmax >= hi:
-                parts.append(f"{r} < {hi}")
+        parts = [f"{self.index(e)} {op} {self.index(b)}" for e, op, b in gate_checks(conds)]
         return "(" + " && ".join(parts or ["true"]) + ")"
+
+    def arg_word(self, k: Kernel, j: int) -> str:
+        """u32 word ``j`` of the argument words (random seeds, then generic arguments as
+        (low, high) pairs) in the uniform buffer."""
+        return f"zyx_s.v[{j // 4}][{j % 4}]"
+
+    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
+        cd = compute_dtype(d)
+        base = len(k.scalars) + 2 * slot
+        lo, hi = self.arg_word(k, base), self.arg_word(k, base + 1)
+        t = self.wtype(cd)
+        if cd.kind == "b":
+            return f"({lo} != 0u)"
+        if t in ("i32", "f32"):
+            return f"bitcast<{t}>({lo})"
+        if t == "u32":
+            return lo
+        def u64(lo_, hi_):
+            return f"((u64({hi_}) << 32u) | u64({lo_}))"
+        if t == "u64":
+            return u64(lo, hi)
+        if t in ("i64", "f64"):
+            return f"bitcast<{t}>({u64(lo, hi)})"
+        rt = t[5:-1]  # complex: two slots
+        lo2, hi2 = self.arg_word(k, base + 2), self.arg_word(k, base + 3)
+        if rt == "f32":
+            return f"{t}(bitcast<f32>({lo}), bitcast<f32>({lo2}))"
+        return f"{t}(bitcast<f64>({u64(lo, hi)}), bitcast<f64>({u64(lo2, hi2)}))"
 
     def load(self, k: Kernel, p: int, idx: str) -> str:
         param = k.params[p]
@@ -433,6 +462,8 @@ class WGSLRenderer:
             return self.load(k, p, self.index(idx))
         if s.op == "CONST":
             return self.literal(s.arg, s.dtype)
+        if s.op == "PARAM":
+            return self.arg_value(k, s.arg, s.dtype)
         if s.op == "INDEX":
             return f"{self.wtype(s.dtype)}({self.index(s.arg)})"
         if s.op == "GATE":
@@ -448,6 +479,9 @@ class WGSLRenderer:
             if src.kind == "b":
                 return f"select(0i, 1i, {v})"
             lo = f"max({v}, {self.literal(0, src)})" if src.kind == "i" else v
+            if not isinstance(s.arg, int):  # a generic kernel's bound (an i32 expression)
+                hi = self.index(s.arg)
+                return f"i32(min({lo}, {t}({hi})))" if t != "i32" else f"min({lo}, {hi})"
             return f"i32(min({lo}, {self.literal(s.arg, src)}))" if t != "i32" else f"min({lo}, {s.arg}i)"
         if s.op == "BITCAST":
             src, dst = s.arg if isinstance(s.arg, tuple) else (dtypes[s.srcs[0]], s.dtype)
@@ -491,7 +525,8 @@ class WGSLRenderer:
                 out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
             elif isinstance(s, Loop):
                 v = s.var.name
-                out.append(f"{pad}for (var {v}: i32 = 0i; {v} < {s.size}i; {v}++) {{")
+                size = f"{s.size}i" if isinstance(s.size, int) else self.index(s.size)
+                out.append(f"{pad}for (var {v}: i32 = 0i; {v} < {size}; {v}++) {{")
                 self.render_body(k, s.body, ind + 1, dtypes, out, store)
                 out.append(f"{pad}}}")
             elif isinstance(s, Store):
@@ -502,21 +537,30 @@ class WGSLRenderer:
     # ------------------------------------------------------------------ kernel
     def render(self, k: Kernel) -> str:
         self._need = {}
-        _, block = launch_config(k)
+        block = False if k.generic else launch_config(k)[1]
         per = elements_per_unit(k)
-        total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-        units = -(-total // per)
+        if k.generic:  # sizes are arguments: the counts are expressions
+            total = " * ".join(f"({self.index(n)})" for _, n in k.global_dims) or "1"
+            units = f"(({total} + {per - 1}) / {per})" if per > 1 else f"({total})"
+            total, units = f"({total})", units
+        else:
+            total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
+            units = -(-total // per)
+        tsfx = "" if k.generic else "i"
         head = []
         for i, p in enumerate(k.params):
             access = "read_write" if p.output else "read"
             head.append(f"@group(0) @binding({i}) var<storage, {access}> {p.name}: array<{self.elem_type(p.dtype)}>;")
-        if k.scalars:
-            head.append(f"struct ZyxScalars {{ v: array<vec4<u32>, {-(-len(k.scalars) // 4)}> }}")
+        words = len(k.scalars) + 2 * k.nargs
+        if words:
+            head.append(f"struct ZyxScalars {{ v: array<vec4<u32>, {-(-words // 4)}> }}")
             head.append(f"@group(0) @binding({len(k.params)}) var<uniform> zyx_s: ZyxScalars;")
         body: list[str] = []
         dtypes: dict = {}
         for j, s in enumerate(k.scalars):
-            body.append(f"  let {s}: u32 = zyx_s.v[{j // 4}][{j % 4}];")
+            body.append(f"  let {s}: u32 = {self.arg_word(k, j)};")
+        for a in k.index_args():
+            body.append(f"  let {a.name}: i32 = bitcast<i32>({self.arg_word(k, len(k.scalars) + 2 * a.slot)});")
         out = k.params[0]
         b = packed_bits(out.dtype)
         lead = "lid.x == 0u" if block else ""
@@ -536,7 +580,7 @@ class WGSLRenderer:
             body.append(f"{pad}var zword: u32 = 0u;")
             body.append(f"{pad}for (var zj: i32 = 0i; zj < {per}i; zj++) {{")
             body.append(f"{pad}  let zi: i32 = {var} * {per}i + zj;")
-            body.append(f"{pad}  if (zi < {total}i) {{")
+            body.append(f"{pad}  if (zi < {total}{tsfx}) {{")
             body.extend(self._global_vars(k, "zi", pad + "    "))
             self._emit(k, block, pad + "    ", dtypes, body, store)
             body.append(f"{pad}  }}")
@@ -545,12 +589,12 @@ class WGSLRenderer:
             body.append(f"{pad}if ({lead}) {{ {line} }}" if lead else f"{pad}{line}")
 
         if block:
-            body.append(f"  for (var zu: i32 = i32(wid.x); zu < {units}i; zu += i32(nwg.x)) {{")
+            body.append(f"  for (var zu: i32 = i32(wid.x); zu < {units}{tsfx}; zu += i32(nwg.x)) {{")
             unit("zu", "    ")
             body.append("  }")
         else:
             body.append(f"  let zu: i32 = i32((wid.y * nwg.x + wid.x) * {WORKGROUP}u + lid.x);")
-            body.append(f"  if (zu >= {units}i) {{ return; }}")
+            body.append(f"  if (zu >= {units}{tsfx}) {{ return; }}")
             unit("zu", "  ")
         shared = []
         if block:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from .. import dtypes as dt
 from .. import ops
 from ..graph import Node
+from .lower import reshape_groups
 
 
 @dataclass
@@ -40,63 +41,107 @@ class KernelSpec:
     rand: list[int]  # positions of RAND nodes whose (seed, offset) are runtime scalars
 
 
-def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[int, int]]:
-    """Post-order walk over unrealized nodes. Returns (nodes, structure key, pos of id).
+def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
+    """Post-order walk over unrealized nodes. Returns (nodes, structure key, position of each node).
 
-    This runs on every realize, cache hit or not, so it is kept lean: one dict lookup and
-    one tuple per node. All nodes of one walk share a device, so the key omits it."""
+    The key holds what the generated code depends on - ops, dtypes, ranks, which axes have
+    size 0 or 1, reshape groupings, slice steps and whole-axis slices, which sides pad, and
+    the size tests the scheduler makes - but no size, offset or constant value: those are
+    arguments of generic kernels (docs/ARCHITECTURE.md, "Compile once"). This runs on every
+    realize, cache hit or not, so it is kept lean: one dict lookup and one tuple per node.
+    All nodes of one walk share a device, so the key omits it."""
     order: list[Node] = []
-    pos: dict[int, int] = {}
+    pos: dict[Node, int] = {}  # nodes hash by identity
     key: list = []
     kappend, oappend = key.append, order.append
+    sigs = _SIGS
     for t in targets:
-        if id(t) in pos:
+        if t in pos:
             continue
         stack = [t]
         spop, spush = stack.pop, stack.append
         while stack:
             n = stack[-1]
-            nid = id(n)
-            if nid in pos:
+            if n in pos:
                 spop()
                 continue
             srcs = n.srcs
-            ready = True
-            for s in srcs:
-                if id(s) not in pos:
-                    spush(s)
-                    ready = False
-            if not ready:
-                continue
+            if srcs:
+                pending = False
+                for s in srcs:
+                    if s not in pos:
+                        spush(s)
+                        pending = True
+                if pending:
+                    continue
             spop()
-            pos[nid] = len(order)
+            pos[n] = len(order)
             oappend(n)
             op = n.op
+            shape = n.shape
+            sig = sigs.get(shape)
+            if sig is None:
+                sig = _sig(shape)
             if op == "BUFFER":
-                kappend((n.shape, n.dtype))
+                kappend((sig, n.dtype))
+            elif op == "CONST":  # the value is an argument, but for booleans (see GenericSizes.value)
+                kappend((op, sig, n.dtype, bool(n.arg) if n.dtype is _BOOL else None))
             elif op == "RAND":  # seed and offset are runtime arguments, not structure
-                kappend((op, n.shape))
-            elif op == "CONST" or op == "PAD":  # 0.0 == -0.0 and nan != nan: key floats by repr
-                kappend((op, _value_key(n.arg), n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
+                kappend((op, sig))
             elif len(srcs) == 1:
-                kappend((op, n.arg, n.shape, n.dtype, pos[id(srcs[0])]))
+                s0 = srcs[0]
+                if op == "RESHAPE":
+                    arg = reshape_groups(shape, s0.shape)
+                elif op == "SHRINK":
+                    arg = tuple((step, start == 0 and step == 1 and size == sz)
+                                for (start, size, step), sz in zip(n.arg, s0.shape))
+                elif op == "PAD":
+                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), _plain_zero(n.arg[1]),
+                           bool(n.arg[1]) if n.dtype is _BOOL else None)
+                elif op == "EXPAND":
+                    arg = _expand_bits(n)
+                else:
+                    arg = n.arg
+                kappend((op, arg, sig, n.dtype, pos[s0]))
+            elif len(srcs) == 2:
+                kappend((op, n.arg, sig, n.dtype, pos[srcs[0]], pos[srcs[1]]))
             else:
-                kappend((op, n.arg, n.shape, n.dtype, tuple([pos[id(s)] for s in srcs])))
-    kappend(tuple([pos[id(t)] for t in targets]))
+                kappend((op, n.arg, sig, n.dtype, tuple([pos[s] for s in srcs])))
+    kappend(tuple([pos[t] for t in targets]))
     return order, tuple(key), pos
 
 
-def _value_key(arg):
-    """A cache key for a constant (or a PAD's (pads, value)) that tells -0.0 from 0.0 and
-    matches NaN with NaN, which plain float equality does not."""
-    if type(arg) is tuple:
-        return tuple(_value_key(a) for a in arg)
-    if type(arg) is float or type(arg) is complex:
-        return (type(arg).__name__, repr(arg))
-    return arg
+_SIGS: dict = {}
+_BOOL = dt.bool_
 
 
-def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node],
+def _sig(shape: tuple) -> tuple:
+    """Which axes are empty (0), single (1) or longer (2): the part of a shape in the key."""
+    out = tuple(0 if s == 0 else 1 if s == 1 else 2 for s in shape)
+    if len(_SIGS) > 65536:
+        _SIGS.clear()
+    _SIGS[shape] = out
+    return out
+
+
+def _plain_zero(v) -> bool:
+    from .lower import _is_plain_zero
+    return _is_plain_zero(v)
+
+
+def _expand_bits(e: Node) -> tuple:
+    """The outcomes of ``_store_before_expand``'s size tests for each node it may stop at."""
+    out = []
+    c = e.srcs[0]
+    while True:
+        out.append(c.numel >= STORE_MIN_ELEMENTS and e.numel >= STORE_EXPAND_FACTOR * c.numel)
+        if c.op in ops.MOVEMENT and c.op != "PAD":
+            c = c.srcs[0]
+        else:
+            return tuple(out)
+
+
+def plan(nodes: list[Node], pos: dict[Node, int], targets: list[Node],
          max_buffers: int | None = None) -> list[KernelSpec]:
     """Choose kernel boundaries and list the kernels in execution order.
 
@@ -120,6 +165,7 @@ def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node],
             if c is not None:
                 boundary.add(id(c))
     _store_large_shared(nodes, consumers, boundary)
+    _limit_depth(nodes, boundary)
     if max_buffers is not None:
         _fit_buffer_limit(nodes, boundary, max_buffers)
     # the nodes a kernel reads: realized buffers and other kernels' outputs
@@ -137,14 +183,14 @@ def plan(nodes: list[Node], pos: dict[int, int], targets: list[Node],
                 continue
             seen.add(id(s))
             if s.op == "BUFFER" or id(s) in boundary:
-                inputs.append(pos[id(s)])
+                inputs.append(pos[s])
             else:
                 if s.op == "RAND":
-                    rands.append(pos[id(s)])
+                    rands.append(pos[s])
                 stack.extend(s.srcs)
         if n.op == "RAND":
-            rands.append(pos[id(n)])
-        specs.append(KernelSpec(pos[id(n)], sorted(inputs), sorted(rands)))
+            rands.append(pos[n])
+        specs.append(KernelSpec(pos[n], sorted(inputs), sorted(rands)))
     return specs
 
 
@@ -195,6 +241,26 @@ def _store_large_shared(nodes: list[Node], consumers: dict, boundary: set) -> No
             boundary.add(id(n))
             c = 0
         cost[id(n)] = min(c, 1 << 30)
+
+
+MAX_FUSED_DEPTH = 192
+
+
+def _limit_depth(nodes: list[Node], boundary: set) -> None:
+    """Store a node whose fused region would be deeper than MAX_FUSED_DEPTH ops: a long
+    chain of lazy steps (a loop of in-place updates, an iterative solver) then becomes a
+    series of kernels rather than one kernel whose lowering recurses once per op (Python's
+    recursion limit) and whose source grows without bound."""
+    depth: dict[int, int] = {}
+    for n in nodes:  # post-order
+        if n.op == "BUFFER" or id(n) in boundary:
+            depth[id(n)] = 0
+            continue
+        d = 1 + max((depth.get(id(s), 0) for s in n.srcs), default=0)
+        if d > MAX_FUSED_DEPTH and n.srcs:
+            boundary.add(id(n))
+            d = 0
+        depth[id(n)] = d
 
 
 def _contains_reduce(n: Node) -> bool:

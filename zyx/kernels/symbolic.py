@@ -6,10 +6,21 @@ modulos and affine sums; the rules here fold them back to the simplest form they
 using the known range of each variable (e.g. ``(i*8 + j) // 8 -> i`` when ``0 <= j < 8``).
 
 Every expression is immutable and hashable. Build them with ``var``, ``num`` and the
-operators ``+``, ``*`` (by an int), ``//`` and ``%`` (by a positive int).
+operators ``+``, ``*``, ``//`` and ``%``.
+
+*Generic* kernels (compiled once per structure, see docs/ARCHITECTURE.md "Compile once") index
+with sizes that are runtime arguments: a size is a ``Var`` standing for itself (a *parameter*),
+products of variables are ``Prod`` terms, and ``//`` / ``%`` may divide by a parameter
+expression. Rules for symbolic divisors are syntactic or proved with symbolic upper bounds
+(a loop variable knows its extent ``hi`` as an expression): ``(x//n)*n + x%n -> x``,
+``(i*n + j)//n -> i`` when ``j < n`` is provable, and so on. Ranges of parameters are
+unknown (``[lo, BIG]``), so the numeric rules never fire on them.
 """
 from __future__ import annotations
 
+from math import gcd
+
+BIG = 1 << 62  # "unbounded": the upper range of a runtime parameter
 
 
 class Sym:
@@ -38,16 +49,16 @@ class Sym:
                 return mul(self, other.v)
             if isinstance(self, Num):
                 return mul(other, self.v)
-            raise TypeError("only multiplication by a constant is supported in index expressions")
+            return mul_sym(self, other)
         return mul(self, int(other))
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, c: int) -> "Sym":
-        return div(self, int(c))
+    def __floordiv__(self, c) -> "Sym":
+        return div(self, c if isinstance(c, Sym) else int(c))
 
-    def __mod__(self, c: int) -> "Sym":
-        return mod(self, int(c))
+    def __mod__(self, c) -> "Sym":
+        return mod(self, c if isinstance(c, Sym) else int(c))
 
     def render(self, names=None) -> str:
         raise NotImplementedError
@@ -69,13 +80,14 @@ class Num(Sym):
 
 
 class Var(Sym):
-    """A loop variable or a runtime value, with inclusive bounds [vmin, vmax]."""
+    """A loop variable or a runtime value, with inclusive bounds [vmin, vmax]. ``hi``, when
+    set, is an exclusive upper bound as an expression (the symbolic extent of a loop)."""
 
-    def __init__(self, name: str, vmin: int, vmax: int):
-        self.name, self.vmin, self.vmax = name, int(vmin), int(vmax)
+    def __init__(self, name: str, vmin: int, vmax: int, hi: "Sym | None" = None):
+        self.name, self.vmin, self.vmax, self.hi = name, int(vmin), int(vmax), hi
 
     def key(self):
-        return ("v", self.name, self.vmin, self.vmax)
+        return ("v", self.name, self.vmin, self.vmax, None if self.hi is None else self.hi.key())
 
     def render(self, names=None) -> str:
         return self.name
@@ -106,34 +118,68 @@ class Sum(Sym):
         return "(" + " + ".join(parts) + ")"
 
 
-class Div(Sym):
-    def __init__(self, a: Sym, c: int):
-        self.a, self.c = a, c
-        self.vmin, self.vmax = a.vmin // c, a.vmax // c
+class Prod(Sym):
+    """A product of two or more factors (variables, divisions, modulos), sorted."""
+
+    def __init__(self, factors: tuple):
+        self.factors = factors
+        lo = hi = 1
+        for f in factors:
+            corners = (lo * f.vmin, lo * f.vmax, hi * f.vmin, hi * f.vmax)
+            lo, hi = min(corners), max(corners)
+        self.vmin, self.vmax = max(lo, -BIG), min(hi, BIG)
 
     def key(self):
-        return ("d", self.a.key(), self.c)
+        return ("p", tuple(f.key() for f in self.factors))
 
     def render(self, names=None) -> str:
-        return f"({self.a.render()}/{self.c})"
+        return "(" + "*".join(f.render() for f in self.factors) + ")"
+
+
+def _ckey(c):
+    return c if isinstance(c, int) else c.key()
+
+
+def _crender(c) -> str:
+    return str(c) if isinstance(c, int) else c.render()
+
+
+class Div(Sym):
+    """Floor division by a positive int or a positive parameter expression."""
+
+    def __init__(self, a: Sym, c):
+        self.a, self.c = a, c
+        if isinstance(c, int):
+            self.vmin, self.vmax = a.vmin // c, a.vmax // c
+        else:
+            self.vmin = 0 if a.vmin >= 0 else -BIG
+            self.vmax = max(a.vmax, 0)
+
+    def key(self):
+        return ("d", self.a.key(), _ckey(self.c))
+
+    def render(self, names=None) -> str:
+        return f"({self.a.render()}/{_crender(self.c)})"
 
 
 class Mod(Sym):
-    def __init__(self, a: Sym, c: int):
+    def __init__(self, a: Sym, c):
         self.a, self.c = a, c
-        if a.vmin >= 0 and a.vmax - a.vmin < c and a.vmin % c <= a.vmax % c:
+        if not isinstance(c, int):
+            self.vmin, self.vmax = (0, max(0, min(a.vmax, c.vmax - 1))) if a.vmin >= 0 else (-BIG, BIG)
+        elif a.vmin >= 0 and a.vmax - a.vmin < c and a.vmin % c <= a.vmax % c:
             self.vmin, self.vmax = a.vmin % c, a.vmax % c
         else:
             self.vmin, self.vmax = 0, c - 1
 
     def key(self):
-        return ("m", self.a.key(), self.c)
+        return ("m", self.a.key(), _ckey(self.c))
 
     def render(self, names=None) -> str:
-        return f"({self.a.render()}%{self.c})"
+        return f"({self.a.render()}%{_crender(self.c)})"
 
 
-for _cls in (Num, Var, Sum, Div, Mod):
+for _cls in (Num, Var, Sum, Div, Mod, Prod):
     _cls.__hash__ = lambda self: hash(self.key())  # type: ignore[assignment]
     _cls.__eq__ = lambda self, o: isinstance(o, Sym) and self.key() == o.key()  # type: ignore
 
@@ -146,6 +192,26 @@ def var(name: str, vmin: int, vmax: int) -> Sym:
     if vmin == vmax:
         return Num(vmin)
     return Var(name, vmin, vmax)
+
+
+def param(name: str, vmin: int = 0) -> Var:
+    """A runtime value (a size, an offset) of a generic kernel: it stands for itself."""
+    return Var(name, vmin, BIG)
+
+
+def loop_var(name: str, extent) -> Sym:
+    """The variable of a loop over ``[0, extent)``: an int extent gives the usual ranged
+    variable, a symbolic one a variable that knows its extent."""
+    if isinstance(extent, int):
+        return var(name, 0, extent - 1)
+    if isinstance(extent, Num):
+        return var(name, 0, extent.v - 1)
+    return Var(name, 0, BIG, extent)
+
+
+def is_concrete(x) -> bool:
+    """An int, or an expression with no variables (a Num)."""
+    return isinstance(x, int) or isinstance(x, Num)
 
 
 def _sym(x) -> Sym:
@@ -170,27 +236,56 @@ def _make_sum(terms: dict, const: int) -> Sym:
     return Sum(tuple(items), const)
 
 
+def _single_term(x: Sym):
+    """(term, coefficient) when ``x`` is one term times an int (no constant), else None."""
+    if isinstance(x, Num):
+        return None
+    if isinstance(x, Sum):
+        return x.terms[0] if len(x.terms) == 1 and x.const == 0 else None
+    return x, 1
+
+
 def _recombine(terms: dict):
-    """Fold ``(x//s)*s + x%s -> x`` and ``((x//s)%n)*s + x%s -> x%(s*n)`` in place.
-    Returns None when nothing changed, else the constant the fold released."""
+    """Fold ``(x//s)*s + x%s -> x`` and ``((x//s)%n)*s + x%s -> x%(s*n)`` in place (``s``
+    and ``n`` ints or parameter expressions; both terms may share a further factor, as
+    ``((x//s)*s + x%s)*m``). Returns None when nothing changed, else the constant the fold
+    released."""
     for t, c in list(terms.items()):
-        if not isinstance(t, Mod):
-            continue
-        x, s = t.a, t.c
-        d = div(x, s)
-        if terms.get(d) == s * c:
-            del terms[d], terms[t]
-            xt, xc = _as_terms(x)
-            for tt, cc in xt.items():
-                terms[tt] = terms.get(tt, 0) + cc * c
-            return xc * c
-        for t2, c2 in list(terms.items()):
-            if isinstance(t2, Mod) and isinstance(t2.a, Div) and t2.a.a == x and t2.a.c == s and c2 == s * c:
-                del terms[t2], terms[t]
-                m = mod(x, s * t2.c)
-                terms[m] = terms.get(m, 0) + c
-                return 0
+        facs = _factors(t)
+        for fi, f in enumerate(facs):
+            if not isinstance(f, Mod):
+                continue
+            x, s = f.a, f.c
+            rest = facs[:fi] + facs[fi + 1:]
+            rest_sym = _mono(rest) if rest else Num(1)
+            partner = _single_term(_times(_times(div(x, s), s), rest_sym))
+            if partner is not None and partner[0] != t and terms.get(partner[0]) == partner[1] * c:
+                del terms[partner[0]], terms[t]
+                return _add_into(terms, _times(x, rest_sym), c)
+            for t2 in [g for tt in list(terms) for g in _factors(tt)]:
+                if isinstance(t2, Mod) and isinstance(t2.a, Div) and t2.a.a == x and t2.a.c == s:
+                    partner = _single_term(_times(_times(t2, s), rest_sym))
+                    if partner is not None and partner[0] != t and terms.get(partner[0]) == partner[1] * c:
+                        del terms[partner[0]], terms[t]
+                        return _add_into(terms, _times(mod(x, _times(s, t2.c)), rest_sym), c)
     return None
+
+
+def _add_into(terms: dict, e: Sym, c: int) -> int:
+    """terms += c * e; returns the constant part of c * e."""
+    et, ec = _as_terms(e)
+    for tt, cc in et.items():
+        terms[tt] = terms.get(tt, 0) + cc * c
+    return ec * c
+
+
+def _times(a, b) -> Sym:
+    """a * b for ints or expressions."""
+    if isinstance(a, int):
+        return mul(_sym(b), a)
+    if isinstance(b, int):
+        return mul(a, b)
+    return a * b
 
 
 def add(a: Sym, b: Sym) -> Sym:
@@ -201,8 +296,11 @@ def add(a: Sym, b: Sym) -> Sym:
     terms = dict(ta)
     for t, c in tb.items():
         terms[t] = terms.get(t, 0) + c
+    return _normalize(terms, ca + cb)
+
+
+def _normalize(terms: dict, const: int) -> Sym:
     terms = {t: c for t, c in terms.items() if c != 0}
-    const = ca + cb
     while (released := _recombine(terms)) is not None:
         const += released
         terms = {t: c for t, c in terms.items() if c != 0}
@@ -220,9 +318,126 @@ def mul(a: Sym, c: int) -> Sym:
     return _make_sum({t: k * c for t, k in terms.items()}, const * c)
 
 
-def div(a: Sym, c: int) -> Sym:
-    """Floor division by a positive constant (operands of index expressions that reach a
-    real memory access are never negative)."""
+def _factors(t: Sym) -> tuple:
+    return t.factors if isinstance(t, Prod) else (t,)
+
+
+def _mono(factors) -> Sym:
+    factors = tuple(sorted(factors, key=lambda f: repr(f.key())))
+    return factors[0] if len(factors) == 1 else Prod(factors)
+
+
+def mul_sym(a: Sym, b: Sym) -> Sym:
+    """a * b for two expressions: the product expanded into a sum of monomials."""
+    if isinstance(b, Num):
+        return mul(a, b.v)
+    if isinstance(a, Num):
+        return mul(b, a.v)
+    ta, ca = _as_terms(a)
+    tb, cb = _as_terms(b)
+    terms: dict = {}
+    for t1, c1 in ta.items():
+        for t2, c2 in tb.items():
+            m = _mono(_factors(t1) + _factors(t2))
+            terms[m] = terms.get(m, 0) + c1 * c2
+        if cb:
+            terms[t1] = terms.get(t1, 0) + c1 * cb
+    if ca:
+        for t2, c2 in tb.items():
+            terms[t2] = terms.get(t2, 0) + c2 * ca
+    return _normalize(terms, ca * cb)
+
+
+def _divide_mono(t: Sym, d: Sym):
+    """The monomial t / d when d's factors are among t's (Num(1) when equal), else None."""
+    rest = list(_factors(t))
+    for f in _factors(d):
+        if f in rest:
+            rest.remove(f)
+        else:
+            return None
+    return _mono(rest) if rest else Num(1)
+
+
+def _as_monomial(d: Sym):
+    """(monomial, positive int k) with d == k * monomial, or None."""
+    if isinstance(d, Sum):
+        if len(d.terms) == 1 and d.const == 0 and d.terms[0][1] > 0:
+            return d.terms[0]
+        return None
+    if isinstance(d, Num):
+        return None
+    return d, 1
+
+
+def upper_bound(e: Sym):
+    """An expression U with e <= U for every value of the variables, or None. Loop
+    variables with a symbolic extent give ``hi - 1``, parameters stand for themselves."""
+    if isinstance(e, Num):
+        return e
+    if isinstance(e, Var):
+        if e.hi is not None:
+            return add(e.hi, Num(-1))
+        return e if e.vmax >= BIG else Num(e.vmax)
+    if isinstance(e, Mod):
+        if e.vmin < 0:
+            return None
+        return add(_sym(e.c), Num(-1)) if not isinstance(e.c, int) else Num(e.vmax)
+    if isinstance(e, Div):
+        return Num(e.vmax) if e.vmax < BIG else None
+    if isinstance(e, Prod):
+        out: Sym = Num(1)
+        for f in e.factors:
+            if f.vmin < 0:
+                return None
+            u = upper_bound(f)
+            if u is None:
+                return None
+            out = out * u
+        return out
+    if isinstance(e, Sum):
+        out = Num(e.const)
+        for t, c in e.terms:
+            if t.vmin < 0:
+                return None
+            if c < 0:
+                continue  # c * t <= 0
+            u = upper_bound(t)
+            if u is None:
+                return None
+            out = add(out, mul(u, c))
+        return out
+    return None
+
+
+def nonnegative(e: Sym) -> bool:
+    """Provably e >= 0: a constant >= 0, or a sum of monomials with non-negative
+    coefficients over non-negative factors."""
+    if e.vmin >= 0:
+        return True
+    if isinstance(e, Sum):
+        return e.const >= 0 and all(c >= 0 and t.vmin >= 0 for t, c in e.terms)
+    return False
+
+
+def provably_less(e: Sym, d) -> bool:
+    """Provably e < d (for e >= 0)."""
+    if isinstance(d, int):
+        return e.vmax < d
+    if isinstance(e, Var) and e.hi is not None and e.hi == d:
+        return True
+    if isinstance(e, Mod) and not isinstance(e.c, int) and e.c == d:
+        return True
+    u = upper_bound(e)
+    return u is not None and nonnegative(add(add(d, mul(u, -1)), Num(-1)))
+
+
+def div(a: Sym, c) -> Sym:
+    """Floor division by a positive constant or parameter expression (operands of index
+    expressions that reach a real memory access are never negative)."""
+    if isinstance(c, Sym) and not isinstance(c, Num):
+        return _div_sym(a, c)
+    c = c.v if isinstance(c, Num) else c
     if c <= 0:
         raise ValueError("index division by a non-positive constant")
     if c == 1:
@@ -234,8 +449,8 @@ def div(a: Sym, c: int) -> Sym:
     if a.vmin // c == a.vmax // c:
         return Num(a.vmin // c)
     if isinstance(a, Div):
-        return div(a.a, a.c * c)
-    if isinstance(a, Mod) and a.c % c == 0 and a.a.vmin >= 0:
+        return div(a.a, _times(a.c, c))
+    if isinstance(a, Mod) and isinstance(a.c, int) and a.c % c == 0 and a.a.vmin >= 0:
         return mod(div(a.a, c), a.c // c)
     terms, const = _as_terms(a)
     if len(terms) > 0 and (len(terms) > 1 or const != 0 or next(iter(terms.values())) != 1):
@@ -254,7 +469,6 @@ def div(a: Sym, c: int) -> Sym:
         if not whole and rest != terms and rem.vmin >= 0:
             return add(Num(q), div(rem, c))
         # common factor: (a*g + b*g) // (c) with g | c
-        from math import gcd
         g = c
         for k in terms.values():
             g = gcd(g, k)
@@ -264,7 +478,54 @@ def div(a: Sym, c: int) -> Sym:
     return Div(a, c)
 
 
-def mod(a: Sym, c: int) -> Sym:
+def _split_by(a: Sym, d: Sym):
+    """(whole, rest) with a == whole * d + rest, where whole collects the terms that d
+    divides syntactically; None when d is not a monomial."""
+    md = _as_monomial(d)
+    if md is None:
+        return None
+    dm, dk = md
+    terms, const = _as_terms(a)
+    whole: dict = {}
+    rest: dict = {}
+    for t, k in terms.items():
+        q = _divide_mono(t, dm)
+        if q is not None and k % dk == 0:
+            qt, qc = _as_terms(q)
+            for tt, cc in qt.items():
+                whole[tt] = whole.get(tt, 0) + cc * (k // dk)
+            rest_const = qc * (k // dk)
+            if rest_const:
+                whole[None] = whole.get(None, 0) + rest_const
+        else:
+            rest[t] = k
+    wc = whole.pop(None, 0)
+    return _make_sum(whole, wc), _make_sum(rest, const)
+
+
+def _div_sym(a: Sym, d: Sym) -> Sym:
+    if isinstance(a, Num) and a.v == 0:
+        return a
+    if a == d:
+        return Num(1)
+    if isinstance(a, Div):
+        return div(a.a, _times(a.c, d))
+    parts = _split_by(a, d)
+    if parts is not None:
+        whole, rest = parts
+        if rest.vmin >= 0 and provably_less(rest, d):
+            return whole
+        if not (isinstance(whole, Num) and whole.v == 0) and rest.vmin >= 0:
+            return add(whole, _div_sym(rest, d))
+    if a.vmin >= 0 and provably_less(a, d):
+        return Num(0)
+    return Div(a, d)
+
+
+def mod(a: Sym, c) -> Sym:
+    if isinstance(c, Sym) and not isinstance(c, Num):
+        return _mod_sym(a, c)
+    c = c.v if isinstance(c, Num) else c
     if c <= 0:
         raise ValueError("index modulo by a non-positive constant")
     if c == 1:
@@ -273,7 +534,7 @@ def mod(a: Sym, c: int) -> Sym:
         return Num(a.v % c)
     if a.vmin >= 0 and a.vmax < c:
         return a
-    if isinstance(a, Mod) and a.c % c == 0:
+    if isinstance(a, Mod) and isinstance(a.c, int) and a.c % c == 0:
         return mod(a.a, c)
     terms, const = _as_terms(a)
     if a.vmin >= 0 and (len(terms) > 1 or const != 0 or next(iter(terms.values())) != 1):
@@ -281,7 +542,6 @@ def mod(a: Sym, c: int) -> Sym:
         r = _make_sum(reduced, const % c)
         if r.vmin >= 0 and (reduced != terms or const % c != const):
             return mod(r, c)
-        from math import gcd
         g = c
         for k in terms.values():
             g = gcd(g, k)
@@ -291,6 +551,22 @@ def mod(a: Sym, c: int) -> Sym:
     if a.vmin >= 0 and a.vmin // c == a.vmax // c:
         return add(a, Num(-(a.vmin // c) * c))
     return Mod(a, c)
+
+
+def _mod_sym(a: Sym, d: Sym) -> Sym:
+    if isinstance(a, Num) and a.v == 0 or a == d:
+        return Num(0)
+    if isinstance(a, Mod) and a.c == d:
+        return a
+    if a.vmin >= 0:
+        parts = _split_by(a, d)
+        if parts is not None:
+            whole, rest = parts
+            if rest.vmin >= 0 and not (isinstance(whole, Num) and whole.v == 0):
+                return _mod_sym(rest, d)
+        if provably_less(a, d):
+            return a
+    return Mod(a, d)
 
 
 def substitute(e: Sym, mapping: dict) -> Sym:
@@ -304,10 +580,16 @@ def substitute(e: Sym, mapping: dict) -> Sym:
         for t, c in e.terms:
             out = add(out, mul(substitute(t, mapping), c))
         return out
+    if isinstance(e, Prod):
+        out = Num(1)
+        for f in e.factors:
+            out = out * substitute(f, mapping)
+        return out
+    c = e.c if isinstance(e.c, int) else substitute(e.c, mapping)
     if isinstance(e, Div):
-        return div(substitute(e.a, mapping), e.c)
+        return div(substitute(e.a, mapping), c)
     if isinstance(e, Mod):
-        return mod(substitute(e.a, mapping), e.c)
+        return mod(substitute(e.a, mapping), c)
     raise TypeError(e)
 
 
@@ -319,8 +601,13 @@ def variables(e: Sym) -> set[str]:
         for t, _ in e.terms:
             out |= variables(t)
         return out
+    if isinstance(e, Prod):
+        out = set()
+        for f in e.factors:
+            out |= variables(f)
+        return out
     if isinstance(e, (Div, Mod)):
-        return variables(e.a)
+        return variables(e.a) | (set() if isinstance(e.c, int) else variables(e.c))
     return set()
 
 
@@ -332,3 +619,21 @@ def coef(e: Sym, name: str) -> int:
     if isinstance(e, Sum):
         return next((c for t, c in e.terms if isinstance(t, Var) and t.name == name), 0)
     return 0
+
+
+def to_python(e, names: dict) -> str:
+    """Python source evaluating ``e`` (an int or expression): variable ``v`` is read as
+    ``names[v]``, ``//`` and ``%`` are Python's (operands are non-negative)."""
+    if isinstance(e, int):
+        return str(e)
+    if isinstance(e, Num):
+        return str(e.v)
+    if isinstance(e, Var):
+        return names[e.name]
+    if isinstance(e, Sum):
+        parts = [f"{to_python(t, names)}*{c}" for t, c in e.terms] + [str(e.const)]
+        return "(" + " + ".join(parts) + ")"
+    if isinstance(e, Prod):
+        return "(" + "*".join(to_python(f, names) for f in e.factors) + ")"
+    op = "//" if isinstance(e, Div) else "%"
+    return f"({to_python(e.a, names)} {op} {to_python(e.c, names)})"

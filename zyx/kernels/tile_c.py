@@ -128,7 +128,7 @@ def _rows(m: int, cols: int = 32) -> int:
 
 
 def plan(k: Kernel) -> TilePlan | None:
-    if not k.global_dims:
+    if not k.global_dims or k.generic:  # register tiles need concrete sizes: specialised kernels only
         return None
     loops = [i for i, s in enumerate(k.body) if isinstance(s, Loop)]
     if len(loops) != 1:

@@ -1,0 +1,101 @@
+"""Compile once per structure (issue 10): sizes, slice offsets and Python scalars are kernel
+arguments, so sweeping any of them compiles nothing new; reading elements of realized arrays
+runs no kernel. Counted, not timed: each backend counts the programs it builds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zyx
+from zyx.realize import stats
+
+xp = zyx.array_api
+RNG = np.random.default_rng(10)
+
+
+def _compiles(device):
+    return zyx.get_device(device).backend.compiles
+
+
+def _sweep(device, fn, values):
+    """Run fn(v) for every value; return (compiles during the sweep after the first value,
+    results)."""
+    out = [fn(values[0])]
+    before = _compiles(device)
+    out += [fn(v) for v in values[1:]]
+    return _compiles(device) - before, out
+
+
+def test_sizes_compile_once(device):
+    base = RNG.random(1200, dtype=np.float32)
+    sizes = list(range(1000, 1100))
+    n, got = _sweep(device, lambda k: float(xp.sum(xp.asarray(base[:k], device=device) * 2)), sizes)
+    assert n == 0, f"{n} compiles for 100 sizes of one expression"
+    np.testing.assert_allclose(got, [float(np.sum(base[:k] * 2)) for k in sizes], rtol=2e-5)
+
+
+def test_offsets_compile_once(device):
+    a_np = RNG.random(4096, dtype=np.float32)
+    a = xp.asarray(a_np, device=device)
+    offsets = list(range(1, 101))  # (a[0:] is `a` itself: no slice, another structure)
+    n, got = _sweep(device, lambda k: float(xp.sum(a[k:] * 2)), offsets)
+    assert n == 0, f"{n} compiles for 100 slice offsets"
+    np.testing.assert_allclose(got, [float(np.sum(a_np[k:] * 2)) for k in offsets], rtol=2e-5)
+    n, got = _sweep(device, lambda k: xp.asarray(a[k:k + 300:3] - a[k + 1]).numpy(), offsets)
+    assert n == 0, f"{n} compiles for 100 strided windows"
+    for k, g in zip(offsets, got):
+        np.testing.assert_array_equal(g, a_np[k:k + 300:3] - a_np[k + 1])
+
+
+def test_scalars_compile_once(device):
+    a_np = RNG.random(4096, dtype=np.float32)
+    a = xp.asarray(a_np, device=device)
+    ks = list(range(100))
+    n, got = _sweep(device, lambda k: float(xp.sum(a * (k + 0.5))), ks)
+    assert n == 0, f"{n} compiles for 100 scalar values"
+    np.testing.assert_allclose(got, [float(np.sum(a_np * np.float32(k + 0.5))) for k in ks], rtol=2e-5)
+    # integers, bools, NaN/inf and -0.0 travel as arguments too
+    i = xp.asarray(np.arange(10, dtype=np.int32), device=device)
+    vals = [-(2 ** 31), -7, 0, 3, 2 ** 31 - 1]
+    n, got = _sweep(device, lambda v: (i * 0 + v).numpy(), vals)
+    assert n == 0
+    for v, g in zip(vals, got):
+        assert (g == v).all()
+    fvals = [float("nan"), float("inf"), -float("inf"), -0.0, 1e-45, 3.4e38]
+    n, got = _sweep(device, lambda v: xp.asarray(a[:4] * 0 + v).numpy(), fvals)
+    assert n == 0
+    for v, g in zip(fvals, got):
+        np.testing.assert_array_equal(g, np.float32(0) * a_np[:4] + np.float32(v))
+        assert np.signbit(g[0]) == np.signbit(np.float32(0) * a_np[0] + np.float32(v))
+
+
+def test_shapes_and_broadcasts_compile_once(device):
+    """2-d shapes, a broadcast row and a reduction over the rows: one structure."""
+    shapes = [(r, c) for r in (3, 7, 12) for c in (5, 9, 16)]
+    n, got = _sweep(device, lambda s: (xp.asarray(np.arange(s[0] * s[1], dtype=np.float32).reshape(s), device=device)
+                                       + xp.asarray(np.arange(s[1], dtype=np.float32), device=device)).sum(0).numpy(),
+                    shapes)
+    assert n == 0
+    for s, g in zip(shapes, got):
+        ref = (np.arange(s[0] * s[1], dtype=np.float32).reshape(s) + np.arange(s[1], dtype=np.float32)).sum(0)
+        np.testing.assert_allclose(g, ref, rtol=1e-6)
+
+
+def test_element_reads_launch_nothing(device):
+    a_np = RNG.random((20, 30), dtype=np.float32)
+    a = xp.asarray(a_np, device=device)
+    zyx.realize(a)
+    before = stats.launches
+    vals = [float(a[i % 20, i % 30]) for i in range(200)]
+    rows = [a[i].numpy() for i in range(20)]
+    cols = [np.asarray(a[:, j]) for j in range(0, 30, 7)]
+    t = a.T[3:9:2, ::-1].numpy()
+    assert bool(a[1, 1] > -1)  # a comparison is a kernel: count it below
+    assert stats.launches == before + 1, "reading elements of a realized array launched kernels"
+    assert vals == [float(a_np[i % 20, i % 30]) for i in range(200)]
+    for i, r in enumerate(rows):
+        np.testing.assert_array_equal(r, a_np[i])
+    for j, c in zip(range(0, 30, 7), cols):
+        np.testing.assert_array_equal(c, a_np[:, j])
+    np.testing.assert_array_equal(t, a_np.T[3:9:2, ::-1])
+    assert int(xp.asarray(np.array([5, 6, 7]), device=device)[2]) == 7

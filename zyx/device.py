@@ -87,6 +87,10 @@ class Device:
     def __hash__(self) -> int:
         return hash((self.type, self.index))
 
+    def __reduce__(self):
+        # by name: the receiving process opens (or finds) its own device of that name
+        return (get_device, (self.name,))
+
 
 _devices: dict[tuple[str, int], Device] = {}
 _lock = threading.Lock()

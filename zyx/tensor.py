@@ -246,6 +246,14 @@ class Tensor:
     def __hash__(self) -> int:
         return id(self)
 
+    # pickle / copy: a tensor travels as its host data, dtype and device name (realized
+    # first); nothing of the graph, the buffer or the backend is pickled
+    def __reduce__(self):
+        return (_unpickle, (self.numpy(), self.dtype.name, self.device.name))
+
+    def __copy__(self) -> "Tensor":
+        return Tensor._wrap(self._node)  # tensors are values: a new handle is a copy
+
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
@@ -448,6 +456,10 @@ def _flatten_tensors(items):
             continue
         else:
             raise TypeError(f"zyx.realize: cannot realize {type(it).__name__}")
+
+
+def _unpickle(data: np.ndarray, dtype: str, device: str) -> Tensor:
+    return Tensor(data, dtype=dtype, device=device)
 
 
 def ensure_tensor(x, device=None, dtype=None) -> Tensor:

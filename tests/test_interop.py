@@ -32,6 +32,7 @@ def test_numpy_reads_zyx_dtypes(d):
     assert hash(d) == hash(nd)
     assert {nd: "found"}[d] == "found" and {d: "found"}[nd] == "found"
     assert np.zeros(2, dtype=d).dtype == nd
+    assert d.type is nd.type and d.char == nd.char and d.str == nd.str and d.kind == nd.kind
     others = [o for o in NUMPY_NAMED if o is not d]
     assert all(d != np.dtype(o.name) and np.dtype(o.name) != d for o in others)
     assert d != d.name and d is not None  # names are dtype-likes, not dtypes
@@ -138,3 +139,120 @@ def test_bfloat16_tensor_pickles():
     r = pickle.loads(pickle.dumps(x))
     assert r.dtype is zyx.bfloat16
     np.testing.assert_array_equal(r.cast(zyx.float32).numpy(), [1.5, -2.0, 3.25])
+
+
+# ----------------------------------------------------------------- NumPy's protocols
+def test_numpy_functions_run_zyx_functions(device):
+    """np.sum / max / mean / std / exp on a zyx array run zyx's own function and give a zyx
+    array on the same device (they failed with "unexpected keyword argument 'out'", and
+    np.exp returned a NumPy array)."""
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) - 4.5
+    t = T(a, device)
+    cases = {
+        "sum": (np.sum(t), a.sum()), "sum axis": (np.sum(t, axis=1, keepdims=True), a.sum(1, keepdims=True)),
+        "max": (np.max(t), a.max()), "min axis": (np.min(t, axis=0), a.min(0)), "mean": (np.mean(t), a.mean()),
+        "std": (np.std(t, axis=0, ddof=1), a.std(0, ddof=1)), "var": (np.var(t), a.var()),
+        "exp": (np.exp(t), np.exp(a)), "add": (np.add(t, a), a + a), "ndarray + t": (np.ones(4, np.float32) + t, a + 1),
+        "where": (np.where(t > 0, t, 0), np.where(a > 0, a, 0)), "cumsum": (np.cumsum(t), np.cumsum(a)),
+        "concatenate": (np.concatenate([t, a[:1]]), np.concatenate([a, a[:1]])),
+        "add.reduce": (np.add.reduce(t), np.add.reduce(a)), "maximum.reduce": (np.maximum.reduce(t, axis=1), a.max(1)),
+        "matmul": (np.matmul(t, t.T), a @ a.T), "transpose": (np.transpose(t), a.T),
+        "reshape": (np.reshape(t, (4, 3)), a.reshape(4, 3)), "argmax": (np.argmax(t, axis=1), a.argmax(1)),
+        "outer": (np.multiply.outer(t[0], t[1]), np.multiply.outer(a[0], a[1])),
+        "zeros_like": (np.zeros_like(t), np.zeros_like(a)), "mean of ints": (np.mean(t.astype(zyx.int32)), a.astype(np.int32).mean()),
+    }
+    for name, (got, want) in cases.items():
+        assert isinstance(got, zyx.Tensor), f"{name} gave {type(got).__name__}"
+        assert got.device == t.device, name
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5, err_msg=name)
+    assert np.shape(t) == (3, 4) and np.ndim(t) == 2 and np.size(t) == 12
+
+
+def test_numpy_functions_zyx_lacks_run_on_the_host():
+    """A host fallback: NumPy's exact answer, array results as zyx arrays on the device."""
+    a = np.array([[3.0, -1.0, 3.0], [np.nan, 2.0, 0.5]], np.float32)
+    t = zyx.Tensor(a)
+    for got, want in [(np.fmax(t, 1.0), np.fmax(a, 1.0)), (np.unique(t[0]), np.unique(a[0])),
+                      (np.linalg.norm(t[0]), np.linalg.norm(a[0])), (np.nanmax(t), np.nanmax(a)),
+                      (np.mean(t[0], where=np.array([True, False, True])), 3.0)]:
+        assert isinstance(got, zyx.Tensor)
+        np.testing.assert_allclose(got.numpy(), want)
+    assert np.allclose(t[0], a[0]) is True  # non-array results as NumPy gives them
+    assert np.result_type(t, np.int64) == np.float64  # from the dtype, without copying data
+    mant, ex = np.frexp(t[0])
+    assert isinstance(mant, zyx.Tensor) and np.array_equal(ex.numpy(), np.frexp(a[0])[1])
+
+
+def test_ufunc_out_and_errors():
+    t = zyx.Tensor(np.array([0.0, 1.0], np.float32))
+    o = zyx.zeros((2,))
+    assert np.exp(t, out=o) is o
+    np.testing.assert_allclose(o.numpy(), np.exp([0.0, 1.0]), rtol=1e-6)
+    host = np.zeros(2, np.float32)
+    assert np.add(t, 1, out=host) is host and host.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="in place"):
+        np.add.at(t, [0], 1)
+
+
+def test_array_protocol_copy_rules(device):
+    """np.asarray(x, copy=False) raises ValueError when a copy is needed (NumPy's
+    ``__array__(dtype, copy)`` protocol), and never hands out a writable tensor buffer."""
+    a = np.arange(6, dtype=np.float32)
+    t = T(a, device) * 2
+    b = np.asarray(t)
+    b[0] = 100  # a fresh array: the tensor keeps its value
+    assert t.numpy()[0] == 0
+    c = np.asarray(t, copy=True)
+    assert c is not b and np.array_equal(c, a * 2)
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    if device == "cpu":
+        v = np.asarray(t, copy=False)
+        assert np.array_equal(v, a * 2) and not v.flags.writeable
+        assert np.shares_memory(v, np.asarray(t, copy=False))  # the realized buffer itself
+        with pytest.raises(ValueError, match="copy"):
+            np.asarray(t, dtype=np.float64, copy=False)
+    else:
+        with pytest.raises(ValueError, match="host copy"):
+            np.asarray(t, copy=False)
+
+
+def test_format_and_bytes():
+    x0 = zyx.Tensor(np.float32(3.14159))
+    assert f"{x0:.2f}" == "3.14" and f"{zyx.Tensor(7):>4}" == "   7"
+    x = zyx.Tensor(np.array([1.5, 2.5], np.float32))
+    assert f"{x}" == str(x)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{x:.2f}"
+    for a in (np.array([1, -2, 3], np.int16), np.array(5, np.int64), np.array(True), np.arange(6.0).reshape(2, 3),
+              np.array(2.5, np.float32)):
+        assert bytes(zyx.Tensor(a)) == bytes(a)
+
+
+# ----------------------------------------------------------------- first contact
+def _python(code_or_args, env_extra=None, drop=()):
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(env_extra or {})
+    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif("wgpu:0" not in [d.name for d in zyx.available_devices()], reason="no WGPU adapter here")
+def test_starting_wgpu_prints_nothing():
+    """Mesa's Wayland probe wrote 'error: XDG_RUNTIME_DIR is invalid or not set' four times
+    at adapter enumeration; zyx keeps it off stderr unless ZYX_DEBUG=1 asks."""
+    code = "import zyx; print([d.name for d in zyx.available_devices()])"
+    r = _python(code, {"ZYX_DEBUG": "0"}, drop=("XDG_RUNTIME_DIR",))
+    assert r.returncode == 0 and "wgpu:0" in r.stdout, r.stderr
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize("env, says", [({"CC": "/nonexistent"}, "set CC to an installed C compiler"),
+                                       ({"ZYX_DEVICE": "cuda"}, "Unset ZYX_DEVICE or choose one of")])
+def test_cli_start_errors_are_one_line(env, says):
+    if env.get("ZYX_DEVICE") == "cuda" and any(d.type == "cuda" for d in zyx.available_devices()):
+        pytest.skip("this machine has a CUDA device")
+    r = _python(["-m", "zyx"], env, drop=("ZYX_DEVICE", "CC"))
+    assert r.returncode == 1
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zyx: ") and says in lines[0], r.stderr

@@ -44,6 +44,21 @@ class DType:
         """The matching NumPy dtype: ``np.dtype(zyx.float32)`` reads it."""
         return self.np
 
+    # what code written for NumPy dtypes reads besides name, kind and itemsize (Dask:
+    # ``issubclass(x.dtype.type, np.complexfloating)``)
+    @property
+    def type(self) -> type:
+        """The NumPy scalar type (``np.float32``)."""
+        return self.np.type
+
+    @property
+    def char(self) -> str:
+        return self.np.char
+
+    @property
+    def str(self) -> str:
+        return self.np.str
+
     @property
     def is_float(self) -> bool:
         return self.kind == "f"

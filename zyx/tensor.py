@@ -189,9 +189,21 @@ class Tensor:
         self.realize()
         return self._node.buffer.to_numpy().reshape(self.shape)
 
+    # NumPy's protocols; the machinery is in zyx/_numpy_interop.py
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a.astype(dtype) if dtype is not None else a
+        return _np_interop.array(self, dtype, copy)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _np_interop.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _np_interop.array_function(func, types, args, kwargs)
+
+    def __format__(self, spec: str) -> str:
+        return _np_interop.format_tensor(self, spec)
+
+    def __bytes__(self) -> bytes:
+        return _np_interop.to_bytes(self)
 
     def tolist(self):
         return self.numpy().tolist()
@@ -477,5 +489,7 @@ def _seq(shape) -> tuple[int, ...]:
             raise ValueError(f"negative dimension in shape {out}")
     return out
 
+
+from . import _numpy_interop as _np_interop  # noqa: E402 - it builds on Tensor
 
 __all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError"]

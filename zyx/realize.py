@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import debug
+from . import _progress, debug
 from .device import Buffer, Device
 from .graph import Node
 from .kernels import schedule as sched
@@ -66,7 +66,8 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     full_key = (dev.type, dev.index, key)
     compiled = _cache.get(full_key)
     if compiled is None:
-        compiled = _compile(dev, order, pos, targets)
+        with _progress.compiling(dev.name):  # a line on stderr when this takes > 2 s
+            compiled = _compile(dev, order, pos, targets)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.pop(next(iter(_cache)))
         _cache[full_key] = compiled

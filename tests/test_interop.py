@@ -256,3 +256,14 @@ def test_cli_start_errors_are_one_line(env, says):
     assert r.stdout == "" and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("zyx: ") and says in lines[0], r.stderr
+
+
+def test_numpy_answers_where_zyx_refuses():
+    """np.sum of booleans is a count in NumPy; zyx's sum refuses booleans (the standard),
+    so NumPy's call falls back to the host and gives NumPy's answer as a zyx array."""
+    b = zyx.Tensor(np.array([True, False, True]))
+    got = np.sum(b)
+    assert isinstance(got, zyx.Tensor) and int(got) == 2
+    assert np.add(b, b).numpy().tolist() == [True, False, True]
+    with pytest.raises(TypeError):
+        np.negative(b)  # NumPy refuses this one itself

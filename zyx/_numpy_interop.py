@@ -8,15 +8,17 @@ array's device, lazily like any zyx operation. NumPy arrays and NumPy scalars am
 arguments are put on that device first (NumPy scalars keep their dtype, Python scalars are
 "weak", as in NumPy 2).
 
-Anything else is a *host fallback*: the zyx arguments are realized and copied to NumPy,
-NumPy runs, and an array result comes back as a zyx array on the same device (a result
-whose dtype zyx or the device lacks stays a NumPy array; scalars, bools and dtypes are
-returned as they are). This covers the NumPy API zyx does not implement - ``np.unique``,
-``np.linalg.norm``, ``np.fmax`` - with NumPy's exact results, and keeps array-in, array-out
-types consistent. Arguments NumPy's protocols cannot hand over (``np.add.at``, a ufunc's
-``where=``/``casting=``/``order=``, ``out=`` of a foreign type) raise a TypeError that
-says what to do. Objects of other libraries that take part in the protocols (Dask, xarray)
-get ``NotImplemented``, so they handle the call themselves.
+Anything else - NumPy functions zyx lacks (``np.unique``, ``np.linalg.norm``, ``np.fmax``),
+keyword arguments zyx's functions do not take (``where=``, ``initial=``, ``casting=``), and
+calls zyx's function refuses with a TypeError where NumPy has an answer (``np.sum`` of
+booleans) - is a *host fallback*: the zyx arguments are realized and copied to NumPy, NumPy
+runs, and array results (and NumPy scalars) come back as zyx arrays on the same device, so
+array in gives array out with NumPy's exact values. A result whose dtype zyx or the device
+lacks stays a NumPy array; Python values (``np.allclose``'s bool, ``np.shape``'s tuple) and
+dtypes are returned as they are. ``ufunc.at`` (an in-place write NumPy would make into a
+zyx array) and ``out=`` of a foreign type raise a TypeError that says what to do. Objects
+of other libraries that take part in the protocols (Dask, xarray) get ``NotImplemented``,
+so they handle the call themselves.
 """
 from __future__ import annotations
 
@@ -220,7 +222,7 @@ def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
         if set(kwargs) - _UFUNC_KWARGS.get(method, set()):
             raise _HostFallback
         result = _ufunc_zyx(ufunc, method, inputs, kwargs, device)
-    except _HostFallback:
+    except (_HostFallback, TypeError):  # TypeError: zyx's function refuses what NumPy takes (bool sums)
         if method not in ("__call__", "reduce", "accumulate", "outer", "reduceat"):
             return NotImplemented
         if out is not None and any(isinstance(o, Tensor) for o in _walk(out)):
@@ -302,9 +304,11 @@ def array_function(func, types, args, kwargs):
     out = kwargs.pop("out", None)
     if impl is not None:
         try:
-            return _store_out(out, impl(dev, *args, **kwargs))
-        except _HostFallback:
+            result = impl(dev, *args, **kwargs)
+        except (_HostFallback, TypeError):  # TypeError: arguments or dtypes zyx's function refuses
             pass
+        else:
+            return _store_out(out, result)
     if out is not None and not isinstance(out, Tensor):
         kwargs["out"] = out
         out = None

@@ -14,7 +14,8 @@ from . import debug
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                        manual_seed, ones, ones_like, rand, randint, randn, uniform, zeros, zeros_like,
                        normal)
-from .device import Device, DeviceUnavailable, available_devices, get_device, set_default_device, default_device
+from .device import (Device, DeviceUnavailable, available_devices, get_device, memory_stats, set_default_device,
+                     default_device)
 from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
                      int32, int64, uint8, uint16, uint32, uint64)
 from . import realize as _engine  # the module; the public name zyx.realize is the function below
@@ -65,5 +66,5 @@ __all__ = [
     "uniform", "randint", "normal", "from_numpy", "cat", "stack", "where", "get_device", "available_devices",
     "set_default_device", "default_device", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
-    "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug", "GradientTape", "no_grad",
+    "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug", "GradientTape", "no_grad", "memory_stats",
 ]

@@ -1,7 +1,12 @@
 """`python -m zyx`: list the devices found and run a small fused computation with
-ZYX_DEBUG output (schedule, timings) so you can see what zyx does."""
+ZYX_DEBUG output (schedule, timings) so you can see what zyx does.
+
+When the default device cannot start (``ZYX_DEVICE`` names a device this machine lacks,
+``CC`` names no compiler) it prints one line that says what to do and exits with 1."""
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import numpy as np
@@ -10,11 +15,27 @@ import zyx
 from zyx import debug
 
 
-def main() -> None:
+def _start() -> zyx.Device:
+    """The default device, or SystemExit(1) after one line on stderr saying what to do."""
+    try:
+        dev = zyx.default_device()
+    except (zyx.DeviceUnavailable, RuntimeError, ValueError, TypeError) as e:
+        msg = " ".join(str(e).split()).rstrip(".") + "."
+        env = os.environ.get("ZYX_DEVICE")
+        if env:
+            found = ", ".join(d.name for d in zyx.available_devices()) or "none"
+            msg = f"ZYX_DEVICE={env}: {msg} Unset ZYX_DEVICE or choose one of the devices found: {found}."
+        else:
+            msg = f"the default device (cpu) cannot start: {msg}"
+        print(f"zyx: {msg}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(f"zyx {zyx.__version__}")
-    devices = zyx.available_devices()
-    print("devices found:", ", ".join(f"{d.name} ({d.backend.description})" for d in devices))
-    dev = zyx.default_device()
+    print("devices found:", ", ".join(f"{d.name} ({d.backend.description})" for d in zyx.available_devices()))
+    return dev
+
+
+def main() -> None:
+    dev = _start()
     print(f"default device: {dev.name}  (choose another with ZYX_DEVICE=opencl, cuda, wgpu, ...)\n")
 
     zyx.manual_seed(0)

@@ -22,14 +22,47 @@ class DeviceUnavailable(RuntimeError):
     """The requested device does not exist on this machine."""
 
 
-class Buffer:
-    """Device memory for ``size`` elements of ``dtype``; freed when garbage collected."""
+class MemoryCounters:
+    """One device's buffer accounting, kept by ``Buffer``: bytes of live buffers zyx
+    allocated (and their peak), and of live buffers over memory zyx borrowed (a zero-copy
+    wrap of a NumPy array). Sizes are the buffers' ``size * itemsize``."""
 
-    __slots__ = ("device", "size", "dtype", "handle", "__weakref__")
+    __slots__ = ("in_use", "buffers", "peak", "borrowed", "_lock")
+
+    def __init__(self):
+        self.in_use = self.buffers = self.peak = self.borrowed = 0
+        self._lock = threading.Lock()
+
+    def add(self, nbytes: int, borrowed: bool) -> None:
+        with self._lock:
+            if borrowed:
+                self.borrowed += nbytes
+            else:
+                self.in_use += nbytes
+                self.buffers += 1
+                if self.in_use > self.peak:
+                    self.peak = self.in_use
+
+    def remove(self, nbytes: int, borrowed: bool) -> None:
+        with self._lock:
+            if borrowed:
+                self.borrowed -= nbytes
+            else:
+                self.in_use -= nbytes
+                self.buffers -= 1
+
+
+class Buffer:
+    """Device memory for ``size`` elements of ``dtype``; freed when garbage collected.
+    With ``handle`` given the buffer wraps memory zyx did not allocate (borrowed)."""
+
+    __slots__ = ("device", "size", "dtype", "handle", "borrowed", "__weakref__")
 
     def __init__(self, device: "Device", size: int, dtype: DType, handle=None):
         self.device, self.size, self.dtype = device, size, dtype
+        self.borrowed = handle is not None
         self.handle = handle if handle is not None else device.backend.alloc(size, dtype)
+        device.memory.add(size * dtype.itemsize, self.borrowed)
 
     @property
     def nbytes(self) -> int:
@@ -43,6 +76,7 @@ class Buffer:
 
     def __del__(self):
         try:
+            self.device.memory.remove(self.size * self.dtype.itemsize, self.borrowed)
             self.device.backend.free(self.handle)
         except Exception:
             pass
@@ -53,6 +87,27 @@ class Device:
 
     def __init__(self, backend_name: str, index: int, backend):
         self.type, self.index, self.backend = backend_name, index, backend
+        self.memory = MemoryCounters()
+
+    def memory_stats(self) -> dict[str, int]:
+        """Memory of this device, in bytes (like ``torch.cuda.memory_stats`` / CuPy's pool):
+
+        * ``in_use_bytes``: live buffers zyx allocated (tensors' data, realized or
+          intermediate), ``buffers`` how many, ``peak_in_use_bytes`` the most at once since
+          the device opened or ``reset_peak_memory_stats()``;
+        * ``cached_bytes``: freed blocks the backend's pool keeps for reuse (the CPU's
+          ``ZYX_CPU_CACHE_MB`` pool, CUDA's free lists; 0 for OpenCL and WGPU, which have
+          none); ``backend.empty_cache()`` returns them where there is a pool;
+        * ``borrowed_bytes``: live buffers over memory zyx did not allocate (a zero-copy
+          wrap of a NumPy array by ``asarray`` on the ``cpu`` device)."""
+        m = self.memory
+        return {"in_use_bytes": m.in_use, "peak_in_use_bytes": m.peak, "buffers": m.buffers,
+                "cached_bytes": int(self.backend.cached_bytes()), "borrowed_bytes": m.borrowed}
+
+    def reset_peak_memory_stats(self) -> None:
+        """Start ``peak_in_use_bytes`` again from the bytes in use now."""
+        with self.memory._lock:
+            self.memory.peak = self.memory.in_use
 
     @property
     def name(self) -> str:
@@ -86,6 +141,10 @@ class Device:
 
     def __hash__(self) -> int:
         return hash((self.type, self.index))
+
+    def __reduce__(self):
+        # by name: the receiving process opens (or finds) its own device of that name
+        return (get_device, (self.name,))
 
 
 _devices: dict[tuple[str, int], Device] = {}
@@ -148,6 +207,12 @@ def default_device() -> Device:
 def set_default_device(spec) -> None:
     global _default
     _default = get_device(spec)
+
+
+def memory_stats(device=None) -> dict[str, int]:
+    """``get_device(device).memory_stats()``: bytes in use and cached on a device (the
+    default device when None). See ``Device.memory_stats``."""
+    return get_device(device).memory_stats()
 
 
 def available_devices() -> list[Device]:

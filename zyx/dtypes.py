@@ -3,27 +3,61 @@
 Promotion follows the Python Array API standard's lattice. Where the standard leaves
 a case open (integer with floating, signed int64 with uint64) zyx does what NumPy does,
 because real client code relies on it.
+
+NumPy understands zyx dtypes: ``np.dtype(zyx.float32)`` is ``float32`` (NumPy reads a
+``.dtype`` attribute holding a NumPy dtype), and a zyx dtype compares equal to the NumPy
+dtype and scalar type of the same name (``zyx.float32 == np.float32``), and hashes like
+that NumPy dtype, so it finds the same dict entries. bfloat16 is ml_dtypes' bfloat16;
+ml_dtypes is imported only when bfloat16 first meets NumPy (it takes ~0.6 s to import),
+so ``zyx.bfloat16`` hashes by name, not like ``np.dtype(ml_dtypes.bfloat16)``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
-import ml_dtypes
 import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
 class DType:
-    """A zyx data type. Compare with ``==`` or ``is``: each dtype is a singleton."""
+    """A zyx data type. Compare with ``==`` or ``is``: each dtype is a singleton; it is
+    also equal to the NumPy dtype of the same name (see the module docstring)."""
 
     name: str
     itemsize: int
     kind: str  # 'b' bool, 'i' signed, 'u' unsigned, 'f' real floating, 'c' complex
     priority: int  # rank inside its kind, used by promotion
+    _hash: int = field(default=0, repr=False)
+
+    def __post_init__(self):
+        h = hash(("zyx.dtype", self.name)) if self.name == "bfloat16" else hash(np.dtype(self.name))
+        object.__setattr__(self, "_hash", h)
 
     @property
     def np(self) -> np.dtype:
-        return _NP[self.name]
+        nd = _NP.get(self.name)
+        return nd if nd is not None else _load_bfloat16()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The matching NumPy dtype: ``np.dtype(zyx.float32)`` reads it."""
+        return self.np
+
+    # what code written for NumPy dtypes reads besides name, kind and itemsize (Dask:
+    # ``issubclass(x.dtype.type, np.complexfloating)``)
+    @property
+    def type(self) -> type:
+        """The NumPy scalar type (``np.float32``)."""
+        return self.np.type
+
+    @property
+    def char(self) -> str:
+        return self.np.char
+
+    @property
+    def str(self) -> str:
+        return self.np.str
 
     @property
     def is_float(self) -> bool:
@@ -48,14 +82,18 @@ class DType:
     def __repr__(self) -> str:
         return f"zyx.{self.name}"
 
-    # dtypes are singletons compared by identity, so the identity hash agrees with == and
-    # costs no Python call (schedule keys hash a dtype per graph node on every realize)
-    __hash__ = object.__hash__
+    # Equal to the NumPy dtype, so hashed like it (precomputed: schedule keys hash a dtype
+    # per graph node on every realize; identity would cost ~28 ns less per node).
+    def __hash__(self) -> int:
+        return self._hash
 
     def __eq__(self, other) -> bool:
         if isinstance(other, DType):
             return self is other
-        return False
+        nd = _numpy_dtype_or_none(other)
+        if nd is None:
+            return NotImplemented
+        return _FROM_NP.get(nd) is self or (self.name == "bfloat16" and _is_ml_bfloat16(nd))
 
     def __reduce__(self):
         return (to_dtype, (self.name,))
@@ -82,9 +120,34 @@ ALL: tuple[DType, ...] = (bool_, int8, int16, int32, int64, uint8, uint16, uint3
 BY_NAME = {d.name: d for d in ALL}
 BY_NAME["bool_"] = bool_
 
-_NP = {d.name: np.dtype(d.name) for d in ALL if d.name != "bfloat16"}
-_NP["bfloat16"] = np.dtype(ml_dtypes.bfloat16)
+_NP = {d.name: np.dtype(d.name) for d in ALL if d.name != "bfloat16"}  # bfloat16: on first use
 _FROM_NP = {v: BY_NAME[k] for k, v in _NP.items()}
+
+
+def _load_bfloat16() -> np.dtype:
+    """Import ml_dtypes (only now: it is slow to import) and register its bfloat16."""
+    import ml_dtypes
+    nd = np.dtype(ml_dtypes.bfloat16)
+    _NP["bfloat16"] = nd
+    _FROM_NP[nd] = bfloat16
+    return nd
+
+
+def _is_ml_bfloat16(nd: np.dtype) -> bool:
+    # an ml_dtypes bfloat16 exists only once ml_dtypes was imported (by the user or us)
+    return nd.name == "bfloat16" and "ml_dtypes" in sys.modules and nd == _load_bfloat16()
+
+
+def _numpy_dtype_or_none(x) -> np.dtype | None:
+    """``x`` as a NumPy dtype when it is one or a NumPy scalar type (np.float32), else None."""
+    if isinstance(x, np.dtype):
+        return x
+    if isinstance(x, type) and issubclass(x, np.generic):
+        try:
+            return np.dtype(x)
+        except TypeError:
+            return None
+    return None
 
 default_float = float32
 default_int = int64
@@ -106,16 +169,33 @@ def to_dtype(x) -> DType:
     if x is complex:
         return default_complex
     try:
-        nd = np.dtype(x)
-    except TypeError:
+        nd = x if isinstance(x, np.dtype) else np.dtype(x)
+    except (TypeError, ValueError):
         raise TypeError(f"{x!r} is not a zyx dtype; use one of {', '.join(d.name for d in ALL)}") from None
-    if nd in _FROM_NP:
-        return _FROM_NP[nd]
-    raise TypeError(f"NumPy dtype {nd} has no zyx equivalent")
+    return from_numpy(nd)
+
+
+def dtype_like(x) -> DType | None:
+    """``x`` as a zyx dtype when it is a dtype-like (a zyx dtype, a NumPy dtype, a NumPy
+    scalar type such as ``np.float32``, or a name NumPy knows such as ``"f4"``), None when
+    it is something else (an array, a scalar). TypeError for a dtype zyx lacks."""
+    if isinstance(x, DType):
+        return x
+    if isinstance(x, (np.dtype, str)) or (isinstance(x, type) and issubclass(x, np.generic)):
+        return to_dtype(x)
+    return None
 
 
 def from_numpy(nd: np.dtype) -> DType:
-    return to_dtype(nd)
+    """The zyx dtype of a NumPy dtype (TypeError when zyx has none)."""
+    d = _FROM_NP.get(nd)
+    if d is not None:
+        return d
+    if _is_ml_bfloat16(nd):
+        return bfloat16
+    if not isinstance(nd, np.dtype):
+        return to_dtype(nd)
+    raise TypeError(f"NumPy dtype {nd} has no zyx equivalent")
 
 
 _REAL_FLOATS = {1: float16, 2: float32, 3: float64}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import debug
+from . import _progress, debug
 from . import dtypes as dt
 from .device import Buffer, Device
 from .graph import Node
@@ -166,7 +166,8 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     full_key = (dev.type, dev.index, key, wide)
     compiled = _cache.get(full_key)
     if compiled is None:
-        compiled = _compile(dev, order, pos, targets, wide)
+        with _progress.compiling(dev.name):  # a line on stderr when this takes > 2 s
+            compiled = _compile(dev, order, pos, targets, wide)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.pop(next(iter(_cache)))
         _cache[full_key] = compiled

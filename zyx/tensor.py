@@ -192,9 +192,21 @@ class Tensor:
         self.realize()
         return self._node.buffer.to_numpy().reshape(self.shape)
 
+    # NumPy's protocols; the machinery is in zyx/_numpy_interop.py
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a.astype(dtype) if dtype is not None else a
+        return _np_interop.array(self, dtype, copy)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _np_interop.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _np_interop.array_function(func, types, args, kwargs)
+
+    def __format__(self, spec: str) -> str:
+        return _np_interop.format_tensor(self, spec)
+
+    def __bytes__(self) -> bytes:
+        return _np_interop.to_bytes(self)
 
     def tolist(self):
         return self.numpy().tolist()
@@ -248,6 +260,14 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
+
+    # pickle / copy: a tensor travels as its host data, dtype and device name (realized
+    # first); nothing of the graph, the buffer or the backend is pickled
+    def __reduce__(self):
+        return (_unpickle, (self.numpy(), self.dtype.name, self.device.name))
+
+    def __copy__(self) -> "Tensor":
+        return Tensor._wrap(self._node)  # tensors are values: a new handle is a copy
 
     def __iter__(self):
         if self.ndim == 0:
@@ -516,6 +536,10 @@ def _flatten_tensors(items):
             raise TypeError(f"zyx.realize: cannot realize {type(it).__name__}")
 
 
+def _unpickle(data: np.ndarray, dtype: str, device: str) -> Tensor:
+    return Tensor(data, dtype=dtype, device=device)
+
+
 def ensure_tensor(x, device=None, dtype=None) -> Tensor:
     if isinstance(x, Tensor):
         return x
@@ -531,5 +555,7 @@ def _seq(shape) -> tuple[int, ...]:
             raise ValueError(f"negative dimension in shape {out}")
     return out
 
+
+from . import _numpy_interop as _np_interop  # noqa: E402 - it builds on Tensor
 
 __all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError"]

@@ -3,7 +3,9 @@
 The dtype objects are zyx's own ``DType`` singletons. Promotion is zyx's lattice
 (``zyx.dtypes.promote_types``): exactly the standard's table where the standard
 defines a result, NumPy's answer where it leaves the case open (integer with floating,
-int64 with uint64).
+int64 with uint64). Wherever a dtype is expected, NumPy's dtype-likes are accepted too
+(``np.float32``, ``np.dtype("int8")``, ``"f4"``), as code written against NumPy passes
+them (Cubed, Dask and xarray do).
 """
 from __future__ import annotations
 
@@ -52,10 +54,12 @@ def can_cast(from_, to: DType, /) -> bool:
     promotion rules: same kind (or real floating to complex floating) and no loss."""
     if isinstance(from_, Tensor):
         from_ = from_.dtype
-    if not isinstance(from_, DType):
+    f, t = dt.dtype_like(from_), dt.dtype_like(to)
+    if f is None:
         raise TypeError(f"can_cast: from_ must be a dtype or an array, not {type(from_).__name__}")
-    if not isinstance(to, DType):
+    if t is None:
         raise TypeError(f"can_cast: to must be a dtype, not {type(to).__name__}")
+    from_, to = f, t
     kf, kt = _standard_kind(from_), _standard_kind(to)
     if kf != kt and not (kf == "float" and kt == "complex"):
         return False
@@ -85,8 +89,9 @@ class iinfo_object:
 def _dtype_of(type_, fname: str) -> DType:
     if isinstance(type_, Tensor):
         return type_.dtype
-    if isinstance(type_, DType):
-        return type_
+    d = dt.dtype_like(type_)
+    if d is not None:
+        return d
     raise TypeError(f"{fname}: expected a dtype or an array, not {type_!r}")
 
 
@@ -124,14 +129,16 @@ def isdtype(dtype: DType, kind) -> bool:
     """Whether ``dtype`` is of ``kind``: a dtype, a kind name ('bool', 'signed integer',
     'unsigned integer', 'integral', 'real floating', 'complex floating', 'numeric') or a
     tuple of those."""
-    if not isinstance(dtype, DType):
-        raise TypeError(f"isdtype: dtype must be a zyx dtype, not {type(dtype).__name__}")
+    d = dt.dtype_like(dtype) if not isinstance(dtype, str) else None
+    if d is None:
+        raise TypeError(f"isdtype: dtype must be a dtype (zyx's or NumPy's), not {type(dtype).__name__}")
+    dtype = d
     if isinstance(kind, tuple):
         if any(isinstance(k, tuple) for k in kind):
             raise TypeError("isdtype: kind tuples cannot be nested")
         return any(isdtype(dtype, k) for k in kind)
-    if isinstance(kind, DType):
-        return dtype is kind
+    if not isinstance(kind, str) and (k := dt.dtype_like(kind)) is not None:
+        return dtype is k
     if isinstance(kind, str):
         test = _KINDS.get(kind)
         if test is None:
@@ -146,8 +153,9 @@ def result_type(*arrays_and_dtypes) -> DType:
     standard's weak-scalar rule."""
     dtypes, scalars = [], []
     for a in arrays_and_dtypes:
-        if isinstance(a, DType):
-            dtypes.append(a)
+        d = dt.dtype_like(a)
+        if d is not None:
+            dtypes.append(d)
         elif isinstance(a, Tensor):
             dtypes.append(a.dtype)
         elif is_scalar(a):

@@ -60,7 +60,8 @@ def _find_compiler() -> str:
     cc = os.environ.get("CC")
     if cc:
         if shutil.which(cc.split()[0]) is None:
-            raise RuntimeError(f"CC={cc!r} is set but not found on PATH")
+            raise RuntimeError(f"CC={cc!r} is set but not found on PATH; set CC to an installed C compiler "
+                               "(gcc or clang) or unset it")
         return cc
     for c in ("cc", "gcc", "clang"):
         if shutil.which(c):
@@ -207,6 +208,10 @@ class CPUBackend:
     def empty_cache(self) -> None:
         """Return the cached free buffers to the system."""
         self.pool.empty()
+
+    def cached_bytes(self) -> int:
+        """Bytes of freed buffers the pool keeps for reuse (Device.memory_stats)."""
+        return self.pool.cached
 
     def copy_in(self, handle: np.ndarray, arr: np.ndarray) -> None:
         if arr.size:

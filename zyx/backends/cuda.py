@@ -461,6 +461,11 @@ class CUDABackend:
                 self._free.setdefault(handle.nbytes, []).append(handle.ptr)
             handle.ptr = 0
 
+    def cached_bytes(self) -> int:
+        """Bytes of freed blocks the pool keeps for reuse (Device.memory_stats)."""
+        with self._lock:
+            return sum(size * len(ptrs) for size, ptrs in self._free.items())
+
     def empty_cache(self) -> None:
         """Return every pooled block to the driver (after the stream's work is done)."""
         self.synchronize()

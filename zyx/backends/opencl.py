@@ -124,6 +124,9 @@ class OpenCLBackend:
     def free(self, handle) -> None:
         handle.release()
 
+    def cached_bytes(self) -> int:
+        return 0  # no pool: freed buffers go back to the driver (Device.memory_stats)
+
     def copy_in(self, handle, arr: np.ndarray) -> None:
         if arr.size:
             cl.enqueue_copy(self.queue, handle, np.ascontiguousarray(arr).view(np.uint8), is_blocking=True)

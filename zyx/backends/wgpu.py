@@ -24,7 +24,10 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -53,8 +56,36 @@ def _enumerate() -> list:
     global _adapters
     if _adapters is None:
         import wgpu
-        _adapters = list(wgpu.gpu.enumerate_adapters_sync())
+        with _driver_stderr_captured():
+            _adapters = list(wgpu.gpu.enumerate_adapters_sync())
     return _adapters
+
+
+@contextlib.contextmanager
+def _driver_stderr_captured():
+    """Keep the drivers quiet while they are probed: enumerating adapters makes Mesa's
+    Wayland/EGL probe write ``error: XDG_RUNTIME_DIR is invalid or not set`` to the C-level
+    stderr (four times here) on any machine without a desktop session. fd 2 points at a
+    temporary file meanwhile (anything else written to it in that window goes there too);
+    what the drivers wrote is shown with ``ZYX_DEBUG=1`` and dropped otherwise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2: nothing to protect
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if debug.level & 1:
+                tmp.seek(0)
+                text = tmp.read().decode(errors="replace").strip()
+                if text:
+                    debug.log("wgpu adapter enumeration wrote to stderr:\n" + text)
 
 
 def _rank(adapter) -> tuple:
@@ -167,6 +198,9 @@ class WGPUBackend:
         if handle.buf is not None:
             handle.buf.destroy()
             handle.buf = None
+
+    def cached_bytes(self) -> int:
+        return 0  # no pool: freed buffers are destroyed (Device.memory_stats)
 
     def copy_in(self, handle: WGPUBuffer, arr: np.ndarray) -> None:
         data = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)

@@ -61,13 +61,28 @@ def why_unavailable() -> str | None:
     return _import_error
 
 
+_broken: dict[Device, str] = {}  # devices whose cuSOLVER/cuFFT could not start, and why
+
+
 def usable(*xs: Tensor) -> bool:
-    """Whether ``xs`` (on one device) take the device path: a ``cuda`` device, nvmath
-    present, concrete non-empty shapes."""
+    """Whether ``xs`` (on one device) take the device path: a ``cuda`` device whose
+    cuSOLVER and cuFFT start (nvmath-python and the CUDA libraries present), concrete
+    non-empty shapes. Otherwise the caller runs its host fallback."""
     x = xs[0]
-    if x.device.type != "cuda" or why_unavailable() is not None:
+    if x.device.type != "cuda" or why_unavailable() is not None or x.device in _broken:
         return False
-    return all(t.size > 0 and all(isinstance(s, int) for s in t.shape) for t in xs)
+    if not all(t.size > 0 and all(isinstance(s, int) for s in t.shape) for t in xs):
+        return False
+    try:
+        library("solver", x.device)
+        library("fft", x.device)
+    except Exception as e:  # e.g. libcusolver missing: say why once, then keep to the host path
+        _broken[x.device] = f"{type(e).__name__}: {e}"
+        import warnings
+        warnings.warn(f"zyx: cuSOLVER/cuFFT unavailable on {x.device} ({_broken[x.device]}); "
+                      "linalg and fft run on the host", RuntimeWarning, stacklevel=3)
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ the libraries

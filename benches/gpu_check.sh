@@ -7,7 +7,7 @@
 #   bash benches/fetch_gpu_wheels.sh     # here, before: downloads .whl/ for CPython 3.12
 #   bash benches/gpu_check.sh            # there, from the repository root
 #
-# Environment: OUT (log folder), PYTHON (python3), WHEELS (.whl), TEST_TIMEOUT (300 s),
+# Environment: OUT (log folder), PYTHON (python3), WHEELS (.whl), TEST_TIMEOUT (240 s),
 # BENCH_TIMEOUT (240 s), WORKERS (pytest-xdist workers, 8), TESTS (tests/), BENCH_ARGS
 # (extra bench_gpu.py arguments, e.g. "--rows sklearn,train"). Without a GPU it checks
 # the imports, says so and exits 0.
@@ -76,7 +76,7 @@ XDIST=()
 if "$PY" -c "import xdist" 2>/dev/null; then XDIST=(-n "${WORKERS:-8}" --dist loadfile); fi
 export ZYX_CACHE_DIR
 ZYX_CACHE_DIR=$(mktemp -d /tmp/zyx-gpu-tests-cache.XXXX)  # shared by the xdist workers
-timeout -k 10 "${TEST_TIMEOUT:-300}" "$PY" -m pytest ${TESTS:-tests/} -m cuda -q -rfEs -p no:cacheprovider \
+timeout -k 10 "${TEST_TIMEOUT:-240}" "$PY" -m pytest ${TESTS:-tests/} -m cuda -q -rfEs -p no:cacheprovider \
     "${XDIST[@]}" --junitxml="$OUT/cuda-tests.xml" > "$OUT/cuda-tests.txt" 2>&1
 rc=$?
 log "pytest -m cuda: exit $rc ($( [ $rc = 124 ] && echo 'TIMED OUT' || tail -1 "$OUT/cuda-tests.txt"))"

@@ -428,10 +428,11 @@ def test_gpu_linalg_matches_numpy(d):
         Q, R = xp.linalg.qr(xp.asarray(m, device=dev))
         _close(Q.numpy() @ R.numpy(), m, d, 10)
     _close(xp.linalg.pinv(xp.asarray(g[0], device=dev)).numpy(), np.linalg.pinv(g[0]), d, 100)
+    xp.linalg.svd(y)[1].numpy()
     pooled = sum(len(v) for v in be._free.values())
     for _ in range(3):
         xp.linalg.svd(y)[1].numpy()
-    assert sum(len(v) for v in be._free.values()) <= pooled + 8  # workspaces come back to the pool
+    assert sum(len(v) for v in be._free.values()) <= pooled + 2  # workspaces come back to the pool
 
 
 @pytest.mark.cuda

@@ -328,7 +328,7 @@ class FakeCUDA:
     def stream_ptr(self):
         return 0xABC0
 
-    def share_memory(self, ptr, nbytes, owner):
+    def share_memory(self, ptr, nbytes, owner, data=None):
         assert ptr % 256 == 0, "shared device memory must start aligned"
         self.shared.append(ptr)
         return np.asarray(_dlpack._HostSpan(ptr, nbytes, False, owner))

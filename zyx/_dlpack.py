@@ -558,7 +558,7 @@ def to_tensor(r: Received, device, copy: bool | None):
         nbytes = nelem * item
         if device.type == "cuda":
             be = device.backend
-            handle = be.share_memory(base, nbytes, r.owner)
+            handle = be.share_memory(base, nbytes, r.owner, first)
         else:
             handle = np.asarray(_HostSpan(base, nbytes, r.readonly, r.owner)).view(d.np)
         buf = Buffer(device, nelem, d, handle=handle)

@@ -527,14 +527,16 @@ class CUDABackend:
         """zyx's stream as the integer a DLPack producer's ``stream=`` argument takes."""
         return int(self.stream)
 
-    def share_memory(self, ptr: int, nbytes: int, owner) -> SharedCUDABuffer:
-        """Wrap a producer's device memory (``owner`` keeps it alive). BufferError when the
-        pointer is not device memory of this GPU."""
+    def share_memory(self, ptr: int, nbytes: int, owner, data: int | None = None) -> SharedCUDABuffer:
+        """Wrap a producer's device memory from ``ptr`` (``owner`` keeps it alive).
+        BufferError when ``data`` (the array's first element, default ``ptr``) is not device
+        memory of this GPU."""
         self._set_ctx()
         attr = self.drv.CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
-        err, ordinal = self.drv.cuPointerGetAttribute(attr, ptr)
+        probe = ptr if data is None else data
+        err, ordinal = self.drv.cuPointerGetAttribute(attr, probe)
         if int(err) != 0:
-            raise BufferError(f"from_dlpack: address {ptr:#x} is not CUDA memory zyx can read on cuda:{self.index} "
+            raise BufferError(f"from_dlpack: address {probe:#x} is not CUDA memory zyx can read on cuda:{self.index} "
                               f"({getattr(err, 'name', err)})")
         if int(ordinal) != self.index:
             raise BufferError(f"from_dlpack: the capsule says cuda:{self.index}, but its memory belongs to "

@@ -501,3 +501,83 @@ def test_gpu_cupy_round_trip():
     assert z.device == dev and z._node.buffer.handle.ptr == src.data.ptr
     np.testing.assert_array_equal(z.numpy(), cp.asnumpy(src))
     np.testing.assert_array_equal(xp.from_dlpack(src[:, 3::2]).numpy(), cp.asnumpy(src[:, 3::2]))
+
+
+def test_cuda_backend_fences_and_shared_buffers_against_a_recording_driver():
+    """The CUDA backend's DLPack methods, call by call, on a driver that records them."""
+    cuda = pytest.importorskip("zyx.backends.cuda")
+    from cuda.bindings import driver
+
+    class Driver:
+        CUevent_flags, CUpointer_attribute, CUresult = driver.CUevent_flags, driver.CUpointer_attribute, driver.CUresult
+
+        def __init__(self):
+            self.log, self.n = [], 0
+
+        def CUstream(self, v):
+            return ("stream", int(v))
+
+        def cuCtxSetCurrent(self, ctx):
+            return (0,)
+
+        def cuEventCreate(self, flags):
+            self.n += 1
+            self.log.append(("create", self.n))
+            return (0, ("event", self.n))
+
+        def cuEventRecord(self, ev, stream):
+            self.log.append(("record", ev[1], stream))
+            return (0,)
+
+        def cuStreamWaitEvent(self, stream, ev, flags):
+            self.log.append(("wait", stream, ev[1]))
+            return (0,)
+
+        def cuEventDestroy(self, ev):
+            self.log.append(("destroy", ev[1]))
+            return (0,)
+
+        def cuCtxSynchronize(self):
+            self.log.append(("ctxsync",))
+            return (0,)
+
+        def cuStreamSynchronize(self, stream):
+            self.log.append(("streamsync", stream))
+            return (0,)
+
+        def cuPointerGetAttribute(self, attr, ptr):
+            if ptr < 0x1000:
+                return (self.CUresult.CUDA_ERROR_INVALID_VALUE, 0)
+            return (0, 1 if ptr >= 0x100000 else 0)
+
+    drv = Driver()
+    be = object.__new__(cuda.CUDABackend)
+    be.drv, be.ctx, be.stream, be.index = drv, None, ("stream", 0x5000), 0
+    be.events = cuda.EventPool(drv)
+    be.fence_for_consumer(None)  # legacy default stream waits for zyx's stream
+    assert drv.log == [("create", 1), ("record", 1, ("stream", 0x5000)), ("wait", ("stream", 1), 1), ("destroy", 1)]
+    drv.log.clear()
+    be.fence_for_consumer(-1)
+    assert drv.log == []
+    be.fence_for_consumer(0x7777)
+    assert drv.log[2] == ("wait", ("stream", 0x7777), 2)
+    drv.log.clear()
+    be.fence_after_consumer(1)  # zyx's stream waits for the legacy stream
+    assert drv.log[1:3] == [("record", 3, ("stream", 1)), ("wait", ("stream", 0x5000), 3)]
+    drv.log.clear()
+    be.fence_after_consumer(0x7777)  # a stream that may be gone: synchronize the context
+    assert drv.log == [("ctxsync",)]
+    owner = type("Owner", (), {})()
+    ref = weakref.ref(owner)
+    h = be.share_memory(0x2000, 4096, owner)
+    assert isinstance(h, cuda.SharedCUDABuffer) and h.ptr == 0x2000
+    with pytest.raises(BufferError, match="belongs to cuda:1"):
+        be.share_memory(0x200000, 4096, owner)
+    with pytest.raises(BufferError, match="not CUDA memory"):
+        be.share_memory(0x2000, 4096, owner, data=0x10)
+    del owner
+    be.events.writer[0x9999] = ("event", 0)  # a launch may still be reading: drain before release
+    drv.log.clear()
+    be.free(h)
+    assert ("streamsync", ("stream", 0x5000)) in drv.log and h.ptr == 0 and ref() is None
+    be.free(h)  # twice is harmless

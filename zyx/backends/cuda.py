@@ -441,7 +441,6 @@ class CUDABackend:
         self.compiles = 0
         self.staging = PinnedStaging(drv)
         self.events = EventPool(drv)
-        self._export_event = None  # DLPack stream fences (created at the first export)
 
     def _set_ctx(self) -> None:
         _check("cuCtxSetCurrent", self.drv.cuCtxSetCurrent(self.ctx))
@@ -567,12 +566,17 @@ class CUDABackend:
         """The CUstream a DLPack ``stream`` value names (None and 1: the legacy default stream)."""
         return self.drv.CUstream(1 if stream is None else stream)
 
-    def _dlpack_event(self):
-        ev = self._export_event
-        if ev is None:
-            flags = self.drv.CUevent_flags.CU_EVENT_DISABLE_TIMING
-            ev = self._export_event = _check("cuEventCreate", self.drv.cuEventCreate(flags))
-        return ev
+    def _wait(self, waiter, signaller) -> None:
+        """Make stream ``waiter`` wait for the work issued so far on ``signaller``. A fresh
+        event each time (destroying it is allowed while the wait is pending): these calls
+        can nest through garbage collection, so they share no event and take no lock."""
+        flags = self.drv.CUevent_flags.CU_EVENT_DISABLE_TIMING
+        ev = _check("cuEventCreate", self.drv.cuEventCreate(flags))
+        try:
+            _check("cuEventRecord", self.drv.cuEventRecord(ev, signaller))
+            _check("cuStreamWaitEvent", self.drv.cuStreamWaitEvent(waiter, ev, 0))
+        finally:
+            self.drv.cuEventDestroy(ev)
 
     def fence_for_consumer(self, stream) -> None:
         """Make the consumer's stream wait for everything issued on zyx's stream so far
@@ -580,10 +584,7 @@ class CUDABackend:
         if stream == -1:
             return
         self._set_ctx()
-        with self._lock:
-            ev = self._dlpack_event()
-            _check("cuEventRecord", self.drv.cuEventRecord(ev, self.stream))
-            _check("cuStreamWaitEvent", self.drv.cuStreamWaitEvent(self._stream_of(stream), ev, 0))
+        self._wait(self._stream_of(stream), self.stream)
 
     def fence_after_consumer(self, stream) -> None:
         """The consumer released an exported buffer: order zyx's stream (which may reuse
@@ -592,10 +593,7 @@ class CUDABackend:
         context is synchronized instead."""
         self._set_ctx()
         if stream is None or stream == 1:
-            with self._lock:
-                ev = self._dlpack_event()
-                _check("cuEventRecord", self.drv.cuEventRecord(ev, self._stream_of(1)))
-                _check("cuStreamWaitEvent", self.drv.cuStreamWaitEvent(self.stream, ev, 0))
+            self._wait(self.stream, self._stream_of(1))
         else:
             _check("cuCtxSynchronize", self.drv.cuCtxSynchronize())
 

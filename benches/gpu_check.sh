@@ -38,6 +38,7 @@ fi
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export SCIPY_ARRAY_API=1  # scikit-learn's array_api_dispatch needs it before SciPy loads
 export PYTHONDONTWRITEBYTECODE=1
+export PYTHONUNBUFFERED=1  # a step cut by its timeout still leaves every line it printed
 
 # ---------------------------------------------------------------- environment and imports
 {

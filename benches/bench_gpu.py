@@ -8,6 +8,14 @@ softmax, and one MLP training step (forward, GradientTape backward, SGD). Each t
 the best of several runs after a warm-up (compilation happens there), measured with the
 device synchronized. Ratios are torch time / zyx time (> 1: zyx is faster).
 
+Then (``--skip train,sklearn`` leaves them out): Adam training steps of an MLP
+1024-4096-4096-10 (batch 4096) and a CNN (conv 3->32->64 on 32x32, batch 256) against
+torch eager from the same initial weights (first step with the kernel cache as found - empty
+under benches/gpu_check.sh - then the best warm step; losses printed side by side), and
+scikit-learn with ``array_api_dispatch`` on 100,000 x 128 float32 data - zyx arrays on the
+GPU, torch tensors on the GPU, NumPy on the host - first and warm fit times and the
+torch/zyx geomean.
+
 Without a GPU (``device_count() == 0``) it prints why and exits 0, so CI can call it.
 """
 from __future__ import annotations
@@ -49,6 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda:0")
     ap.add_argument("--size", type=int, default=1 << 24, help="elements for the elementwise/reduction rows")
     ap.add_argument("--mat", type=int, default=4096, help="side of the square matrices")
+    ap.add_argument("--skip", default="", help="comma-separated row groups to leave out: train, sklearn")
     args = ap.parse_args(argv)
     dev = args.device
     if not _available(dev):
@@ -97,6 +106,11 @@ def main(argv=None) -> int:
         else:
             print(f"{name:<30} zyx {tz * 1e3:8.3f} ms  {extra}")
     _mlp(dev, tdev, zbest, tbest)
+    skip = set(filter(None, args.skip.split(",")))
+    if "train" not in skip:
+        _adam_steps(dev, tdev, backend.synchronize, tsync)
+    if "sklearn" not in skip:
+        _sklearn_rows(dev, tdev, backend.synchronize, tsync)
     return 0
 
 
@@ -135,6 +149,168 @@ def _mlp(dev, tdev, zbest, tbest) -> None:
     tt = tbest(tstep, reps=5)
     print(f"{'MLP step 512x784-1024-1024-10':<30} zyx {tz * 1e3:8.3f} ms  torch {tt * 1e3:8.3f} ms  "
           f"torch/zyx {tt / tz:5.2f}x")
+
+
+
+def _timed(fn, sync) -> float:
+    t0 = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - t0
+
+
+def _adam_steps(dev, tdev, zsync, tsync, small: bool = False) -> None:
+    """Adam steps of the issue's MLP and CNN, zyx against torch eager from the same weights
+    (``small``: shrunken sizes, for a smoke test on a CPU)."""
+    import zyx.nn.functional as F
+    from zyx import nn, optim
+    rng = np.random.default_rng(2)
+    h, b, cb = (128, 64, 8) if small else (4096, 4096, 256)
+    cases = [
+        (f"MLP 1024-{h}-{h}-10 b{b}", lambda: nn.Sequential(
+            nn.Linear(1024, h, device=dev), nn.ReLU(), nn.Linear(h, h, device=dev), nn.ReLU(),
+            nn.Linear(h, 10, device=dev)), (b, 1024)),
+        (f"CNN 3-32-64 32x32 b{cb}", lambda: nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1, device=dev), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1, device=dev), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(64 * 8 * 8, 10, device=dev)), (cb, 3, 32, 32)),
+    ]
+    for name, make, xshape in cases:
+        x = rng.standard_normal(xshape).astype(np.float32)
+        y = rng.integers(0, 10, xshape[0])
+        model = make()
+        twin = None
+        if tdev is not None:
+            import torch
+            twin = _torch_twin(model, torch).to(tdev)  # the same initial weights
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+        zx, zy = zyx.Tensor(x, device=dev), zyx.Tensor(y, device=dev)
+        zl = []
+
+        def zstep():
+            with zyx.GradientTape() as tape:
+                loss = F.cross_entropy(model(zx), zy)
+                grads = tape.gradient(loss, model.parameters())
+            opt.step(grads, realize=False)
+            zyx.realize(loss, model, opt)
+            zl.append(loss)
+        first = _timed(zstep, zsync)
+        warm = min(_timed(zstep, zsync) for _ in range(5))
+        line = f"{'Adam step ' + name:<36} zyx first {first * 1e3:8.1f} ms  warm {warm * 1e3:8.3f} ms"
+        if twin is None:
+            print(line)
+            continue
+        topt = torch.optim.Adam(twin.parameters(), lr=1e-3)
+        tx, ty = torch.from_numpy(x).to(tdev), torch.from_numpy(y).to(tdev)
+        tl = []
+
+        def tstep():
+            topt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(twin(tx), ty)
+            loss.backward()
+            topt.step()
+            tl.append(loss.detach())
+        tfirst = _timed(tstep, tsync)
+        twarm = min(_timed(tstep, tsync) for _ in range(5))
+        print(f"{line}  torch first {tfirst * 1e3:8.1f} ms  warm {twarm * 1e3:8.3f} ms  torch/zyx "
+              f"{twarm / warm:5.2f}x  loss step 1 zyx {float(zl[0]):.5f} torch {float(tl[0]):.5f}, "
+              f"step 6 {float(zl[5]):.5f} / {float(tl[5]):.5f}")
+
+
+def _torch_twin(model, torch):
+    """A torch.nn.Sequential with the zyx Sequential's layers and its current weights."""
+    from zyx import nn
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear):
+            t = torch.nn.Linear(m.in_features, m.out_features)
+        elif isinstance(m, nn.Conv2d):
+            t = torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, padding=m.padding)
+        elif isinstance(m, nn.MaxPool2d):
+            t = torch.nn.MaxPool2d(2)
+        elif isinstance(m, nn.Flatten):
+            t = torch.nn.Flatten()
+        else:
+            t = torch.nn.ReLU()
+        if hasattr(t, "weight"):
+            t.weight.data.copy_(torch.from_numpy(m.weight.numpy()))
+            t.bias.data.copy_(torch.from_numpy(m.bias.numpy()))
+        layers.append(t)
+    return torch.nn.Sequential(*layers)
+
+
+def _sklearn_rows(dev, tdev, zsync, tsync, n: int = 100_000) -> None:
+    """scikit-learn estimators with array_api_dispatch: NumPy (host), torch and zyx on the GPU."""
+    import os
+    os.environ.setdefault("SCIPY_ARRAY_API", "1")
+    try:
+        import array_api_compat  # noqa: F401
+        import sklearn
+        from sklearn.decomposition import PCA
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.mixture import GaussianMixture
+        from sklearn.naive_bayes import GaussianNB
+        from sklearn.preprocessing import StandardScaler
+    except ImportError as e:
+        print(f"scikit-learn rows skipped: {e}")
+        return
+    import zyx.array_api as xp
+    rng = np.random.default_rng(3)
+    p = 128
+    y4 = rng.integers(0, 4, n)
+    X = (rng.standard_normal((n, p)) + 0.5 * y4[:, None] * rng.standard_normal(p)).astype(np.float32)
+    targets = {"X": None, "y4": y4, "y2": (y4 >= 2).astype(np.int64),
+               "yreg": (X @ rng.standard_normal(p) + rng.standard_normal(n)).astype(np.float32)}
+    rows = [("PCA(covariance_eigh)", lambda: PCA(16, svd_solver="covariance_eigh"), "X"),
+            ("PCA(randomized)", lambda: PCA(16, svd_solver="randomized", power_iteration_normalizer="QR",
+                                            random_state=0), "X"),
+            ("LinearDiscriminantAnalysis", LinearDiscriminantAnalysis, "y4"),
+            ("Ridge(svd)", lambda: Ridge(solver="svd"), "yreg"),
+            ("LogisticRegression", lambda: LogisticRegression(max_iter=100), "y2"),
+            ("GaussianNB", GaussianNB, "y4"),
+            ("GaussianMixture(4)", lambda: GaussianMixture(4, init_params="random_from_data", random_state=0), "X"),
+            ("StandardScaler", StandardScaler, "X")]
+    print(f"scikit-learn {sklearn.__version__}, array_api_dispatch, {n} x {p} float32 "
+          "(seconds: first fit / warm fit)")
+
+    def zyx_sync_fitted(est):
+        zyx.realize(*[v for v in vars(est).values() if isinstance(v, zyx.Tensor)])
+        zsync()
+
+    backends = [("numpy", lambda a: a, lambda est: None)]
+    if tdev is not None:
+        import torch
+        backends.append(("torch", lambda a: torch.from_numpy(a).to(tdev), lambda est: tsync()))
+    backends.append(("zyx", lambda a: xp.asarray(a, device=dev), zyx_sync_fitted))
+    ratios = []
+    for name, make, target in rows:
+        got = {}
+        for bname, put, sync in backends:
+            Xb = put(X)
+            yb = None if targets[target] is None else put(targets[target])
+            try:
+                with sklearn.config_context(array_api_dispatch=bname != "numpy"):
+                    def fit():
+                        est = make().fit(Xb) if yb is None else make().fit(Xb, yb)
+                        sync(est)
+                    first = _timed(fit, lambda: None)
+                    warm = first if bname == "numpy" else _timed(fit, lambda: None)
+                got[bname] = (first, warm)
+            except Exception as e:  # an estimator this scikit-learn cannot dispatch
+                got[bname] = None
+                print(f"  {name}: {bname} failed: {type(e).__name__}: {str(e)[:120]}")
+        cells = "  ".join(f"{b} {got[b][0]:7.3f}/{got[b][1]:7.3f}" if got.get(b) else f"{b} {'-':>15}"
+                          for b, _, _ in backends)
+        ratio = ""
+        if got.get("torch") and got.get("zyx"):
+            r = got["torch"][1] / got["zyx"][1]
+            ratios.append(r)
+            ratio = f"  torch/zyx {r:5.2f}x"
+        print(f"{name:<28} {cells}{ratio}")
+    if ratios:
+        print(f"{'scikit-learn geomean':<28} torch/zyx {float(np.exp(np.mean(np.log(ratios)))):5.2f}x "
+              f"over {len(ratios)} estimators (target >= 0.7, none below 0.3)")
 
 
 if __name__ == "__main__":

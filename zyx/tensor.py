@@ -309,26 +309,18 @@ class Tensor:
         return array_api
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        """zyx exports DLPack from host memory: ``(kDLCPU, 0)`` on every device."""
-        return (1, 0)
+        """``(kDLCUDA, N)`` on ``cuda:N``, ``(kDLCPU, 0)`` elsewhere (other devices export a
+        host copy)."""
+        from ._dlpack import device_of
+        return device_of(self)
 
     def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
-        """Export as a DLPack capsule. The tensor is realized; on the ``cpu`` device the
-        capsule shares the tensor's buffer (zero-copy), on other devices it holds a host
-        copy (``copy=False`` then raises BufferError). Versioned (DLPack 1.0) capsules
-        are made when the consumer's ``max_version`` allows, as NumPy does."""
-        if dl_device is not None and tuple(dl_device) != (1, 0):
-            raise BufferError(f"zyx exports DLPack on the host (kDLCPU, 0) only, not {dl_device}")
-        self.realize()
-        view = getattr(self.device.backend, "view", None)
-        if view is not None and copy is not True:
-            arr = view(self._node.buffer.handle, self.size).reshape(self.shape)
-        else:
-            if copy is False:
-                raise BufferError(f"DLPack export from device {self.device} needs a host copy; "
-                                  "pass copy=None or True")
-            arr, copy = self.numpy(), None
-        return arr.__dlpack__(stream=stream, max_version=max_version, copy=copy)
+        """Export as a DLPack capsule (zyx's own, legacy or DLPack 1.0 versioned as
+        ``max_version`` allows; every zyx dtype, bfloat16 included). The tensor is realized;
+        ``cpu`` and ``cuda`` buffers are shared zero-copy (the capsule keeps the buffer
+        alive), with the standard's ``stream`` synchronization on CUDA. See ``zyx/_dlpack.py``."""
+        from ._dlpack import export
+        return export(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def cast(self, dtype) -> "Tensor":
         d = dt.to_dtype(dtype)

@@ -97,15 +97,22 @@ def asarray(obj, /, *, dtype=None, device=None, copy: bool | None = None) -> Ten
         return _wrap_host(arr, dev, True)
     if isinstance(obj, (np.ndarray, np.generic)):
         arr = np.asarray(obj)
-    elif hasattr(obj, "__dlpack__"):
-        arr = _from_dlpack_host(obj, copy)
+    elif hasattr(obj, "__dlpack__"):  # on the producer's device, as the standard infers it
+        out = _import_dlpack(obj, device_arg(device), copy)
+        if d is not None and d is not out.dtype:
+            if copy is False:
+                raise ValueError(f"asarray(copy=False): converting {out.dtype.name} to {d.name} needs a copy")
+            out = out.cast(d)
+        return out
     else:
         try:
             arr = np.asarray(memoryview(obj)) if not hasattr(obj, "__array__") else np.asarray(obj)
         except TypeError:
             raise TypeError(f"asarray: cannot convert {type(obj).__name__} to a zyx array") from None
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"asarray: {arr.dtype} data has no zyx dtype")
+    try:
+        dt.from_numpy(arr.dtype)  # bfloat16 (ml_dtypes) is a 'V'-kind NumPy dtype zyx has
+    except TypeError:
+        raise TypeError(f"asarray: {arr.dtype} data has no zyx dtype") from None
     if d is not None and arr.dtype != d.np:
         if copy is False:
             raise ValueError(f"asarray(copy=False): converting {arr.dtype} to {d.name} needs a copy")
@@ -114,37 +121,68 @@ def asarray(obj, /, *, dtype=None, device=None, copy: bool | None = None) -> Ten
     return _wrap_host(arr, dev, copy)
 
 
-def _from_dlpack_host(x, copy: bool | None) -> np.ndarray:
+def _call_dlpack(x, stream, copy: bool | None, dl_device=None):
+    """``x.__dlpack__`` with the 2023.12 keywords, or without them for older producers
+    (zyx then does any copy itself)."""
+    from .. import _dlpack
+    kwargs = {"stream": stream, "max_version": _dlpack.VERSION}
+    if copy is not None:
+        kwargs["copy"] = copy
+    if dl_device is not None:
+        kwargs["dl_device"] = dl_device
     try:
-        return np.from_dlpack(x, copy=copy)
-    except BufferError:
-        if copy is False:
-            raise
-        return np.from_dlpack(x, device="cpu", copy=True)
+        return x.__dlpack__(**kwargs)
+    except TypeError:
+        if dl_device is not None:
+            raise BufferError(f"from_dlpack: {type(x).__name__}.__dlpack__ cannot export to another device "
+                              "(it takes no dl_device)") from None
+        return x.__dlpack__(stream=stream) if stream is not None else x.__dlpack__()
+
+
+def _import_dlpack(x, dev: Device | None, copy: bool | None) -> Tensor:
+    """A DLPack producer as a zyx array on ``dev`` (default: the producer's own device),
+    sharing its memory unless a copy is asked for or a device change needs one."""
+    from .. import _dlpack
+    from ..device import DeviceUnavailable
+    try:
+        dl_type, dl_id = (int(v) for v in x.__dlpack_device__())
+    except AttributeError:  # a producer from before __dlpack_device__: host memory
+        dl_type, dl_id = _dlpack.kDLCPU, 0
+    name = _dlpack.zyx_device_name(dl_type, dl_id)  # BufferError for memory zyx cannot read
+    try:
+        home = get_device(name)
+    except (DeviceUnavailable, ImportError, RuntimeError) as e:
+        if dev is not None and dev.type == "cpu" and copy is not False:  # ask the producer for a host copy
+            r = _dlpack.receive(_call_dlpack(x, None, True, (_dlpack.kDLCPU, 0)))
+            return _dlpack.to_tensor(r, dev, None)
+        raise BufferError(f"from_dlpack: the array lives on {name}, which zyx cannot open here ({e}); "
+                          "pass device='cpu' to copy it to the host") from None
+    if dev is not None and dev != home and copy is False:
+        raise ValueError(f"from_dlpack(copy=False): the array lives on {home}; placing it on {dev} needs a copy")
+    stream = home.backend.stream_ptr() if home.type == "cuda" else None
+    same = dev is None or dev == home
+    r = _dlpack.receive(_call_dlpack(x, stream, copy if same else None))
+    t = _dlpack.to_tensor(r, home, copy if same else None)
+    return t if same else t.to(dev)
 
 
 def from_dlpack(x, /, *, device=None, copy: bool | None = None) -> Tensor:
-    """Import an array from any DLPack producer (NumPy, PyTorch, ...).
+    """Import an array from any DLPack producer (NumPy, PyTorch, CuPy, JAX, ...).
 
-    Host memory (kDLCPU) imported onto zyx's ``cpu`` device is shared, not copied,
-    when ``copy`` is not True and the data is C-contiguous (strided views, e.g. a
-    transposed torch tensor, are copied; ``copy=False`` then raises). Any other target
-    device gets a copy through the host. A zyx array is returned as is (or copied with
-    ``copy=True``)."""
+    The result lives on the producer's device (host memory on ``cpu``, ``(kDLCUDA, N)``
+    on ``cuda:N``) and shares its memory - contiguous data as a buffer, strided data
+    (a transpose, a slice) as a lazy view - unless ``copy=True``. ``device=`` places it
+    elsewhere, which copies (``copy=False`` then raises ValueError); nothing moves between
+    devices otherwise. bfloat16 and DLPack 1.0 versioned capsules are read. A zyx array
+    is returned as is (or copied with ``copy=True``)."""
     dev = device_arg(device)
+    if not (copy is None or copy is True or copy is False):
+        raise ValueError(f"from_dlpack: copy must be True, False or None, not {copy!r}")
     if isinstance(x, Tensor):
         return asarray(x, device=dev, copy=copy)
     if not hasattr(x, "__dlpack__"):
         raise TypeError(f"from_dlpack: {type(x).__name__} does not implement __dlpack__")
-    arr = _from_dlpack_host(x, copy)
-    dev = dev or get_device(None)
-    if not arr.flags.c_contiguous:
-        if copy is False:
-            raise BufferError("from_dlpack(copy=False): the producer's data is not C-contiguous; "
-                              "zyx needs a contiguous buffer")
-        arr = np.ascontiguousarray(arr)
-        copy = True
-    return _wrap_host(arr, dev, copy)
+    return _import_dlpack(x, dev, copy)
 
 
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Tensor:

@@ -1,10 +1,11 @@
 """The ``fft`` extension of the array API standard (``zyx.array_api.fft``).
 
-Host fallback: the transforms (``fft``, ``ifft``, ``fftn``, ``ifftn``, ``rfft``,
-``irfft``, ``rfftn``, ``irfftn``, ``hfft``, ``ihfft``) realize their input, run
-NumPy's pocketfft on the host in the input's precision (complex64 for
-float32/complex64, complex128 for float64/complex128) and put the result back on the
-input's device. Runs as kernels: ``fftfreq``, ``rfftfreq`` (iota arithmetic),
+The transforms (``fft``, ``ifft``, ``fftn``, ``ifftn``, ``rfft``, ``irfft``,
+``rfftn``, ``irfftn``, ``hfft``, ``ihfft``) run through cuFFT on ``cuda`` devices (with
+nvmath-python, the ``cuda`` extra; ``_cuda_fft.py``). Elsewhere they are a host fallback:
+they realize their input, run NumPy's pocketfft on the host in the input's precision
+(complex64 for float32/complex64, complex128 for float64/complex128) and put the result
+back on the input's device. Runs as kernels: ``fftfreq``, ``rfftfreq`` (iota arithmetic),
 ``fftshift`` and ``ifftshift`` (rolls, i.e. index arithmetic).
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from .. import creation
 from .. import dtypes as dt
 from ..tensor import Tensor, normalize_axis
+from . import _cuda_linalg
 from ._helpers import check_array, device_arg, dtype_arg, from_host
 
 __all__ = ["fft", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifftn", "ifftshift", "ihfft", "irfft",
@@ -22,7 +24,7 @@ __all__ = ["fft", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifftn", "iffts
 _NORMS = ("backward", "ortho", "forward")
 
 
-def _prep(x: Tensor, fname: str, norm: str, want: str) -> np.ndarray:
+def _check(x: Tensor, fname: str, norm: str, want: str) -> None:
     check_array(x, fname)
     if norm not in _NORMS:
         raise ValueError(f"fft.{fname}: norm must be one of {_NORMS}, not {norm!r}")
@@ -32,6 +34,9 @@ def _prep(x: Tensor, fname: str, norm: str, want: str) -> np.ndarray:
         raise TypeError(f"fft.{fname}: x must have a real floating-point dtype (got {x.dtype.name})")
     if x.ndim == 0:
         raise ValueError(f"fft.{fname}: x must have at least one dimension")
+
+
+def _host(x: Tensor) -> np.ndarray:
     a = x.numpy()
     return a.astype(np.float32) if a.dtype in (np.float16,) else a
 
@@ -57,10 +62,13 @@ def _one_dim(name: str, want: str, out_kind: str):
     np_fn = getattr(np.fft, name)
 
     def f(x: Tensor, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-        a = _prep(x, name, norm, want)
+        _check(x, name, norm, want)
         _check_n(n, name)
         ax = normalize_axis(axis, x.ndim)
-        return _out(np_fn(a, n=n, axis=ax, norm=norm), x, out_kind)
+        if _cuda_linalg.usable(x):
+            from . import _cuda_fft
+            return _cuda_fft.one_dim(name, x, n, ax, norm)
+        return _out(np_fn(_host(x), n=n, axis=ax, norm=norm), x, out_kind)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"``{name}`` along ``axis`` (length ``n``, normalization ``norm``). Host fallback "
                  "(NumPy's pocketfft).")
@@ -71,7 +79,7 @@ def _n_dim(name: str, want: str, out_kind: str):
     np_fn = getattr(np.fft, name)
 
     def f(x: Tensor, /, *, s=None, axes=None, norm: str = "backward") -> Tensor:
-        a = _prep(x, name, norm, want)
+        _check(x, name, norm, want)
         if axes is not None:
             axes = [normalize_axis(i, x.ndim) for i in axes]
             if len(set(axes)) != len(axes):
@@ -82,10 +90,13 @@ def _n_dim(name: str, want: str, out_kind: str):
                 axes = list(range(x.ndim - len(s), x.ndim))
             elif len(s) != len(axes):
                 raise ValueError(f"fft.{name}: s and axes need the same length")
-            s = [a.shape[ax] if v == -1 else v for v, ax in zip(s, axes)]
+            s = [x.shape[ax] if v == -1 else v for v, ax in zip(s, axes)]
             if any(v < 1 for v in s):
                 raise ValueError(f"fft.{name}: sizes in s must be positive")
-        return _out(np_fn(a, s=s, axes=axes, norm=norm), x, out_kind)
+        if _cuda_linalg.usable(x) and (axes is None or axes):
+            from . import _cuda_fft
+            return _cuda_fft.n_dim(name, x, s, axes, norm)
+        return _out(np_fn(_host(x), s=s, axes=axes, norm=norm), x, out_kind)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"``{name}`` over ``axes`` (sizes ``s``, normalization ``norm``). Host fallback "
                  "(NumPy's pocketfft).")

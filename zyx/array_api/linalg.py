@@ -5,11 +5,14 @@ Runs as kernels (compositions of Tensor ops): ``cross``, ``diagonal``, ``matmul`
 squaring), ``matrix_transpose``, ``outer``, ``tensordot``, ``trace``, ``vecdot``,
 ``vector_norm``.
 
+On ``cuda`` devices (with nvmath-python, the ``cuda`` extra) ``cholesky``, ``det``,
+``eigh``, ``eigvalsh``, ``inv``, ``matrix_rank``, ``pinv``, ``qr``, ``slogdet``,
+``solve``, ``svd``, ``svdvals`` (and so ``matrix_norm`` 2/-2/'nuc' and ``matrix_power``
+n < 0) run through cuSOLVER on the device (``_cuda_linalg.py``).
+
 Host fallbacks (the input is realized, LAPACK runs through NumPy on the host, and the
-result is put back on the input's device; batched over leading axes): ``cholesky``,
-``det``, ``eig``, ``eigh``, ``eigvals``, ``eigvalsh``, ``inv``, ``matrix_norm`` with
-ord 2, -2 or 'nuc' (singular values), ``matrix_power`` with n < 0 (one ``inv``),
-``matrix_rank``, ``pinv``, ``qr``, ``slogdet``, ``solve``, ``svd``, ``svdvals``.
+result is put back on the input's device; batched over leading axes): those functions on
+every other device, and ``eig``/``eigvals`` everywhere.
 See docs/array_api.md for the table.
 """
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..tensor import Tensor, normalize_axis
+from . import _cuda_linalg
 from ._helpers import check_array, dtype_arg, from_host, same_device
 from ._linear_algebra import matmul, matrix_transpose, tensordot, vecdot
 
@@ -86,6 +90,8 @@ def cholesky(x: Tensor, /, *, upper: bool = False) -> Tensor:
     """Cholesky factor of Hermitian positive-definite matrices (lower, or upper with
     ``upper=True``). Host fallback (LAPACK via NumPy)."""
     _floating(x, "cholesky", square=True)
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.cholesky(x, upper)
     L = np.linalg.cholesky(_host(x))
     if upper:
         L = np.conj(np.swapaxes(L, -1, -2))
@@ -95,12 +101,16 @@ def cholesky(x: Tensor, /, *, upper: bool = False) -> Tensor:
 def det(x: Tensor, /) -> Tensor:
     """Determinants of square matrices. Host fallback (LAPACK via NumPy)."""
     _floating(x, "det", square=True)
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.det(x)
     return _back(np.linalg.det(_host(x)), x)
 
 
 def slogdet(x: Tensor, /) -> SlogdetResult:
     """Sign and log of the absolute determinant. Host fallback (LAPACK via NumPy)."""
     _floating(x, "slogdet", square=True)
+    if _cuda_linalg.usable(x):
+        return SlogdetResult(*_cuda_linalg.slogdet(x))
     sign, logabs = np.linalg.slogdet(_host(x))
     return SlogdetResult(_back(sign, x), _back(logabs, x, _real_dtype(x)))
 
@@ -108,6 +118,8 @@ def slogdet(x: Tensor, /) -> SlogdetResult:
 def eigh(x: Tensor, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices. Host fallback."""
     _floating(x, "eigh", square=True)
+    if _cuda_linalg.usable(x):
+        return EighResult(*_cuda_linalg.eigh(x))
     w, v = np.linalg.eigh(_host(x))
     return EighResult(_back(w, x, _real_dtype(x)), _back(v, x))
 
@@ -115,6 +127,8 @@ def eigh(x: Tensor, /) -> EighResult:
 def eigvalsh(x: Tensor, /) -> Tensor:
     """Eigenvalues (ascending) of Hermitian matrices. Host fallback."""
     _floating(x, "eigvalsh", square=True)
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.eigh(x, vectors=False)
     return _back(np.linalg.eigvalsh(_host(x)), x, _real_dtype(x))
 
 
@@ -136,6 +150,8 @@ def eigvals(x: Tensor, /) -> Tensor:
 def inv(x: Tensor, /) -> Tensor:
     """Inverses of square matrices. Host fallback (LAPACK via NumPy)."""
     _floating(x, "inv", square=True)
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.inv(x)
     return _back(np.linalg.inv(_host(x)), x)
 
 
@@ -147,6 +163,8 @@ def solve(x1: Tensor, x2: Tensor, /) -> Tensor:
     d = dt.promote_types(x1.dtype, x2.dtype)
     if not d.is_inexact:
         raise TypeError("linalg.solve: needs floating-point arrays")
+    if _cuda_linalg.usable(x1, x2) and x1.shape[-1] == x2.shape[0 if x2.ndim == 1 else -2]:
+        return _cuda_linalg.solve(x1, x2, d)
     a, b = _host(x1), _host(x2)
     if b.ndim == 1:
         if b.shape[0] != a.shape[-1]:
@@ -164,6 +182,8 @@ def qr(x: Tensor, /, *, mode: str = "reduced") -> QRResult:
     _floating(x, "qr")
     if mode not in ("reduced", "complete"):
         raise ValueError(f"linalg.qr: mode must be 'reduced' or 'complete', not {mode!r}")
+    if _cuda_linalg.usable(x):
+        return QRResult(*_cuda_linalg.qr(x, mode))
     q, r = np.linalg.qr(_host(x), mode=mode)
     return QRResult(_back(q, x), _back(r, x))
 
@@ -171,6 +191,8 @@ def qr(x: Tensor, /, *, mode: str = "reduced") -> QRResult:
 def svd(x: Tensor, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh``. Host fallback."""
     _floating(x, "svd")
+    if _cuda_linalg.usable(x):
+        return SVDResult(*_cuda_linalg.svd(x, full_matrices))
     u, s, vh = np.linalg.svd(_host(x), full_matrices=full_matrices)
     return SVDResult(_back(u, x), _back(s, x, _real_dtype(x)), _back(vh, x))
 
@@ -178,6 +200,8 @@ def svd(x: Tensor, /, *, full_matrices: bool = True) -> SVDResult:
 def svdvals(x: Tensor, /) -> Tensor:
     """Singular values, descending. Host fallback."""
     _floating(x, "svdvals")
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.svd(x, compute_uv=False)
     return _back(np.linalg.svd(_host(x), compute_uv=False), x, _real_dtype(x))
 
 
@@ -189,6 +213,8 @@ def matrix_rank(x: Tensor, /, *, rtol=None) -> Tensor:
     """Number of singular values above ``rtol * largest`` (int64). Host fallback for the
     singular values."""
     _floating(x, "matrix_rank")
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.matrix_rank(x, rtol, _default_rtol(x))
     s = np.linalg.svd(_host(x), compute_uv=False)
     if rtol is None:
         tol = s.max(axis=-1, keepdims=True, initial=0.0) * _default_rtol(x)
@@ -202,6 +228,8 @@ def pinv(x: Tensor, /, *, rtol=None) -> Tensor:
     """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped).
     Host fallback."""
     _floating(x, "pinv")
+    if _cuda_linalg.usable(x):
+        return _cuda_linalg.pinv(x, _default_rtol(x) if rtol is None else rtol)
     r = _default_rtol(x) if rtol is None else (_host(rtol) if isinstance(rtol, Tensor) else rtol)
     return _back(np.linalg.pinv(_host(x), rtol=r), x)
 

@@ -226,6 +226,17 @@ class CUDABuffer:
         self.ptr, self.nbytes = ptr, nbytes
 
 
+class SharedCUDABuffer(CUDABuffer):
+    """Device memory zyx does not own (a DLPack producer's, see ``zyx/_dlpack.py``):
+    never pooled; ``owner`` (the producer's capsule) is released when zyx frees it."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, ptr: int, nbytes: int, owner):
+        super().__init__(ptr, nbytes)
+        self.owner = owner
+
+
 def _pool_size(nbytes: int) -> int:
     """Round up to 256 bytes, and to 1/8 of the power of two above 1 MiB, so freed
     blocks are reusable for similar sizes."""
@@ -455,6 +466,9 @@ class CUDABackend:
         return CUDABuffer(int(ptr), nbytes)
 
     def free(self, handle: CUDABuffer) -> None:
+        if type(handle) is SharedCUDABuffer:
+            self._release_shared(handle)
+            return
         if handle.ptr:
             self.events.forget(handle.ptr)
             with self._lock:
@@ -525,6 +539,85 @@ class CUDABackend:
         self._set_ctx()
         _check("cuStreamSynchronize", self.drv.cuStreamSynchronize(self.stream))
         self.events.forget()  # everything issued has finished
+
+    # ------------------------------------------------------------------ DLPack (zyx/_dlpack.py)
+    def pointer(self, handle: CUDABuffer) -> int:
+        return handle.ptr
+
+    def stream_ptr(self) -> int:
+        """zyx's stream as the integer a DLPack producer's ``stream=`` argument takes."""
+        return int(self.stream)
+
+    def share_memory(self, ptr: int, nbytes: int, owner, data: int | None = None) -> SharedCUDABuffer:
+        """Wrap a producer's device memory from ``ptr`` (``owner`` keeps it alive).
+        BufferError when ``data`` (the array's first element, default ``ptr``) is not device
+        memory of this GPU."""
+        self._set_ctx()
+        attr = self.drv.CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
+        probe = ptr if data is None else data
+        err, ordinal = self.drv.cuPointerGetAttribute(attr, probe)
+        if int(err) != 0:
+            raise BufferError(f"from_dlpack: address {probe:#x} is not CUDA memory zyx can read on cuda:{self.index} "
+                              f"({getattr(err, 'name', err)})")
+        if int(ordinal) != self.index:
+            raise BufferError(f"from_dlpack: the capsule says cuda:{self.index}, but its memory belongs to "
+                              f"cuda:{int(ordinal)}")
+        return SharedCUDABuffer(ptr, nbytes, owner)
+
+    def _release_shared(self, handle: SharedCUDABuffer) -> None:
+        if handle.ptr:
+            self.events.forget(handle.ptr)
+            if self.events.writer:  # launches may still read it: finish them before the producer reuses it
+                self.synchronize()
+        handle.ptr, handle.owner = 0, None
+
+    def copy_device(self, dst: CUDABuffer, src: CUDABuffer, nbytes: int) -> None:
+        """Device-to-device copy on zyx's stream (recorded as the writer of ``dst``)."""
+        if nbytes:
+            self._set_ctx()
+            _check("cuMemcpyDtoDAsync", self.drv.cuMemcpyDtoDAsync(dst.ptr, src.ptr, nbytes, self.stream))
+            self.events.record(self.stream, [dst.ptr])
+
+    def read_device(self, out: np.ndarray, ptr: int) -> None:
+        """Copy ``out.nbytes`` bytes at device address ``ptr`` into ``out`` (ordered on zyx's stream)."""
+        self._set_ctx()
+        _check("cuMemcpyDtoHAsync", self.drv.cuMemcpyDtoHAsync(out.ctypes.data, ptr, out.nbytes, self.stream))
+        self.synchronize()
+
+    def _stream_of(self, stream):
+        """The CUstream a DLPack ``stream`` value names (None and 1: the legacy default stream)."""
+        return self.drv.CUstream(1 if stream is None else stream)
+
+    def _wait(self, waiter, signaller) -> None:
+        """Make stream ``waiter`` wait for the work issued so far on ``signaller``. A fresh
+        event each time (destroying it is allowed while the wait is pending): these calls
+        can nest through garbage collection, so they share no event and take no lock."""
+        flags = self.drv.CUevent_flags.CU_EVENT_DISABLE_TIMING
+        ev = _check("cuEventCreate", self.drv.cuEventCreate(flags))
+        try:
+            _check("cuEventRecord", self.drv.cuEventRecord(ev, signaller))
+            _check("cuStreamWaitEvent", self.drv.cuStreamWaitEvent(waiter, ev, 0))
+        finally:
+            self.drv.cuEventDestroy(ev)
+
+    def fence_for_consumer(self, stream) -> None:
+        """Make the consumer's stream wait for everything issued on zyx's stream so far
+        (DLPack export; ``stream=-1``: the consumer asked for no synchronization)."""
+        if stream == -1:
+            return
+        self._set_ctx()
+        self._wait(self._stream_of(stream), self.stream)
+
+    def fence_after_consumer(self, stream) -> None:
+        """The consumer released an exported buffer: order zyx's stream (which may reuse
+        the memory) after the work the consumer issued on ``stream``. For the legacy
+        default stream that is an event; another stream may no longer exist, so the
+        context is synchronized instead."""
+        self._set_ctx()
+        if stream is None or stream == 1:
+            self._wait(self.stream, self._stream_of(1))
+        else:
+            _check("cuCtxSynchronize", self.drv.cuCtxSynchronize())
 
     # ------------------------------------------------------------------ programs
     def render(self, kernel: Kernel) -> str:

@@ -98,10 +98,14 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
 class Tensor:
     """A lazy n-dimensional array on a device. See the module docstring."""
 
-    __slots__ = ("_node", "__weakref__")
+    # _view: how this tensor views another one's elements (a ``_movement.ViewLink``), or
+    # None; _dependents: weak references to the views of this tensor (None until one is
+    # made). Both belong to the view rule in ``_movement.py``.
+    __slots__ = ("_node", "_view", "_dependents", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, data: Any, dtype=None, device=None):
+        self._view = self._dependents = None
         if isinstance(data, Tensor):
             node = data._node
             t = data
@@ -132,6 +136,7 @@ class Tensor:
     def _wrap(cls, node: Node) -> "Tensor":
         t = object.__new__(cls)
         t._node = node
+        t._view = t._dependents = None
         return t
 
     @staticmethod

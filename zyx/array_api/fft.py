@@ -138,7 +138,7 @@ def _shift(x: Tensor, axes, inverse: bool, fname: str) -> Tensor:
         axes = (axes,)
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if not axes:
-        return x
+        return Tensor._wrap(x._node)  # a new array, never the input object
     shifts = tuple(-(x.shape[a] // 2) if inverse else x.shape[a] // 2 for a in axes)
     return x.roll(shifts, axes)
 

@@ -184,7 +184,7 @@ def neg(self: Tensor) -> Tensor:
 
 
 def pos(self: Tensor) -> Tensor:
-    return self
+    return Tensor._wrap(self._node)  # a new array (arrays are mutable), never self
 
 
 def abs_(self: Tensor) -> Tensor:

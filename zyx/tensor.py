@@ -285,8 +285,8 @@ class Tensor:
     def __array_namespace__(self, /, *, api_version: str | None = None):
         """The array API namespace of zyx tensors: ``zyx.array_api``."""
         if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12", "2025.12"):
-            raise ValueError(f"unsupported array API version {api_version!r}; zyx implements 2024.12 "
-                             "(with the 2025.12 additions)")
+            raise ValueError(f"unsupported array API version {api_version!r}; zyx implements 2025.12 "
+                             "(and gives that namespace for the earlier versions it extends)")
         from . import array_api
         return array_api
 

@@ -86,8 +86,19 @@ floordiv = _binop("IDIV", _no_complex("floor_divide"))
 rfloordiv = _binop("IDIV", _no_complex("floor_divide"), reverse=True)
 mod = _binop("MOD", _no_complex("remainder"))
 rmod = _binop("MOD", _no_complex("remainder"), reverse=True)
-pow_ = _binop("POW")
+_pow = _binop("POW")
 rpow = _binop("POW", reverse=True)
+
+
+def pow_(self: Tensor, other, /) -> Tensor:
+    """``self ** other``. As in NumPy, an integer tensor to a negative integer power known
+    when the graph is built (a Python int, a constant) raises ValueError; negative values
+    inside an integer exponent tensor give ``trunc(x ** e)`` (documented in array_api.md)."""
+    e = other._node.arg if isinstance(other, Tensor) and other._node.op == "CONST" else other
+    if (self.dtype.kind in "iu" and isinstance(e, int) and not isinstance(e, bool) and e < 0
+            and (not isinstance(other, Tensor) or other.dtype.kind in "iu")):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return _pow(self, other)
 maximum = _binop("MAX", _no_complex("maximum"))
 minimum = _binop("MIN", _no_complex("minimum"))
 atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))

@@ -213,16 +213,16 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to float (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to float (shape {self.shape}), as in NumPy 2")
         v = self.item()
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to float; use .real")
         return float(v)
 
     def __int__(self) -> int:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to int (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to int (shape {self.shape}), as in NumPy 2")
         v = self.item()
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to int")
@@ -231,8 +231,8 @@ class Tensor:
         return int(v)  # OverflowError for +-inf, as int(float("inf"))
 
     def __complex__(self) -> complex:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to complex (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to complex (shape {self.shape}), as in NumPy 2")
         return complex(self.item())
 
     def __index__(self) -> int:
@@ -252,10 +252,9 @@ class Tensor:
         return id(self)
 
     def __iter__(self):
-        if self.ndim == 0:
+        if self.ndim == 0:  # raised by iter() itself, as NumPy does
             raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.shape[0]):
-            yield self[i]
+        return (self[i] for i in range(self.shape[0]))
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, device) -> "Tensor":

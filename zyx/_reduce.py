@@ -138,7 +138,7 @@ argmin = _arg_extreme("MIN")
 
 def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     m = x._reduce("MAX", axes)
     m = m.isinf().where(0.0, m)
     s = (x - m).exp()._reduce("SUM", axes).log() + m
@@ -146,7 +146,7 @@ def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def softmax(self: Tensor, axis: int = -1) -> Tensor:
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
     if not ax:
         return (x - x).exp()
@@ -155,7 +155,7 @@ def softmax(self: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
     if not ax:
         return x - x

@@ -17,9 +17,11 @@ from .device import get_device
 from .tensor import Tensor, _seq
 
 
-def _dev_dtype(dtype, device, default=dt.default_float):
-    d = dt.to_dtype(dtype) if dtype is not None else default
+def _dev_dtype(dtype, device, default=None):
+    """(dtype, device) of a creation call; no dtype: ``default``, else the device's default
+    floating dtype."""
     dev = get_device(device)
+    d = dt.to_dtype(dtype) if dtype is not None else (default or dev.default_float)
     dev.check_dtype(d)
     return d, dev
 
@@ -39,9 +41,16 @@ def _check_size(shape, dtype, device) -> None:
 def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    default = dt.python_scalar_dtype(fill_value) if isinstance(fill_value, (bool, int, float, complex)) \
-        else dt.from_numpy(np.asarray(fill_value).dtype)
-    d, dev = _dev_dtype(dtype, device, default)
+    dev = get_device(device)
+    if isinstance(fill_value, float) and not isinstance(fill_value, np.generic):
+        default = dev.default_float
+    elif isinstance(fill_value, complex) and not isinstance(fill_value, np.generic):
+        default = dev.default_complex
+    elif isinstance(fill_value, (bool, int)) and not isinstance(fill_value, np.generic):
+        default = dt.python_scalar_dtype(fill_value)
+    else:
+        default = dt.from_numpy(np.asarray(fill_value).dtype)
+    d, dev = _dev_dtype(dtype, dev, default)
     if d.kind in "iu" and isinstance(fill_value, float):
         raise TypeError(f"cannot fill an integer tensor ({d.name}) with float {fill_value}")
     if d.kind in "iu" and isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool):
@@ -56,11 +65,11 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
 
 
 def zeros(*shape, dtype=None, device=None) -> Tensor:
-    return full(_shape(shape), 0, dtype=dtype or dt.default_float, device=device)
+    return full(_shape(shape), 0.0 if dtype is None else 0, dtype=dtype, device=device)
 
 
 def ones(*shape, dtype=None, device=None) -> Tensor:
-    return full(_shape(shape), 1, dtype=dtype or dt.default_float, device=device)
+    return full(_shape(shape), 1.0 if dtype is None else 1, dtype=dtype, device=device)
 
 
 def empty(*shape, dtype=None, device=None) -> Tensor:
@@ -109,8 +118,9 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
 def linspace(start, stop, num: int, dtype=None, device=None, endpoint: bool = True) -> Tensor:
     if num < 0:
         raise ValueError("linspace needs num >= 0")
-    d, dev = _dev_dtype(dtype, device, dt.complex64 if isinstance(start, complex) or isinstance(stop, complex)
-                        else dt.default_float)
+    dev = get_device(device)
+    d, dev = _dev_dtype(dtype, dev, dev.default_complex if isinstance(start, complex) or isinstance(stop, complex)
+                        else None)
     _check_size((num,), d, dev)
     div = (num - 1) if endpoint else num
     step = (stop - start) / div if div > 0 else 0.0

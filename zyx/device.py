@@ -22,6 +22,7 @@ import threading
 import numpy as np
 
 from . import debug
+from . import dtypes as dt
 from .dtypes import DType
 
 BACKENDS = ("cpu", "opencl", "cuda", "wgpu")
@@ -75,6 +76,18 @@ class Device:
 
     def supports(self, dtype: DType) -> bool:
         return dtype in self.backend.dtypes
+
+    @property
+    def default_float(self) -> DType:
+        """The default real floating dtype here: ``zyx.get_default_float()``, or float32 on a
+        device without float64."""
+        d = dt.default_float
+        return d if d in self.backend.dtypes else dt.float32
+
+    @property
+    def default_complex(self) -> DType:
+        d = dt.default_complex
+        return d if d in self.backend.dtypes else dt.complex64
 
     def _limits(self) -> tuple[int, int]:
         """(bytes one buffer may hold, elements one kernel may index) on this device."""

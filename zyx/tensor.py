@@ -79,9 +79,9 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
         arr = np.array(data, dtype=dtype.np if dtype is not None else None)
         if dtype is None:  # Python data takes zyx's default dtypes
             if arr.dtype == np.float64:
-                arr = arr.astype(np.float32)
+                arr = arr.astype(dt.default_float.np)
             elif arr.dtype == np.complex128:
-                arr = arr.astype(np.complex64)
+                arr = arr.astype(dt.default_complex.np)
             elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
                 arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
@@ -351,6 +351,8 @@ class Tensor:
                     raise OverflowError(f"Python int {other} is out of range for {d.name}")
             if isinstance(other, float) and d.kind in "iub":
                 d = dt.default_float
+            if d.kind in "fc" and self.dtype.kind not in "fc" and not self.device.supports(d):
+                d = self.device.default_float if d.kind == "f" else self.device.default_complex
             return Tensor._const(other, (), d, self.device)
         if isinstance(other, np.ndarray) or isinstance(other, np.generic):
             return Tensor(np.asarray(other), device=self.device)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import creation
 from .. import dtypes as dt
+from ..device import get_device
 from ..tensor import Tensor, normalize_axis
 from ._helpers import check_array, device_arg, dtype_arg, from_host
 
@@ -104,8 +105,8 @@ rfftn = _n_dim("rfftn", "real", "complex")
 irfftn = _n_dim("irfftn", "complex", "real")
 
 
-def _freq_dtype(dtype, fname: str):
-    d = dtype_arg(dtype, fname) or dt.default_float
+def _freq_dtype(dtype, fname: str, device):
+    d = dtype_arg(dtype, fname) or get_device(device).default_float
     if not d.is_float:
         raise TypeError(f"fft.{fname}: dtype must be real floating, not {d.name}")
     return d
@@ -115,7 +116,7 @@ def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """Sample frequencies of an ``n``-point DFT with spacing ``d`` (as kernels)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError("fft.fftfreq: n must be a positive int")
-    out_dtype = _freq_dtype(dtype, "fftfreq")
+    out_dtype = _freq_dtype(dtype, "fftfreq", device_arg(device))
     i = creation.arange(n, dtype=dt.int32 if n < 2**31 else dt.int64, device=device_arg(device))
     k = (i < (n + 1) // 2).where(i, i - n)
     return (k.cast(out_dtype) * (1.0 / (d * n))).cast(out_dtype)
@@ -125,7 +126,7 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """Sample frequencies of ``rfft`` (non-negative half) with spacing ``d`` (as kernels)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError("fft.rfftfreq: n must be a positive int")
-    out_dtype = _freq_dtype(dtype, "rfftfreq")
+    out_dtype = _freq_dtype(dtype, "rfftfreq", device_arg(device))
     i = creation.arange(n // 2 + 1, dtype=dt.int32 if n < 2**31 else dt.int64, device=device_arg(device))
     return (i.cast(out_dtype) * (1.0 / (d * n))).cast(out_dtype)
 

@@ -224,3 +224,28 @@ def test_views_keep_no_garbage():
     del view
     gc.collect()
     assert bref() is None
+
+
+def test_no_namespace_function_returns_its_input():
+    """A sweep over every function of the namespace (and linalg, fft) with the arguments
+    that tend to make a function a no-op: none returns an input array object."""
+    x = xp.asarray(np.array([[2.0, 1.0], [1.0, 3.0]], np.float32))
+    arrays = (x, xp.asarray(np.array([[2, 1], [1, 3]])), xp.asarray(np.array([[True, False], [True, True]])))
+    calls = [lambda f, a: f(a), lambda f, a: f(a, a), lambda f, a: f(a, 1), lambda f, a: f(a, 0),
+             lambda f, a: f(a, (1, 1)), lambda f, a: f(a, (2, 2)), lambda f, a: f([a])]
+    calls += [lambda f, a, kw=kw: f(a, **kw) for kw in ({"axis": ()}, {"axes": ()}, {"n": 0}, {"n": 1}, {"axis": 0})]
+    returned_input = []
+    for prefix, ns in (("", xp), ("linalg.", xp.linalg), ("fft.", xp.fft)):
+        for name in ns.__all__:
+            f = getattr(ns, name)
+            if not callable(f) or isinstance(f, type) or name in ("asarray", "astype", "from_dlpack"):
+                continue  # asarray/astype may return their input, as the standard allows
+            for a in arrays:
+                for call in calls:
+                    try:
+                        out = call(f, a)
+                    except Exception:  # noqa: BLE001 - argument combinations a function refuses
+                        continue
+                    if any(o is a for o in (out if isinstance(out, (tuple, list)) else (out,))):
+                        returned_input.append(prefix + name)
+    assert not returned_input, sorted(set(returned_input))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
-from ._helpers import check_array, dtype_arg, from_host, same_device
+from ._helpers import check_array, dtype_arg, from_host, new_array, same_device
 from ._linear_algebra import matmul, matrix_transpose, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",
@@ -356,4 +356,4 @@ def matrix_power(x: Tensor, n: int, /) -> Tensor:
         n >>= 1
         if n:
             base = matmul(base, base)
-    return result
+    return new_array(result, x)

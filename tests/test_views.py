@@ -249,3 +249,22 @@ def test_no_namespace_function_returns_its_input():
                     if any(o is a for o in (out if isinstance(out, (tuple, list)) else (out,))):
                         returned_input.append(prefix + name)
     assert not returned_input, sorted(set(returned_input))
+
+
+def test_a_written_view_does_not_hold_its_history():
+    """After writes through a view and a realize of its base, the view's graph is a
+    movement of the base's buffer, not the chain of its past values."""
+    x = xp.asarray(np.zeros((4, 4), np.float32))
+    v = x.T[1]
+    for _ in range(20):
+        v += 1.0
+    x.realize()
+    n = v._node
+    while n.op != "BUFFER":   # movements only, down to the base's buffer
+        assert n.op in ("RESHAPE", "PERMUTE", "SHRINK"), n
+        n = n.srcs[0]
+    assert n is x._node
+    want = np.zeros((4, 4), np.float32)
+    want[:, 1] = 20.0
+    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(v.numpy(), want[:, 1])

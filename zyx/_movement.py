@@ -9,6 +9,8 @@ import weakref
 import numpy as np
 
 from . import dtypes as dt
+from . import graph
+from . import tensor as _tensor
 from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 
 
@@ -81,28 +83,38 @@ def _view(base: Tensor, steps: list) -> Tensor:
 
 def assign(t: Tensor, new: Tensor) -> None:
     """Rebind ``t`` to the value ``new`` (t's shape and dtype) as a write: a view writes
-    through to its root, and every view of the root is recomputed."""
+    through to its root, and every view of the root - ``t`` too - is recomputed from the
+    root's new graph (so a view's graph never holds values its root has moved past, and
+    realizing the root leaves its views a movement of one buffer)."""
     link = t._view
     if link is None:
+        t._node = new._node
         root = t
     else:
         root = link.root
         root._node = _write_through(root, link.steps, new)._node
-    t._node = new._node
     if root._dependents:
-        _refresh(root, t)
+        _refresh(root)
 
 
-def _refresh(root: Tensor, written: Tensor) -> None:
-    live = []
-    for ref in root._dependents:
-        v = ref()
-        if v is None:
-            continue
-        live.append(ref)
-        if v is not written:
-            v._node = _apply(root, v._view.steps)._node
+def _refresh(root: Tensor) -> None:
+    live = [ref for ref in root._dependents if ref() is not None]
     root._dependents = live
+    if not live:
+        return
+    base = root
+    if root._node.op in ("PERMUTE", "RESHAPE"):
+        # the graph folds a permute of a permute (a reshape of a reshape) into the inner
+        # node's source; a view built so would skip the root's node and keep its old graph
+        # alive after the root is realized. An identity reshape (free in kernels) between
+        # them keeps the views on the root's node.
+        base = Tensor._wrap(graph.alias(root._node))
+        if _tensor._recorders:
+            _tensor._record(base, "RESHAPE", (root,), root.shape)
+    for ref in live:
+        v = ref()
+        if v is not None:
+            v._node = _apply(base, v._view.steps)._node
 
 
 def _write_through(root: Tensor, steps: tuple, new: Tensor) -> Tensor:

@@ -620,7 +620,7 @@ def _steps_shape(self: Tensor, steps: list) -> tuple:
     return arg if op == "RESHAPE" else tuple(b[1] for b in arg)
 
 
-def getitem(self: Tensor, key) -> Tensor:
+def getitem(self: Tensor, key, /) -> Tensor:
     """``self[key]``: a view for a basic key (ints, slices, None, ...), a new array when
     the key holds arrays or booleans (NumPy's advanced indexing)."""
     if _is_basic(key):

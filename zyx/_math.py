@@ -474,7 +474,7 @@ def _inplace(op_name: str):
                 raise TypeError(f"in-place {op_name.strip('_')}: cannot store a {out.dtype.name} result in a "
                                 f"{self.dtype.name} tensor")
             out = out.cast(self.dtype)
-        from ._movement import assign
+        from ._views import assign
         assign(self, out)  # through a view to its root, and on to the root's other views
         return self
     f.__name__ = "__i" + op_name[2:]

@@ -4,13 +4,11 @@ gather. None of these copy: they become index arithmetic in the kernels that rea
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 
 from . import dtypes as dt
-from . import graph
-from . import tensor as _tensor
+from ._views import apply_steps, assign, make_view, new_handle, write_through
 from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 
 
@@ -18,138 +16,6 @@ def _shape_args(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     return tuple(shape)
-
-
-# ---------------------------------------------------------------- views
-# The view rule (NumPy's and array_api_strict's): a function that only rearranges
-# elements - basic indexing, reshape, permute/transpose, squeeze/unsqueeze, flip, split,
-# diagonal - returns a *view*: a new Tensor whose elements are its base's. Writes through
-# a view (``__setitem__``, in-place operators) reach the base, and every other view of that
-# base sees them; writes to the base are seen by its views.
-#
-# A view remembers its *root* (the tensor that is not itself a view; a view of a view has
-# its base's root) and the movement steps that map the root onto it. A write rebinds the
-# root to a lazy scatter of the new values (``_write_through``: the steps undone one by
-# one, a slice by a masked select), then recomputes every live view of the root from the
-# root's new graph (``_refresh``). All of it is ordinary lazy graph built by the taped
-# primitives: it fuses like any other graph and the gradient tape records it. A view keeps
-# its root alive (as a NumPy view keeps its base); a root holds only weak references to its
-# views, pruned as they die.
-#
-# Broadcasting (``broadcast_to``, ``expand``, ``broadcast_arrays``) returns a new array, not a
-# view: its elements repeat the same base element, so there is no write that could go back.
-# Movement inside zyx's own compositions uses the plain primitive ``Tensor._movement``,
-# which makes no view.
-class ViewLink:
-    """What a view knows: its root tensor and the (op, arg) movement steps from the root."""
-
-    __slots__ = ("root", "steps")
-
-    def __init__(self, root: Tensor, steps: tuple):
-        self.root, self.steps = root, steps
-
-
-def _apply(t: Tensor, steps) -> Tensor:
-    for op, arg in steps:
-        t = t._movement(op, arg)
-    return t
-
-
-def _new_handle(t: Tensor) -> Tensor:
-    """A new array with t's current value: a new handle on the same (immutable) node."""
-    return Tensor._wrap(t._node)
-
-
-def _view(base: Tensor, steps: list) -> Tensor:
-    """``base`` moved by ``steps``, as a view of base's root (see the view rule above)."""
-    out = _apply(base, steps)
-    if out is base:
-        out = _new_handle(base)
-    link = base._view
-    if link is None:
-        root, chain = base, tuple(steps)
-    else:
-        root, chain = link.root, link.steps + tuple(steps)
-    out._view = ViewLink(root, chain)
-    deps = root._dependents
-    if deps is None:
-        root._dependents = [weakref.ref(out)]
-    else:
-        deps.append(weakref.ref(out))
-        if len(deps) >= 32 and len(deps).bit_count() == 1:  # at powers of two: drop dead views
-            deps[:] = [r for r in deps if r() is not None]
-    return out
-
-
-def assign(t: Tensor, new: Tensor) -> None:
-    """Rebind ``t`` to the value ``new`` (t's shape and dtype) as a write: a view writes
-    through to its root, and every view of the root - ``t`` too - is recomputed from the
-    root's new graph (so a view's graph never holds values its root has moved past, and
-    realizing the root leaves its views a movement of one buffer)."""
-    link = t._view
-    if link is None:
-        t._node = new._node
-        root = t
-    else:
-        root = link.root
-        root._node = _write_through(root, link.steps, new)._node
-    if root._dependents:
-        _refresh(root)
-
-
-def _refresh(root: Tensor) -> None:
-    live = [ref for ref in root._dependents if ref() is not None]
-    root._dependents = live
-    if not live:
-        return
-    base = root
-    if root._node.op in ("PERMUTE", "RESHAPE"):
-        # the graph folds a permute of a permute (a reshape of a reshape) into the inner
-        # node's source; a view built so would skip the root's node and keep its old graph
-        # alive after the root is realized. An identity reshape (free in kernels) between
-        # them keeps the views on the root's node.
-        base = Tensor._wrap(graph.alias(root._node))
-        if _tensor._recorders:
-            _tensor._record(base, "RESHAPE", (root,), root.shape)
-    for ref in live:
-        v = ref()
-        if v is not None:
-            v._node = _apply(base, v._view.steps)._node
-
-
-def _write_through(root: Tensor, steps: tuple, new: Tensor) -> Tensor:
-    """The root's value after its view (``root`` moved by ``steps``) is set to ``new``."""
-    levels = [root]
-    for op, arg in steps[:-1]:
-        levels.append(levels[-1]._movement(op, arg))
-    for (op, arg), old in zip(reversed(steps), reversed(levels)):
-        if op == "RESHAPE":
-            new = new._movement("RESHAPE", old.shape)
-        elif op == "PERMUTE":
-            inverse = [0] * len(arg)
-            for i, p in enumerate(arg):
-                inverse[p] = i
-            new = new._movement("PERMUTE", tuple(inverse))
-        else:
-            assert op == "SHRINK", op
-            new = _place(old, arg, new)
-    return new
-
-
-def _place(old: Tensor, bounds, new: Tensor) -> Tensor:
-    """``old`` with ``new`` written at the strided region ``bounds`` ((start, size, step)
-    per axis, as SHRINK takes them)."""
-    mask = Tensor._const(True, new.shape, dt.bool_, old.device)
-    for axis, ((start, n, step), size) in enumerate(zip(bounds, old.shape)):
-        if (start, n, step) != (0, size, 1):
-            new = _unshrink(new, axis, start, n, step, size)
-            mask = _unshrink(mask, axis, start, n, step, size, fill=False)
-    return mask.where(new, old)
-
-
-def is_view(t: Tensor) -> bool:
-    """Whether ``t`` is a view of another tensor (writes to it reach that tensor)."""
-    return t._view is not None
 
 
 # ---------------------------------------------------------------- movement steps
@@ -234,17 +100,17 @@ def _broadcast(self: Tensor, shape: tuple) -> Tensor:
 # ---------------------------------------------------------------- view functions
 def reshape(self: Tensor, *shape) -> Tensor:
     """A view with a new shape (one size may be -1)."""
-    return _view(self, _reshape_steps(self, _shape_args(shape)))
+    return make_view(self, _reshape_steps(self, _shape_args(shape)))
 
 
 def permute(self: Tensor, *dims) -> Tensor:
     """A view with the axes in the order ``dims``."""
-    return _view(self, _permute_steps(self, _shape_args(dims)))
+    return make_view(self, _permute_steps(self, _shape_args(dims)))
 
 
 def swapaxes(self: Tensor, a: int, b: int) -> Tensor:
     """A view with axes ``a`` and ``b`` exchanged."""
-    return _view(self, _swap_steps(self, a, b))
+    return make_view(self, _swap_steps(self, a, b))
 
 
 def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
@@ -253,39 +119,39 @@ def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
 
 def squeeze(self: Tensor, axis=None) -> Tensor:
     """A view without the size-1 axes ``axis`` (all of them when None)."""
-    return _view(self, _squeeze_steps(self, axis))
+    return make_view(self, _squeeze_steps(self, axis))
 
 
 def unsqueeze(self: Tensor, axis: int) -> Tensor:
     """A view with a new size-1 axis at ``axis``."""
-    return _view(self, _unsqueeze_steps(self, axis))
+    return make_view(self, _unsqueeze_steps(self, axis))
 
 
 def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """A view with axes ``start_dim..end_dim`` merged into one."""
     if self.ndim == 0:
-        return _view(self, [("RESHAPE", (1,))])
+        return make_view(self, [("RESHAPE", (1,))])
     s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
-    return _view(self, _reshape_steps(self, self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]))
+    return make_view(self, _reshape_steps(self, self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]))
 
 
 def flip(self: Tensor, axis=None) -> Tensor:
     """A view with the order of the elements along ``axis`` (all axes when None) reversed."""
-    return _view(self, _flip_steps(self, axis))
+    return make_view(self, _flip_steps(self, axis))
 
 
 def shrink_to(self: Tensor, bounds) -> Tensor:
     """A view of a strided region; bounds: per axis (start, size, step)."""
-    return _view(self, [("SHRINK", tuple(bounds))])
+    return make_view(self, [("SHRINK", tuple(bounds))])
 
 
 def broadcast_to(self: Tensor, *shape) -> Tensor:
     """A new array: ``self`` broadcast to ``shape`` (not a view; see the view rule)."""
     if len(shape) == 1 and shape[0] == self._node.shape:
-        return _new_handle(self)
+        return new_handle(self)
     shape = tuple(int(s) for s in _shape_args(shape))
     out = _broadcast(self, shape)
-    return out if out is not self else _new_handle(self)
+    return out if out is not self else new_handle(self)
 
 
 def expand(self: Tensor, *shape) -> Tensor:
@@ -310,7 +176,7 @@ def pad(self: Tensor, pads, value=0.0) -> Tensor:
     v = dt.to_dtype(x.dtype)
     value = bool(value) if v is dt.bool_ else (int(value) if v.kind in "iu" else value)
     out = x._movement("PAD", (tuple(pads), value))
-    return out if out is not self else _new_handle(self)
+    return out if out is not self else new_handle(self)
 
 
 def _cat_dim(tensors, axis):
@@ -337,7 +203,7 @@ def cat(tensors, axis: int = 0) -> Tensor:
             raise ValueError("cat: tensors are on different devices")
     axis = _cat_dim(tensors, axis)
     if len(tensors) == 1:
-        return _new_handle(tensors[0])
+        return new_handle(tensors[0])
     total = sum(t.shape[axis] for t in tensors)
     out = None
     offset = 0
@@ -373,7 +239,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     nd = len(shape) + 1
     if not -nd <= axis < nd:
         raise AxisError(f"axis {axis} is out of bounds for stacking rank-{len(shape)} tensors")
-    return cat([_apply(t, _unsqueeze_steps(t, axis)) for t in tensors], axis)
+    return cat([apply_steps(t, _unsqueeze_steps(t, axis)) for t in tensors], axis)
 
 
 def _split_bounds(self: Tensor, sizes, axis: int) -> list:
@@ -395,7 +261,7 @@ def _split_bounds(self: Tensor, sizes, axis: int) -> list:
 def split(self: Tensor, sizes, axis: int = 0) -> list[Tensor]:
     """Views of consecutive pieces of ``sizes`` along ``axis`` (an int: equal pieces of that
     size, the last one smaller)."""
-    return [_view(self, [("SHRINK", b)]) for b in _split_bounds(self, sizes, axis)]
+    return [make_view(self, [("SHRINK", b)]) for b in _split_bounds(self, sizes, axis)]
 
 
 def chunk(self: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
@@ -424,7 +290,7 @@ def roll(self: Tensor, shift, axis=None) -> Tensor:
             continue
         left, right = (x._movement("SHRINK", b) for b in _split_bounds(x, [n - s, s], a))
         x = cat([right, left], a)
-    return x if x is not self else _new_handle(self)
+    return x if x is not self else new_handle(self)
 
 
 def repeat(self: Tensor, repeats, axis=None) -> Tensor:
@@ -444,14 +310,14 @@ def repeat(self: Tensor, repeats, axis=None) -> Tensor:
     r = int(repeats)
     if r < 0:
         raise ValueError("repeats must be non-negative")
-    x = _apply(self, _unsqueeze_steps(self, axis + 1))
+    x = apply_steps(self, _unsqueeze_steps(self, axis + 1))
     shape = list(x.shape)
     shape[axis + 1] = r
     x = _broadcast(x, tuple(shape))
     new = list(self.shape)
     new[axis] *= r
     out = x._movement("RESHAPE", tuple(new))
-    return out if out is not self else _new_handle(self)
+    return out if out is not self else new_handle(self)
 
 
 def tile(self: Tensor, reps) -> Tensor:
@@ -469,7 +335,7 @@ def tile(self: Tensor, reps) -> Tensor:
         full += [r, s]
     x = _broadcast(x, tuple(full))
     out = x._movement("RESHAPE", tuple(r * s for r, s in zip(reps, x.shape[1::2])))
-    return out if out is not self else _new_handle(self)
+    return out if out is not self else new_handle(self)
 
 
 # ---------------------------------------------------------------- gather and take
@@ -624,7 +490,7 @@ def getitem(self: Tensor, key, /) -> Tensor:
     """``self[key]``: a view for a basic key (ints, slices, None, ...), a new array when
     the key holds arrays or booleans (NumPy's advanced indexing)."""
     if _is_basic(key):
-        return _view(self, _basic_steps(self, _normalize_key(self, key)))
+        return make_view(self, _basic_steps(self, _normalize_key(self, key)))
     key = _normalize_key(self, key)
     # bool masks -> integer index arrays (data-dependent: realizes the mask)
     expanded = []
@@ -695,7 +561,7 @@ def getitem(self: Tensor, key, /) -> Tensor:
         pos = sum(1 for kind, _ in new_shape[:p + 1] if kind != "drop") - 1
         y = y._movement("SHRINK", tuple((0, 0, 1) if i == pos else (0, s, 1) for i, s in enumerate(y.shape)))
     if not advanced:
-        return y if y is not self else _new_handle(self)
+        return y if y is not self else new_handle(self)
     # positions of advanced axes in y
     ypos = []
     for slot, _, t in advanced:
@@ -713,7 +579,7 @@ def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor], front: bool 
     lin = _broadcast(lin, bshape)
     adjacent = axes == list(range(axes[0], axes[0] + len(axes))) and not front
     rest = [a for a in range(y.ndim) if a not in axes]
-    moved = _apply(y, _permute_steps(y, (*axes, *rest)))
+    moved = apply_steps(y, _permute_steps(y, (*axes, *rest)))
     flat = moved._movement("RESHAPE", (math.prod(sizes),) + tuple(y.shape[a] for a in rest))
     out = take(flat, lin, 0)  # shape bshape + rest
     if adjacent and axes[0] != 0:
@@ -751,7 +617,7 @@ def setitem(self: Tensor, key, value, /) -> None:
         steps = _basic_steps(self, _normalize_key(self, key))
         shape = _steps_shape(self, steps)
         vb = _broadcast(v, shape) if v.shape != shape else v
-        assign(self, _write_through(self, tuple(steps), vb))
+        assign(self, write_through(self, tuple(steps), vb))
         return
     from .creation import arange
     positions = arange(self.size, dtype=dt.int64, device=self.device)._movement("RESHAPE", self.shape)
@@ -785,12 +651,12 @@ def _unshrink(x: Tensor, axis: int, start: int, n: int, step: int, size: int, fi
         shape[axis] = size
         return Tensor._const(fill, tuple(shape), x.dtype, x.device)
     if step < 0:
-        x = _apply(x, _flip_steps(x, axis))
+        x = apply_steps(x, _flip_steps(x, axis))
         start = start + step * (n - 1)
         step = -step
     if step > 1:
         # interleave: (.., n, 1) -> pad to (.., n, step) -> (.., n*step) -> crop
-        x = _apply(x, _unsqueeze_steps(x, axis + 1))
+        x = apply_steps(x, _unsqueeze_steps(x, axis + 1))
         p = [(0, 0)] * x.ndim
         p[axis + 1] = (0, step - 1)
         x = pad(x, p, fill)

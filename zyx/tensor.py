@@ -98,9 +98,9 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
 class Tensor:
     """A lazy n-dimensional array on a device. See the module docstring."""
 
-    # _view: how this tensor views another one's elements (a ``_movement.ViewLink``), or
+    # _view: how this tensor views another one's elements (a ``_views.ViewLink``), or
     # None; _dependents: weak references to the views of this tensor (None until one is
-    # made). Both belong to the view rule in ``_movement.py``.
+    # made). Both belong to the view rule in ``_views.py``.
     __slots__ = ("_node", "_view", "_dependents", "__weakref__")
     __array_priority__ = 100
 

@@ -1,4 +1,4 @@
-"""The standard's function signatures (2024.12 + 2025.12 additions), as a table.
+"""The standard's function signatures (2025.12: 2024.12 and its 2025.12 additions), as a table.
 
 Each entry is written exactly as the standard's API reference writes the
 signature (type annotations dropped).  ``/`` ends the positional-only

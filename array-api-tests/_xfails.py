@@ -25,6 +25,7 @@ _NUMPY = [
     ("test_data_type_functions::test_finfo[*]", "np.finfo() does not accept arrays (the standard requires it)"),
     ("test_data_type_functions::test_iinfo[*]", "np.iinfo() does not accept arrays (the standard requires it)"),
     ("test_fft::test_fftfreq[*]", "np.fft.fftfreq/rfftfreq lack the dtype= (2024.12) and device= keywords"),
+    ("test_inspection::test_array_api_version", "numpy 2.4 declares __array_api_version__ = '2024.12'"),
     ("test_inspection::test_devices", "__array_namespace_info__().devices() returns a list (a tuple since 2025.12)"),
     ("test_linalg::test_eig_eigvals[*]", "np.linalg.eig/eigvals return real results for real input (2025.12 requires complex)"),
     ("test_sorting::test_sort[*]", "np.sort has no descending= keyword"),

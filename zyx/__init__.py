@@ -17,7 +17,7 @@ from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_li
 from .device import (Device, DeviceUnavailable, available_devices, get_device, memory_stats, set_default_device,
                      default_device)
 from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
-                     int32, int64, uint8, uint16, uint32, uint64)
+                     int32, int64, uint8, uint16, uint32, uint64, get_default_float, set_default_float)
 from . import realize as _engine  # the module; the public name zyx.realize is the function below
 from .tensor import AxisError, Tensor, broadcast_shapes, realize
 
@@ -67,4 +67,5 @@ __all__ = [
     "set_default_device", "default_device", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",
     "uint32", "uint64", "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
     "broadcast_shapes", "AxisError", "DeviceUnavailable", "debug", "GradientTape", "no_grad", "memory_stats",
+    "set_default_float", "get_default_float",
 ]

@@ -104,8 +104,19 @@ floordiv = _binop("IDIV", _no_complex("floor_divide"))
 rfloordiv = _binop("IDIV", _no_complex("floor_divide"), reverse=True)
 mod = _binop("MOD", _no_complex("remainder"))
 rmod = _binop("MOD", _no_complex("remainder"), reverse=True)
-pow_ = _binop("POW")
+_pow = _binop("POW")
 rpow = _binop("POW", reverse=True)
+
+
+def pow_(self: Tensor, other, /) -> Tensor:
+    """``self ** other``. As in NumPy, an integer tensor to a negative integer power known
+    when the graph is built (a Python int, a constant) raises ValueError; negative values
+    inside an integer exponent tensor give ``trunc(x ** e)`` (documented in array_api.md)."""
+    e = other._node.arg if isinstance(other, Tensor) and other._node.op == "CONST" else other
+    if (self.dtype.kind in "iu" and isinstance(e, int) and not isinstance(e, bool) and e < 0
+            and (not isinstance(other, Tensor) or other.dtype.kind in "iu")):
+        raise ValueError("Integers to negative integer powers are not allowed.")
+    return _pow(self, other)
 maximum = _binop("MAX", _no_complex("maximum"))
 minimum = _binop("MIN", _no_complex("minimum"))
 atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))
@@ -202,7 +213,7 @@ def neg(self: Tensor) -> Tensor:
 
 
 def pos(self: Tensor) -> Tensor:
-    return self
+    return Tensor._wrap(self._node)  # a new array (arrays are mutable), never self
 
 
 def abs_(self: Tensor) -> Tensor:
@@ -481,9 +492,8 @@ def _inplace(op_name: str):
                 raise TypeError(f"in-place {op_name.strip('_')}: cannot store a {out.dtype.name} result in a "
                                 f"{self.dtype.name} tensor")
             out = out.cast(self.dtype)
-        self._node = out._node
-        from ._movement import write_back_view
-        write_back_view(self)
+        from ._views import assign
+        assign(self, out)  # through a view to its root, and on to the root's other views
         return self
     f.__name__ = "__i" + op_name[2:]
     return f

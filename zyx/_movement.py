@@ -4,11 +4,11 @@ gather. None of these copy: they become index arithmetic in the kernels that rea
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 
 from . import dtypes as dt
+from ._views import apply_steps, assign, make_view, new_handle, write_through
 from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 
 
@@ -18,8 +18,8 @@ def _shape_args(shape) -> tuple:
     return tuple(shape)
 
 
-def reshape(self: Tensor, *shape) -> Tensor:
-    shape = _shape_args(shape)
+# ---------------------------------------------------------------- movement steps
+def _reshape_steps(self: Tensor, shape) -> list:
     shape = tuple(int(s) for s in shape)
     if shape.count(-1) > 1:
         raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
@@ -30,36 +30,62 @@ def reshape(self: Tensor, *shape) -> Tensor:
         shape = tuple(self.size // known if s == -1 else s for s in shape)
     if any(s < 0 for s in shape) or math.prod(shape) != self.size:
         raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) into {shape}")
-    return self._movement("RESHAPE", shape)
+    return [("RESHAPE", shape)] if shape != self.shape else []
 
 
-def permute(self: Tensor, *dims) -> Tensor:
-    dims = _shape_args(dims)
+def _permute_steps(self: Tensor, dims) -> list:
     if len(dims) != self.ndim:
         raise ValueError(f"permute needs {self.ndim} axes, got {dims}")
     perm = tuple(normalize_axis(d, self.ndim) for d in dims)
     if sorted(perm) != list(range(self.ndim)):
         raise ValueError(f"{dims} is not a permutation of the axes of a rank-{self.ndim} tensor")
-    return self._movement("PERMUTE", perm)
+    return [("PERMUTE", perm)] if perm != tuple(range(self.ndim)) else []
 
 
-def swapaxes(self: Tensor, a: int, b: int) -> Tensor:
+def _swap_steps(self: Tensor, a: int, b: int) -> list:
     a, b = normalize_axis(a, self.ndim), normalize_axis(b, self.ndim)
     perm = list(range(self.ndim))
     perm[a], perm[b] = perm[b], perm[a]
-    return self._movement("PERMUTE", tuple(perm))
+    return [("PERMUTE", tuple(perm))] if a != b else []
 
 
-def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
-    return swapaxes(self, a, b)
+def _squeeze_steps(self: Tensor, axis) -> list:
+    if axis is None:
+        shape = tuple(s for s in self.shape if s != 1)
+    else:
+        axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+        norm = [normalize_axis(a, self.ndim) for a in axes]
+        if len(set(norm)) != len(norm):
+            raise ValueError(f"squeeze: repeated axis in {tuple(axes)}")
+        for a in norm:
+            if self.shape[a] != 1:
+                raise ValueError(f"cannot squeeze axis {a} of size {self.shape[a]} (shape {self.shape})")
+        shape = tuple(s for i, s in enumerate(self.shape) if i not in norm)
+    return [("RESHAPE", shape)] if shape != self.shape else []
 
 
-def broadcast_to(self: Tensor, *shape) -> Tensor:
-    if len(shape) == 1 and shape[0] == self._node.shape:
-        return self
-    shape = tuple(int(s) for s in _shape_args(shape))
-    if shape == self.shape:
-        return self
+def _unsqueeze_steps(self: Tensor, axis: int) -> list:
+    if not -self.ndim - 1 <= axis <= self.ndim:
+        raise AxisError(f"axis {axis} is out of bounds for unsqueeze of a rank-{self.ndim} tensor")
+    axis = axis % (self.ndim + 1)
+    return [("RESHAPE", self.shape[:axis] + (1,) + self.shape[axis:])]
+
+
+def _flip_steps(self: Tensor, axis) -> list:
+    if axis is None:
+        axes = set(range(self.ndim))
+    else:
+        given = axis if isinstance(axis, (tuple, list)) else (axis,)
+        norm = [normalize_axis(a, self.ndim) for a in given]
+        if len(set(norm)) != len(norm):
+            raise ValueError(f"flip: repeated axis in {tuple(given)}")
+        axes = set(norm)
+    bounds = tuple((s - 1, s, -1) if i in axes and s > 1 else (0, s, 1) for i, s in enumerate(self.shape))
+    return [("SHRINK", bounds)] if any(b[2] == -1 for b in bounds) else []
+
+
+def _broadcast(self: Tensor, shape: tuple) -> Tensor:
+    """``self`` broadcast to ``shape`` (plain movement: no view)."""
     if len(shape) < self.ndim:
         raise ValueError(f"cannot broadcast shape {self.shape} to {shape}: target has fewer dimensions")
     x = self
@@ -71,53 +97,74 @@ def broadcast_to(self: Tensor, *shape) -> Tensor:
     return x._movement("EXPAND", shape)
 
 
+# ---------------------------------------------------------------- view functions
+def reshape(self: Tensor, *shape) -> Tensor:
+    """A view with a new shape (one size may be -1)."""
+    return make_view(self, _reshape_steps(self, _shape_args(shape)))
+
+
+def permute(self: Tensor, *dims) -> Tensor:
+    """A view with the axes in the order ``dims``."""
+    return make_view(self, _permute_steps(self, _shape_args(dims)))
+
+
+def swapaxes(self: Tensor, a: int, b: int) -> Tensor:
+    """A view with axes ``a`` and ``b`` exchanged."""
+    return make_view(self, _swap_steps(self, a, b))
+
+
+def transpose(self: Tensor, a: int = -2, b: int = -1) -> Tensor:
+    return swapaxes(self, a, b)
+
+
+def squeeze(self: Tensor, axis=None) -> Tensor:
+    """A view without the size-1 axes ``axis`` (all of them when None)."""
+    return make_view(self, _squeeze_steps(self, axis))
+
+
+def unsqueeze(self: Tensor, axis: int) -> Tensor:
+    """A view with a new size-1 axis at ``axis``."""
+    return make_view(self, _unsqueeze_steps(self, axis))
+
+
+def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """A view with axes ``start_dim..end_dim`` merged into one."""
+    if self.ndim == 0:
+        return make_view(self, [("RESHAPE", (1,))])
+    s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
+    return make_view(self, _reshape_steps(self, self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]))
+
+
+def flip(self: Tensor, axis=None) -> Tensor:
+    """A view with the order of the elements along ``axis`` (all axes when None) reversed."""
+    return make_view(self, _flip_steps(self, axis))
+
+
+def shrink_to(self: Tensor, bounds) -> Tensor:
+    """A view of a strided region; bounds: per axis (start, size, step)."""
+    return make_view(self, [("SHRINK", tuple(bounds))])
+
+
+def broadcast_to(self: Tensor, *shape) -> Tensor:
+    """A new array: ``self`` broadcast to ``shape`` (not a view; see the view rule)."""
+    if len(shape) == 1 and shape[0] == self._node.shape:
+        return new_handle(self)
+    shape = tuple(int(s) for s in _shape_args(shape))
+    out = _broadcast(self, shape)
+    return out if out is not self else new_handle(self)
+
+
 def expand(self: Tensor, *shape) -> Tensor:
     shape = _shape_args(shape)
+    if len(shape) < self.ndim:
+        raise ValueError(f"cannot expand shape {self.shape} to {shape}: target has fewer dimensions")
     full = tuple(self.shape[i - len(shape) + self.ndim] if s == -1 else s for i, s in enumerate(shape))
     return broadcast_to(self, full)
 
 
-def squeeze(self: Tensor, axis=None) -> Tensor:
-    if axis is None:
-        return self._movement("RESHAPE", tuple(s for s in self.shape if s != 1))
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    axes = {normalize_axis(a, self.ndim) for a in axes}
-    for a in axes:
-        if self.shape[a] != 1:
-            raise ValueError(f"cannot squeeze axis {a} of size {self.shape[a]} (shape {self.shape})")
-    return self._movement("RESHAPE", tuple(s for i, s in enumerate(self.shape) if i not in axes))
-
-
-def unsqueeze(self: Tensor, axis: int) -> Tensor:
-    if not -self.ndim - 1 <= axis <= self.ndim:
-        raise AxisError(f"axis {axis} is out of bounds for unsqueeze of a rank-{self.ndim} tensor")
-    axis = axis % (self.ndim + 1)
-    return self._movement("RESHAPE", self.shape[:axis] + (1,) + self.shape[axis:])
-
-
-def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    if self.ndim == 0:
-        return self.reshape(1)
-    s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
-    return self.reshape(self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
-
-
-def flip(self: Tensor, axis=None) -> Tensor:
-    axes = range(self.ndim) if axis is None else [normalize_axis(a, self.ndim) for a in
-                                                  (axis if isinstance(axis, (tuple, list)) else (axis,))]
-    axes = set(axes)
-    bounds = tuple((s - 1, s, -1) if i in axes and s > 0 else (0, s, 1) for i, s in enumerate(self.shape))
-    return self._movement("SHRINK", bounds)
-
-
-def shrink_to(self: Tensor, bounds) -> Tensor:
-    """bounds: per axis (start, size, step)."""
-    return self._movement("SHRINK", tuple(bounds))
-
-
 def pad(self: Tensor, pads, value=0.0) -> Tensor:
-    """Pad with a constant. ``pads`` holds (before, after) per axis, first axis first;
-    negative amounts crop."""
+    """A new array padded with a constant. ``pads`` holds (before, after) per axis, first
+    axis first; negative amounts crop."""
     pads = [(int(a), int(b)) for a, b in pads]
     if len(pads) != self.ndim:
         raise ValueError(f"pad needs {self.ndim} (before, after) pairs, got {len(pads)}")
@@ -128,7 +175,8 @@ def pad(self: Tensor, pads, value=0.0) -> Tensor:
         pads = [(max(a, 0), max(b, 0)) for a, b in pads]
     v = dt.to_dtype(x.dtype)
     value = bool(value) if v is dt.bool_ else (int(value) if v.kind in "iu" else value)
-    return x._movement("PAD", (tuple(pads), value))
+    out = x._movement("PAD", (tuple(pads), value))
+    return out if out is not self else new_handle(self)
 
 
 def _cat_dim(tensors, axis):
@@ -141,8 +189,8 @@ def _cat_dim(tensors, axis):
 
 
 def cat(tensors, axis: int = 0) -> Tensor:
-    """Concatenate along ``axis``: each part is padded into place and the parts are
-    selected with a mask - one kernel reads them all, nothing is copied twice."""
+    """Concatenate along ``axis`` into a new array: each part is padded into place and the
+    parts are selected with a mask - one kernel reads them all, nothing is copied twice."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat needs at least one tensor")
@@ -155,7 +203,7 @@ def cat(tensors, axis: int = 0) -> Tensor:
             raise ValueError("cat: tensors are on different devices")
     axis = _cat_dim(tensors, axis)
     if len(tensors) == 1:
-        return tensors[0]
+        return new_handle(tensors[0])
     total = sum(t.shape[axis] for t in tensors)
     out = None
     offset = 0
@@ -165,7 +213,7 @@ def cat(tensors, axis: int = 0) -> Tensor:
         n = t.shape[axis]
         pads = [(0, 0)] * t.ndim
         pads[axis] = (offset, total - offset - n)
-        part = pad(t, pads, 0)
+        part = t._movement("PAD", (tuple(pads), False if d is dt.bool_ else 0))
         if out is None:
             out = part
         else:
@@ -173,13 +221,14 @@ def cat(tensors, axis: int = 0) -> Tensor:
                 shape = [1] * t.ndim
                 shape[axis] = total
                 pos = arange(total, dtype=dt.int32 if total < 2 ** 31 else dt.int64,
-                             device=t.device).reshape(shape)
+                             device=t.device)._movement("RESHAPE", tuple(shape))
             out = (pos < offset).where(out, part)
         offset += n
     return out
 
 
 def stack(tensors, axis: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new ``axis`` (a new array)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack needs at least one tensor")
@@ -190,11 +239,10 @@ def stack(tensors, axis: int = 0) -> Tensor:
     nd = len(shape) + 1
     if not -nd <= axis < nd:
         raise AxisError(f"axis {axis} is out of bounds for stacking rank-{len(shape)} tensors")
-    return cat([unsqueeze(t, axis) for t in tensors], axis)
+    return cat([apply_steps(t, _unsqueeze_steps(t, axis)) for t in tensors], axis)
 
 
-def split(self: Tensor, sizes, axis: int = 0) -> list[Tensor]:
-    """Split into pieces of ``sizes`` (an int: equal pieces of that size, last one smaller)."""
+def _split_bounds(self: Tensor, sizes, axis: int) -> list:
     axis = normalize_axis(axis, self.ndim)
     n = self.shape[axis]
     if isinstance(sizes, int):
@@ -205,20 +253,28 @@ def split(self: Tensor, sizes, axis: int = 0) -> list[Tensor]:
         raise ValueError(f"split sizes {list(sizes)} do not add up to {n}")
     out, off = [], 0
     for s in sizes:
-        bounds = tuple((off, s, 1) if i == axis else (0, d, 1) for i, d in enumerate(self.shape))
-        out.append(self._movement("SHRINK", bounds))
+        out.append(tuple((off, s, 1) if i == axis else (0, d, 1) for i, d in enumerate(self.shape)))
         off += s
     return out
 
 
+def split(self: Tensor, sizes, axis: int = 0) -> list[Tensor]:
+    """Views of consecutive pieces of ``sizes`` along ``axis`` (an int: equal pieces of that
+    size, the last one smaller)."""
+    return [make_view(self, [("SHRINK", b)]) for b in _split_bounds(self, sizes, axis)]
+
+
 def chunk(self: Tensor, chunks: int, axis: int = 0) -> list[Tensor]:
+    """Views of ``chunks`` (nearly) equal pieces along ``axis``."""
     n = self.shape[normalize_axis(axis, self.ndim)]
     return split(self, max(1, -(-n // chunks)), axis)
 
 
 def roll(self: Tensor, shift, axis=None) -> Tensor:
+    """A new array with the elements shifted by ``shift`` along ``axis`` (cyclically)."""
     if axis is None:
-        return roll(self.reshape(-1), shift, 0).reshape(self.shape)
+        flat = self._movement("RESHAPE", (self.size,))
+        return roll(flat, shift, 0)._movement("RESHAPE", self.shape)
     shifts = shift if isinstance(shift, (tuple, list)) else (shift,)
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     if len(shifts) != len(axes):
@@ -232,15 +288,15 @@ def roll(self: Tensor, shift, axis=None) -> Tensor:
         s = int(s) % n
         if s == 0:
             continue
-        left, right = split(x, [n - s, s], a)
+        left, right = (x._movement("SHRINK", b) for b in _split_bounds(x, [n - s, s], a))
         x = cat([right, left], a)
-    return x
+    return x if x is not self else new_handle(self)
 
 
 def repeat(self: Tensor, repeats, axis=None) -> Tensor:
-    """np.repeat: repeat each element ``repeats`` times along ``axis``."""
+    """np.repeat: a new array with each element repeated ``repeats`` times along ``axis``."""
     if axis is None:
-        return repeat(self.reshape(-1), repeats, 0)
+        return repeat(self._movement("RESHAPE", (self.size,)), repeats, 0)
     axis = normalize_axis(axis, self.ndim)
     if isinstance(repeats, Tensor):
         repeats = repeats.tolist()
@@ -254,35 +310,41 @@ def repeat(self: Tensor, repeats, axis=None) -> Tensor:
     r = int(repeats)
     if r < 0:
         raise ValueError("repeats must be non-negative")
-    x = unsqueeze(self, axis + 1)
+    x = apply_steps(self, _unsqueeze_steps(self, axis + 1))
     shape = list(x.shape)
     shape[axis + 1] = r
-    x = broadcast_to(x, tuple(shape))
+    x = _broadcast(x, tuple(shape))
     new = list(self.shape)
     new[axis] *= r
-    return x.reshape(tuple(new))
+    out = x._movement("RESHAPE", tuple(new))
+    return out if out is not self else new_handle(self)
 
 
 def tile(self: Tensor, reps) -> Tensor:
+    """np.tile: a new array of ``reps`` copies of ``self`` along each axis."""
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
     nd = max(len(reps), self.ndim)
     reps = (1,) * (nd - len(reps)) + reps
-    x = self.reshape((1,) * (nd - self.ndim) + self.shape)
+    x = self._movement("RESHAPE", (1,) * (nd - self.ndim) + self.shape)
     inter = []
     for r, s in zip(reps, x.shape):
         inter += [1, s]
-    x = x.reshape(tuple(inter))
+    x = x._movement("RESHAPE", tuple(inter))
     full = []
     for r, s in zip(reps, x.shape[1::2]):
         full += [r, s]
-    x = broadcast_to(x, tuple(full))
-    return x.reshape(tuple(r * s for r, s in zip(reps, x.shape[1::2])))
+    x = _broadcast(x, tuple(full))
+    out = x._movement("RESHAPE", tuple(r * s for r, s in zip(reps, x.shape[1::2])))
+    return out if out is not self else new_handle(self)
 
 
 # ---------------------------------------------------------------- gather and take
 def _index_tensor(self: Tensor, index) -> Tensor:
     if not isinstance(index, Tensor):
         index = Tensor(np.asarray(index), device=self.device)
+    elif index.device != self.device:
+        raise ValueError(f"the index array is on device {index.device}, the indexed array on {self.device}; "
+                         "move one with .to(device)")
     if index.dtype.kind not in "iu":
         raise IndexError(f"indices must be integers, got {index.dtype.name}")
     return index
@@ -323,8 +385,8 @@ def gather(self: Tensor, axis: int, index) -> Tensor:
                              tuple(1 if i == axis else s for i, s in enumerate(index.shape)))
     out_shape = tuple(index.shape[axis] if i == axis else s for i, s in enumerate(shape))
     src_shape = tuple(self.shape[axis] if i == axis else s for i, s in enumerate(shape))
-    idx = _wrap_negative(index, self.shape[axis]).broadcast_to(out_shape)
-    src = self.broadcast_to(src_shape)
+    idx = _broadcast(_wrap_negative(index, self.shape[axis]), out_shape)
+    src = _broadcast(self, src_shape)
     if self.shape[axis] == 0:
         if idx.size:
             raise IndexError("gather from an empty axis")
@@ -335,18 +397,18 @@ def gather(self: Tensor, axis: int, index) -> Tensor:
 def take(self: Tensor, indices, axis=None) -> Tensor:
     if axis is None:
         if self.ndim != 1:
-            return take(self.reshape(-1), indices, 0)
+            return take(self._movement("RESHAPE", (self.size,)), indices, 0)
         axis = 0
     axis = normalize_axis(axis, self.ndim)
     idx = _index_tensor(self, indices)
     _check_bounds(idx, self.shape[axis], axis)
     n_idx = idx.ndim
     # out shape: self.shape[:axis] + idx.shape + self.shape[axis+1:]
-    flat = idx.reshape(-1)
+    flat = idx._movement("RESHAPE", (idx.size,))
     pre, post = self.shape[:axis], self.shape[axis + 1:]
-    shaped = flat.reshape((1,) * len(pre) + (flat.shape[0],) + (1,) * len(post))
-    g = gather(self, axis, shaped.broadcast_to(pre + (flat.shape[0],) + post))
-    return g.reshape(pre + idx.shape + post) if n_idx != 1 else g
+    shaped = flat._movement("RESHAPE", (1,) * len(pre) + (flat.shape[0],) + (1,) * len(post))
+    g = gather(self, axis, _broadcast(shaped, pre + (flat.shape[0],) + post))
+    return g._movement("RESHAPE", pre + idx.shape + post) if n_idx != 1 else g
 
 
 def take_along_axis(self: Tensor, indices, axis: int = -1) -> Tensor:
@@ -362,6 +424,9 @@ def _normalize_key(self: Tensor, key):
         if isinstance(k, (list, np.ndarray)) or (isinstance(k, Tensor)):
             if isinstance(k, list) and len(k) == 0:
                 k = np.zeros(0, np.int64)  # NumPy: an empty list is an empty integer index
+            if isinstance(k, Tensor) and k.device != self.device:
+                raise ValueError(f"the index array is on device {k.device}, the indexed array on {self.device}; "
+                                 "move one with .to(device)")
             k = k if isinstance(k, Tensor) else Tensor(np.asarray(k), device=self.device)
             if k.dtype.kind not in "iub":
                 raise IndexError(f"arrays used as indices must be integer or boolean, got {k.dtype.name}")
@@ -386,7 +451,46 @@ def _normalize_key(self: Tensor, key):
     return out
 
 
-def getitem(self: Tensor, key) -> Tensor:
+def _basic_steps(self: Tensor, key: list) -> list:
+    """The movement steps of a normalized key of ints, slices and None: one SHRINK, then
+    one RESHAPE that drops the int-indexed axes and inserts the new ones."""
+    bounds, shape = [], []
+    dim = 0
+    for k in key:
+        if k is None:
+            shape.append(1)
+            continue
+        size = self.shape[dim]
+        if isinstance(k, int):
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
+            bounds.append((k % size, 1, 1))
+        else:
+            start, stop, step = k.indices(size)
+            n = len(range(start, stop, step))
+            bounds.append((start if n else 0, n, step if n else 1))
+            shape.append(n)
+        dim += 1
+    steps = []
+    if any(b != (0, s, 1) for b, s in zip(bounds, self.shape)):
+        steps.append(("SHRINK", tuple(bounds)))
+    if tuple(shape) != tuple(b[1] for b in bounds):
+        steps.append(("RESHAPE", tuple(shape)))
+    return steps
+
+
+def _steps_shape(self: Tensor, steps: list) -> tuple:
+    if not steps:
+        return self.shape
+    op, arg = steps[-1]
+    return arg if op == "RESHAPE" else tuple(b[1] for b in arg)
+
+
+def getitem(self: Tensor, key, /) -> Tensor:
+    """``self[key]``: a view for a basic key (ints, slices, None, ...), a new array when
+    the key holds arrays or booleans (NumPy's advanced indexing)."""
+    if _is_basic(key):
+        return make_view(self, _basic_steps(self, _normalize_key(self, key)))
     key = _normalize_key(self, key)
     # bool masks -> integer index arrays (data-dependent: realizes the mask)
     expanded = []
@@ -452,12 +556,12 @@ def getitem(self: Tensor, key) -> Tensor:
             shape.append(1)
         elif kind in ("keep", "adv"):
             shape.append(x.shape[d])
-    y = x.reshape(tuple(shape))
+    y = x._movement("RESHAPE", tuple(shape))
     for p in drop_false:
         pos = sum(1 for kind, _ in new_shape[:p + 1] if kind != "drop") - 1
         y = y._movement("SHRINK", tuple((0, 0, 1) if i == pos else (0, s, 1) for i, s in enumerate(y.shape)))
     if not advanced:
-        return y
+        return y if y is not self else new_handle(self)
     # positions of advanced axes in y
     ypos = []
     for slot, _, t in advanced:
@@ -472,86 +576,60 @@ def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor], front: bool 
     for t, n in zip(idxs, sizes):
         t = _wrap_negative(t, n)
         lin = t if lin is None else lin * n + t
-    lin = lin.broadcast_to(bshape)
+    lin = _broadcast(lin, bshape)
     adjacent = axes == list(range(axes[0], axes[0] + len(axes))) and not front
     rest = [a for a in range(y.ndim) if a not in axes]
-    moved = y.permute(*axes, *rest)
-    flat = moved.reshape((math.prod(sizes),) + tuple(y.shape[a] for a in rest))
+    moved = apply_steps(y, _permute_steps(y, (*axes, *rest)))
+    flat = moved._movement("RESHAPE", (math.prod(sizes),) + tuple(y.shape[a] for a in rest))
     out = take(flat, lin, 0)  # shape bshape + rest
     if adjacent and axes[0] != 0:
         nb = len(bshape)
         k = axes[0]
         perm = list(range(nb, nb + k)) + list(range(nb)) + list(range(nb + k, out.ndim))
-        out = out.permute(*perm)
+        out = out._movement("PERMUTE", tuple(perm))
     return out
 
 
+# ---------------------------------------------------------------- __setitem__
 def setitem(self: Tensor, key, value, /) -> None:
     """In-place assignment: the tensor's graph is replaced by one that selects the new
-    values where the key points and the old ones elsewhere."""
+    values where the key points and the old ones elsewhere (and, for a view, its root's
+    graph by one that writes them through; see the view rule)."""
     v = value if isinstance(value, Tensor) else self._operand(value)
+    if v.device != self.device:
+        raise ValueError(f"the assigned value is on device {v.device}, the array on {self.device}; "
+                         "move one with .to(device)")
     if v.dtype is not self.dtype:
         v = v.cast(self.dtype)
     mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if isinstance(mask, Tensor) and mask.device != self.device:
+        raise ValueError(f"the index array is on device {mask.device}, the indexed array on {self.device}; "
+                         "move one with .to(device)")
     if isinstance(mask, Tensor) and mask.dtype is dt.bool_ and _mask_fast_path(self, mask, v):
         # x[mask] = value with one value for every selected element (or row): a where,
         # no data-dependent shape and no host round trip
         rest = self.ndim - mask.ndim
-        new = mask.reshape(mask.shape + (1,) * rest).broadcast_to(self.shape).where(
-            v.broadcast_to(self.shape), self)
-        self._node = new._node
-        write_back_view(self)
+        new = _broadcast(mask._movement("RESHAPE", mask.shape + (1,) * rest), self.shape).where(
+            _broadcast(v, self.shape), self)
+        assign(self, new)
+        return
+    if _is_basic(key):
+        steps = _basic_steps(self, _normalize_key(self, key))
+        shape = _steps_shape(self, steps)
+        vb = _broadcast(v, shape) if v.shape != shape else v
+        assign(self, write_through(self, tuple(steps), vb))
         return
     from .creation import arange
-    positions = arange(self.size, dtype=dt.int64, device=self.device).reshape(self.shape)
+    positions = arange(self.size, dtype=dt.int64, device=self.device)._movement("RESHAPE", self.shape)
     sel = getitem(positions, key)
-    vb = v.broadcast_to(sel.shape) if v.shape != sel.shape else v
-    if _is_basic(key):
-        mask, placed = _scatter_basic(self, key, vb)
-        new = mask.where(placed, self)
-    else:
-        new = _scatter_host(self, sel, vb)
-    self._node = new._node
-    write_back_view(self)
-
-
-# Views: basic indexing (ints, slices, None, ...) returns a new lazy tensor, but code
-# written for NumPy/PyTorch (scikit-learn's ``_add_to_diagonal(cov[k, :, :], ...)``)
-# mutates such a view in place and expects the base to change. The registry remembers
-# (view -> base, key) for basic-index results; when a view is mutated (``__setitem__``
-# or an in-place operator) its new value is written back into ``base[key]``. Writes go
-# from the view to the base only: a view taken before its base is mutated keeps the
-# old values. As in NumPy, a view keeps its base alive (the entry goes with the view).
-_views: dict[int, tuple] = {}
-
-
-def _forget_view(ref, vid: int) -> None:
-    entry = _views.get(vid)
-    if entry is not None and entry[0] is ref:
-        del _views[vid]
-
-
-def getitem_view(self: Tensor, key, /) -> Tensor:
-    """``self[key]``; a basic-index result is registered as a view of ``self``."""
-    out = getitem(self, key)
-    if out is not self and _is_basic(key):
-        vid = id(out)
-        _views[vid] = (weakref.ref(out, lambda r, vid=vid: _forget_view(r, vid)), self, key)
-    return out
-
-
-def write_back_view(t: Tensor) -> None:
-    """After ``t`` was mutated: if it is a basic-index view, store it into its base."""
-    entry = _views.get(id(t))
-    if entry is None or entry[0]() is not t:
-        return
-    setitem(entry[1], entry[2], t)
+    vb = _broadcast(v, sel.shape) if v.shape != sel.shape else v
+    assign(self, _scatter_host(self, sel, vb))
 
 
 def _mask_fast_path(self: Tensor, mask: Tensor, v: Tensor) -> bool:
     """A boolean mask over the leading axes whose value is the same for every selected
     element or row (it broadcasts against the axes the mask leaves)."""
-    if mask.ndim == 0 or mask.device != self.device or mask.shape != self.shape[:mask.ndim]:
+    if mask.ndim == 0 or mask.shape != self.shape[:mask.ndim]:
         return False
     rest = self.shape[mask.ndim:]
     if v.ndim > len(rest):
@@ -565,35 +643,6 @@ def _is_basic(key) -> bool:
                for k in ks)
 
 
-def _scatter_basic(self: Tensor, key, v: Tensor):
-    """Place v (shaped like self[key]) back into self's shape. Returns (mask, placed)."""
-    key = _normalize_key(self, key)
-    dim = 0
-    vshape = []
-    regions = []
-    for k in key:
-        if k is None:
-            continue
-        size = self.shape[dim]
-        if isinstance(k, int):
-            if not -size <= k < size:
-                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
-            regions.append((k % size, 1, 1))
-            vshape.append(1)
-        else:
-            start, stop, step = k.indices(size)
-            n = len(range(start, stop, step))
-            regions.append((start, n, step))
-            vshape.append(n)
-        dim += 1
-    vv = v.reshape(tuple(vshape))
-    ones = Tensor._const(True, tuple(vshape), dt.bool_, self.device)
-    for axis, (start, n, step) in enumerate(regions):
-        vv = _unshrink(vv, axis, start, n, step, self.shape[axis])
-        ones = _unshrink(ones, axis, start, n, step, self.shape[axis], fill=False)
-    return ones, vv
-
-
 def _unshrink(x: Tensor, axis: int, start: int, n: int, step: int, size: int, fill=0) -> Tensor:
     """Inverse of a strided slice along one axis: put x's n elements at
     start, start+step, ... of an axis of ``size``; elsewhere ``fill``."""
@@ -602,18 +651,18 @@ def _unshrink(x: Tensor, axis: int, start: int, n: int, step: int, size: int, fi
         shape[axis] = size
         return Tensor._const(fill, tuple(shape), x.dtype, x.device)
     if step < 0:
-        x = flip(x, axis)
+        x = apply_steps(x, _flip_steps(x, axis))
         start = start + step * (n - 1)
         step = -step
     if step > 1:
         # interleave: (.., n, 1) -> pad to (.., n, step) -> (.., n*step) -> crop
-        x = unsqueeze(x, axis + 1)
+        x = apply_steps(x, _unsqueeze_steps(x, axis + 1))
         p = [(0, 0)] * x.ndim
         p[axis + 1] = (0, step - 1)
         x = pad(x, p, fill)
         shape = list(x.shape)
         shape[axis:axis + 2] = [n * step]
-        x = x.reshape(tuple(shape))
+        x = x._movement("RESHAPE", tuple(shape))
         bounds = [(0, s, 1) for s in x.shape]
         bounds[axis] = (0, (n - 1) * step + 1, 1)
         x = x._movement("SHRINK", tuple(bounds))
@@ -635,7 +684,7 @@ _METHODS = {
     "transpose": transpose, "broadcast_to": broadcast_to, "expand": expand, "squeeze": squeeze,
     "unsqueeze": unsqueeze, "flatten": flatten, "flip": flip, "pad": pad, "split": split,
     "chunk": chunk, "roll": roll, "repeat": repeat, "tile": tile, "gather": gather, "take": take,
-    "take_along_axis": take_along_axis, "__getitem__": getitem_view, "__setitem__": setitem,
+    "take_along_axis": take_along_axis, "__getitem__": getitem, "__setitem__": setitem,
     "shrink": shrink_to,
 }
 

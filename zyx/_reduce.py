@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from . import dtypes as dt
-from ._movement import pad as _pad
+from ._movement import _broadcast, pad as _pad
 from .tensor import Tensor, normalize_axes, normalize_axis
 
 
@@ -12,6 +12,12 @@ def _keep(x: Tensor, axes, keepdims: bool) -> Tensor:
     if keepdims:
         return x
     return x._movement("RESHAPE", tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+
+def _new(out: Tensor, x: Tensor) -> Tensor:
+    """``out``, or a new array with its value when it is the input ``x`` itself (a
+    reduction over no axes): a result is never its input object, which may be mutated."""
+    return out if out is not x else Tensor._wrap(x._node)
 
 
 def _sum_dtype(d: dt.DType) -> dt.DType:
@@ -29,7 +35,7 @@ def sum(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     if any(self.shape[a] == 0 for a in axes):
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
         return _keep(Tensor._const(0, shape, d, self.device), axes, keepdims)
-    return _keep(x._reduce("SUM", axes), axes, keepdims)
+    return _new(_keep(x._reduce("SUM", axes), axes, keepdims), self)
 
 
 def prod(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
@@ -39,7 +45,7 @@ def prod(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     if any(self.shape[a] == 0 for a in axes):
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
         return _keep(Tensor._const(1, shape, d, self.device), axes, keepdims)
-    return _keep(x._reduce("PROD", axes), axes, keepdims)
+    return _new(_keep(x._reduce("PROD", axes), axes, keepdims), self)
 
 
 def _extreme(kind: str):
@@ -49,7 +55,7 @@ def _extreme(kind: str):
             raise TypeError(f"{kind.lower()} is not defined for complex tensors")
         if any(self.shape[a] == 0 for a in axes):
             raise ValueError(f"{kind.lower()} of an empty axis has no identity (shape {self.shape}, axis {axis})")
-        return _keep(self._reduce(kind, axes), axes, keepdims)
+        return _new(_keep(self._reduce(kind, axes), axes, keepdims), self)
     f.__name__ = kind.lower()
     return f
 
@@ -88,7 +94,7 @@ def any_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if any(self.shape[a] == 0 for a in axes):
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
         return _keep(Tensor._const(False, shape, dt.bool_, self.device), axes, keepdims)
-    return _keep(b._reduce("MAX", axes), axes, keepdims)
+    return _new(_keep(b._reduce("MAX", axes), axes, keepdims), self)
 
 
 def all_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -97,7 +103,7 @@ def all_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     if any(self.shape[a] == 0 for a in axes):
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
         return _keep(Tensor._const(True, shape, dt.bool_, self.device), axes, keepdims)
-    return _keep(b._reduce("MIN", axes), axes, keepdims)
+    return _new(_keep(b._reduce("MIN", axes), axes, keepdims), self)
 
 
 def _arg_extreme(kind: str):
@@ -106,9 +112,9 @@ def _arg_extreme(kind: str):
         if self.dtype.is_complex:
             raise TypeError(f"arg{kind.lower()} is not defined for complex tensors")
         if axis is None:
-            flat = self.reshape(-1)
+            flat = self._movement("RESHAPE", (self.size,))
             out = f(flat, 0, False)
-            return out.reshape((1,) * self.ndim) if keepdims else out
+            return out._movement("RESHAPE", (1,) * self.ndim) if keepdims else out
         ax = normalize_axis(axis, self.ndim)
         n = self.shape[ax]
         if n == 0:
@@ -119,7 +125,7 @@ def _arg_extreme(kind: str):
             hit = hit.logical_or(self.isnan().logical_and(m.isnan()))
         shape = [1] * self.ndim
         shape[ax] = n
-        pos = arange(n, dtype=dt.int64, device=self.device).reshape(tuple(shape))
+        pos = arange(n, dtype=dt.int64, device=self.device)._movement("RESHAPE", tuple(shape))
         cand = hit.where(pos, n)
         return _keep(cand._reduce("MIN", (ax,)), (ax,), keepdims)
     f.__name__ = f"arg{kind.lower()}"
@@ -132,7 +138,7 @@ argmin = _arg_extreme("MIN")
 
 def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     m = x._reduce("MAX", axes)
     m = m.isinf().where(0.0, m)
     s = (x - m).exp()._reduce("SUM", axes).log() + m
@@ -140,7 +146,7 @@ def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def softmax(self: Tensor, axis: int = -1) -> Tensor:
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
     if not ax:
         return (x - x).exp()
@@ -149,7 +155,7 @@ def softmax(self: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
-    x = self if self.dtype.is_inexact else self.cast(dt.float32)
+    x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
     ax = (normalize_axis(axis, x.ndim),) if x.ndim else ()
     if not ax:
         return x - x
@@ -166,38 +172,39 @@ def _scan(x: Tensor, axis: int, kind: str) -> Tensor:
     triangle, long ones in blocks (scan within blocks, scan of block totals, combine)."""
     n = x.shape[axis]
     if n <= 1:
-        return x
+        return Tensor._wrap(x._node)  # a new array, never the input object
     identity = 0 if kind == "SUM" else 1
     if n <= _SCAN_DIRECT:
         from .creation import arange
-        xe = x.unsqueeze(axis)  # (..., 1, n, ...): j axis at axis+1
+        xe = x._movement("RESHAPE", x.shape[:axis] + (1,) + x.shape[axis:])  # j axis at axis+1
         shape_i = [1] * (x.ndim + 1)
         shape_i[axis] = n
         shape_j = [1] * (x.ndim + 1)
         shape_j[axis + 1] = n
-        i = arange(n, dtype=dt.int32, device=x.device).reshape(tuple(shape_i))
-        j = arange(n, dtype=dt.int32, device=x.device).reshape(tuple(shape_j))
+        i = arange(n, dtype=dt.int32, device=x.device)._movement("RESHAPE", tuple(shape_i))
+        j = arange(n, dtype=dt.int32, device=x.device)._movement("RESHAPE", tuple(shape_j))
         full = list(x.shape)
         full.insert(axis, n)
         tri = (j <= i).broadcast_to(tuple(full))
         vals = tri.where(xe.broadcast_to(tuple(full)), Tensor._const(identity, (), x.dtype, x.device))
-        return vals._reduce(kind, (axis + 1,)).squeeze(axis + 1)
+        red = vals._reduce(kind, (axis + 1,))
+        return red._movement("RESHAPE", red.shape[:axis + 1] + red.shape[axis + 2:])
     b = int(math.ceil(math.sqrt(n)))
     nb = -(-n // b)
     p = [(0, 0)] * x.ndim
     p[axis] = (0, nb * b - n)
     xp = _pad(x, p, identity)
-    blocked = xp.reshape(x.shape[:axis] + (nb, b) + x.shape[axis + 1:])
+    blocked = xp._movement("RESHAPE", x.shape[:axis] + (nb, b) + x.shape[axis + 1:])
     inner = _scan(blocked, axis + 1, kind)
-    totals = inner.shrink(tuple((b - 1, 1, 1) if i == axis + 1 else (0, s, 1) for i, s in enumerate(inner.shape)))
+    totals = inner._movement("SHRINK", tuple((b - 1, 1, 1) if i == axis + 1 else (0, s, 1) for i, s in enumerate(inner.shape)))
     carry = _scan(totals, axis, kind)
     # exclusive carry: shift by one block
     q = [(0, 0)] * carry.ndim
     q[axis] = (1, -1)
     ex = _pad(carry, q, identity)
     out = inner + ex if kind == "SUM" else inner * ex
-    out = out.reshape(x.shape[:axis] + (nb * b,) + x.shape[axis + 1:])
-    return out.shrink(tuple((0, n, 1) if i == axis else (0, s, 1) for i, s in enumerate(out.shape)))
+    out = out._movement("RESHAPE", x.shape[:axis] + (nb * b,) + x.shape[axis + 1:])
+    return out._movement("SHRINK", tuple((0, n, 1) if i == axis else (0, s, 1) for i, s in enumerate(out.shape)))
 
 
 def cumsum(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
@@ -229,9 +236,9 @@ def matmul(self: Tensor, other, /) -> Tensor:
     a, b = a.cast(d), b.cast(d)
     a1, b1 = a.ndim == 1, b.ndim == 1
     if a1:
-        a = a.reshape(1, a.shape[0])
+        a = a._movement("RESHAPE", (1, a.shape[0]))
     if b1:
-        b = b.reshape(b.shape[0], 1)
+        b = b._movement("RESHAPE", (b.shape[0], 1))
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: contracted dimensions differ: {self.shape} @ {tuple(other.shape)} "
                          f"({a.shape[-1]} vs {b.shape[-2]})")
@@ -241,14 +248,14 @@ def matmul(self: Tensor, other, /) -> Tensor:
     if k == 0:
         out = Tensor._const(0, batch + (m, n), d, a.device)
     else:
-        ae = a.broadcast_to(batch + (m, k)).reshape(batch + (m, k, 1))
-        be = b.broadcast_to(batch + (k, n)).reshape(batch + (1, k, n))
-        prodt = ae.broadcast_to(batch + (m, k, n)) * be.broadcast_to(batch + (m, k, n))
-        out = prodt._reduce("SUM", (len(batch) + 1,)).reshape(batch + (m, n))
+        ae = _broadcast(a, batch + (m, k))._movement("RESHAPE", batch + (m, k, 1))
+        be = _broadcast(b, batch + (k, n))._movement("RESHAPE", batch + (1, k, n))
+        prodt = _broadcast(ae, batch + (m, k, n)) * _broadcast(be, batch + (m, k, n))
+        out = prodt._reduce("SUM", (len(batch) + 1,))._movement("RESHAPE", batch + (m, n))
     if a1:
-        out = out.reshape(out.shape[:-2] + (out.shape[-1],))
+        out = out._movement("RESHAPE", out.shape[:-2] + (out.shape[-1],))
     if b1:
-        out = out.reshape(out.shape[:-1])
+        out = out._movement("RESHAPE", out.shape[:-1])
     return out
 
 

@@ -5,29 +5,50 @@ keyed by a hash of everything that determines the binary (source, compiler versi
 flags, device). Each entry is written atomically (temp file + rename) together with a
 digest of its bytes; an entry whose bytes do not match its digest - truncated, corrupt
 or half written - is ignored and rebuilt, never loaded. ``ZYX_DISABLE_DISK_CACHE=1``
-turns the cache off.
+turns the cache off. A cache directory that cannot be used (not creatable, a file, read
+only, under ``/proc``) turns it off too, with one warning: zyx then compiles into temporary
+files, as with the cache off.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
+
+# cache directories found unusable in this process -> the error, reported once each
+_unusable: dict[str, str] = {}
+
+
+def _dir_path() -> Path:
+    d = os.environ.get("ZYX_CACHE_DIR")
+    if d:
+        return Path(d)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "zyx"
 
 
 def cache_dir() -> Path:
-    d = os.environ.get("ZYX_CACHE_DIR")
-    if d:
-        p = Path(d)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        p = Path(base) / "zyx"
+    p = _dir_path()
     p.mkdir(parents=True, exist_ok=True)
     return p
 
 
 def enabled() -> bool:
-    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0")
+    """Whether the disk cache is in use: not turned off, and its directory not found
+    unusable."""
+    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0") and str(_dir_path()) not in _unusable
+
+
+def _give_up(err: OSError) -> None:
+    """The cache directory failed: warn once and run without the disk cache."""
+    d = str(_dir_path())
+    if d not in _unusable:
+        _unusable[d] = f"{type(err).__name__}: {err}"
+        warnings.warn(f"zyx: the kernel cache directory {d} cannot be used ({_unusable[d]}); running "
+                      "without the disk cache. Set ZYX_CACHE_DIR to a writable directory (or "
+                      "ZYX_DISABLE_DISK_CACHE=1 to silence this).", RuntimeWarning, stacklevel=3)
 
 
 def key_of(*parts) -> str:
@@ -48,7 +69,11 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
     """Path of a verified entry, or None when missing or corrupt."""
     if not enabled():
         return None
-    path = entry_path(namespace, key, suffix)
+    try:
+        path = entry_path(namespace, key, suffix)
+    except OSError as e:
+        _give_up(e)
+        return None
     digest = path.with_name(path.name + ".sha256")
     try:
         data = path.read_bytes()
@@ -61,16 +86,20 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
 
 
 def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:
-    """Write an entry atomically; returns its path (a temp path when the cache is off)."""
-    if not enabled():
-        fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="zyx-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return Path(tmp)
-    path = entry_path(namespace, key, suffix)
-    _atomic_write(path, data)
-    _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
-    return path
+    """Write an entry atomically; returns its path (a temp path when the cache is off or
+    its directory cannot be written)."""
+    if enabled():
+        try:
+            path = entry_path(namespace, key, suffix)
+            _atomic_write(path, data)
+            _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+            return path
+        except OSError as e:
+            _give_up(e)
+    fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="zyx-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return Path(tmp)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -17,9 +17,11 @@ from .device import get_device
 from .tensor import Tensor, _seq
 
 
-def _dev_dtype(dtype, device, default=dt.default_float):
-    d = dt.to_dtype(dtype) if dtype is not None else default
+def _dev_dtype(dtype, device, default=None):
+    """(dtype, device) of a creation call; no dtype: ``default``, else the device's default
+    floating dtype."""
     dev = get_device(device)
+    d = dt.to_dtype(dtype) if dtype is not None else (default or dev.default_float)
     dev.check_dtype(d)
     return d, dev
 
@@ -30,12 +32,25 @@ def _shape(shape) -> tuple[int, ...]:
     return _seq(shape)
 
 
+def _check_size(shape, dtype, device) -> None:
+    """MemoryError / ValueError for an array its device could never hold or index, at the
+    call that asks for it (as NumPy), not later in a kernel."""
+    device.check_size(math.prod(shape), dtype, f"an array of shape {tuple(shape)}")
+
+
 def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    default = dt.python_scalar_dtype(fill_value) if isinstance(fill_value, (bool, int, float, complex)) \
-        else dt.from_numpy(np.asarray(fill_value).dtype)
-    d, dev = _dev_dtype(dtype, device, default)
+    dev = get_device(device)
+    if isinstance(fill_value, float) and not isinstance(fill_value, np.generic):
+        default = dev.default_float
+    elif isinstance(fill_value, complex) and not isinstance(fill_value, np.generic):
+        default = dev.default_complex
+    elif isinstance(fill_value, (bool, int)) and not isinstance(fill_value, np.generic):
+        default = dt.python_scalar_dtype(fill_value)
+    else:
+        default = dt.from_numpy(np.asarray(fill_value).dtype)
+    d, dev = _dev_dtype(dtype, dev, default)
     if d.kind in "iu" and isinstance(fill_value, float):
         raise TypeError(f"cannot fill an integer tensor ({d.name}) with float {fill_value}")
     if d.kind in "iu" and isinstance(fill_value, (int, np.integer)) and not isinstance(fill_value, bool):
@@ -44,15 +59,17 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     if d.kind != "c" and isinstance(fill_value, complex):
         raise TypeError(f"cannot fill a {d.name} tensor with complex {fill_value}")
     v = graph._cast_scalar(fill_value, d) if d.kind != "c" else complex(fill_value)
-    return Tensor._const(v, _shape(shape), d, dev)
+    shape = _shape(shape)
+    _check_size(shape, d, dev)
+    return Tensor._const(v, shape, d, dev)
 
 
 def zeros(*shape, dtype=None, device=None) -> Tensor:
-    return full(_shape(shape), 0, dtype=dtype or dt.default_float, device=device)
+    return full(_shape(shape), 0.0 if dtype is None else 0, dtype=dtype, device=device)
 
 
 def ones(*shape, dtype=None, device=None) -> Tensor:
-    return full(_shape(shape), 1, dtype=dtype or dt.default_float, device=device)
+    return full(_shape(shape), 1.0 if dtype is None else 1, dtype=dtype, device=device)
 
 
 def empty(*shape, dtype=None, device=None) -> Tensor:
@@ -83,6 +100,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     all_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop, step))
     d, dev = _dev_dtype(dtype, device, dt.default_int if all_int else dt.default_float)
     n = max(0, math.ceil((stop - start) / step))
+    _check_size((n,), d, dev)
     if d.kind in "iu":
         idx_dtype = d
     else:
@@ -100,8 +118,10 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
 def linspace(start, stop, num: int, dtype=None, device=None, endpoint: bool = True) -> Tensor:
     if num < 0:
         raise ValueError("linspace needs num >= 0")
-    d, dev = _dev_dtype(dtype, device, dt.complex64 if isinstance(start, complex) or isinstance(stop, complex)
-                        else dt.default_float)
+    dev = get_device(device)
+    d, dev = _dev_dtype(dtype, dev, dev.default_complex if isinstance(start, complex) or isinstance(stop, complex)
+                        else None)
+    _check_size((num,), d, dev)
     div = (num - 1) if endpoint else num
     step = (stop - start) / div if div > 0 else 0.0
     work = dt.float64 if dev.supports(dt.float64) and d.kind != "c" else d
@@ -116,6 +136,9 @@ def linspace(start, stop, num: int, dtype=None, device=None, endpoint: bool = Tr
 def eye(n_rows: int, n_cols: int | None = None, k: int = 0, dtype=None, device=None) -> Tensor:
     n_cols = n_rows if n_cols is None else n_cols
     d, dev = _dev_dtype(dtype, device)
+    _check_size((n_rows, n_cols), d, dev)
+    if not -n_rows < k < n_cols:  # the diagonal misses the matrix (k may not fit an index dtype)
+        return Tensor._const(0, (n_rows, n_cols), d, dev)
     r = Tensor._wrap(graph.iota((n_rows, n_cols), 0, dt.int32 if max(n_rows, n_cols) < 2**30 else dt.int64, dev))
     c = Tensor._wrap(graph.iota((n_rows, n_cols), 1, r.dtype, dev))
     return (c - r == k).cast(d)
@@ -141,6 +164,7 @@ def manual_seed(seed: int) -> None:
 
 def _bits(shape, device) -> Tensor:
     n = math.prod(shape)
+    _check_size(shape, dt.uint32, device)
     node = graph.rand_bits(shape, _RNG.seed, _RNG.counter & 0xFFFFFFFF, device, dt.uint32)
     _RNG.counter += max(n, 1)
     return Tensor._wrap(node)

@@ -3,9 +3,18 @@
 A *backend* (``zyx/backends/<name>.py``) knows only memory and programs: allocate,
 free, copy in, copy out, compile kernel IR to a program, launch, synchronize, and an
 info record. A ``Device`` is one backend instance with an index (``cpu``, ``opencl:1``).
+
+Fork: drivers do not survive ``os.fork()``. PoCL (OpenCL), wgpu-native and CUDA hang or
+fail in a child whose parent had touched the driver (even only to list devices), and
+libgomp's thread pool of the forking thread is gone in the child (its next parallel region
+hangs). So in a forked child (``os.register_at_fork``): the ``cpu`` device keeps working,
+its kernels on one OpenMP thread in the forking thread; a device of any other type whose
+driver the parent had started raises RuntimeError on use, saying to start processes with
+the "spawn" (or "forkserver") method. See docs/array_api.md.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import threading
@@ -13,6 +22,7 @@ import threading
 import numpy as np
 
 from . import debug
+from . import dtypes as dt
 from .dtypes import DType
 
 BACKENDS = ("cpu", "opencl", "cuda", "wgpu")
@@ -61,6 +71,8 @@ class Buffer:
     def __init__(self, device: "Device", size: int, dtype: DType, handle=None):
         self.device, self.size, self.dtype = device, size, dtype
         self.borrowed = handle is not None
+        if handle is None:
+            device.check_size(size, dtype)
         self.handle = handle if handle is not None else device.backend.alloc(size, dtype)
         device.memory.add(size * dtype.itemsize, self.borrowed)
 
@@ -120,6 +132,51 @@ class Device:
     def supports(self, dtype: DType) -> bool:
         return dtype in self.backend.dtypes
 
+    @property
+    def default_float(self) -> DType:
+        """The default real floating dtype here: ``zyx.get_default_float()``, or float32 on a
+        device without float64."""
+        d = dt.default_float
+        return d if d in self.backend.dtypes else dt.float32
+
+    @property
+    def default_complex(self) -> DType:
+        d = dt.default_complex
+        return d if d in self.backend.dtypes else dt.complex64
+
+    def _limits(self) -> tuple[int, int]:
+        """(bytes one buffer may hold, elements one kernel may index) on this device."""
+        lim = self.__dict__.get("_limit_cache")
+        if lim is None:
+            b, n = self.backend, MAX_ELEMENTS
+            if self.type == "cpu":
+                nbytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            elif self.type == "opencl":
+                nbytes = int(b.device.max_mem_alloc_size)
+            elif self.type == "wgpu":
+                nbytes, n = int(b.max_buffer), 2 ** 31 - 1  # WGSL indexes with 32-bit integers
+            elif self.type == "cuda":
+                nbytes = int(b.total_mem)
+            else:
+                nbytes = MAX_ELEMENTS
+            lim = self.__dict__["_limit_cache"] = (nbytes, n)
+        return lim
+
+    def check_size(self, numel: int, dtype: DType, what: str = "an array") -> None:
+        """ValueError for more elements than a kernel on this device can index, MemoryError
+        for more bytes than one buffer on it can hold: raised before any code is generated
+        or memory allocated, so the device stays usable."""
+        if numel <= 1 << 24:
+            return
+        max_bytes, max_elements = self._limits()
+        if numel > max_elements:
+            raise ValueError(f"{what} has {numel} elements, more than device {self.name} can index "
+                             f"(at most {max_elements})")
+        nbytes = numel * dtype.itemsize
+        if nbytes > max_bytes:
+            raise MemoryError(f"{what} ({numel} {dtype.name} elements) needs {_fmt_bytes(nbytes)}; device "
+                              f"{self.name} holds at most {_fmt_bytes(max_bytes)} in one buffer")
+
     def check_dtype(self, dtype: DType) -> None:
         if dtype not in self.backend.dtypes:
             raise TypeError(f"device {self.name} ({self.backend.description}) does not support dtype "
@@ -147,6 +204,18 @@ class Device:
         return (get_device, (self.name,))
 
 
+# no device indexes more elements than a signed 64-bit integer counts
+MAX_ELEMENTS = 2 ** 63 - 1
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+    return f"{n} bytes"
+
+
 _devices: dict[tuple[str, int], Device] = {}
 _lock = threading.Lock()
 _default: Device | None = None
@@ -155,7 +224,59 @@ _default: Device | None = None
 def _backend_module(name: str):
     if name not in BACKENDS:
         raise ValueError(f"unknown device type {name!r}; known: {', '.join(BACKENDS)}")
+    if name in _forked_away:
+        raise RuntimeError(_fork_message(name))
+    _started.add(name)
     return importlib.import_module(f".backends.{name}", __package__)
+
+
+# ---------------------------------------------------------------- fork
+_started: set[str] = set()      # backend types whose driver this process has touched
+_forked_away: set[str] = set()  # ... that a fork made unusable here (in the child)
+
+
+def _fork_message(name: str) -> str:
+    return (f"zyx: this process was forked from one that had started the {name} driver, which does not "
+            "work in a forked child (it hangs). Start worker processes with the 'spawn' or 'forkserver' "
+            "method instead of 'fork': multiprocessing.get_context('spawn'), or "
+            "ProcessPoolExecutor(mp_context=multiprocessing.get_context('spawn')). The cpu device works "
+            "in a forked child.")
+
+
+class _ForkedBackend:
+    """Stands in for a backend, in a forked child, whose driver the parent had started:
+    every use raises RuntimeError saying why; freeing is a no-op (the memory is the
+    parent's). Dtypes and the description stay, so messages can still name the device."""
+
+    def __init__(self, name: str, real):
+        self._name = name
+        self.dtypes, self.description = real.dtypes, real.description
+        self.max_buffers = getattr(real, "max_buffers", None)
+
+    def free(self, handle) -> None:
+        pass
+
+    def __getattr__(self, attr: str):
+        raise RuntimeError(_fork_message(self._name))
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a lock another thread held at the fork stays held in the child
+    for name in _started - {"cpu"}:
+        _forked_away.add(name)
+    for dev in _devices.values():
+        if dev.type in _forked_away and not isinstance(dev.backend, _ForkedBackend):
+            dev.backend = _ForkedBackend(dev.type, dev.backend)
+    try:  # only if libgomp is loaded: the forking thread's OpenMP pool is gone, use one thread
+        gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+    except OSError:
+        return
+    gomp.omp_set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def parse(spec) -> tuple[str, int]:
@@ -219,6 +340,8 @@ def available_devices() -> list[Device]:
     """Every device zyx can open on this machine."""
     out = []
     for name in BACKENDS:
+        if name in _forked_away:  # unusable in this forked child (see the module docstring)
+            continue
         try:
             mod = _backend_module(name)
             n = mod.device_count()

@@ -13,6 +13,7 @@ so ``zyx.bfloat16`` hashes by name, not like ``np.dtype(ml_dtypes.bfloat16)``.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -149,9 +150,33 @@ def _numpy_dtype_or_none(x) -> np.dtype | None:
             return None
     return None
 
+# The default dtypes (of Python floats and complex numbers, of float-valued creation and of
+# integer-to-float results): float32/complex64 as in PyTorch and JAX, or float64/complex128
+# - as NumPy, for scientific code - with ``set_default_float(float64)`` or the environment
+# variable ZYX_DEFAULT_FLOAT=float64. Read them as ``dtypes.default_float`` at use (never
+# bind them at import): they change. A device without float64 keeps float32 for its own
+# defaults (``Device.default_float``).
 default_float = float32
 default_int = int64
 default_complex = complex64
+
+
+def set_default_float(dtype) -> None:
+    """Make ``dtype`` (float32 or float64) the default real floating dtype, and the complex
+    dtype of its precision the default complex one - what Python floats, ``zeros`` and
+    friends, ``asarray`` of Python data, and integer-to-float results use. The same as
+    starting with ZYX_DEFAULT_FLOAT set. Shows in
+    ``zyx.array_api.__array_namespace_info__().default_dtypes()``."""
+    global default_float, default_complex
+    d = to_dtype(dtype)
+    if d not in (float32, float64):
+        raise ValueError(f"the default floating dtype must be float32 or float64, not {d.name}")
+    default_float, default_complex = d, (complex64 if d is float32 else complex128)
+
+
+def get_default_float() -> DType:
+    """The default real floating dtype (see ``set_default_float``)."""
+    return default_float
 
 
 def to_dtype(x) -> DType:
@@ -311,3 +336,14 @@ def max_value(d: DType):
     if d.kind in "iu":
         return int(np.iinfo(d.np).max)
     return float("inf")
+
+
+def _default_from_env() -> None:
+    name = os.environ.get("ZYX_DEFAULT_FLOAT", "").strip()
+    if name:
+        if name not in ("float32", "float64"):
+            raise ValueError(f"ZYX_DEFAULT_FLOAT must be float32 or float64, not {name!r}")
+        set_default_float(name)
+
+
+_default_from_env()

@@ -79,9 +79,9 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
         arr = np.array(data, dtype=dtype.np if dtype is not None else None)
         if dtype is None:  # Python data takes zyx's default dtypes
             if arr.dtype == np.float64:
-                arr = arr.astype(np.float32)
+                arr = arr.astype(dt.default_float.np)
             elif arr.dtype == np.complex128:
-                arr = arr.astype(np.complex64)
+                arr = arr.astype(dt.default_complex.np)
             elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
                 arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
@@ -98,10 +98,14 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
 class Tensor:
     """A lazy n-dimensional array on a device. See the module docstring."""
 
-    __slots__ = ("_node", "__weakref__")
+    # _view: how this tensor views another one's elements (a ``_views.ViewLink``), or
+    # None; _dependents: weak references to the views of this tensor (None until one is
+    # made). Both belong to the view rule in ``_views.py``.
+    __slots__ = ("_node", "_view", "_dependents", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, data: Any, dtype=None, device=None):
+        self._view = self._dependents = None
         if isinstance(data, Tensor):
             node = data._node
             t = data
@@ -132,6 +136,7 @@ class Tensor:
     def _wrap(cls, node: Node) -> "Tensor":
         t = object.__new__(cls)
         t._node = node
+        t._view = t._dependents = None
         return t
 
     @staticmethod
@@ -223,16 +228,16 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self) -> float:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to float (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to float (shape {self.shape}), as in NumPy 2")
         v = self.item()
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to float; use .real")
         return float(v)
 
     def __int__(self) -> int:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to int (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to int (shape {self.shape}), as in NumPy 2")
         v = self.item()
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to int")
@@ -241,8 +246,8 @@ class Tensor:
         return int(v)  # OverflowError for +-inf, as int(float("inf"))
 
     def __complex__(self) -> complex:
-        if self.size != 1:
-            raise TypeError(f"only one-element tensors convert to complex (shape {self.shape})")
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d tensors convert to complex (shape {self.shape}), as in NumPy 2")
         return complex(self.item())
 
     def __index__(self) -> int:
@@ -270,10 +275,9 @@ class Tensor:
         return Tensor._wrap(self._node)  # tensors are values: a new handle is a copy
 
     def __iter__(self):
-        if self.ndim == 0:
+        if self.ndim == 0:  # raised by iter() itself, as NumPy does
             raise TypeError("iteration over a 0-d tensor")
-        for i in range(self.shape[0]):
-            yield self[i]
+        return (self[i] for i in range(self.shape[0]))
 
     # ------------------------------------------------------------------ devices and dtypes
     def to(self, device) -> "Tensor":
@@ -303,8 +307,8 @@ class Tensor:
     def __array_namespace__(self, /, *, api_version: str | None = None):
         """The array API namespace of zyx tensors: ``zyx.array_api``."""
         if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12", "2025.12"):
-            raise ValueError(f"unsupported array API version {api_version!r}; zyx implements 2024.12 "
-                             "(with the 2025.12 additions)")
+            raise ValueError(f"unsupported array API version {api_version!r}; zyx implements 2025.12 "
+                             "(and gives that namespace for the earlier versions it extends)")
         from . import array_api
         return array_api
 
@@ -362,6 +366,8 @@ class Tensor:
                     raise OverflowError(f"Python int {other} is out of range for {d.name}")
             if isinstance(other, float) and d.kind in "iub":
                 d = dt.default_float
+            if d.kind in "fc" and self.dtype.kind not in "fc" and not self.device.supports(d):
+                d = self.device.default_float if d.kind == "f" else self.device.default_complex
             return Tensor._const(other, (), d, self.device)
         if isinstance(other, np.ndarray) or isinstance(other, np.generic):
             return Tensor(np.asarray(other), device=self.device)

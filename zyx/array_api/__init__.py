@@ -1,6 +1,6 @@
-"""``zyx.array_api``: zyx's namespace for the Python Array API standard (2024.12, with
-the 2025.12 additions ``isin``, ``broadcast_shapes``, ``linalg.eig``/``eigvals`` and
-tuple returns).
+"""``zyx.array_api``: zyx's namespace for the Python Array API standard, version 2025.12
+(with its additions ``isin``, ``broadcast_shapes``, ``linalg.eig``/``eigvals``, and
+tuples - not lists - from ``meshgrid``, ``broadcast_arrays`` and ``devices()``).
 
     import zyx.array_api as xp
     x = xp.asarray([[1.0, 2.0], [3.0, 4.0]])
@@ -40,7 +40,7 @@ from ._statistical import cumulative_prod, cumulative_sum, max, mean, min, prod,
 from ._utility import all, any, diff  # noqa: A004
 from . import fft, linalg  # noqa: E402
 
-__array_api_version__ = "2024.12"
+__array_api_version__ = "2025.12"
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations",)] + [
     "__array_api_version__", "__array_namespace_info__"]

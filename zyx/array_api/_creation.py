@@ -40,12 +40,35 @@ def _wrap_host(arr: np.ndarray, dev: Device, copy: bool | None) -> Tensor:
 
 
 def _python_data(obj, d: DType | None) -> np.ndarray:
-    """Nested Python sequences (possibly holding 0-d arrays) -> a NumPy array with
-    zyx's default dtypes for Python values."""
+    """Nested Python sequences (possibly holding arrays and NumPy scalars) -> a NumPy array.
+    Python numbers take zyx's default dtypes; values that carry a dtype (NumPy scalars and
+    arrays, zyx arrays) keep it, with Python numbers beside them weak (as in NumPy 2:
+    ``[np.float64(1.5), 2.5]`` is float64, ``[np.float32(1), 2.5]`` float32)."""
     from ..tensor import _host_array
     if isinstance(obj, (list, tuple)):
         obj = _tensors_to_host(obj)
+        if d is None:
+            strong, weak = [], {}
+            _dtypes_in(obj, strong, weak)
+            if strong:
+                d = dt.from_numpy(np.result_type(*strong, *weak.values()))
     return _host_array(obj, d)
+
+
+_WEAK = {bool: False, int: 0, float: 0.0, complex: 0j}
+
+
+def _dtypes_in(seq, strong: list, weak: dict) -> None:
+    """The dtypes of the values in a nested sequence that carry one (``strong``), and one
+    Python number of each type found (``weak``: NumPy 2 treats them as weak)."""
+    for v in seq:
+        if isinstance(v, (np.generic, np.ndarray)):
+            if v.dtype not in strong:
+                strong.append(v.dtype)
+        elif isinstance(v, (list, tuple)):
+            _dtypes_in(v, strong, weak)
+        elif type(v) in _WEAK:
+            weak[type(v)] = _WEAK[type(v)]
 
 
 def _tensors_to_host(seq):
@@ -265,8 +288,8 @@ def meshgrid(*arrays: Tensor, indexing: str = "xy") -> tuple[Tensor, ...]:
 
 
 def ones(shape, *, dtype=None, device=None) -> Tensor:
-    return creation.full(shape_tuple(shape, "ones"), 1, dtype=dtype_arg(dtype, "ones") or dt.default_float,
-                         device=device_arg(device))
+    d = dtype_arg(dtype, "ones")
+    return creation.full(shape_tuple(shape, "ones"), 1 if d else 1.0, dtype=d, device=device_arg(device))
 
 
 def ones_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
@@ -276,8 +299,8 @@ def ones_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
 
 
 def zeros(shape, *, dtype=None, device=None) -> Tensor:
-    return creation.full(shape_tuple(shape, "zeros"), 0, dtype=dtype_arg(dtype, "zeros") or dt.default_float,
-                         device=device_arg(device))
+    d = dtype_arg(dtype, "zeros")
+    return creation.full(shape_tuple(shape, "zeros"), 0 if d else 0.0, dtype=d, device=device_arg(device))
 
 
 def zeros_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import _math
 from ..tensor import Tensor
-from ._helpers import as_operand, binary_operands, check_array
+from ._helpers import as_operand, binary_operands, check_array, new_array
 
 _UNARY = {
     "abs": _math.abs_, "acos": _math.acos, "acosh": _math.acosh, "asin": _math.asin, "asinh": _math.asinh,
@@ -48,7 +48,7 @@ def _make_unary(name: str, impl):
             check_array(x, name)
         if no_bool and x.dtype.kind == "b":
             raise TypeError(f"{name} is not defined for boolean arrays")
-        return impl(x)
+        return new_array(impl(x), x)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"Element-wise ``{name}`` of ``x`` (array API standard, Element-wise Functions: "
                  f"{name}). Lazy: becomes part of the kernel that consumes it.")
@@ -69,7 +69,7 @@ def _make_binary(name: str, impl):
             n1, n2 = x1._node, x2._node
         if no_bool and n1.dtype.kind == "b" and n2.dtype.kind == "b":
             raise TypeError(f"{name} is not defined for boolean arrays")
-        return impl(x1, x2)
+        return new_array(impl(x1, x2), x1, x2)
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (f"Element-wise ``{name}`` of ``x1`` and ``x2`` with broadcasting and type promotion "
                  f"(array API standard, Element-wise Functions: {name}). One operand may be a Python "
@@ -100,7 +100,7 @@ def clip(x: Tensor, /, min=None, max=None) -> Tensor:  # noqa: A002 - the standa
         if b.dtype.is_float:  # a NaN bound gives NaN, as the standard asks
             replace = replace.logical_or(b.isnan())
         out = _math.where(replace, b, out)
-    return out
+    return new_array(out, x)
 
 
 __all__ = sorted([*_UNARY, *_BINARY, "clip"])

@@ -23,6 +23,16 @@ def check_array(x, fname: str, argname: str = "x") -> Tensor:
     return x
 
 
+def new_array(out: Tensor, *inputs) -> Tensor:
+    """``out``, or a new array with its value when ``out`` is one of the ``inputs`` objects
+    (a function with nothing to do, such as ``positive`` or ``clip`` without bounds):
+    arrays are mutable, so a result that is not a view must never be its input."""
+    for x in inputs:
+        if out is x:
+            return Tensor._wrap(x._node)
+    return out
+
+
 def is_scalar(v) -> bool:
     return type(v) in _SCALARS
 

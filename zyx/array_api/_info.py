@@ -33,11 +33,12 @@ class Info:
         return default_device() if device is None else get_device(device)
 
     def default_dtypes(self, *, device=None) -> dict:
-        """Default dtypes on ``device``: float32, complex64 and int64 (int32 where a device
-        has no int64)."""
+        """Default dtypes on ``device``: float32 and complex64 (float64 and complex128 after
+        ``zyx.set_default_float(float64)`` or with ZYX_DEFAULT_FLOAT=float64, on devices with
+        float64), and int64 (int32 where a device has no int64)."""
         dev = self._device(device)
         integral = dt.default_int if dev.supports(dt.default_int) else dt.int32
-        return {"real floating": dt.default_float, "complex floating": dt.default_complex,
+        return {"real floating": dev.default_float, "complex floating": dev.default_complex,
                 "integral": integral, "indexing": integral}
 
     def dtypes(self, *, device=None, kind=None) -> dict:

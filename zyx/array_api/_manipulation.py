@@ -1,7 +1,9 @@
 """Manipulation functions (standard section "Manipulation Functions").
 
 All of these are movement operations: they never copy, they change how the kernel
-that later reads the array indexes it.
+that later reads the array indexes it. ``expand_dims``, ``flip``, ``moveaxis``,
+``permute_dims``, ``reshape``, ``squeeze`` and ``unstack`` return views (writes through
+them reach ``x``; see docs/array_api.md), the others new arrays.
 """
 from __future__ import annotations
 
@@ -101,16 +103,14 @@ def moveaxis(x: Tensor, source, destination, /) -> Tensor:
         perm[d] = s
     it = iter(rest)
     perm = [p if p is not None else next(it) for p in perm]
-    return x.permute(*perm) if x.ndim else x
+    return x.permute(*perm)
 
 
 def permute_dims(x: Tensor, /, axes: tuple[int, ...]) -> Tensor:
     check_array(x, "permute_dims")
     axes = tuple(axes)
-    if x.ndim == 0:
-        if axes:
-            raise ValueError("permute_dims: a 0-d array takes axes=()")
-        return x
+    if x.ndim == 0 and axes:
+        raise ValueError("permute_dims: a 0-d array takes axes=()")
     return x.permute(*axes)
 
 
@@ -143,12 +143,12 @@ def repeat(x: Tensor, repeats, /, *, axis: int | None = None) -> Tensor:
 
 def reshape(x: Tensor, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Tensor:
     """A view of ``x`` with a new shape (zyx reshapes never copy: ``copy=False`` always
-    succeeds; ``copy=True`` returns a new array handle)."""
+    succeeds; ``copy=True`` returns a new array, not a view)."""
     check_array(x, "reshape")
     shape = tuple(int(s) for s in shape) if not isinstance(shape, int) else (shape,)
     out = x.reshape(shape)
-    if copy and out is x:
-        out = Tensor._wrap(x._node)
+    if copy:
+        out = Tensor._wrap(out._node)
     return out
 
 
@@ -168,7 +168,7 @@ def squeeze(x: Tensor, /, axis) -> Tensor:
     norm = [normalize_axis(a, x.ndim) for a in axes]
     if len(set(norm)) != len(norm):
         raise ValueError(f"squeeze: repeated axis in {axis}")
-    return x.squeeze(tuple(norm)) if norm else x
+    return x.squeeze(tuple(norm))
 
 
 def stack(arrays, /, *, axis: int = 0) -> Tensor:

@@ -31,8 +31,8 @@ def diff(x: Tensor, /, *, axis: int = -1, n: int = 1, prepend: Tensor | None = N
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"diff: n must be a non-negative int, not {n!r}")
     ax = normalize_axis(axis, x.ndim)
-    if n == 0:  # NumPy returns x itself, without prepend/append
-        return x
+    if n == 0:  # x, without prepend/append (as a new array: NumPy returns x itself)
+        return Tensor._wrap(x._node)
     parts = [x]
     for name, extra in (("prepend", prepend), ("append", append)):
         if extra is None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import creation
 from .. import dtypes as dt
+from ..device import get_device
 from ..tensor import Tensor, normalize_axis
 from . import _cuda_linalg
 from ._helpers import check_array, device_arg, dtype_arg, from_host
@@ -115,8 +116,8 @@ rfftn = _n_dim("rfftn", "real", "complex")
 irfftn = _n_dim("irfftn", "complex", "real")
 
 
-def _freq_dtype(dtype, fname: str):
-    d = dtype_arg(dtype, fname) or dt.default_float
+def _freq_dtype(dtype, fname: str, device):
+    d = dtype_arg(dtype, fname) or get_device(device).default_float
     if not d.is_float:
         raise TypeError(f"fft.{fname}: dtype must be real floating, not {d.name}")
     return d
@@ -126,7 +127,7 @@ def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """Sample frequencies of an ``n``-point DFT with spacing ``d`` (as kernels)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError("fft.fftfreq: n must be a positive int")
-    out_dtype = _freq_dtype(dtype, "fftfreq")
+    out_dtype = _freq_dtype(dtype, "fftfreq", device_arg(device))
     i = creation.arange(n, dtype=dt.int32 if n < 2**31 else dt.int64, device=device_arg(device))
     k = (i < (n + 1) // 2).where(i, i - n)
     return (k.cast(out_dtype) * (1.0 / (d * n))).cast(out_dtype)
@@ -136,7 +137,7 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """Sample frequencies of ``rfft`` (non-negative half) with spacing ``d`` (as kernels)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError("fft.rfftfreq: n must be a positive int")
-    out_dtype = _freq_dtype(dtype, "rfftfreq")
+    out_dtype = _freq_dtype(dtype, "rfftfreq", device_arg(device))
     i = creation.arange(n // 2 + 1, dtype=dt.int32 if n < 2**31 else dt.int64, device=device_arg(device))
     return (i.cast(out_dtype) * (1.0 / (d * n))).cast(out_dtype)
 
@@ -149,7 +150,7 @@ def _shift(x: Tensor, axes, inverse: bool, fname: str) -> Tensor:
         axes = (axes,)
     axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     if not axes:
-        return x
+        return Tensor._wrap(x._node)  # a new array, never the input object
     shifts = tuple(-(x.shape[a] // 2) if inverse else x.shape[a] // 2 for a in axes)
     return x.roll(shifts, axes)
 

@@ -23,9 +23,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import dtypes as dt
-from ..tensor import Tensor, normalize_axis
+from ..tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 from . import _cuda_linalg
-from ._helpers import check_array, dtype_arg, from_host, same_device
+from ._helpers import check_array, dtype_arg, from_host, new_array, same_device
 from ._linear_algebra import matmul, matrix_transpose, tensordot, vecdot
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matmul",
@@ -272,19 +272,30 @@ def outer(x1: Tensor, x2: Tensor, /) -> Tensor:
 
 
 def cross(x1: Tensor, x2: Tensor, /, *, axis: int = -1) -> Tensor:
-    """Cross product of 3-vectors along ``axis`` (other axes broadcast)."""
+    """Cross product of 3-vectors along ``axis``; the other axes broadcast, so the operands
+    may differ in rank. ``axis`` counts from the end, in ``[-min(x1.ndim, x2.ndim), -1]``
+    (a non-negative axis is accepted when the ranks are equal)."""
     check_array(x1, "cross", "x1")
     check_array(x2, "cross", "x2")
     same_device("cross", x1, x2)
     if x1.dtype is dt.bool_ or x2.dtype is dt.bool_:
         raise TypeError("linalg.cross: boolean arrays are not supported")
-    if x1.ndim != x2.ndim:
-        raise ValueError("linalg.cross: x1 and x2 must have the same rank")
-    ax = normalize_axis(axis, x1.ndim)
-    if x1.shape[ax] != 3 or x2.shape[ax] != 3:
+    if x1.ndim == 0 or x2.ndim == 0:
+        raise ValueError("linalg.cross: x1 and x2 must have at least one dimension")
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise TypeError(f"linalg.cross: axis must be an int, not {type(axis).__name__}")
+    n = min(x1.ndim, x2.ndim)
+    if axis >= 0 and x1.ndim == x2.ndim:
+        axis -= x1.ndim
+    if not -n <= axis <= -1:
+        raise AxisError(f"linalg.cross: axis {axis} is out of bounds: it must count from the end, in "
+                        f"[-{n}, -1], for operands of ranks {x1.ndim} and {x2.ndim}")
+    if x1.shape[axis] != 3 or x2.shape[axis] != 3:
         raise ValueError(f"linalg.cross: axis {axis} must have size 3 (shapes {x1.shape}, {x2.shape})")
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    ax = len(shape) + axis
     d = dt.promote_types(x1.dtype, x2.dtype)
-    a, b = x1.cast(d), x2.cast(d)
+    a, b = x1.cast(d).broadcast_to(shape), x2.cast(d).broadcast_to(shape)
 
     def comp(t: Tensor, i: int) -> Tensor:
         return t.shrink(tuple((i, 1, 1) if j == ax else (0, s, 1) for j, s in enumerate(t.shape)))
@@ -373,4 +384,4 @@ def matrix_power(x: Tensor, n: int, /) -> Tensor:
         n >>= 1
         if n:
             base = matmul(base, base)
-    return result
+    return new_array(result, x)

@@ -1,0 +1,270 @@
+"""The view rule (docs/array_api.md "Views"): every function that only rearranges
+elements returns a view; writes through a view reach its base, writes to the base reach
+its views, and views of one base see each other's writes - as NumPy (and
+array_api_strict) do. Every case is checked against NumPy doing the same operations on
+its own views. Functions that are not views return new arrays, never their input.
+"""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import zyx
+import zyx.array_api as xp
+from zyx._views import is_view
+from zyx.autograd import GradientTape
+from zyx.realize import stats
+
+SHAPE = (2, 3, 4)
+
+
+def _np_diagonal(a, offset=0):
+    """NumPy's diagonal is read-only; this is the same elements as a writable view."""
+    m, n = a.shape[-2:]
+    count, start = (min(m, n - offset), offset) if offset >= 0 else (min(m + offset, n), -offset * n)
+    return a.reshape(a.shape[:-2] + (m * n,))[..., start::n + 1][..., :count]
+
+
+# (name, zyx function, NumPy function producing the same elements as a view)
+VIEWS = [
+    ("x[1]", lambda x: x[1], lambda a: a[1]),
+    ("x[1:, ::2, -1]", lambda x: x[1:, ::2, -1], lambda a: a[1:, ::2, -1]),
+    ("x[::-1, None, 1:3]", lambda x: x[::-1, None, 1:3], lambda a: a[::-1, None, 1:3]),
+    ("x[...]", lambda x: x[...], lambda a: a[...]),
+    ("x[:]", lambda x: x[:], lambda a: a[:]),
+    ("x.reshape", lambda x: x.reshape(6, 4), lambda a: a.reshape(6, 4)),
+    ("x.view", lambda x: x.view(-1), lambda a: a.reshape(-1)),
+    ("x.flatten", lambda x: x.flatten(1), lambda a: a.reshape(2, 12)),
+    ("x.permute", lambda x: x.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1)),
+    ("x.swapaxes", lambda x: x.swapaxes(0, 2), lambda a: a.swapaxes(0, 2)),
+    ("x.transpose", lambda x: x.transpose(), lambda a: a.swapaxes(-1, -2)),
+    ("x.mT", lambda x: x.mT, lambda a: a.swapaxes(-1, -2)),
+    ("x[0].T", lambda x: x[0].T, lambda a: a[0].T),
+    ("x.unsqueeze", lambda x: x.unsqueeze(1), lambda a: a[:, None]),
+    ("x[None].squeeze", lambda x: x[None].squeeze(), lambda a: a[None].squeeze()),
+    ("x.flip", lambda x: x.flip(1), lambda a: np.flip(a, 1)),
+    ("x.split", lambda x: x.split([1, 3], 2)[1], lambda a: np.split(a, [1], 2)[1]),
+    ("x.chunk", lambda x: x.chunk(2, 2)[1], lambda a: np.split(a, 2, 2)[1]),
+    ("x.shrink", lambda x: x.shrink(((0, 2, 1), (2, 2, -1), (1, 2, 2))), lambda a: a[:, 2::-1][:, :2, 1::2]),
+    ("xp.reshape", lambda x: xp.reshape(x, (4, 6)), lambda a: a.reshape(4, 6)),
+    ("xp.permute_dims", lambda x: xp.permute_dims(x, (1, 2, 0)), lambda a: a.transpose(1, 2, 0)),
+    ("xp.matrix_transpose", xp.matrix_transpose, lambda a: a.swapaxes(-1, -2)),
+    ("xp.linalg.matrix_transpose", xp.linalg.matrix_transpose, lambda a: a.swapaxes(-1, -2)),
+    ("xp.moveaxis", lambda x: xp.moveaxis(x, 0, -1), lambda a: np.moveaxis(a, 0, -1)),
+    ("xp.expand_dims", lambda x: xp.expand_dims(x, axis=(0, 3)), lambda a: np.expand_dims(a, (0, 3))),
+    ("xp.squeeze", lambda x: xp.squeeze(x[:, :1], axis=1), lambda a: a[:, :1].squeeze(1)),
+    ("xp.flip", lambda x: xp.flip(x, axis=(0, 2)), lambda a: np.flip(a, (0, 2))),
+    ("xp.unstack", lambda x: xp.unstack(x, axis=1)[2], lambda a: tuple(np.moveaxis(a, 1, 0))[2]),
+    ("xp.linalg.diagonal", lambda x: xp.linalg.diagonal(x, offset=1), lambda a: _np_diagonal(a, 1)),
+    # the chain SciPy's oaconvolve mutates: swapaxes -> slice -> swapaxes
+    ("swapaxes-slice-swapaxes", lambda x: x.swapaxes(0, 2)[1:3].swapaxes(0, 2),
+     lambda a: a.swapaxes(0, 2)[1:3].swapaxes(0, 2)),
+    ("reshape-T-slice", lambda x: x.reshape(6, 4).T[::2, 1:], lambda a: a.reshape(6, 4).T[::2, 1:]),
+]
+
+
+@pytest.mark.parametrize("name,f,g", VIEWS, ids=[v[0] for v in VIEWS])
+def test_view_rule(name, f, g):
+    a = np.arange(24, dtype=np.float32).reshape(SHAPE)
+    x = xp.asarray(a.copy())
+    v, nv = f(x), g(a)
+    assert is_view(v) and v is not x
+    assert v.shape == nv.shape
+    first = (0,) * v.ndim
+    v[first] = 100.0          # a write through the view reaches the base
+    nv[first] = 100.0
+    v += 1.0                  # an in-place operator through the view too
+    nv += 1.0
+    x[1] = x[1] * -2.0        # a write to the base reaches the view
+    a[1] = a[1] * -2.0
+    x *= 3.0
+    a *= 3.0
+    w, nw = f(x), g(a)        # a second view of the base: the views see each other's writes
+    last = tuple(s - 1 for s in w.shape)
+    w[last] = -5.0
+    nw[last] = -5.0
+    zyx.realize(x, v, w)
+    np.testing.assert_array_equal(x.numpy(), a, err_msg=f"{name}: base")
+    np.testing.assert_array_equal(v.numpy(), nv, err_msg=f"{name}: first view")
+    np.testing.assert_array_equal(w.numpy(), nw, err_msg=f"{name}: second view")
+
+
+def test_views_of_views_and_setitem_with_arrays(device):
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    x = xp.asarray(a.copy(), device=device)
+    v, nv = x.T[1:5], a.T[1:5]            # a view of a view: its base is x
+    row, nrow = v[2], nv[2]
+    row[::2] = xp.asarray([7.0, 8.0], device=device)
+    nrow[::2] = [7.0, 8.0]
+    v[xp.asarray([0, 3], device=device), 1] = -1.0   # an advanced-index write through a view
+    nv[[0, 3], 1] = -1.0
+    v[v > 18.0] = 0.0                                # a boolean-mask write through a view
+    nv[nv > 18.0] = 0.0
+    np.testing.assert_array_equal(x.numpy(), a)
+    np.testing.assert_array_equal(row.numpy(), nrow)
+    np.testing.assert_array_equal(v.numpy(), nv)
+
+
+def test_oaconvolve_overlap_add_pattern():
+    """SciPy's oaconvolve adds overlapping blocks through swapaxes -> slice -> swapaxes
+    views (``ret_overpart += overpart``); the additions must all land in the base."""
+    rng = np.random.default_rng(0)
+    blocks = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    ret, nret = xp.asarray(blocks.copy()), blocks.copy()
+    for r, b in ((ret, xp.asarray(blocks)), (nret, blocks)):
+        ret_over = r.swapaxes(0, 1)[1:, :].swapaxes(0, 1)[:, :, :2]
+        over = b.swapaxes(0, 1)[:-1, :].swapaxes(0, 1)[:, :, 2:]
+        ret_over += over
+    np.testing.assert_allclose(ret.numpy(), nret, rtol=1e-6)
+
+
+def test_write_through_a_view_fuses():
+    """A write through a view is lazy graph: reading the base afterwards is one kernel."""
+    x = xp.asarray(np.zeros((8, 8), np.float32))
+    v = x.T[2:6]
+    v += 1.0
+    v[0] = 5.0
+    stats.reset()
+    got = x.numpy()
+    assert stats.launches == 1
+    want = np.zeros((8, 8), np.float32)
+    want.T[2:6] += 1.0
+    want.T[2] = 5.0
+    np.testing.assert_array_equal(got, want)
+
+
+def test_broadcast_results_are_new_arrays():
+    """A broadcast repeats base elements, so there is no write that could go back: zyx
+    returns a new array (NumPy makes broadcast views read-only)."""
+    x = xp.asarray([1.0, 2.0, 3.0])
+    for b in (xp.broadcast_to(x, (2, 3)), xp.broadcast_arrays(x, xp.ones((2, 3)))[0], x.expand(2, 3),
+              xp.broadcast_to(x, (3,)), xp.meshgrid(x)[0]):
+        assert not is_view(b) and b is not x
+        b[...] = 0.0
+        assert x.tolist() == [1.0, 2.0, 3.0]
+    b = xp.broadcast_to(x, (2, 3))
+    x[0] = 9.0
+    assert b.tolist() == [[1.0, 2.0, 3.0]] * 2
+
+
+def test_results_are_never_the_input_object():
+    """With mutable arrays, ``p = f(y); y[0] = 100`` must not change ``p`` unless ``p`` is
+    a view of ``y``: the functions that have nothing to do return new arrays."""
+    y = xp.asarray([1.0, 2.0, 3.0])
+    i = xp.asarray([1, 2, 3])
+    fresh = {
+        "positive": xp.positive(y), "+y": +y, "concat([y])": xp.concat([y]), "sum(axis=())": xp.sum(y, axis=()),
+        "prod(axis=())": xp.prod(y, axis=()), "max(axis=())": xp.max(y, axis=()),
+        "min(axis=())": xp.min(y, axis=()), "clip": xp.clip(y), "real": xp.real(y), "conj": xp.conj(y),
+        "broadcast_to": xp.broadcast_to(y, (3,)), "astype(copy=True)": xp.astype(y, xp.float32),
+        "asarray(copy=True)": xp.asarray(y, copy=True), "reshape(copy=True)": xp.reshape(y, (3,), copy=True),
+        "tile": xp.tile(y, (1,)), "repeat": xp.repeat(y, 1), "roll": xp.roll(y, 0), "diff(n=0)": xp.diff(y, n=0),
+        "fftshift(axes=())": xp.fft.fftshift(y, axes=()), "cumulative_sum": xp.cumulative_sum(y[:1]),
+        "Tensor.sum(axis=())": y.sum(axis=()), "Tensor.pad": y.pad([(0, 0)]),
+    }
+    ints = {"round": xp.round(i), "floor": xp.floor(i), "ceil": xp.ceil(i), "trunc": xp.trunc(i),
+            "all(axis=())": xp.all(i, axis=()), "any(axis=())": xp.any(i, axis=())}
+    views = {"flip(axis=())": xp.flip(y, axis=()), "squeeze(axis=())": xp.squeeze(y, axis=()), "y[:]": y[:],
+             "y[...]": y[...], "reshape": xp.reshape(y, (3,)), "permute_dims": xp.permute_dims(y, (0,))}
+    for name, p in {**fresh, **ints, **views}.items():
+        assert p is not y and p is not i, name
+    want_y = [1.0, 2.0, 3.0]
+    y[0] = 100.0
+    i[0] = 100
+    for name, p in fresh.items():
+        assert not is_view(p), name
+        got = p.tolist()
+        assert got == (want_y[:1] if name == "cumulative_sum" else want_y), f"{name} changed with its input: {got}"
+    for name, p in ints.items():
+        assert p.tolist() in ([1, 2, 3], [True] * 3), f"{name} changed with its input"
+    for name, p in views.items():
+        assert is_view(p) and p.tolist() == [100.0, 2.0, 3.0], f"{name}: a view sees its base"
+
+
+def test_gradients_through_writes_to_views():
+    base, w, c = (xp.asarray(np.arange(6.0).reshape(2, 3)), xp.asarray([10.0, 20.0, 30.0]),
+                  xp.asarray(np.arange(1.0, 7.0).reshape(2, 3)))
+    with GradientTape() as tape:
+        y = base * 1.0
+        v = y.T                 # (3, 2)
+        v[:, 0] = w * 2.0       # y[0, :] = 2w
+        s = y[1]
+        s *= 3.0                # y[1, :] = 3 base[1, :]
+        loss = (y * c).sum() + (v * v).sum()   # v (refreshed) reads y's new values
+        gb, gw = tape.gradient(loss, [base, w])
+    yv = np.stack([2 * w.numpy(), 3 * base.numpy()[1]])
+    cn = c.numpy()
+    want_b = np.zeros((2, 3))
+    want_b[1] = 3 * (cn[1] + 2 * yv[1])
+    want_w = 2 * (cn[0] + 2 * yv[0])
+    np.testing.assert_allclose(gb.numpy(), want_b)
+    np.testing.assert_allclose(gw.numpy(), want_w)
+
+
+def test_views_keep_no_garbage():
+    """A view keeps its base alive (as in NumPy), but a base does not keep dead views:
+    its list of views is pruned, so a long-lived tensor viewed in a loop stays small."""
+    x = xp.asarray(np.zeros((4, 4), np.float32))
+    for _ in range(1000):
+        v = x.T[1]
+    assert len(x._dependents) < 64
+    ref = weakref.ref(v)
+    del v
+    gc.collect()
+    assert ref() is None
+    base = xp.asarray(np.ones(3, np.float32))
+    view = base[1:]
+    bref = weakref.ref(base)
+    del base
+    gc.collect()
+    assert bref() is not None and view.tolist() == [1.0, 1.0]   # the view keeps its base
+    del view
+    gc.collect()
+    assert bref() is None
+
+
+def test_no_namespace_function_returns_its_input():
+    """A sweep over every function of the namespace (and linalg, fft) with the arguments
+    that tend to make a function a no-op: none returns an input array object."""
+    x = xp.asarray(np.array([[2.0, 1.0], [1.0, 3.0]], np.float32))
+    arrays = (x, xp.asarray(np.array([[2, 1], [1, 3]])), xp.asarray(np.array([[True, False], [True, True]])))
+    calls = [lambda f, a: f(a), lambda f, a: f(a, a), lambda f, a: f(a, 1), lambda f, a: f(a, 0),
+             lambda f, a: f(a, (1, 1)), lambda f, a: f(a, (2, 2)), lambda f, a: f([a])]
+    calls += [lambda f, a, kw=kw: f(a, **kw) for kw in ({"axis": ()}, {"axes": ()}, {"n": 0}, {"n": 1}, {"axis": 0})]
+    returned_input = []
+    for prefix, ns in (("", xp), ("linalg.", xp.linalg), ("fft.", xp.fft)):
+        for name in ns.__all__:
+            f = getattr(ns, name)
+            if not callable(f) or isinstance(f, type) or name in ("asarray", "astype", "from_dlpack"):
+                continue  # asarray/astype may return their input, as the standard allows
+            for a in arrays:
+                for call in calls:
+                    try:
+                        out = call(f, a)
+                    except Exception:  # noqa: BLE001 - argument combinations a function refuses
+                        continue
+                    if any(o is a for o in (out if isinstance(out, (tuple, list)) else (out,))):
+                        returned_input.append(prefix + name)
+    assert not returned_input, sorted(set(returned_input))
+
+
+def test_a_written_view_does_not_hold_its_history():
+    """After writes through a view and a realize of its base, the view's graph is a
+    movement of the base's buffer, not the chain of its past values."""
+    x = xp.asarray(np.zeros((4, 4), np.float32))
+    v = x.T[1]
+    for _ in range(20):
+        v += 1.0
+    x.realize()
+    n = v._node
+    while n.op != "BUFFER":   # movements only, down to the base's buffer
+        assert n.op in ("RESHAPE", "PERMUTE", "SHRINK"), n
+        n = n.srcs[0]
+    assert n is x._node
+    want = np.zeros((4, 4), np.float32)
+    want[:, 1] = 20.0
+    np.testing.assert_array_equal(x.numpy(), want)
+    np.testing.assert_array_equal(v.numpy(), want[:, 1])

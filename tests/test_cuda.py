@@ -331,7 +331,10 @@ _SHIM = r"""
 #include <barrier>
 #include <thread>
 #include <vector>
-using std::isinf; using std::signbit;
+using std::isinf; using std::isnan; using std::isfinite; using std::signbit;
+using std::sin; using std::cos; using std::tan; using std::exp; using std::log; using std::sqrt;
+using std::sinh; using std::cosh; using std::tanh; using std::asinh; using std::atan2; using std::hypot;
+using std::expm1; using std::log1p; using std::atan; using std::copysign; using std::fabs; using std::fmax; using std::rint;
 struct zyx_dim3 { unsigned x, y, z; };
 thread_local zyx_dim3 threadIdx, blockIdx;
 static zyx_dim3 blockDim, gridDim;
@@ -368,9 +371,10 @@ class EmulatedCUDA:
 
     description = "CUDA C emulated on the host (tests only)"
 
-    def __init__(self):
+    def __init__(self, flags: tuple[str, ...] = ()):
         from zyx.backends.cpu import open_device
         from zyx.kernels.render_cuda import CUDARenderer
+        self.flags = list(flags)  # extra g++ flags (a sanitizer)
         self.host = open_device(0)
         self.renderer = CUDARenderer()
         self.dtypes = frozenset(dt.ALL)
@@ -419,12 +423,12 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
 }}
 """
         code = _SHIM + body + runner
-        key = cache.key_of(code, "cudaemu-v1")
+        key = cache.key_of(code, "cudaemu-v1", *self.flags)
         path = cache.read("cudaemu", key, ".so")
         if path is None:
             with tempfile.TemporaryDirectory() as d:
                 (Path(d) / "k.cpp").write_text(code)
-                r = subprocess.run(["g++", "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-w",
+                r = subprocess.run(["g++", "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-w", *self.flags,
                                     str(Path(d) / "k.cpp"), "-o", str(Path(d) / "k.so")],
                                    capture_output=True, text=True)
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
@@ -548,6 +552,116 @@ def test_emulated_half_types_and_bitcast(emu):
     np.testing.assert_array_equal(x.cast(dt.bfloat16).numpy(), h.cast(dt.bfloat16).numpy())
     np.testing.assert_array_equal(x.sum(axis=1).numpy(), h.sum(axis=1).numpy())
     np.testing.assert_array_equal(on(emu, a.view(np.int16)).bitcast(dt.float16).numpy(), a)
+
+
+# ------------------------------------------------------------------ correctness of spellings
+# Constants are converted to their dtype before they are printed (NVRTC rejects a float
+# literal out of the type's range) and printed exactly; signed integer arithmetic that
+# may wrap is done in unsigned types (signed overflow is undefined behaviour in CUDA C,
+# which a compiler may exploit); the complex helpers follow C99 Annex G.
+@needs_nvrtc
+def test_constants_out_of_range_compile_and_round():
+    from zyx.kernels.render_cuda import CUDARenderer
+    x = cpu(np.array([1.5, -2.0], np.float32))
+    z = zyx.full((), complex(0, 3.34e-213), dtype=dt.complex64, device="cpu")
+    v = cpu(np.array([3, -5, 2 ** 62], np.int64))
+    outs = [x + 1e-300, x * 1e300, z, (-v) + (-9223372036854775808), x.cast(dt.float64) + 1e-300]
+    for t in outs:
+        for k in kernels_of(t):
+            src = CUDARenderer(90).render(k)
+            assert "e-300" not in src and "e-213" not in src and "e+300f" not in src
+            cuda.compile_only(k)  # NVRTC: "floating constant is out of range" before
+    np.testing.assert_array_equal((x + 1e-300).numpy(), np.array([1.5, -2.0], np.float32))
+    assert np.isposinf((x * 1e300).numpy()[0])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(((-v) + (-9223372036854775808)).numpy(),
+                                      -v.numpy() + np.int64(-9223372036854775808))
+
+
+def test_emulated_constants_are_exact(emu):
+    """Every float constant reaches the kernel bit for bit (hex literals where the short
+    decimal is not the exact value), and integer constants at the types' limits."""
+    vals = RNG.standard_normal(6) * 10.0 ** RNG.integers(-40, 40, 6)
+    for d in (np.float64, np.float32):
+        c = [float(np.asarray(v, d)) for v in vals] + [0.1, -0.0, 5e-324 if d == np.float64 else 1e-45,
+                                                       np.finfo(d).max, 1 / 3]
+        one = on(emu, np.ones(1, d))
+        got = zyx.stack([one * ci for ci in c]).numpy().ravel()
+        np.testing.assert_array_equal(got.view(np.uint64 if d == np.float64 else np.uint32),
+                                      np.asarray(c, d).view(np.uint64 if d == np.float64 else np.uint32))
+    i64 = on(emu, np.zeros(1, np.int64))
+    lims = [-(2 ** 63), 2 ** 63 - 1, -(2 ** 31), 2 ** 31 - 1]
+    np.testing.assert_array_equal(zyx.stack([i64 + c for c in lims]).numpy().ravel(), np.array(lims, np.int64))
+    u64 = on(emu, np.zeros(1, np.uint64))
+    np.testing.assert_array_equal((u64 + (2 ** 64 - 1)).numpy(), [np.uint64(2 ** 64 - 1)])
+
+
+@pytest.fixture(scope="module")
+def emu_ubsan():
+    """The emulator with kernels built under UBSan's signed-overflow and shift checks."""
+    import shutil
+
+    from zyx import device as zdev
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is needed to run CUDA source on the host")
+    dev = zdev.Device("cuda", 98, EmulatedCUDA(("-fsanitize=signed-integer-overflow,shift",)))
+    zdev._devices[("cuda", 98)] = dev
+    yield dev
+    zdev._devices.pop(("cuda", 98), None)
+
+
+@pytest.mark.parametrize("dtype", [dt.int32, dt.int64, dt.int16, dt.uint16], ids=lambda d: d.name)
+def test_emulated_integer_arithmetic_wraps_without_undefined_behaviour(emu_ubsan, dtype, capfd):
+    """NumPy's wrap-around for + - * negate abs sum prod, with no signed overflow in the
+    generated code (UBSan reports it on stderr)."""
+    info = np.iinfo(dtype.np)
+    a = np.array([info.max, info.min, info.max - 1, info.min + 3, 7, -3 if info.min else 3], dtype.np)
+    b = np.array([info.max, -1 if info.min else 1, 2, info.min, info.max, info.max], dtype.np)
+    x, y = on(emu_ubsan, a), on(emu_ubsan, b)
+    with np.errstate(over="ignore"):
+        want = np.stack([a + b, a - b, a * b, -a, np.abs(a)])
+        np.testing.assert_array_equal(zyx.stack([x + y, x - y, x * y, -x, x.abs()]).numpy(), want)
+        red = dtype if dtype.itemsize >= 4 else None
+        np.testing.assert_array_equal(x.sum(dtype=red).numpy(), a.sum(dtype=red and red.np))
+        np.testing.assert_array_equal(x.prod(dtype=red).numpy(), a.prod(dtype=red and red.np))
+    err = capfd.readouterr().err
+    assert "runtime error" not in err, err
+
+
+FLOAT_SPECIAL = [0.0, -0.0, 0.5, -2.0, 1.0, 30.0, 1e30, math.inf, -math.inf, math.nan]
+COMPLEX_FUNCS = ["exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asin",
+                 "acos", "atan", "asinh", "acosh", "atanh"]
+
+
+@pytest.mark.parametrize("dtype", [dt.complex64, dt.complex128], ids=lambda d: d.name)
+def test_emulated_complex_special_values_match_cpu(emu, dtype):
+    """The CUDA complex helpers, run on the host, against the CPU device (C99 Annex G, as
+    glibc implements it) on every pair of special and ordinary components: infinities,
+    NaNs and zeros must agree exactly (sign included, also where the standard leaves a
+    sign unspecified), finite values to the type's precision."""
+    re = np.repeat(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    im = np.tile(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    z = np.empty(re.shape, dtype.np)
+    z.real, z.imag = re, im
+
+    def table(dev):
+        t = zyx.Tensor(z, device=dev)
+        return zyx.stack([getattr(t, f)() for f in COMPLEX_FUNCS]).numpy()
+    want, got = table("cpu"), table(emu)
+    rtol = 1e-5 if dtype is dt.complex64 else 1e-12
+    bad = []
+    for i, f in enumerate(COMPLEX_FUNCS):
+        for j in range(z.size):
+            for part in ("real", "imag"):
+                w, g = getattr(want[i, j], part), getattr(got[i, j], part)
+                if np.isnan(w) and np.isnan(g):
+                    continue
+                if np.isfinite(w) and w != 0 and abs(g - w) <= rtol * abs(w):
+                    continue
+                if w == g and np.signbit(w) == np.signbit(g):
+                    continue
+                bad.append(f"{f}({z[j]}).{part}: cpu {want[i, j]}, cuda {got[i, j]}")
+    assert not bad, f"{len(bad)} differences:\n" + "\n".join(bad[:40])
 
 
 # ------------------------------------------------------------------ tiled matmul

@@ -52,7 +52,6 @@ typedef unsigned long long uint64_t;
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-#define INT64_MIN (-9223372036854775807LL - 1)
 template <class D, class S> ZD D zyx_bitcast(S s) { D d; memcpy(&d, &s, sizeof d); return d; }
 /* complex numbers: a struct with the arithmetic of C99's _Complex */
 template <class T> struct __align__(2 * sizeof(T)) zcplx {
@@ -86,44 +85,129 @@ template <class T> ZD T zyx_cabs(zcplx<T> z) { return hypot(z.x, z.y); }
 template <class T> ZD T zyx_carg(zcplx<T> z) { return atan2(z.y, z.x); }
 template <class T> ZD bool zyx_cisnan(zcplx<T> z) { return z.x != z.x || z.y != z.y; }
 template <class T> ZD bool zyx_cisinf(zcplx<T> z) { return isinf(z.x) || isinf(z.y); }
+/* The elementary functions follow C99 Annex G (as the Array API standard lists their
+   special values; the CPU backend's libm and the OpenCL helpers agree): the special
+   values first, then formulas that are accurate for finite arguments. */
+#define ZYX_PI T(3.141592653589793)
+#define ZYX_PI_2 T(1.5707963267948966)
+#define ZYX_PI_4 T(0.7853981633974483)
 template <class T> ZD zcplx<T> zyx_cexp(zcplx<T> z) {
+  if (isinf(z.x)) {
+    if (z.x < T(0)) return isfinite(z.y) ? zcplx<T>(copysign(T(0), cos(z.y)), copysign(T(0), sin(z.y)))
+                                         : zcplx<T>(T(0), copysign(T(0), z.y));
+    if (z.y == T(0)) return z;
+    if (!isfinite(z.y)) return zcplx<T>(z.x, T(NAN)); }
+  if (isnan(z.x)) return zcplx<T>(T(NAN), z.y == T(0) ? z.y : T(NAN));
+  if (z.y == T(0)) return zcplx<T>(exp(z.x), z.y);
   T e = exp(z.x);
-  if (z.y == T(0)) return zcplx<T>(e, z.y);
   return zcplx<T>(e * cos(z.y), e * sin(z.y)); }
+template <class T> ZD zcplx<T> zyx_cexpm1(zcplx<T> z) {
+  if (!isfinite(z.x) || !isfinite(z.y)) { zcplx<T> w = zyx_cexp(z); return zcplx<T>(w.x - T(1), w.y); }
+  if (z.y == T(0)) return zcplx<T>(z.x == T(0) ? T(0) : expm1(z.x), z.y);  /* exp(+-0) - 1 is +0 */
+  T s = sin(z.y * T(0.5));  /* exp(x) cos(y) - 1 = expm1(x) cos(y) - 2 sin^2(y / 2) */
+  return zcplx<T>(expm1(z.x) * cos(z.y) - T(2) * s * s, exp(z.x) * sin(z.y)); }
 template <class T> ZD zcplx<T> zyx_clog(zcplx<T> z) { return zcplx<T>(log(hypot(z.x, z.y)), atan2(z.y, z.x)); }
+template <class T> ZD zcplx<T> zyx_clog1p(zcplx<T> z) {
+  if (fabs(z.x) < T(0.5) && fabs(z.y) < T(0.5))  /* |1 + z|^2 - 1 without cancellation */
+    return zcplx<T>(T(0.5) * log1p(z.x * (T(2) + z.x) + z.y * z.y), atan2(z.y, T(1) + z.x));
+  return zyx_clog(zcplx<T>(T(1) + z.x, z.y)); }
 template <class T> ZD zcplx<T> zyx_csqrt(zcplx<T> z) {
   if (z.x == T(0) && z.y == T(0)) return zcplx<T>(T(0), z.y);
-  if (isinf(z.y)) return zcplx<T>(fabs(z.y), z.y);
-  T t = sqrt((fabs(z.x) + hypot(z.x, z.y)) * T(0.5));
-  if (z.x >= T(0)) return zcplx<T>(t, z.y / (T(2) * t));
-  return zcplx<T>(fabs(z.y) / (T(2) * t), copysign(t, z.y)); }
-template <class T> ZD zcplx<T> zyx_csinh(zcplx<T> z) { return zcplx<T>(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
-template <class T> ZD zcplx<T> zyx_ccosh(zcplx<T> z) { return zcplx<T>(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
+  if (isinf(z.y)) return zcplx<T>(T(INFINITY), z.y);
+  if (isinf(z.x) && z.x > T(0)) return zcplx<T>(z.x, isnan(z.y) ? z.y : copysign(T(0), z.y));
+  if (isinf(z.x)) return zcplx<T>(isnan(z.y) ? z.y : T(0), copysign(T(INFINITY), z.y));
+  /* scaled so that |x| + |z| cannot overflow */
+  T m = fmax(fabs(z.x), fabs(z.y)), sc = m > T(1e30) ? T(0.25) : T(1), x = z.x * sc, y = z.y * sc;
+  T t = sqrt((fabs(x) + hypot(x, y)) * T(0.5)), u = sc == T(1) ? t : t * T(2);
+  if (z.x >= T(0)) return zcplx<T>(u, z.y / (T(2) * u));
+  return zcplx<T>(fabs(z.y) / (T(2) * u), copysign(u, z.y)); }
+template <class T> ZD zcplx<T> zyx_csinh(zcplx<T> z) {
+  if (z.y == T(0)) return zcplx<T>(sinh(z.x), z.y);
+  if (!isfinite(z.y)) {
+    if (z.x == T(0)) return zcplx<T>(z.x, T(NAN));
+    if (isinf(z.x)) return zcplx<T>(T(INFINITY), T(NAN)); }  /* the sign is unspecified; libm's */
+  return zcplx<T>(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
+template <class T> ZD zcplx<T> zyx_ccosh(zcplx<T> z) {
+  if (z.y == T(0)) return zcplx<T>(cosh(z.x), isnan(z.x) ? z.y : copysign(T(0), z.x) * z.y);
+  if (!isfinite(z.y)) {
+    if (z.x == T(0)) return zcplx<T>(T(NAN), T(0));
+    if (isinf(z.x)) return zcplx<T>(T(INFINITY), T(NAN)); }
+  return zcplx<T>(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
 template <class T> ZD zcplx<T> zyx_ctanh(zcplx<T> z) {
+  if (isinf(z.x)) return zcplx<T>(copysign(T(1), z.x), copysign(T(0), isfinite(z.y) ? sin(T(2) * z.y) : z.y));
+  if (isnan(z.x)) return zcplx<T>(z.x, z.y == T(0) ? z.y : T(NAN));
+  if (!isfinite(z.y)) return zcplx<T>(z.x == T(0) ? z.x : T(NAN), T(NAN));
+  if (z.y == T(0)) return zcplx<T>(tanh(z.x), z.y);
+  /* tanh(x + iy) = (sinh 2x + i sin 2y) / (cosh 2x + cos 2y); beyond |x| = 20 the real
+     part is 1 and cosh would overflow */
   if (fabs(z.x) > T(20)) return zcplx<T>(copysign(T(1), z.x), T(4) * sin(z.y) * cos(z.y) * exp(T(-2) * fabs(z.x)));
   T d = cosh(T(2) * z.x) + cos(T(2) * z.y);
   return zcplx<T>(sinh(T(2) * z.x) / d, sin(T(2) * z.y) / d); }
 /* the circular functions through the hyperbolic ones: f(z) = -i g(i z) */
 template <class T> ZD zcplx<T> zyx_mul_i(zcplx<T> z) { return zcplx<T>(-z.y, z.x); }
 template <class T> ZD zcplx<T> zyx_mul_negi(zcplx<T> z) { return zcplx<T>(z.y, -z.x); }
-template <class T> ZD zcplx<T> zyx_csin(zcplx<T> z) { return zyx_mul_negi(zyx_csinh(zyx_mul_i(z))); }
+template <class T> ZD zcplx<T> zyx_csin(zcplx<T> z) {
+  if (isinf(z.y) && !isfinite(z.x)) return zcplx<T>(T(NAN), T(INFINITY));  /* unspecified signs: libm's */
+  return zyx_mul_negi(zyx_csinh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_ccos(zcplx<T> z) { return zyx_ccosh(zyx_mul_i(z)); }
 template <class T> ZD zcplx<T> zyx_ctan(zcplx<T> z) { return zyx_mul_negi(zyx_ctanh(zyx_mul_i(z))); }
+/* inverse functions for finite arguments after W. Kahan, "Branch cuts for complex
+   elementary functions"; the special values of each are spelled out first */
+template <class T> ZD zcplx<T> zyx_casin_finite(zcplx<T> z) {
+  zcplx<T> s1m = zyx_csqrt(zcplx<T>(T(1) - z.x, -z.y)), s1p = zyx_csqrt(zcplx<T>(T(1) + z.x, z.y));
+  return zcplx<T>(atan2(z.x, s1m.x * s1p.x - s1m.y * s1p.y), asinh(s1m.x * s1p.y - s1m.y * s1p.x)); }
 template <class T> ZD zcplx<T> zyx_casinh(zcplx<T> z) {
-  return zyx_clog(z + zyx_csqrt(z * z + zcplx<T>(T(1)))); }
-template <class T> ZD zcplx<T> zyx_cacosh(zcplx<T> z) {
-  return zyx_clog(z + zyx_csqrt(z + zcplx<T>(T(1))) * zyx_csqrt(z - zcplx<T>(T(1)))); }
-template <class T> ZD zcplx<T> zyx_catanh(zcplx<T> z) {
-  zcplx<T> h(T(0.5));
-  return h * (zyx_clog(zcplx<T>(T(1)) + z) - zyx_clog(zcplx<T>(T(1)) - z)); }
+  if (isnan(z.x)) return zcplx<T>(isinf(z.y) ? copysign(T(INFINITY), z.x) : z.x, z.y == T(0) ? z.y : T(NAN));
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? z.x : z.y, z.y);
+  if (isinf(z.x)) return zcplx<T>(z.x, copysign(isinf(z.y) ? ZYX_PI_4 : T(0), z.y));
+  if (isinf(z.y)) return zcplx<T>(copysign(T(INFINITY), z.x), copysign(ZYX_PI_2, z.y));
+  if (z.y == T(0)) return zcplx<T>(asinh(z.x), z.y);
+  return zyx_mul_negi(zyx_casin_finite(zyx_mul_i(z))); }  /* asinh(z) = -i asin(i z) */
 template <class T> ZD zcplx<T> zyx_casin(zcplx<T> z) { return zyx_mul_negi(zyx_casinh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_cacos(zcplx<T> z) {
-  zcplx<T> a = zyx_casin(z); return zcplx<T>(T(1.5707963267948966) - a.x, -a.y); }
+  if (isnan(z.x)) return zcplx<T>(z.x, isinf(z.y) ? -z.y : z.x);
+  if (isnan(z.y)) return zcplx<T>(z.x == T(0) ? ZYX_PI_2 : z.y, isinf(z.x) ? -fabs(z.x) : z.y);
+  if (isinf(z.x)) return zcplx<T>(isinf(z.y) ? (z.x > T(0) ? ZYX_PI_4 : T(3) * ZYX_PI_4) : (z.x > T(0) ? T(0) : ZYX_PI),
+                                  copysign(T(INFINITY), -z.y));
+  if (isinf(z.y)) return zcplx<T>(ZYX_PI_2, -z.y);
+  zcplx<T> s1m = zyx_csqrt(zcplx<T>(T(1) - z.x, -z.y)), s1p = zyx_csqrt(zcplx<T>(T(1) + z.x, z.y));
+  return zcplx<T>(T(2) * atan2(s1m.x, s1p.x), asinh(s1p.x * s1m.y - s1p.y * s1m.x)); }
+template <class T> ZD zcplx<T> zyx_cacosh(zcplx<T> z) {
+  if (isnan(z.x)) return zcplx<T>(isinf(z.y) ? T(INFINITY) : z.x, z.x);
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? T(INFINITY) : z.y, z.x == T(0) ? ZYX_PI_2 : z.y);
+  if (isinf(z.x)) return zcplx<T>(T(INFINITY), copysign(isinf(z.y) ? (z.x > T(0) ? ZYX_PI_4 : T(3) * ZYX_PI_4)
+                                                                  : (z.x > T(0) ? T(0) : ZYX_PI), z.y));
+  if (isinf(z.y)) return zcplx<T>(T(INFINITY), copysign(ZYX_PI_2, z.y));
+  zcplx<T> sm1 = zyx_csqrt(zcplx<T>(z.x - T(1), z.y)), sp1 = zyx_csqrt(zcplx<T>(z.x + T(1), z.y));
+  return zcplx<T>(asinh(sm1.x * sp1.x + sm1.y * sp1.y), T(2) * atan2(sm1.y, sp1.x)); }
+template <class T> ZD zcplx<T> zyx_catanh(zcplx<T> z) {
+  if (isnan(z.x)) return isinf(z.y) ? zcplx<T>(copysign(T(0), z.x), copysign(ZYX_PI_2, z.y)) : zcplx<T>(z.x, z.x);
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? copysign(T(0), z.x) : (z.x == T(0) ? z.x : z.y), z.y);
+  if (isinf(z.x) || isinf(z.y)) return zcplx<T>(copysign(T(0), z.x), copysign(ZYX_PI_2, z.y));
+  if (z.x == T(0)) return zcplx<T>(z.x, atan(z.y));  /* atanh(iy) = i atan(y), keeping the zero's sign */
+  T ax = fabs(z.x), ay = fabs(z.y);
+  if (fmax(ax, ay) > (sizeof(T) == 4 ? T(1e8) : T(1e16))) {  /* 1 / z to the type's precision */
+    T h = hypot(z.x, z.y); return zcplx<T>(z.x / h / h, copysign(ZYX_PI_2, z.y)); }
+  /* real: log(|1 + z|^2 / |1 - z|^2) / 4 = log1p(4|x| / |1 - |x| - iy|^2) / 4 (no cancellation);
+     imaginary: arg((1 + z)(1 - conj z)) / 2 */
+  T y2 = z.y * z.y, den = (T(1) - ax) * (T(1) - ax) + y2;
+  return zcplx<T>(copysign(T(0.25) * log1p(T(4) * ax / den), z.x),
+                  T(0.5) * atan2(T(2) * z.y, (T(1) - ax) * (T(1) + ax) - y2)); }
 template <class T> ZD zcplx<T> zyx_catan(zcplx<T> z) { return zyx_mul_negi(zyx_catanh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_cpow(zcplx<T> a, zcplx<T> b) {
+  /* NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer powers by
+     repeated multiplication (exact for Gaussian integers), else exp(b log a) */
   if (b.x == T(0) && b.y == T(0)) return zcplx<T>(T(1));
-  if (a.x == T(0) && a.y == T(0) && b.y == T(0) && b.x > T(0)) return zcplx<T>(T(0));
+  if (a.x == T(0) && a.y == T(0)) return (b.x > T(0) && b.y == T(0)) ? zcplx<T>(T(0)) : zcplx<T>(T(NAN), T(NAN));
+  if (b.y == T(0) && b.x == rint(b.x) && fabs(b.x) < T(100)) {
+    int n = (int)b.x, m = n < 0 ? -n : n;
+    zcplx<T> r(T(1)), x = a;
+    while (m) { if (m & 1) r = r * x; x = x * x; m >>= 1; }
+    return n < 0 ? zcplx<T>(T(1)) / r : r; }
   return zyx_cexp(b * zyx_clog(a)); }
+#undef ZYX_PI
+#undef ZYX_PI_2
+#undef ZYX_PI_4
 ZD float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 ZD float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
 ZD double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
@@ -453,9 +537,9 @@ class CUDARenderer(CStyleRenderer):
         if op == "RECIP":
             return f"({one} / {a[0]})"
         if op == "EXPM1":
-            return f"(zyx_cexp({a[0]}) - {one})"
+            return f"zyx_cexpm1({a[0]})"
         if op == "LOG1P":
-            return f"zyx_clog({one} + {a[0]})"
+            return f"zyx_clog1p({a[0]})"
         if op in ("LOG2", "LOG10"):
             c = "0.6931471805599453" if op == "LOG2" else "2.302585092994046"
             return f"(zyx_clog({a[0]}) / {t}({c}))"

@@ -1169,3 +1169,55 @@ def test_event_errors_name_the_call(call):
     with pytest.raises(cuda.CUDAError, match=f"{call} failed: CUDA_ERROR_INVALID_VALUE"):
         be.launch(_fill_kernel(1.0), [a], [])
         be.copy_out(a, 16, dt.float32)
+
+
+# ------------------------------------------------------------------ parallel compiles
+def test_compile_many_runs_nvrtc_in_parallel(monkeypatch, tmp_path):
+    """A schedule's new kernels go through NVRTC at once on a thread pool; kernels
+    already on disk are not recompiled, and each result reaches ``compile``."""
+    import time
+    import types
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cuda, "COMPILE_THREADS", 4)
+    monkeypatch.setattr(cuda, "nvrtc_version", lambda: (13, 0))
+    be = object.__new__(cuda.CUDABackend)
+    be.arch, be.cc, be.compiles = "sm_90", 90, 0
+    be._lock, be._programs, be._prebuilt = threading.Lock(), {}, {}
+    lock, running, peak, names = threading.Lock(), [0], [0], []
+
+    def fake_nvrtc(src, arch, name):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            names.append(name)
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return b"image of " + src.encode(), ""
+    monkeypatch.setattr(cuda, "nvrtc_compile", fake_nvrtc)
+    monkeypatch.setattr(cuda.CUDABackend, "compile", lambda self, k, src: self._prebuilt.pop(self._program_key(src), None)
+                        or b"from disk")
+    from zyx import cache
+    cache.write("cuda", be._program_key("src3"), ".cubin", b"old")  # compiled by an earlier process
+    items = [(types.SimpleNamespace(name=f"k{i}"), f"src{i}") for i in range(4)] + [(types.SimpleNamespace(name="k0"),
+                                                                                     "src0")]
+    got = be.compile_many(items)
+    assert got[:3] == [b"image of src0", b"image of src1", b"image of src2"] and got[3] == b"from disk"
+    assert sorted(names) == ["k0", "k1", "k2"] and be.compiles == 3  # src0 once, src3 from disk
+    assert peak[0] >= 2, "NVRTC calls did not overlap"
+
+
+@needs_nvrtc
+def test_nvrtc_compiles_concurrently():
+    """Real NVRTC from several threads at once (one program each) gives the same CUBINs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zyx.kernels.render_cuda import CUDARenderer
+    x = cpu(_data(dt.float32, (8, 16)))
+    srcs = [CUDARenderer(90).render(k) for k in (kernels_of((x * 3).exp())[0], kernels_of(x.sum(axis=1))[0],
+                                                   kernels_of(x.cast(dt.float16) + 1)[0])]
+    alone = [cuda.nvrtc_compile(s, "sm_90")[0] for s in srcs]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda s: cuda.nvrtc_compile(s, "sm_90")[0], srcs))
+    assert together == alone and all(img[:4] == b"\x7fELF" for img in together)
+    assert "cuda_fp16.h" in srcs[2] and "cuda_fp16.h" not in srcs[0] and "cuda_bf16.h" not in srcs[2]

@@ -346,7 +346,7 @@ static inline void __syncthreads() { zyx_bar->arrive_and_wait(); }
 #define __launch_bounds__(n)
 #define __restrict__
 #define __shared__ static
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 struct __half { _Float16 v; };
 static inline float __half2float(__half h) { return (float)h.v; }
@@ -362,6 +362,69 @@ static inline __nv_bfloat16 __double2bfloat16(double d) { return __float2bfloat1
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) int4 { int x, y, z, w; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+/* The tensor-core helpers (render_cuda's MMA_HELPERS), with the semantics of the PTX ISA:
+   cp.async copies at once (the pipeline's waits become no-ops); ldmatrix and mma.sync are
+   warp-collective - every thread of the block reaches them together, so a warp's lanes
+   publish their operands in per-warp slots between two block barriers and each lane
+   takes its own fragment elements (PTX ISA "Matrix Fragments for mma.m16n8k16" / k8). */
+#define ZYX_HOST_EMULATION 1
+struct zyx_warp_slots { const void* addr[32]; uint32_t a[32][4]; uint32_t b[32][2]; };
+static zyx_warp_slots zyx_ws[32];
+static inline void zyx_cp_async16(void* s, const void* g, int n) {
+  memcpy(s, g, n); memset((char*)s + n, 0, 16 - n); }
+static inline void zyx_cp_async_commit() {}
+template <int N> static inline void zyx_cp_async_wait() {}
+static inline void zyx_ldmatrix(uint32_t* d, const void* p, bool trans) {
+  unsigned lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  zyx_ws[w].addr[lane] = p;
+  __syncthreads();
+  for (int i = 0; i < 4; i++) {  /* matrix i: rows from lanes 8i..8i+7 */
+    const uint16_t* const* rows = (const uint16_t* const*)&zyx_ws[w].addr[8 * i];
+    uint16_t lo = trans ? rows[2 * (lane % 4)][lane / 4] : rows[lane / 4][2 * (lane % 4)];
+    uint16_t hi = trans ? rows[2 * (lane % 4) + 1][lane / 4] : rows[lane / 4][2 * (lane % 4) + 1];
+    d[i] = lo | ((uint32_t)hi << 16);
+  }
+  __syncthreads();
+}
+static inline void zyx_ldmatrix_x4(uint32_t* d, const void* p) { zyx_ldmatrix(d, p, false); }
+static inline void zyx_ldmatrix_x4_trans(uint32_t* d, const void* p) { zyx_ldmatrix(d, p, true); }
+static inline float zyx_emu_f16(uint32_t h) { uint16_t b = h; _Float16 x; memcpy(&x, &b, 2); return (float)x; }
+static inline float zyx_emu_bf16(uint32_t h) { uint32_t u = h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline float zyx_emu_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+/* KIND 0: f16 m16n8k16, 1: bf16 m16n8k16, 2: tf32 m16n8k8; D = A B + C on one warp */
+template <int KIND> static inline void zyx_mma(float* c, const uint32_t* a, const uint32_t* b) {
+  unsigned lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  for (int i = 0; i < 4; i++) zyx_ws[w].a[lane][i] = a[i];
+  zyx_ws[w].b[lane][0] = b[0]; zyx_ws[w].b[lane][1] = b[1];
+  __syncthreads();
+  const int K = KIND == 2 ? 8 : 16, g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; e++) {
+    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
+    float s = c[e];
+    for (int k = 0; k < K; k++) {
+      float x, y;
+      if (KIND == 2) {  /* a0 (g, t) a1 (g+8, t) a2 (g, t+4) a3 (g+8, t+4); b0 (t, g) b1 (t+4, g) */
+        x = zyx_emu_bits(zyx_ws[w].a[(row % 8) * 4 + k % 4][(row >= 8) + 2 * (k >= 4)]);
+        y = zyx_emu_bits(zyx_ws[w].b[col * 4 + k % 4][k >= 4]);
+      } else {  /* a: {(g, 2t..2t+1), (g+8, ..), (g, 2t+8..), (g+8, 2t+8..)}; b: {(2t..2t+1, g), (2t+8.., g)} */
+        uint32_t va = zyx_ws[w].a[(row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)];
+        uint32_t vb = zyx_ws[w].b[col * 4 + (k % 8) / 2][k >= 8];
+        uint32_t ha = (k % 2) ? va >> 16 : va & 0xffffu, hb = (k % 2) ? vb >> 16 : vb & 0xffffu;
+        x = KIND == 0 ? zyx_emu_f16(ha) : zyx_emu_bf16(ha);
+        y = KIND == 0 ? zyx_emu_f16(hb) : zyx_emu_bf16(hb);
+      }
+      s += x * y;
+    }
+    c[e] = s;
+  }
+  __syncthreads();
+}
+static inline void zyx_mma_f16(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<0>(c, a, b); }
+static inline void zyx_mma_bf16(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<1>(c, a, b); }
+static inline void zyx_mma_tf32(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<2>(c, a, b); }
+static inline uint32_t zyx_tf32(uint32_t u) {  /* round to 10 mantissa bits, ties away */
+  return ((u & 0x7f800000u) == 0x7f800000u) ? u : ((u + 0x1000u) & 0xffffe000u); }
 """
 EMU_MAX_GRID = 3
 
@@ -371,12 +434,13 @@ class EmulatedCUDA:
 
     description = "CUDA C emulated on the host (tests only)"
 
-    def __init__(self, flags: tuple[str, ...] = ()):
+    def __init__(self, flags: tuple[str, ...] = (), cc: int = 0):
         from zyx.backends.cpu import open_device
         from zyx.kernels.render_cuda import CUDARenderer
         self.flags = list(flags)  # extra g++ flags (a sanitizer)
+        self.cc = cc  # the compute capability rendered for (90: the tensor-core shapes; no WMMA here)
         self.host = open_device(0)
-        self.renderer = CUDARenderer()
+        self.renderer = CUDARenderer(cc)
         self.dtypes = frozenset(dt.ALL)
         self.launches: list[tuple[str, int, int]] = []
 
@@ -434,7 +498,7 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
                 path = cache.write("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
         lib = ctypes.CDLL(str(path))
-        grid, block = launch_config(kernel)
+        grid, block = launch_config(kernel, self.cc)
         return lib.zyx_run, kernel.name, min(grid, EMU_MAX_GRID), block
 
     def launch(self, prog, buffers, scalars):
@@ -552,6 +616,48 @@ def test_emulated_half_types_and_bitcast(emu):
     np.testing.assert_array_equal(x.cast(dt.bfloat16).numpy(), h.cast(dt.bfloat16).numpy())
     np.testing.assert_array_equal(x.sum(axis=1).numpy(), h.sum(axis=1).numpy())
     np.testing.assert_array_equal(on(emu, a.view(np.int16)).bitcast(dt.float16).numpy(), a)
+
+
+# ------------------------------------------------------------------ column reductions
+# A reduction across rows whose loads run along the outputs (mean(axis=0)) takes the
+# column-strip shape: a block owns 32 consecutive outputs, its row lanes stride down the
+# rows, the lanes' partials meet in shared memory.
+@needs_nvrtc
+def test_column_reduction_plan_and_ptx():
+    from zyx.kernels.render_cuda import column_plan, launch_config, uses_block_reduce
+    x = cpu(_data(dt.float32, (1024, 2048)))
+    k = kernels_of(x.mean(axis=0))[-1]
+    cp = column_plan(k)
+    assert cp is not None and uses_block_reduce(k)  # it used to take one block per column
+    assert (cp.groups, cp.lanes) == (64, 32) and launch_config(k, 90) == (64, 1024)
+    ptx, _ = cuda.compile_only(k)
+    assert "bar.sync" in ptx and ".shared" in ptx
+    # loads contiguous along the reduction keep the block per output; few rows stay per thread
+    assert column_plan(kernels_of(x.sum(axis=1))[-1]) is None
+    assert column_plan(kernels_of(cpu(_data(dt.float32, (40, 4096))).sum(axis=0))[-1]) is None
+    wide = kernels_of(cpu(_data(dt.float32, (300, 1 << 17))).sum(axis=0))[-1]
+    assert column_plan(wide) is None  # 131072 outputs: a thread each fills the GPU
+
+
+def test_emulated_column_reductions(emu):
+    emu.backend.launches.clear()
+    a = RNG.standard_normal((300, 100)).astype(np.float32)  # 4 strips of 32, the last partial
+    x = on(emu, a)
+    np.testing.assert_allclose(x.sum(axis=0).numpy(), a.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.var(axis=0).numpy(), a.astype(np.float64).var(0), rtol=1e-4)
+    assert any(block == 512 for _, _, block in emu.backend.launches)  # 16 row lanes x 32 columns
+    an = RNG.standard_normal((256, 70)).astype(np.float32)
+    an[100, 5] = np.nan
+    np.testing.assert_array_equal(on(emu, an).max(axis=0).numpy(), an.max(0))
+    ai = RNG.integers(-(2 ** 40), 2 ** 40, size=(257, 40))
+    np.testing.assert_array_equal(on(emu, ai).sum(axis=0).numpy(), ai.sum(0))
+    b = RNG.standard_normal((2, 130, 33))
+    np.testing.assert_allclose(on(emu, b).sum(axis=1).numpy(), b.sum(1), rtol=1e-12)
+    c = (RNG.standard_normal((96, 50)) + 1j * RNG.standard_normal((96, 50))).astype(np.complex64)
+    np.testing.assert_allclose(on(emu, c).sum(axis=0).numpy(), c.astype(np.complex128).sum(0), rtol=1e-4)
+    tall = RNG.standard_normal((20000, 40)).astype(np.float32)  # two-stage: chunks x 40 partials first
+    np.testing.assert_allclose(on(emu, tall).sum(axis=0).numpy(), tall.astype(np.float64).sum(0), rtol=1e-4,
+                               atol=1e-3)
 
 
 # ------------------------------------------------------------------ correctness of spellings
@@ -761,17 +867,18 @@ def test_non_contractions_keep_plain_rendering():
 
 @needs_nvrtc
 @pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16], ids=lambda d: d.name)
-@pytest.mark.parametrize("shape", [(64, 64, 64), (70, 40, 90), (2, 33, 50, 17)])
+@pytest.mark.parametrize("shape", [(70, 40, 90), (2, 33, 50, 17)])
 def test_tensor_core_matmul_compiles(dtype, shape):
-    """WMMA 16x16x16 fragments for half inputs with float32 accumulation: compile-checked
-    for sm_90 only (tensor cores cannot be emulated on the host)."""
+    """WMMA 16x16x16 fragments for half inputs with float32 accumulation, where the
+    operands do not read in aligned 16-byte chunks (90 columns, 50-element rows) for the
+    mma.sync pipeline: compile-checked for sm_90 only (WMMA is not emulated on the host)."""
     from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
     *batch, m, kk, n = shape
     x = cpu(_data(dt.float32, (*batch, m, kk)), dtype)
     w = cpu(_data(dt.float32, (*batch, kk, n)), dtype)
     k = kernels_of(x @ w)[-1]
     mm = matmul_plan(k, 90)
-    assert mm is not None and mm.wmma is dtype
+    assert mm is not None and mm.kind == "wmma" and mm.wmma is dtype
     assert launch_config(k, 90) == (mm.tiles, 128)
     src = CUDARenderer(90).render(k)
     assert "#include <mma.h>" in src and "mma_sync" in src
@@ -790,8 +897,8 @@ def test_tensor_core_matmul_with_fused_epilogue_compiles():
     w = cpu(_data(dt.float32, (48, 80)), dt.float16)
     bias = cpu(_data(dt.float32, (80,)), dt.float16)
     k = kernels_of((x @ w + bias).relu())[-1]
-    assert matmul_plan(k, 90).wmma is dt.float16
-    ptx, _ = cuda.compile_only(k, 90)
+    assert matmul_plan(k, 75).wmma is dt.float16
+    ptx, _ = cuda.compile_only(k, 75)
     assert "wmma.store" in ptx or "wmma.mma.sync" in ptx
 
 
@@ -805,6 +912,127 @@ def test_tensor_core_path_needs_plain_half_loads():
     mm = matmul_plan(k, 90)
     assert mm is not None and mm.wmma is None
     cuda.compile_only(k, 90)
+
+
+# ------------------------------------------------------------------ tensor-core and register-blocked matmuls
+# 128 x 128 tiles: mma.sync m16n8k16 (float16 / bfloat16) or m16n8k8 (TF32, opt-in) fed by
+# ldmatrix from swizzled shared memory through a 3-stage cp.async pipeline, and a
+# register-blocked FFMA kernel for float32. The host emulation implements ldmatrix,
+# mma.sync and cp.async (see _SHIM), so the fragment indexing, swizzles, pipeline and edge
+# tiles are run against NumPy here; NVRTC + ptxas check the real instructions.
+def _big_mm_cases(dev, dtype):
+    """(name, lazy product, float64 reference): ragged tiles, a K spanning more k-tiles
+    than pipeline stages and a partial last one, every operand layout, a fused epilogue,
+    a batch."""
+    a, b = RNG.standard_normal((136, 160)), RNG.standard_normal((160, 200))
+    bias = RNG.standard_normal(200)
+    a3, b3 = RNG.standard_normal((2, 130, 40)), RNG.standard_normal((2, 40, 136))
+
+    def t(v):
+        return zyx.Tensor(v.astype(dtype.np), device=dev)
+
+    def r(v):
+        return v.astype(dtype.np).astype(np.float64)
+    return [("nn", t(a) @ t(b), r(a) @ r(b)),
+            ("tn", t(np.ascontiguousarray(a.T)).T @ t(b), r(a) @ r(b)),
+            ("nt_bias_relu", (t(a) @ t(np.ascontiguousarray(b.T)).T + t(bias)).relu(),
+             np.maximum(r(a) @ r(b) + r(bias), 0)),
+            ("batched_k40", t(a3) @ t(b3), r(a3) @ r(b3))]
+
+
+@pytest.fixture(scope="module")
+def emu90():
+    """The emulator rendering for sm_90: the mma.sync / TF32 / FFMA shapes."""
+    import shutil
+
+    from zyx import device as zdev
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is needed to run CUDA source on the host")
+    dev = zdev.Device("cuda", 97, EmulatedCUDA(cc=90))
+    zdev._devices[("cuda", 97)] = dev
+    yield dev
+    zdev._devices.pop(("cuda", 97), None)
+
+
+@pytest.fixture
+def tf32_allowed():
+    cuda.set_allow_tf32(True)
+    yield
+    cuda.set_allow_tf32(False)
+
+
+@pytest.mark.parametrize("dtype,kind", [(dt.float16, "mma"), (dt.bfloat16, "mma"), (dt.float32, "ffma")],
+                         ids=["float16", "bfloat16", "float32"])
+def test_emulated_big_matmuls(emu90, dtype, kind):
+    from zyx.kernels.render_cuda import matmul_plan
+    tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 1e-5}[dtype.name]
+    for name, got, want in _big_mm_cases(emu90, dtype):
+        mm = matmul_plan(kernels_of(got)[-1], 90)
+        assert mm is not None and mm.kind == kind, f"{name}: {mm and mm.kind}"
+        res = got.numpy().astype(np.float64)
+        np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+
+
+def test_emulated_tf32_matmul(emu90, tf32_allowed):
+    from zyx.kernels.render_cuda import matmul_plan
+    for name, got, want in _big_mm_cases(emu90, dt.float32)[:3]:
+        assert matmul_plan(kernels_of(got)[-1], 90).kind == "tf32", name
+        err = np.abs(got.numpy() - want).max() / np.abs(want).max()
+        assert 1e-5 < err < 2e-3, f"{name}: relative error {err} is not TF32's"
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16, dt.float32], ids=lambda d: d.name)
+def test_big_matmul_ptx(dtype, tf32_allowed):
+    """The real instructions: mma.sync m16n8k16 / m16n8k8 (TF32) with ldmatrix (.trans for
+    operands contiguous along the output) and cp.async, 48 KiB of static shared memory."""
+    from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
+    for name, got, _ in _big_mm_cases("cpu", dtype):
+        k = kernels_of(got)[-1]
+        mm = matmul_plan(k, 90)
+        assert mm.kind == ("tf32" if dtype is dt.float32 else "mma") and launch_config(k, 90) == (mm.tiles, 256)
+        ptx, _ = cuda.compile_only(k, 90)
+        shape = "m16n8k8" if dtype is dt.float32 else "m16n8k16"
+        assert f"mma.sync.aligned.{shape}.row.col.f32" in ptx and "cp.async.cg.shared.global" in ptx, name
+        # .trans for an operand contiguous along its output axis (B in nn, both in tn); TF32
+        # reads such operands with scalar loads (ldmatrix transposes 16-bit elements)
+        mn_major = name != "nt_bias_relu"
+        assert ("ldmatrix.sync.aligned.m8n8.x4.trans" in ptx) == (mn_major and dtype is not dt.float32), name
+        if dtype is dt.float32:
+            assert "cvt.rna.tf32.f32" in ptx
+        assert "mma.h" not in CUDARenderer(90).render(k)
+
+
+@needs_nvrtc
+def test_ffma_matmul_ptx():
+    from zyx.kernels.render_cuda import matmul_plan
+    for name, got, _ in _big_mm_cases("cpu", dt.float32):
+        k = kernels_of(got)[-1]
+        assert matmul_plan(k, 90).kind == "ffma", name
+        ptx, _ = cuda.compile_only(k, 90)
+        assert "fma.rn.f32" in ptx and "ld.shared.v4.f32" in ptx, name
+
+
+def test_big_matmul_switches(monkeypatch):
+    """ZYX_CUDA_MMA=0 / ZYX_CUDA_FFMA=0 fall back to WMMA / the SIMT tile; unaligned
+    operands (a 1-element offset view) and small outputs never take the new shapes."""
+    from zyx.kernels.render_cuda import matmul_plan
+    x, w = cpu(_data(dt.float32, (256, 64)), dt.float16), cpu(_data(dt.float32, (64, 256)), dt.float16)
+    k = kernels_of(x @ w)[-1]
+    assert matmul_plan(k, 90).kind == "mma" and matmul_plan(k, 75).kind == "wmma"
+    monkeypatch.setenv("ZYX_CUDA_MMA", "0")
+    assert matmul_plan(k, 90).kind == "wmma"
+    monkeypatch.delenv("ZYX_CUDA_MMA")
+    assert matmul_plan(kernels_of(x[:, 1:] @ w[1:])[-1], 90).kind == "wmma"
+    xf, wf = x.cast(dt.float32).realize(), w.cast(dt.float32).realize()
+    kf = kernels_of(xf @ wf)[-1]
+    assert matmul_plan(kf, 90).kind == "ffma" and matmul_plan(kf, 0).kind == "ffma"
+    monkeypatch.setenv("ZYX_CUDA_FFMA", "off")
+    assert matmul_plan(kf, 90).kind == "simt"
+    monkeypatch.delenv("ZYX_CUDA_FFMA")
+    assert matmul_plan(kernels_of(xf[:100] @ wf)[-1], 90).kind == "simt"  # 100 rows: under one 128 tile
+    assert matmul_plan(kernels_of(xf.relu() @ wf)[-1], 90).kind == "simt"  # a prologue: staged values
+    assert not cuda.allow_tf32()
 
 
 # ------------------------------------------------------------------ pinned transfers

@@ -218,6 +218,23 @@ def compile_only(kernel: Kernel, arch: int = 90) -> tuple[str, str]:
     return text, log
 
 
+def set_allow_tf32(allow: bool) -> None:
+    """Let float32 matrix products run on the tensor cores in TF32 (inputs rounded to a
+    10-bit mantissa, float32 accumulation; about 1e-3 relative error), as
+    ``torch.backends.cuda.matmul.allow_tf32`` does. Off by default (``ZYX_CUDA_TF32=1``
+    turns it on too). Cached schedules are dropped, so the next products are rebuilt."""
+    from .. import realize
+    from ..kernels import cuda_matmul
+    cuda_matmul.set_allow_tf32(allow)
+    realize.clear_cache()
+
+
+def allow_tf32() -> bool:
+    """Whether float32 matrix products may use TF32 tensor cores (``set_allow_tf32``)."""
+    from ..kernels import cuda_matmul
+    return cuda_matmul.allow_tf32()
+
+
 # ------------------------------------------------------------------ device memory
 class CUDABuffer:
     """A device allocation: ``ptr`` (CUdeviceptr as int) of ``nbytes`` (the pool size)."""

@@ -26,18 +26,17 @@ bit for bit where the math is exact.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .. import dtypes as dt
 from ..dtypes import DType
-from . import tile_c
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .cuda_matmul import MMA_HELPERS, MatmulPlan, matmul_plan, render_matmul, uses_mma_helpers
+from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
+from .cuda_util import BLOCK, MAX_GRID, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import split_decls as _split
+from .ir import Acc, Assign, Kernel, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
-from .symbolic import Sum, Var, coef, variables
-
-BLOCK = 256  # threads per block in both launch shapes
-MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
+from .symbolic import Sum, Var, variables
 
 CUDA_PREAMBLE = r"""
 typedef signed char int8_t; typedef short int16_t; typedef int int32_t; typedef long long int64_t;
@@ -251,15 +250,19 @@ _HALF_HEADERS = {"float16": "#include <cuda_fp16.h>\n", "bfloat16": "#include <c
 def kernel_dtypes(k: Kernel) -> set[DType]:
     """Every dtype a kernel's buffers and values have."""
     out = {p.dtype for p in k.params}
-    out.update(s.dtype for s in _walk(k.body) if isinstance(s, (Assign, Acc)))
+    out.update(s.dtype for s in walk(k.body) if isinstance(s, (Assign, Acc)))
     return out
 
 
-def preamble(k: Kernel, extra: str = "") -> str:
+def preamble(k: Kernel, mm: MatmulPlan | None = None) -> str:
     """The helper code kernel ``k`` starts with: the half-precision headers only when a
-    buffer or value of ``k`` has that type."""
+    buffer or value of ``k`` has that type, the tensor-core helpers only for the matmul
+    shapes that use them."""
     names = {d.name for d in kernel_dtypes(k)}
-    return "".join(h for n, h in _HALF_HEADERS.items() if n in names) + extra + CUDA_PREAMBLE
+    head = "".join(h for n, h in _HALF_HEADERS.items() if n in names)
+    if mm is not None and mm.kind == "wmma":
+        head += "#include <mma.h>\n"
+    return head + CUDA_PREAMBLE + (MMA_HELPERS if uses_mma_helpers(mm) else "")
 
 
 _COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SIN": "zyx_csin",
@@ -268,160 +271,6 @@ _COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SI
                   "ASINH": "zyx_casinh", "ACOSH": "zyx_cacosh", "ATANH": "zyx_catanh", "ABS": "zyx_cabs",
                   "REAL": "zyx_creal", "IMAG": "zyx_cimag", "CONJ": "zyx_conj", "ANGLE": "zyx_carg",
                   "ISNAN": "zyx_cisnan", "ISINF": "zyx_cisinf", "POW": "zyx_cpow"}
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)
-
-
-def _perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
-    """The loops of a perfect nest (each body a single loop) and the innermost body."""
-    nest = [loop]
-    while len(nest[-1].body) == 1 and isinstance(nest[-1].body[0], Loop):
-        nest.append(nest[-1].body[0])
-    return nest, nest[-1].body
-
-
-def unflatten(dims: list[tuple[str, int]], flat: str, suffix: str) -> list[tuple[str, str]]:
-    """(variable, expression) recovering each of ``dims`` - (name, extent) pairs, row-major,
-    the last fastest - from one flat index (integer literals spelled with ``suffix``: "LL",
-    "i"). The output loops of a thread, a block-reduce's loop nest, a matmul's tiles."""
-    out, inner = [], 1
-    for i in reversed(range(len(dims))):
-        v, n = dims[i]
-        e = flat if inner == 1 else f"({flat} / {inner}{suffix})"
-        if i > 0:
-            e = f"({e} % {n}{suffix})"
-        out.append((v, e))
-        inner *= n
-    return out[::-1]
-
-
-def loop_dims(nest: list[Loop]) -> list[tuple[str, int]]:
-    return [(lp.var.name, lp.size) for lp in nest]
-
-
-def _outer_accs(loop: Loop) -> list[str]:
-    """Accumulators updated inside ``loop`` but declared outside it, in first-use order."""
-    inner = {s.name for s in _walk(loop.body) if isinstance(s, Acc)}
-    out: list[str] = []
-    for s in _walk(loop.body):
-        if isinstance(s, AccUpdate) and s.name not in inner and s.name not in out:
-            out.append(s.name)
-    return out
-
-
-def uses_block_reduce(k: Kernel) -> bool:
-    """Few outputs and a big top-level reduction: one block per output element."""
-    total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-    big = 0
-    for s in k.body:
-        if isinstance(s, Loop) and _outer_accs(s):
-            nest, _ = _perfect_nest(s)
-            big = max(big, math.prod(lp.size for lp in nest))
-    if big < 128:
-        return False
-    return total <= 1024 or (total <= 65536 and big >= 1024)
-
-
-# ------------------------------------------------------------------ tiled contractions
-# A contraction (matmul and its relatives, as tile_c.plan finds them) runs as a tiled
-# matmul: each block computes a BM x BN tile of the output, staging BK-wide slices of the
-# A-side values (those depending on the row axis ``vm``) and the B-side values (column
-# axis ``vn``) in shared memory. SIMT: 16 x 16 threads, each a TM x TN register sub-tile
-# at rows ``zty + 16 i`` and columns ``ztx + 16 j`` (conflict-free shared reads, coalesced
-# stores). Tensor cores: 4 warps, each 2 x 2 WMMA 16x16x16 fragments of a 64 x 64 tile.
-MM_THREADS = 256
-MM_BK = 16
-WMMA_THREADS = 128
-WMMA_BK = 32
-MM_SHARED_LIMIT = 40 * 1024  # bytes of staged values per block (48 KiB static limit)
-
-
-@dataclass
-class MatmulPlan:
-    tp: tile_c.TilePlan  # vm / vn, the reduction nest, statement classes
-    bm: int
-    bn: int
-    bk: int
-    threads: int
-    wmma: DType | None  # float16 / bfloat16: the product runs on tensor cores
-    a_exp: list  # A-side statements whose values the per-element statements read
-    b_exp: list
-    red: int  # reduction steps (all loops of the nest)
-    outer: list  # the other parallel dims (batch), one tile grid each
-
-    @property
-    def tiles(self) -> int:
-        return math.prod(n for _, n in self.outer) * -(-self.tp.m // self.bm) * -(-self.tp.n // self.bn)
-
-
-def _per_thread(n: int) -> int:
-    return 4 if n >= 48 else 2 if n >= 24 else 1
-
-
-def _needed_for(stmts: list, names) -> list:
-    """The statements of ``stmts`` that ``names`` depend on (themselves included), in order."""
-    by = {s.name: s for s in stmts}
-    want: set = set()
-    stack = list(names)
-    while stack:
-        nm = stack.pop()
-        if nm in by and nm not in want:
-            want.add(nm)
-            stack.extend(by[nm].srcs)
-    return [s for s in stmts if s.name in want]
-
-
-def _wmma_type(k: Kernel, p: tile_c.TilePlan, a_exp: list, b_exp: list, cc: int) -> DType | None:
-    """float16 / bfloat16 when the contraction is exactly sum(a * b) of two such loads
-    with a float32 accumulator, and the device has tensor cores for the type."""
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    if cc < 70 or len(ab) != 1 or ab[0].op != "MUL" or ab[0].name != p.up.src:
-        return None
-    if len(a_exp) != 1 or len(b_exp) != 1 or set(ab[0].srcs) != {a_exp[0].name, b_exp[0].name}:
-        return None
-    if compute_dtype(p.acc.dtype) is not dt.float32 or any(s.op != "LOAD" for s in a_exp + b_exp):
-        return None
-    types = {k.params[s.arg[0]].dtype for s in a_exp + b_exp}
-    t = types.pop() if len(types) == 1 else None
-    return t if t is dt.float16 or (t is dt.bfloat16 and cc >= 80) else None
-
-
-def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
-    """The tiled-matmul plan for a contraction-shaped kernel, or None to render it plainly."""
-    p = tile_c.plan(k)
-    if p is None or p.vm is None or p.acc.kind != "SUM" or p.m < 16 or p.n < 16:
-        return None
-    red = math.prod(lp.size for lp in p.nest)
-    if red < 16 or p.cls.get(p.up.src) != "ab":
-        return None
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    if any(s.op in ("LOAD", "GATE", "RAND") for s in ab):
-        return None  # memory read per element: the padded edges of a tile would read out of bounds
-    used = {x for s in ab for x in s.srcs} | {p.up.src}
-    a_exp = [s for s in p.stmts if p.cls[s.name] == "a" and s.name in used]
-    b_exp = [s for s in p.stmts if p.cls[s.name] == "b" and s.name in used]
-    if not a_exp or not b_exp or any(compute_dtype(s.dtype).kind not in "fiub" for s in a_exp + b_exp):
-        return None
-    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
-    wm = _wmma_type(k, p, a_exp, b_exp, cc)
-    if wm is not None:
-        return MatmulPlan(p, 64, 64, WMMA_BK, WMMA_THREADS, wm, a_exp, b_exp, red, outer)
-    bm, bn = 16 * _per_thread(p.m), 16 * _per_thread(p.n)
-    shared = MM_BK * sum(compute_dtype(s.dtype).itemsize * (bm + 1) for s in a_exp) \
-        + MM_BK * sum(compute_dtype(s.dtype).itemsize * (bn + 1) for s in b_exp)
-    if shared > MM_SHARED_LIMIT:
-        return None
-    return MatmulPlan(p, bm, bn, MM_BK, MM_THREADS, None, a_exp, b_exp, red, outer)
-
-
-def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
-    """Declarations splitting the flat index ``lin`` into the variables of ``dims``."""
-    return [f"{pad}const int64_t {v} = {e};" for v, e in unflatten(dims, lin, "LL")]
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -481,17 +330,35 @@ def _vector_store(k: Kernel, s, v: str) -> bool:
     return isinstance(s, Store) and _hoistable(k, s.index) and _aligned_unit_stride(s.index, v)
 
 
+def reduction_shape(k: Kernel, cc: int = 0):
+    """How a kernel with a reduction runs: ("column", ColumnPlan), ("block", None),
+    ("matmul", MatmulPlan), or (None, None) for the thread-per-output shapes. A kernel
+    with few outputs and a big reduction takes a block per output unless its loads run
+    along the outputs (column strips); a contraction takes a tiled matmul."""
+    block = uses_block_reduce(k)
+    mm = None if block else matmul_plan(k, cc)
+    if mm is None:
+        cp = column_plan(k)
+        if cp is not None:
+            return "column", cp
+    if block:
+        return "block", None
+    return ("matmul", mm) if mm is not None else (None, None)
+
+
 def launch_config(k: Kernel, cc: int = 0) -> tuple[int, int]:
     """(blocks, threads per block) for a kernel on a device of compute capability ``cc``
     (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output."""
     total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     if total == 0:
         return 0, BLOCK
-    if uses_block_reduce(k):
+    shape, plan = reduction_shape(k, cc)
+    if shape == "column":
+        return min(plan.groups, MAX_GRID), plan.threads
+    if shape == "block":
         return min(total, MAX_GRID), BLOCK
-    mm = matmul_plan(k, cc)
-    if mm is not None:
-        return min(mm.tiles, MAX_GRID), mm.threads
+    if shape == "matmul":
+        return min(plan.tiles, MAX_GRID), plan.threads
     if not k.global_dims:
         return 1, 1
     return min(-(-(total // vector_width(k)) // BLOCK), MAX_GRID), BLOCK
@@ -590,14 +457,16 @@ class CUDARenderer(CStyleRenderer):
             params.append(f"{const}{self.storage_type(p.dtype)}* __restrict__ {p.name}")
         params += [f"uint32_t {s}" for s in k.scalars]
         blocks, threads = launch_config(k, self.cc)
-        mm = None if blocks == 0 or uses_block_reduce(k) else matmul_plan(k, self.cc)
-        out = [preamble(k, "#include <mma.h>\n" if mm is not None and mm.wmma is not None else ""),
+        shape, plan = reduction_shape(k, self.cc) if blocks else (None, None)
+        out = [preamble(k, plan if shape == "matmul" else None),
                f'extern "C" __global__ void __launch_bounds__({threads}) {k.name}({", ".join(params)}) {{']
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-        if uses_block_reduce(k):
-            self._render_block_reduce(k, total, out)
-        elif mm is not None:
-            self._render_matmul(k, mm, out)
+        if shape == "column":
+            render_column_reduce(self, k, plan, out)
+        elif shape == "block":
+            render_block_reduce(self, k, out)
+        elif shape == "matmul":
+            render_matmul(self, k, plan, out)
         elif not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
             self.render_body(k, k.body, 1, {}, out)
@@ -657,196 +526,10 @@ class CUDARenderer(CStyleRenderer):
         """Split the flat output index into the kernel's parallel loop variables."""
         return _split([(v.name, n) for v, n in k.global_dims], lin, pad)
 
-    def _render_block_reduce(self, k: Kernel, total: int, out: list[str]) -> None:
-        dtypes: dict = {}
-        accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
-        shared = {}  # acc name -> shared array
-        for s in k.body:
-            if isinstance(s, Loop):
-                for a in _outer_accs(s):
-                    if a not in shared:
-                        shared[a] = f"zsh_{a}"
-                        out.append(f"  __shared__ {self.ctype(accs[a].dtype)} {shared[a]}[{BLOCK}];")
-        out.append(f"  for (int64_t zo = blockIdx.x; zo < {total}LL; zo += gridDim.x) {{")
-        out.extend(self._global_vars(k, "zo", "    "))
-        pad = "    "
-        for s in k.body:
-            if isinstance(s, Loop) and _outer_accs(s):
-                nest, body = _perfect_nest(s)
-                size = math.prod(lp.size for lp in nest)
-                out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-                out.extend(_split(loop_dims(nest), "zr", pad + "  "))
-                self.render_body(k, body, 3, dtypes, out)
-                out.append(f"{pad}}}")
-                for a in _outer_accs(s):
-                    self._tree(accs[a], shared[a], pad, out)
-            elif isinstance(s, Store):
-                out.append(f"{pad}if (threadIdx.x == 0) {{")
-                self.render_body(k, [s], 3, dtypes, out)
-                out.append(f"{pad}}}")
-            else:
-                self.render_body(k, [s], 2, dtypes, out)
-        out.append("  }")
 
-    def _tree(self, acc: Acc, sh: str, pad: str, out: list[str]) -> None:
-        """Combine the block's partial accumulators; every thread gets the result."""
-        t = self.ctype(acc.dtype)
-        out.append(f"{pad}{sh}[threadIdx.x] = {acc.name};")
-        out.append(f"{pad}__syncthreads();")
-        out.append(f"{pad}for (int zs = {BLOCK // 2}; zs > 0; zs >>= 1) {{")
-        out.append(f"{pad}  if (threadIdx.x < zs) {{ {t} zmine = {sh}[threadIdx.x]; {t} zother = {sh}[threadIdx.x + zs];")
-        out.append(f"{pad}    {self.acc_update('zmine', acc.kind, 'zother', acc.dtype)} {sh}[threadIdx.x] = zmine; }}")
-        out.append(f"{pad}  __syncthreads();")
-        out.append(f"{pad}}}")
-        out.append(f"{pad}{acc.name} = {sh}[0];")
-        out.append(f"{pad}__syncthreads();")
+# the WGSL renderer shares these
+_outer_accs, _perfect_nest = outer_accs, perfect_nest
 
-    # ------------------------------------------------------------------ tiled matmul
-    def _render_matmul(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
-        p, it = mm.tp, "int64_t"
-        tm, tn = mm.bm // 16, mm.bn // 16
-        if mm.wmma is None:
-            for s in mm.a_exp:
-                out.append(f"  __shared__ {self.ctype(s.dtype)} zsa_{s.name}[{mm.bk}][{mm.bm + 1}];")
-            for s in mm.b_exp:
-                out.append(f"  __shared__ {self.ctype(s.dtype)} zsb_{s.name}[{mm.bk}][{mm.bn + 1}];")
-            out.append("  const int zty = threadIdx.x / 16, ztx = threadIdx.x % 16;")
-        else:
-            h = self.storage_type(mm.wmma)
-            out.append(f"  __shared__ __align__(32) {h} zsa[{mm.bm}][{mm.bk + 8}];")
-            out.append(f"  __shared__ __align__(32) {h} zsb[{mm.bk}][{mm.bn + 8}];")
-            out.append(f"  __shared__ __align__(32) float zsc[{mm.bm}][{mm.bn + 4}];")
-            out.append("  const int zwm = threadIdx.x / 64, zwn = (threadIdx.x / 32) % 2;")
-        tiles_m, tiles_n = -(-p.m // mm.bm), -(-p.n // mm.bn)
-        out.append(f"  for ({it} zt = blockIdx.x; zt < {mm.tiles}LL; zt += gridDim.x) {{")
-        out.extend(_split([(v.name, n) for v, n in mm.outer] + [("ztm", tiles_m), ("ztn", tiles_n)], "zt", "    "))
-        out.append(f"    const {it} zm0 = ztm * {mm.bm}, zn0 = ztn * {mm.bn};")
-        t = self.ctype(p.acc.dtype)
-        if mm.wmma is None:
-            out.append(f"    {t} zacc[{tm}][{tn}];")
-            out.append(f"    for (int i = 0; i < {tm}; i++) for (int j = 0; j < {tn}; j++) "
-                       f"zacc[i][j] = {self.acc_init('SUM', p.acc.dtype)};")
-        else:
-            frag = "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>"
-            out.append(f"    {frag} zc[2][2];")
-            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
-                       "nvcuda::wmma::fill_fragment(zc[i][j], 0.0f);")
-        out.append(f"    for ({it} zk0 = 0; zk0 < {mm.red}LL; zk0 += {mm.bk}) {{")
-        self._stage(k, mm, "a", out)
-        self._stage(k, mm, "b", out)
-        out.append("      __syncthreads();")
-        if mm.wmma is None:
-            self._simt_step(k, mm, out)
-        else:
-            self._wmma_step(mm, out)
-        out.append("      __syncthreads();")
-        out.append("    }")
-        pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
-        post = k.body[p.li + 1:]
-        guard = " && ".join([f"{p.vm.name} < {p.m}"] * (p.m % mm.bm != 0)
-                            + [f"{p.vn.name} < {p.n}"] * (p.n % mm.bn != 0))
-        if mm.wmma is None:
-            out.append(f"    #pragma unroll\n    for (int i = 0; i < {tm}; i++)")
-            out.append(f"    #pragma unroll\n    for (int j = 0; j < {tn}; j++) {{")
-            out.append(f"      const {it} {p.vm.name} = zm0 + zty + 16 * i, {p.vn.name} = zn0 + ztx + 16 * j;")
-            value = "zacc[i][j]"
-        else:
-            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++)")
-            out.append("      nvcuda::wmma::store_matrix_sync(&zsc[zwm * 32 + 16 * i][zwn * 32 + 16 * j], zc[i][j], "
-                       f"{mm.bn + 4}, nvcuda::wmma::mem_row_major);")
-            out.append("    __syncthreads();")
-            out.append(f"    for (int ze = threadIdx.x; ze < {mm.bm * mm.bn}; ze += {mm.threads}) {{")
-            out.append(f"      const int zr = ze / {mm.bn}, zq = ze % {mm.bn};")
-            out.append(f"      const {it} {p.vm.name} = zm0 + zr, {p.vn.name} = zn0 + zq;")
-            value = "zsc[zr][zq]"
-        out.append(f"      if ({guard or '1'}) {{")
-        out.append(f"        {t} {p.acc.name} = {value};")
-        self.render_body(k, pre + post, 4, {p.acc.name: p.acc.dtype}, out)
-        out.append("      }")
-        out.append("    }")
-        if mm.wmma is not None:
-            out.append("    __syncthreads();")
-        out.append("  }")
-
-    def _stage(self, k: Kernel, mm: MatmulPlan, side: str, out: list[str]) -> None:
-        """Compute one BK-wide slice of the A (or B) side values into shared memory,
-        zero where the tile overhangs the output or the reduction."""
-        p = mm.tp
-        exp = mm.a_exp if side == "a" else mm.b_exp
-        var, size, base, width = (p.vm, p.m, "zm0", mm.bm) if side == "a" else (p.vn, p.n, "zn0", mm.bn)
-        stmts = _needed_for(p.stmts, [s.name for s in exp])
-        loads = [s for s in stmts if s.op == "LOAD"]
-        rv = p.nest[-1].var.name
-        # consecutive threads take consecutive reduction steps when that is how memory runs
-        k_fast = any(coef(s.arg[1], rv) == 1 for s in loads) \
-            and not any(coef(s.arg[1], var.name) == 1 for s in loads)
-        row, kk = (f"ze / {mm.bk}", f"ze % {mm.bk}") if k_fast else (f"ze % {width}", f"ze / {width}")
-        if mm.wmma is None:
-            dst = [f"zs{side}_{s.name}[zkk][zrow]" for s in exp]
-            zero = [self.literal(0, s.dtype) for s in exp]
-            conv = [s.name for s in exp]
-        else:
-            dst = ["zsa[zrow][zkk]" if side == "a" else "zsb[zkk][zrow]"]
-            zero = [self.store_conv(mm.wmma, "0.0f")]
-            conv = [self.store_conv(mm.wmma, exp[0].name)]
-        out.append(f"      for (int ze = threadIdx.x; ze < {width * mm.bk}; ze += {mm.threads}) {{")
-        out.append(f"        const int zrow = {row}, zkk = {kk};")
-        out.append(f"        const int64_t {var.name} = {base} + zrow, zk = zk0 + zkk;")
-        conds = [f"{var.name} < {size}"] * (size % width != 0) + [f"zk < {mm.red}"] * (mm.red % mm.bk != 0)
-        out.append(f"        if ({' && '.join(conds)}) {{" if conds else "        {")
-        out.extend(_split(loop_dims(p.nest), "zk", "          "))
-        self.render_body(k, stmts, 5, {}, out)
-        out.extend(f"          {d} = {c};" for d, c in zip(dst, conv))
-        if conds:
-            out.append("        } else {")
-            out.extend(f"          {d} = {z};" for d, z in zip(dst, zero))
-        out.append("        }")
-        out.append("      }")
-
-    def _simt_step(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
-        """The BK reduction steps of one staged slice: each thread's TM x TN sub-tile."""
-        p = mm.tp
-        tm, tn = mm.bm // 16, mm.bn // 16
-        ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-        plain = [s for s in p.stmts if p.cls[s.name] == ""]
-        neither = _needed_for(plain, [x for s in ab for x in s.srcs])
-        bound = str(mm.bk) if mm.red % mm.bk == 0 else f"(zk0 + {mm.bk} <= {mm.red} ? {mm.bk} : (int)({mm.red} - zk0))"
-        out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
-        if any(s.op != "CONST" for s in neither):
-            out.append("        const int64_t zk = zk0 + zkk;")
-            out.extend(_split(loop_dims(p.nest), "zk", "        "))
-        dtypes = {s.name: s.dtype for s in p.stmts}
-        self.render_body(k, neither, 4, dtypes, out)
-        for side, exp, n, lane in (("a", mm.a_exp, tm, "zty"), ("b", mm.b_exp, tn, "ztx")):
-            for s in exp:
-                out.append(f"        {self.ctype(s.dtype)} zr{side}_{s.name}[{n}];")
-                out.append(f"        for (int q = 0; q < {n}; q++) zr{side}_{s.name}[q] = "
-                           f"zs{side}_{s.name}[zkk][{lane} + 16 * q];")
-        out.append(f"        #pragma unroll\n        for (int i = 0; i < {tm}; i++)")
-        out.append(f"        #pragma unroll\n        for (int j = 0; j < {tn}; j++) {{")
-        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zra_{s.name}[i];" for s in mm.a_exp)
-        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zrb_{s.name}[j];" for s in mm.b_exp)
-        self.render_body(k, ab, 5, dtypes, out)
-        out.append(f"          {self.acc_update('zacc[i][j]', 'SUM', p.up.src, p.acc.dtype)}")
-        out.append("        }")
-        out.append("      }")
-
-    def _wmma_step(self, mm: MatmulPlan, out: list[str]) -> None:
-        """The staged slice on tensor cores: each warp a 32 x 32 piece, 2 x 2 fragments."""
-        h = self.storage_type(mm.wmma)
-        w = "nvcuda::wmma"
-        out.append("      #pragma unroll")
-        out.append(f"      for (int zkk = 0; zkk < {mm.bk}; zkk += 16) {{")
-        out.append(f"        {w}::fragment<{w}::matrix_a, 16, 16, 16, {h}, {w}::row_major> zfa[2];")
-        out.append(f"        {w}::fragment<{w}::matrix_b, 16, 16, 16, {h}, {w}::row_major> zfb[2];")
-        out.append(f"        for (int i = 0; i < 2; i++) {w}::load_matrix_sync(zfa[i], &zsa[zwm * 32 + 16 * i][zkk], "
-                   f"{mm.bk + 8});")
-        out.append(f"        for (int j = 0; j < 2; j++) {w}::load_matrix_sync(zfb[j], &zsb[zkk][zwn * 32 + 16 * j], "
-                   f"{mm.bn + 8});")
-        out.append(f"        for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
-                   f"{w}::mma_sync(zc[i][j], zfa[i], zfb[j], zc[i][j]);")
-        out.append("      }")
-
-
-__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "matmul_plan",
+__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "column_plan", "matmul_plan",
+           "unflatten", "loop_dims",
            "MatmulPlan", "BLOCK", "vector_width", "VEC"]

@@ -1213,6 +1213,83 @@ def test_gpu_large_transfers_use_pinned_staging():
     assert zyx.get_device(dev).backend.staging.size > 0
 
 
+# ------------------------------------------------------------------ GPU checks of the issue 15 kernels
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype,tf32", [(dt.float16, False), (dt.bfloat16, False), (dt.float32, False),
+                                        (dt.float32, True)], ids=["float16", "bfloat16", "float32", "tf32"])
+def test_gpu_big_matmuls(dtype, tf32):
+    """mma.sync (float16 / bfloat16 / TF32) and the FFMA kernel on the GPU, every operand
+    layout, ragged tiles, a fused bias + relu epilogue; the kernel shape is asserted."""
+    from zyx.kernels.render_cuda import matmul_plan
+    dev = _gpu_device()
+    be = zyx.get_device(dev).backend
+    kind = "ffma" if dtype is dt.float32 and not tf32 else ("tf32" if tf32 else "mma")
+    if kind != "ffma" and be.target_cc < 80:
+        pytest.skip(f"{be.name} has no sm_80 tensor cores")
+    cuda.set_allow_tf32(tf32)
+    try:
+        tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 3e-3 if tf32 else 1e-5}[dtype.name]
+        a, b = (RNG.standard_normal(s).astype(dtype.np) for s in ((1000, 520), (520, 776)))
+        large = zyx.Tensor(a, device=dev) @ zyx.Tensor(b, device=dev)
+        cases = _big_mm_cases(dev, dtype) + [("large", large, a.astype(np.float64) @ b.astype(np.float64))]
+        for name, got, want in cases:
+            assert matmul_plan(kernels_of(got)[-1], be.target_cc).kind == kind, name
+            res = got.numpy().astype(np.float64)
+            np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+    finally:
+        cuda.set_allow_tf32(False)
+
+
+@pytest.mark.cuda
+def test_gpu_column_reductions():
+    dev = _gpu_device()
+    a = RNG.standard_normal((3000, 2000)).astype(np.float32)
+    x = zyx.Tensor(a, device=dev)
+    np.testing.assert_allclose(x.mean(axis=0).numpy(), a.astype(np.float64).mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(x.var(axis=0).numpy(), a.astype(np.float64).var(0), rtol=1e-4)
+    np.testing.assert_array_equal(x.max(axis=0).numpy(), a.max(0))
+    ai = RNG.integers(-(2 ** 40), 2 ** 40, size=(700, 300))
+    np.testing.assert_array_equal(zyx.Tensor(ai, device=dev).sum(axis=0).numpy(), ai.sum(0))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [dt.complex64, dt.complex128], ids=lambda d: d.name)
+def test_gpu_complex_special_values_match_cpu(dtype):
+    """The Annex G table of test_emulated_complex_special_values_match_cpu on the GPU."""
+    dev = _gpu_device()
+    re = np.repeat(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    im = np.tile(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    z = np.empty(re.shape, dtype.np)
+    z.real, z.imag = re, im
+    want, got = ((lambda t: zyx.stack([getattr(t, f)() for f in COMPLEX_FUNCS]).numpy())(zyx.Tensor(z, device=d))
+                 for d in ("cpu", dev))
+    rtol = 1e-5 if dtype is dt.complex64 else 1e-12
+    bad = [f"{f}({z[j]}).{part}" for i, f in enumerate(COMPLEX_FUNCS) for j in range(z.size)
+           for part in ("real", "imag")
+           for w, g in [(getattr(want[i, j], part), getattr(got[i, j], part))]
+           if not ((np.isnan(w) and np.isnan(g)) or (np.isfinite(w) and w != 0 and abs(g - w) <= rtol * abs(w))
+                   or (w == g and np.signbit(w) == np.signbit(g)))]
+    assert not bad, f"{len(bad)} differences: {bad[:20]}"
+
+
+@pytest.mark.cuda
+def test_gpu_constants_and_integer_wraparound():
+    dev = _gpu_device()
+    x = zyx.Tensor(np.array([1.5, -2.0], np.float32), device=dev)
+    np.testing.assert_array_equal((x + 1e-300).numpy(), [1.5, -2.0])
+    z = zyx.full((), complex(0, 3.34e-213), dtype=dt.complex64, device=dev)
+    assert z.numpy() == 0
+    v = zyx.Tensor(np.array([3, -5, 2 ** 62], np.int64), device=dev)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(((-v) + (-9223372036854775808)).numpy(),
+                                      -v.numpy() + np.int64(-9223372036854775808))
+        a = np.array([2 ** 31 - 1, -2 ** 31, 12345, -7], np.int32)
+        b = np.array([2 ** 31 - 1, -1, 2 ** 20, 2 ** 31 - 1], np.int32)
+        xa, xb = zyx.Tensor(a, device=dev), zyx.Tensor(b, device=dev)
+        got = ((xa * xb + xa) ^ 2147483647) // ((xa - xb) | 1)  # one fused kernel that wraps
+        np.testing.assert_array_equal(got.numpy(), ((a * b + a) ^ 2147483647) // ((a - b) | 1))
+
+
 # ------------------------------------------------------------------ vectorized elementwise
 # Plain elementwise kernels whose innermost output extent is a multiple of 4 (float32 /
 # int32 / uint32 outputs) compute 4 outputs per thread; aligned unit-stride loads and the

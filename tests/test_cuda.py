@@ -639,6 +639,32 @@ def test_column_reduction_plan_and_ptx():
     assert column_plan(wide) is None  # 131072 outputs: a thread each fills the GPU
 
 
+@needs_nvrtc
+def test_block_reduce_reads_16_byte_vectors():
+    """A block per output whose loads run along the reduction reads float4s, 4 steps per
+    thread; lengths not divisible by 4, misaligned views and other dtypes stay scalar."""
+    from zyx.kernels.render_cuda import CUDARenderer, uses_block_reduce
+    x = cpu(_data(dt.float32, (64, 4096)))
+    k = kernels_of(x.sum(axis=1))[-1]
+    assert uses_block_reduce(k) and "reinterpret_cast<const float4*>" in CUDARenderer(90).render(k)
+    ptx, _ = cuda.compile_only(k)
+    assert any("ld.global" in ln and ".v4.f32" in ln for ln in ptx.splitlines())
+    for scalar in (cpu(_data(dt.float32, (64, 4097))).sum(axis=1), x[:, 1:4093].sum(axis=1),
+                   cpu(_data(dt.float64, (64, 4096))).sum(axis=1)):
+        assert "float4" not in CUDARenderer(90).render(kernels_of(scalar)[-1])
+
+
+def test_emulated_vector_block_reductions(emu):
+    a = RNG.standard_normal((5, 4096)).astype(np.float32)
+    x = on(emu, a)
+    np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(x.softmax(-1).numpy(), np.exp(a - a.max(1, keepdims=True)) /
+                               np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(x[:, 1:4093].sum(axis=1).numpy(), a[:, 1:4093].astype(np.float64).sum(1), rtol=1e-5)
+    ai = RNG.integers(-1000, 1000, size=(3, 2048)).astype(np.int32)
+    np.testing.assert_array_equal(on(emu, ai).max(axis=1).numpy(), ai.max(1))
+
+
 def test_emulated_column_reductions(emu):
     emu.backend.launches.clear()
     a = RNG.standard_normal((300, 100)).astype(np.float32)  # 4 strips of 32, the last partial

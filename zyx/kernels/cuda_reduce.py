@@ -23,10 +23,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .cuda_util import BLOCK, concrete, loop_dims, outer_accs, perfect_nest, split_decls, switch, total_outputs, walk
+from .cuda_util import (
+    BLOCK,
+    LANES,
+    VEC,
+    VEC_TYPES,
+    aligned_unit_stride,
+    concrete,
+    loop_dims,
+    outer_accs,
+    perfect_nest,
+    split_decls,
+    switch,
+    total_outputs,
+    walk,
+)
 from .ir import Acc, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
-from .symbolic import coef
+from .symbolic import coef, variables
 
 UNROLL = 4  # strided reduce loop iterations unrolled: loads in flight per thread
 STRIP = 32  # outputs per column strip (a warp's width)
@@ -86,8 +100,35 @@ def column_plan(k: Kernel) -> ColumnPlan | None:
     return ColumnPlan(groups, lanes)
 
 
+def _vector_loads(k: Kernel, s: Loop) -> list | None:
+    """The loads of a block-reduce loop nest that can be read 4 at a time along its
+    innermost variable (16-byte float4 / int4 / uint4 loads), or None when the nest does
+    not take that shape: a straight-line body, an innermost extent divisible by 4, and at
+    least one such load; every load that moves with the innermost variable must be one
+    (unit stride, aligned, ungated, 4-byte elements)."""
+    if not concrete(k):
+        return None
+    nest, body = perfect_nest(s)
+    v = nest[-1].var.name
+    if nest[-1].size % VEC or any(isinstance(x, Loop) for x in body):
+        return None
+    loads = [x for x in body if isinstance(x, Assign) and x.op == "LOAD"]
+    moving = [x for x in loads if v in variables(x.arg[1])]
+    if not moving or any(x.arg[2] or k.params[x.arg[0]].dtype.name not in VEC_TYPES
+                         or not aligned_unit_stride(x.arg[1], v) for x in moving):
+        return None
+    others = [x for x in body if x not in moving]
+    if any(isinstance(x, Assign) and (x.op in ("INDEX", "RAND", "GATE") or x.op == "LOAD" and v in
+                                      {n for e, _, _ in x.arg[2] or () for n in variables(e)}) for x in others):
+        return None  # values of the position itself: keep the scalar loop
+    return moving
+
+
 def render_block_reduce(r, k: Kernel, out: list[str]) -> None:
-    """One block per output (see the module docstring); ``r`` is the CUDARenderer."""
+    """One block per output (see the module docstring); ``r`` is the CUDARenderer. A
+    nest whose loads run contiguously along its innermost variable reads them as 16-byte
+    vectors: each thread takes 4 consecutive steps at a time and runs the body once per
+    lane (the same reduction order per thread as 4 scalar steps)."""
     dtypes: dict = {}
     accs = {s.name: s for s in walk(k.body) if isinstance(s, Acc)}
     shared = {}  # acc name -> shared array
@@ -100,14 +141,19 @@ def render_block_reduce(r, k: Kernel, out: list[str]) -> None:
     out.append(f"  for (int64_t zo = blockIdx.x; zo < {total_outputs(k)}LL; zo += gridDim.x) {{")
     out.extend(split_decls([(v.name, n) for v, n in k.global_dims], "zo", "    "))
     pad = "    "
+    loops = [s for s in k.body if isinstance(s, Loop)]
     for s in k.body:
         if isinstance(s, Loop) and outer_accs(s):
             nest, body = perfect_nest(s)
             size = math.prod(lp.size for lp in nest)
-            out.append(f"{pad}#pragma unroll {UNROLL}")
-            out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-            out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
-            r.render_body(k, body, 3, dtypes, out)
+            vec = _vector_loads(k, s) if len(loops) == 1 else None
+            if vec is None:
+                out.append(f"{pad}#pragma unroll {UNROLL}")
+                out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
+                out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
+                r.render_body(k, body, 3, dtypes, out)
+            else:
+                _vector_steps(r, k, nest, body, vec, dtypes, pad, out)
             out.append(f"{pad}}}")
             for a in outer_accs(s):
                 _tree(r, accs[a], shared[a], BLOCK, "threadIdx.x", "", pad, out)
@@ -118,6 +164,33 @@ def render_block_reduce(r, k: Kernel, out: list[str]) -> None:
         else:
             r.render_body(k, [s], 2, dtypes, out)
     out.append("  }")
+
+
+def _vector_steps(r, k: Kernel, nest: list, body: list, vec: list, dtypes: dict, pad: str, out: list[str]) -> None:
+    """The strided loop of a block reduce, 4 innermost steps per thread and iteration:
+    the vector loads at the first of the 4 steps, then the body once per lane with the
+    loaded values taken lane by lane."""
+    size = math.prod(lp.size for lp in nest)
+    out.append(f"{pad}#pragma unroll 2")
+    out.append(f"{pad}for (int64_t zr = threadIdx.x * {VEC}LL; zr < {size}LL; zr += {BLOCK * VEC}) {{")
+    out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
+    lane_of = {}
+    for s in vec:
+        param = k.params[s.arg[0]]
+        vt = VEC_TYPES[param.dtype.name]
+        lane_of[s.name] = f"zv_{s.name}"
+        out.append(f"{pad}  const {vt} zv_{s.name} = *reinterpret_cast<const {vt}*>"
+                   f"(&{param.name}[{r.index(s.arg[1])}]);")
+    for j in range(VEC):  # nothing else in the body reads the innermost variable (see _vector_loads)
+        out.append(f"{pad}  {{")
+        lane_dtypes = dict(dtypes)
+        for s in body:
+            if isinstance(s, Assign) and s.name in lane_of:
+                out.append(f"{pad}    {r.ctype(s.dtype)} {s.name} = {lane_of[s.name]}.{LANES[j]};")
+                lane_dtypes[s.name] = s.dtype
+            else:
+                r.render_body(k, [s], len(pad) // 2 + 2, lane_dtypes, out)
+        out.append(f"{pad}  }}")
 
 
 def render_column_reduce(r, k: Kernel, cp: ColumnPlan, out: list[str]) -> None:

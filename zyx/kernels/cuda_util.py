@@ -7,9 +7,29 @@ import math
 import os
 
 from .ir import Acc, AccUpdate, Kernel, Loop
+from .symbolic import Sum, Var, variables
 
 BLOCK = 256  # threads per block of the thread-per-output and block-per-output shapes
 MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
+# 16-byte vector accesses of 4-byte elements (elementwise kernels, contiguous reductions)
+VEC = 4
+VEC_TYPES = {"float32": "float4", "int32": "int4", "uint32": "uint4"}
+LANES = "xyzw"
+
+
+def aligned_unit_stride(idx, v: str) -> bool:
+    """``idx`` is ``v + rest`` where ``rest`` is free of ``v`` and a multiple of VEC."""
+    if isinstance(idx, Var):
+        return idx.name == v
+    if not isinstance(idx, Sum) or idx.const % VEC:
+        return False
+    unit = 0
+    for t, c in idx.terms:
+        if isinstance(t, Var) and t.name == v:
+            unit += c
+        elif v in variables(t) or c % VEC:
+            return False
+    return unit == 1
 
 
 def walk(stmts):

@@ -31,12 +31,14 @@ from .. import dtypes as dt
 from ..dtypes import DType
 from .cuda_matmul import MMA_HELPERS, MatmulPlan, matmul_plan, render_matmul, uses_mma_helpers
 from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
-from .cuda_util import BLOCK, MAX_GRID, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import LANES as _LANES
+from .cuda_util import aligned_unit_stride as _aligned_unit_stride
 from .cuda_util import split_decls as _split
 from .ir import Acc, Assign, Kernel, Store
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
-from .symbolic import Sum, Var, variables
+from .symbolic import variables
 
 CUDA_PREAMBLE = r"""
 typedef signed char int8_t; typedef short int16_t; typedef int int32_t; typedef long long int64_t;
@@ -281,26 +283,6 @@ _COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SI
 # aligned element (device allocations are 256-byte aligned) and reads its 4 values with
 # one float4 / int4 / uint4 load; so does the store. Everything else (gated padding
 # loads, broadcasts, strided or shifted views) stays a scalar access per lane.
-VEC = 4
-VEC_TYPES = {"float32": "float4", "int32": "int4", "uint32": "uint4"}
-_LANES = "xyzw"
-
-
-def _aligned_unit_stride(idx, v: str) -> bool:
-    """``idx`` is ``v + rest`` where ``rest`` is free of ``v`` and a multiple of VEC."""
-    if isinstance(idx, Var):
-        return idx.name == v
-    if not isinstance(idx, Sum) or idx.const % VEC:
-        return False
-    unit = 0
-    for t, c in idx.terms:
-        if isinstance(t, Var) and t.name == v:
-            unit += c
-        elif v in variables(t) or c % VEC:
-            return False
-    return unit == 1
-
-
 def vector_width(k: Kernel) -> int:
     """VEC when ``k`` takes the vectorized elementwise path, else 1."""
     if not k.global_dims or k.global_dims[-1][1] % VEC or k.global_dims[-1][1] == 0:

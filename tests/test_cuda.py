@@ -657,10 +657,11 @@ def test_block_reduce_reads_16_byte_vectors():
 def test_emulated_vector_block_reductions(emu):
     a = RNG.standard_normal((5, 4096)).astype(np.float32)
     x = on(emu, a)
-    np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(x.softmax(-1).numpy(), np.exp(a - a.max(1, keepdims=True)) /
                                np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True), rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(x[:, 1:4093].sum(axis=1).numpy(), a[:, 1:4093].astype(np.float64).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(x[:, 1:4093].sum(axis=1).numpy(), a[:, 1:4093].astype(np.float64).sum(1), rtol=1e-5,
+                               atol=1e-3)
     ai = RNG.integers(-1000, 1000, size=(3, 2048)).astype(np.int32)
     np.testing.assert_array_equal(on(emu, ai).max(axis=1).numpy(), ai.max(1))
 

@@ -1,27 +1,26 @@
 """CUDA C renderer: kernel IR -> an ``extern "C" __global__`` function for NVRTC.
 
-Three launch shapes, chosen from the kernel and the target's compute capability
-(``launch_config(kernel, cc)``), so the backend and the compile-only check agree:
+Four launch shapes, chosen from the kernel and the target's compute capability
+(``reduction_shape`` / ``launch_config(kernel, cc)``), so the backend, the compile-only
+check and the tests' host emulation agree:
 
 * **thread per output** - the parallel output loops are flattened into one linear
   index ``zi``; a grid-stride loop walks it, so any size runs with a capped grid. Plain
   elementwise kernels with 4-byte outputs and an innermost extent divisible by 4 give
   each thread 4 consecutive outputs, with 16-byte vector loads / stores where the
   access is aligned and unit-stride (``vector_width``);
-* **block per output** - for kernels with few outputs and a big reduction (full sums,
-  softmax denominators, row norms): the block's threads stride the top-level reduce
-  loops, then combine their partial accumulators in a shared-memory tree. Everything
-  else in the body runs redundantly in every thread; only thread 0 stores;
-* **tiled matmul** - contractions (``matmul_plan``: the shape ``tile_c.plan`` finds, one
-  SUM over a product of a row-side and a column-side value, with fused prologues and
-  epilogues): a block per output tile, the operands staged through shared memory; on
-  tensor cores (WMMA) for float16 / bfloat16 loads from sm_70 / sm_80.
+* **block per output** and **column strips** - reductions whose outputs alone would
+  not fill the GPU (``cuda_reduce``);
+* **tiled matmul** - contractions (``cuda_matmul``: tensor cores through mma.sync for
+  float16 / bfloat16, TF32 when allowed, a register-blocked FFMA kernel for float32,
+  WMMA and a generic SIMT tile otherwise), any epilogue fused.
 
 float16 / bfloat16 live in memory as ``__half`` / ``__nv_bfloat16`` and are computed
-in float (as on the CPU). Complex numbers are a small struct (``zc64`` / ``zc128``)
-with operators and device helpers written here. Philox and NumPy-style floor
-division/modulo are the same algorithms as the C preamble's, so results match the CPU
-bit for bit where the math is exact.
+in float (as on the CPU); their headers are included only where used. Complex numbers
+are a small struct (``zc64`` / ``zc128``) with operators and device helpers written
+here after C99 Annex G. Philox and NumPy-style floor division/modulo are the same
+algorithms as the C preamble's, so results match the CPU bit for bit where the math is
+exact.
 """
 from __future__ import annotations
 

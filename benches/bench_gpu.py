@@ -142,7 +142,8 @@ def _mlp(dev, tdev, zbest, tbest) -> None:
 
 
 def _row(name, tz, tt=None, flops=0, nbytes=0) -> None:
-    extra = (f"  {flops / tz / 1e12:7.1f} TFLOP/s" if flops else "") + (f"  {nbytes / tz / 1e9:7.1f} GB/s" if nbytes else "")
+    extra = (f"  {flops / tz / 1e12:7.1f} TFLOP/s" if flops else "") + \
+        (f"  {nbytes / tz / 1e9:7.1f} GB/s" if nbytes else "")
     if tt is None:
         print(f"{name:<30} zyx {tz * 1e3:8.3f} ms{extra}")
     else:
@@ -165,7 +166,8 @@ def _tensor_core_rows(dev, tdev, zbest, tbest) -> None:
         ta, tb = ((torch.from_numpy(v).to(tdev).to(tdtype)) if torch else None for v in (a, b))
         return za, zb, ta, tb
 
-    for n, dtype, tname in ((8192, dt.float16, "float16"), (8192, dt.bfloat16, "bfloat16"), (4096, dt.float32, "float32")):
+    sizes = ((8192, dt.float16, "float16"), (8192, dt.bfloat16, "bfloat16"), (4096, dt.float32, "float32"))
+    for n, dtype, tname in sizes:
         za, zb, ta, tb = pair(n, dtype, getattr(torch, tname) if torch else None)
         tz = zbest(lambda: zyx.realize(za @ zb), reps=5)
         tt = tbest(lambda: ta @ tb, reps=5) if torch else None
@@ -233,7 +235,8 @@ def _cold_start_row(dev) -> None:
                 t0 = time.perf_counter()
                 zyx.realize(*outs)
                 be.synchronize()
-                print(f"{'cold 10 kernels, ' + label:<30} zyx {(time.perf_counter() - t0) * 1e3:8.1f} ms (NVRTC + load)")
+                ms = (time.perf_counter() - t0) * 1e3
+                print(f"{'cold 10 kernels, ' + label:<30} zyx {ms:8.1f} ms (NVRTC + load)")
             finally:
                 zcuda.COMPILE_THREADS = saved
     finally:

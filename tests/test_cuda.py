@@ -334,7 +334,8 @@ _SHIM = r"""
 using std::isinf; using std::isnan; using std::isfinite; using std::signbit;
 using std::sin; using std::cos; using std::tan; using std::exp; using std::log; using std::sqrt;
 using std::sinh; using std::cosh; using std::tanh; using std::asinh; using std::atan2; using std::hypot;
-using std::expm1; using std::log1p; using std::atan; using std::copysign; using std::fabs; using std::fmax; using std::rint;
+using std::expm1; using std::log1p; using std::atan; using std::copysign; using std::fabs; using std::fmax;
+using std::rint;
 struct zyx_dim3 { unsigned x, y, z; };
 thread_local zyx_dim3 threadIdx, blockIdx;
 static zyx_dim3 blockDim, gridDim;
@@ -1533,8 +1534,8 @@ def test_compile_many_runs_nvrtc_in_parallel(monkeypatch, tmp_path):
             running[0] -= 1
         return b"image of " + src.encode(), ""
     monkeypatch.setattr(cuda, "nvrtc_compile", fake_nvrtc)
-    monkeypatch.setattr(cuda.CUDABackend, "compile", lambda self, k, src: self._prebuilt.pop(self._program_key(src), None)
-                        or b"from disk")
+    monkeypatch.setattr(cuda.CUDABackend, "compile",
+                        lambda self, k, src: self._prebuilt.pop(self._program_key(src), None) or b"from disk")
     from zyx import cache
     cache.write("cuda", be._program_key("src3"), ".cubin", b"old")  # compiled by an earlier process
     items = [(types.SimpleNamespace(name=f"k{i}"), f"src{i}") for i in range(4)] + [(types.SimpleNamespace(name="k0"),

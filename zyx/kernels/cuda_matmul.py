@@ -439,29 +439,30 @@ def _ffma_load(op: Operand, side: str, rows: int, red: int, bound_rows: bool, bo
     along the reduction) or 4 consecutive rows of one step (otherwise) - a float4 when
     they are contiguous and aligned."""
     ptr, lo = f"zp{side}", f"zl{side}"
-    if op.kmajor:
+    if op.kmajor:  # thread: one row (tid / 2), reduction steps 4 (tid % 2) .. + 3
         out.append("        { const int zr = threadIdx.x >> 1, zq = (threadIdx.x & 1) * 4;")
         out.append(f"          const int64_t zrow = z{side}0 + zr, zk = zk0 + zq;")
         conds = [f"zrow < {rows}"] * bound_rows
-        idx = lambda i: f"zrow * {op.row}LL + zk + {i}"  # noqa: E731
-        kcond = lambda i: f"zk + {i} < {red}"  # noqa: E731
-    else:
+        idx = [f"zrow * {op.row}LL + zk + {i}" for i in range(4)]
+        lane_cond = [f"zk + {i} < {red}" for i in range(4)]
+    else:  # thread: one reduction step (tid / 32), rows 4 (tid % 32) .. + 3
         out.append("        { const int zk = threadIdx.x >> 5, zq = (threadIdx.x & 31) * 4;")
         out.append(f"          const int64_t zrow = z{side}0 + zq, zkk = zk0 + zk;")
         conds = [f"zkk < {red}"] * bound_red
-        idx = lambda i: f"(zrow + {i}) * {op.row}LL + zkk * {op.red}LL"  # noqa: E731
-        kcond = lambda i: f"zrow + {i} < {rows}"  # noqa: E731
+        idx = [f"(zrow + {i}) * {op.row}LL + zkk * {op.red}LL" for i in range(4)]
+        lane_cond = [f"zrow + {i} < {rows}" for i in range(4)]
     vec = op.aligned(4, rows, red) and (op.red == 1 or op.row == 1)
     edge = bound_red if op.kmajor else bound_rows
-    if vec:
-        cond = " && ".join(conds + ([kcond(0)] if edge else []))
-        out.append(f"          if ({cond or '1'}) {{ const float4 zv = *reinterpret_cast<const float4*>({ptr} + {idx(0)});")
+    if vec:  # the 4 elements are all in or all out (the extent is a multiple of 4)
+        cond = " && ".join(conds + lane_cond[:1] * edge)
+        out.append(f"          if ({cond or '1'}) {{")
+        out.append(f"            const float4 zv = *reinterpret_cast<const float4*>({ptr} + {idx[0]});")
         out.append(f"            {lo}[0] = zv.x; {lo}[1] = zv.y; {lo}[2] = zv.z; {lo}[3] = zv.w;")
         out.append(f"          }} else {{ {lo}[0] = {lo}[1] = {lo}[2] = {lo}[3] = 0.0f; }}")
     else:
         for i in range(4):
-            cond = " && ".join(conds + ([kcond(i)] if edge else []))
-            out.append(f"          {lo}[{i}] = ({cond or '1'}) ? {ptr}[{idx(i)}] : 0.0f;")
+            cond = " && ".join(conds + [lane_cond[i]] * edge)
+            out.append(f"          {lo}[{i}] = ({cond or '1'}) ? {ptr}[{idx[i]}] : 0.0f;")
     out.append("        }")
 
 
@@ -521,7 +522,8 @@ def _render_ffma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     out.append("      }")
     out.append("      __syncthreads();")
     out.append("    }")
-    out.append("    #pragma unroll\n    for (int i = 0; i < 8; i++)\n    #pragma unroll\n    for (int j = 0; j < 8; j++) {")
+    out.append("    #pragma unroll\n    for (int i = 0; i < 8; i++)\n"
+               "    #pragma unroll\n    for (int j = 0; j < 8; j++) {")
     out.append(f"      const int64_t {p.vm.name} = zm0 + (i < 4 ? zty * 4 + i : 60 + zty * 4 + i), "
                f"{p.vn.name} = zn0 + (j < 4 ? ztx * 4 + j : 60 + ztx * 4 + j);")
     _epilogue(r, k, mm, "zacc[i][j]", "      ", out)
@@ -622,7 +624,9 @@ def _render_mma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
         out.append("      }")
     out.append("    };")
     out.append("    #pragma unroll")
-    out.append(f"    for (int zs = 0; zs < {STAGES - 1}; zs++) {{ if (zs < {kt}) zload(zs, zs); zyx_cp_async_commit(); }}")
+    out.append(f"    for (int zs = 0; zs < {STAGES - 1}; zs++) {{")
+    out.append(f"      if (zs < {kt}) zload(zs, zs);")
+    out.append("      zyx_cp_async_commit(); }")
     out.append(f"    for (int64_t zkt = 0; zkt < {kt}LL; zkt++) {{")
     out.append(f"      zyx_cp_async_wait<{STAGES - 2}>();")
     out.append("      __syncthreads();  /* stage zkt has landed; every warp is done with stage zkt - 1 */")
@@ -664,7 +668,8 @@ def _render_mma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
                        f"zc = zkk / {ce} + ((zlane >> 3) & 1);")
             out.append(f"          zyx_ldmatrix_x4(zr4, zB + zr * {bk} + {kswz('zr', 'zc')} * {ce});")
         else:
-            out.append("          const int zr = zkk + (zlane & 7) + ((zlane >> 3) & 1) * 8, zc = zn / 8 + (zlane >> 4);")
+            out.append("          const int zr = zkk + (zlane & 7) + ((zlane >> 3) & 1) * 8, "
+                       "zc = zn / 8 + (zlane >> 4);")
             out.append(f"          zyx_ldmatrix_x4_trans(zr4, zB + zr * {BIG} + {mswz('zr', 'zc')} * 8);")
         out.append("          zfb[2 * nj][0] = zr4[0]; zfb[2 * nj][1] = zr4[1]; "
                    "zfb[2 * nj + 1][0] = zr4[2]; zfb[2 * nj + 1][1] = zr4[3];")
@@ -677,15 +682,18 @@ def _render_mma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
                 out.append(f"          zfb[2 * nj + {h}][{i}] = zB[{row} * {BIG} + {phys}];")
     out.append("        }")
     if tf32:
-        out.append("        #pragma unroll\n        for (int i = 0; i < 16; i++) (&zfa[0][0])[i] = zyx_tf32((&zfa[0][0])[i]);")
-        out.append("        #pragma unroll\n        for (int i = 0; i < 8; i++) (&zfb[0][0])[i] = zyx_tf32((&zfb[0][0])[i]);")
+        out.append("        #pragma unroll\n        for (int i = 0; i < 16; i++) "
+                   "(&zfa[0][0])[i] = zyx_tf32((&zfa[0][0])[i]);")
+        out.append("        #pragma unroll\n        for (int i = 0; i < 8; i++) "
+                   "(&zfb[0][0])[i] = zyx_tf32((&zfb[0][0])[i]);")
     out.append("        #pragma unroll\n        for (int mi = 0; mi < 4; mi++)\n        #pragma unroll\n"
                f"        for (int ni = 0; ni < 4; ni++) {mma}(zacc[mi][ni], zfa[mi], zfb[ni]);")
     out.append("      }")
     out.append("    }")
     out.append("    zyx_cp_async_wait<0>();")
     out.append("    __syncthreads();  /* every warp is done with the stages before the next tile refills them */")
-    out.append("    #pragma unroll\n    for (int mi = 0; mi < 4; mi++)\n    #pragma unroll\n    for (int ni = 0; ni < 4; ni++)\n"
+    out.append("    #pragma unroll\n    for (int mi = 0; mi < 4; mi++)\n"
+               "    #pragma unroll\n    for (int ni = 0; ni < 4; ni++)\n"
                "    #pragma unroll\n    for (int e = 0; e < 4; e++) {")
     out.append(f"      const int64_t {p.vm.name} = zm0 + zwm * 64 + mi * 16 + (zlane >> 2) + (e >> 1) * 8, "
                f"{p.vn.name} = zn0 + zwn * 32 + ni * 8 + (zlane & 3) * 2 + (e & 1);")

@@ -364,7 +364,7 @@ struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) int4 { int x, y, z, w; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
 static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
-/* The tensor-core helpers (render_cuda's MMA_HELPERS), with the semantics of the PTX ISA:
+/* The tensor-core helpers (cuda_mma.MMA_HELPERS), with the semantics of the PTX ISA:
    cp.async copies at once (the pipeline's waits become no-ops); ldmatrix and mma.sync are
    warp-collective - every thread of the block reaches them together, so a warp's lanes
    publish their operands in per-warp slots between two block barriers and each lane

@@ -28,7 +28,8 @@ import math
 
 from .. import dtypes as dt
 from ..dtypes import DType
-from .cuda_matmul import MMA_HELPERS, MatmulPlan, matmul_plan, render_matmul, uses_mma_helpers
+from .cuda_matmul import MatmulPlan, matmul_plan, render_matmul
+from .cuda_mma import MMA_HELPERS, render_mma, uses_mma_helpers
 from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
 from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES, loop_dims, outer_accs, perfect_nest, unflatten, walk
 from .cuda_util import LANES as _LANES
@@ -447,7 +448,7 @@ class CUDARenderer(CStyleRenderer):
         elif shape == "block":
             render_block_reduce(self, k, out)
         elif shape == "matmul":
-            render_matmul(self, k, plan, out)
+            (render_mma if uses_mma_helpers(plan) else render_matmul)(self, k, plan, out)
         elif not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
             self.render_body(k, k.body, 1, {}, out)

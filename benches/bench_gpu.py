@@ -106,6 +106,10 @@ def main(argv=None) -> int:
         else:
             print(f"{name:<30} zyx {tz * 1e3:8.3f} ms  {extra}")
     _mlp(dev, tdev, zbest, tbest)
+    if zdev.type == "cuda":
+        _tensor_core_rows(dev, tdev, zbest, tbest)
+        _reduction_rows(dev, tdev, zbest, tbest, n)
+        _cold_start_row(dev)
     skip = set(filter(None, args.skip.split(",")))
     if "train" not in skip:
         _adam_steps(dev, tdev, backend.synchronize, tsync)
@@ -311,6 +315,109 @@ def _sklearn_rows(dev, tdev, zsync, tsync, n: int = 100_000) -> None:
     if ratios:
         print(f"{'scikit-learn geomean':<28} torch/zyx {float(np.exp(np.mean(np.log(ratios)))):5.2f}x "
               f"over {len(ratios)} estimators (target >= 0.7, none below 0.3)")
+def _row(name, tz, tt=None, flops=0, nbytes=0) -> None:
+    extra = (f"  {flops / tz / 1e12:7.1f} TFLOP/s" if flops else "") + \
+        (f"  {nbytes / tz / 1e9:7.1f} GB/s" if nbytes else "")
+    if tt is None:
+        print(f"{name:<30} zyx {tz * 1e3:8.3f} ms{extra}")
+    else:
+        print(f"{name:<30} zyx {tz * 1e3:8.3f} ms  torch {tt * 1e3:8.3f} ms  torch/zyx {tt / tz:5.2f}x{extra}")
+
+
+def _tensor_core_rows(dev, tdev, zbest, tbest) -> None:
+    """Issue 15 matmul rows: float16 / bfloat16 8192^3 (mma.sync), float32 4096^3 (FFMA, and
+    TF32 when allowed, against torch with allow_tf32), relu(x @ W + b) fused in one kernel
+    against torch's addmm + relu."""
+    import zyx.backends.cuda as zcuda
+    from zyx import dtypes as dt
+    torch = __import__("torch") if tdev is not None else None
+    rng = np.random.default_rng(2)
+
+    def pair(n, dtype, tdtype):
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        za, zb = (zyx.Tensor(v, device=dev).cast(dtype).realize() for v in (a, b))
+        ta, tb = ((torch.from_numpy(v).to(tdev).to(tdtype)) if torch else None for v in (a, b))
+        return za, zb, ta, tb
+
+    sizes = ((8192, dt.float16, "float16"), (8192, dt.bfloat16, "bfloat16"), (4096, dt.float32, "float32"))
+    for n, dtype, tname in sizes:
+        za, zb, ta, tb = pair(n, dtype, getattr(torch, tname) if torch else None)
+        tz = zbest(lambda: zyx.realize(za @ zb), reps=5)
+        tt = tbest(lambda: ta @ tb, reps=5) if torch else None
+        _row(f"matmul {n}^3 {tname}", tz, tt, flops=2 * n ** 3)
+        if dtype is dt.float32:
+            zcuda.set_allow_tf32(True)
+            if torch:
+                torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                tz = zbest(lambda: zyx.realize(za @ zb), reps=5)
+                tt = tbest(lambda: ta @ tb, reps=5) if torch else None
+                _row(f"matmul {n}^3 tf32", tz, tt, flops=2 * n ** 3)
+            finally:
+                zcuda.set_allow_tf32(False)
+                if torch:
+                    torch.backends.cuda.matmul.allow_tf32 = False
+    n = 8192
+    za, zw, ta, tw = pair(n, dt.float16, torch.float16 if torch else None)
+    bias = rng.standard_normal(n, dtype=np.float32)
+    zbias = zyx.Tensor(bias, device=dev).cast(dt.float16).realize()
+    tbias = torch.from_numpy(bias).to(tdev).half() if torch else None
+    tz = zbest(lambda: zyx.realize((za @ zw + zbias).relu()), reps=5)
+    tt = tbest(lambda: torch.relu(torch.addmm(tbias, ta, tw)), reps=5) if torch else None
+    _row(f"relu(x@W+b) {n}^3 float16", tz, tt, flops=2 * n ** 3)
+
+
+def _reduction_rows(dev, tdev, zbest, tbest, size: int) -> None:
+    """Issue 15 reduction rows: a full sum of 64M, column and row means of 8192^2."""
+    torch = __import__("torch") if tdev is not None else None
+    rng = np.random.default_rng(3)
+    flat = rng.standard_normal(1 << 26, dtype=np.float32)
+    mat = rng.standard_normal((8192, 8192), dtype=np.float32)
+    zf, zm = zyx.Tensor(flat, device=dev), zyx.Tensor(mat, device=dev)
+    tf, tm = (torch.from_numpy(flat).to(tdev), torch.from_numpy(mat).to(tdev)) if torch else (None, None)
+    for name, zfn, tfn, nbytes in (
+            ("sum 64M", lambda: zf.sum(), lambda: tf.sum(), flat.nbytes),
+            ("mean(axis=0) 8192^2", lambda: zm.mean(axis=0), lambda: tm.mean(dim=0), mat.nbytes),
+            ("mean(axis=1) 8192^2", lambda: zm.mean(axis=1), lambda: tm.mean(dim=1), mat.nbytes),
+            ("softmax rows 8192^2", lambda: zm.softmax(-1), lambda: torch.softmax(tm, -1), 2 * mat.nbytes)):
+        tz = zbest(lambda: zyx.realize(zfn()))
+        tt = tbest(tfn) if torch else None
+        _row(name, tz, tt, nbytes=nbytes)
+
+
+def _cold_start_row(dev) -> None:
+    """First call of a schedule of new kernels with empty caches (NVRTC on a thread pool),
+    against compiling the same kernels one after another."""
+    import os
+    import tempfile
+    import time
+
+    import zyx.backends.cuda as zcuda
+    from zyx import realize
+    be = zyx.get_device(dev).backend
+    old = os.environ.get("ZYX_CACHE_DIR")
+    x = zyx.Tensor(np.random.default_rng(4).standard_normal((512, 512), dtype=np.float32), device=dev)
+    try:
+        for label, threads in (("parallel", zcuda.COMPILE_THREADS), ("one thread", 1)):
+            os.environ["ZYX_CACHE_DIR"] = tempfile.mkdtemp(prefix="zyx-cold-")
+            realize.clear_cache()
+            be._programs.clear()
+            zcuda.COMPILE_THREADS, saved = threads, zcuda.COMPILE_THREADS
+            try:
+                outs = [(x * (i + 1.5)).exp().sum(axis=i % 2) + i for i in range(10)]  # 10 new kernels
+                t0 = time.perf_counter()
+                zyx.realize(*outs)
+                be.synchronize()
+                ms = (time.perf_counter() - t0) * 1e3
+                print(f"{'cold 10 kernels, ' + label:<30} zyx {ms:8.1f} ms (NVRTC + load)")
+            finally:
+                zcuda.COMPILE_THREADS = saved
+    finally:
+        if old is None:
+            os.environ.pop("ZYX_CACHE_DIR", None)
+        else:
+            os.environ["ZYX_CACHE_DIR"] = old
 
 
 if __name__ == "__main__":

@@ -331,7 +331,11 @@ _SHIM = r"""
 #include <barrier>
 #include <thread>
 #include <vector>
-using std::isinf; using std::signbit;
+using std::isinf; using std::isnan; using std::isfinite; using std::signbit;
+using std::sin; using std::cos; using std::tan; using std::exp; using std::log; using std::sqrt;
+using std::sinh; using std::cosh; using std::tanh; using std::asinh; using std::atan2; using std::hypot;
+using std::expm1; using std::log1p; using std::atan; using std::copysign; using std::fabs; using std::fmax;
+using std::rint;
 struct zyx_dim3 { unsigned x, y, z; };
 thread_local zyx_dim3 threadIdx, blockIdx;
 static zyx_dim3 blockDim, gridDim;
@@ -343,7 +347,7 @@ static inline void __syncthreads() { zyx_bar->arrive_and_wait(); }
 #define __launch_bounds__(n)
 #define __restrict__
 #define __shared__ static
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 static inline double __longlong_as_double(long long i) { double f; memcpy(&f, &i, 8); return f; }
 struct __half { _Float16 v; };
@@ -360,6 +364,69 @@ static inline __nv_bfloat16 __double2bfloat16(double d) { return __float2bfloat1
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) int4 { int x, y, z, w; };
 struct alignas(16) uint4 { unsigned x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+/* The tensor-core helpers (cuda_mma.MMA_HELPERS), with the semantics of the PTX ISA:
+   cp.async copies at once (the pipeline's waits become no-ops); ldmatrix and mma.sync are
+   warp-collective - every thread of the block reaches them together, so a warp's lanes
+   publish their operands in per-warp slots between two block barriers and each lane
+   takes its own fragment elements (PTX ISA "Matrix Fragments for mma.m16n8k16" / k8). */
+#define ZYX_HOST_EMULATION 1
+struct zyx_warp_slots { const void* addr[32]; uint32_t a[32][4]; uint32_t b[32][2]; };
+static zyx_warp_slots zyx_ws[32];
+static inline void zyx_cp_async16(void* s, const void* g, int n) {
+  memcpy(s, g, n); memset((char*)s + n, 0, 16 - n); }
+static inline void zyx_cp_async_commit() {}
+template <int N> static inline void zyx_cp_async_wait() {}
+static inline void zyx_ldmatrix(uint32_t* d, const void* p, bool trans) {
+  unsigned lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  zyx_ws[w].addr[lane] = p;
+  __syncthreads();
+  for (int i = 0; i < 4; i++) {  /* matrix i: rows from lanes 8i..8i+7 */
+    const uint16_t* const* rows = (const uint16_t* const*)&zyx_ws[w].addr[8 * i];
+    uint16_t lo = trans ? rows[2 * (lane % 4)][lane / 4] : rows[lane / 4][2 * (lane % 4)];
+    uint16_t hi = trans ? rows[2 * (lane % 4) + 1][lane / 4] : rows[lane / 4][2 * (lane % 4) + 1];
+    d[i] = lo | ((uint32_t)hi << 16);
+  }
+  __syncthreads();
+}
+static inline void zyx_ldmatrix_x4(uint32_t* d, const void* p) { zyx_ldmatrix(d, p, false); }
+static inline void zyx_ldmatrix_x4_trans(uint32_t* d, const void* p) { zyx_ldmatrix(d, p, true); }
+static inline float zyx_emu_f16(uint32_t h) { uint16_t b = h; _Float16 x; memcpy(&x, &b, 2); return (float)x; }
+static inline float zyx_emu_bf16(uint32_t h) { uint32_t u = h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline float zyx_emu_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+/* KIND 0: f16 m16n8k16, 1: bf16 m16n8k16, 2: tf32 m16n8k8; D = A B + C on one warp */
+template <int KIND> static inline void zyx_mma(float* c, const uint32_t* a, const uint32_t* b) {
+  unsigned lane = threadIdx.x % 32, w = threadIdx.x / 32;
+  for (int i = 0; i < 4; i++) zyx_ws[w].a[lane][i] = a[i];
+  zyx_ws[w].b[lane][0] = b[0]; zyx_ws[w].b[lane][1] = b[1];
+  __syncthreads();
+  const int K = KIND == 2 ? 8 : 16, g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; e++) {
+    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
+    float s = c[e];
+    for (int k = 0; k < K; k++) {
+      float x, y;
+      if (KIND == 2) {  /* a0 (g, t) a1 (g+8, t) a2 (g, t+4) a3 (g+8, t+4); b0 (t, g) b1 (t+4, g) */
+        x = zyx_emu_bits(zyx_ws[w].a[(row % 8) * 4 + k % 4][(row >= 8) + 2 * (k >= 4)]);
+        y = zyx_emu_bits(zyx_ws[w].b[col * 4 + k % 4][k >= 4]);
+      } else {  /* a: {(g, 2t..2t+1), (g+8, ..), (g, 2t+8..), (g+8, 2t+8..)}; b: {(2t..2t+1, g), (2t+8.., g)} */
+        uint32_t va = zyx_ws[w].a[(row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)];
+        uint32_t vb = zyx_ws[w].b[col * 4 + (k % 8) / 2][k >= 8];
+        uint32_t ha = (k % 2) ? va >> 16 : va & 0xffffu, hb = (k % 2) ? vb >> 16 : vb & 0xffffu;
+        x = KIND == 0 ? zyx_emu_f16(ha) : zyx_emu_bf16(ha);
+        y = KIND == 0 ? zyx_emu_f16(hb) : zyx_emu_bf16(hb);
+      }
+      s += x * y;
+    }
+    c[e] = s;
+  }
+  __syncthreads();
+}
+static inline void zyx_mma_f16(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<0>(c, a, b); }
+static inline void zyx_mma_bf16(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<1>(c, a, b); }
+static inline void zyx_mma_tf32(float* c, const uint32_t* a, const uint32_t* b) { zyx_mma<2>(c, a, b); }
+static inline uint32_t zyx_tf32(uint32_t u) {  /* round to 10 mantissa bits, ties away */
+  return ((u & 0x7f800000u) == 0x7f800000u) ? u : ((u + 0x1000u) & 0xffffe000u); }
 """
 EMU_MAX_GRID = 3
 
@@ -369,11 +436,13 @@ class EmulatedCUDA:
 
     description = "CUDA C emulated on the host (tests only)"
 
-    def __init__(self):
+    def __init__(self, flags: tuple[str, ...] = (), cc: int = 0):
         from zyx.backends.cpu import open_device
         from zyx.kernels.render_cuda import CUDARenderer
+        self.flags = list(flags)  # extra g++ flags (a sanitizer)
+        self.cc = cc  # the compute capability rendered for (90: the tensor-core shapes; no WMMA here)
         self.host = open_device(0)
-        self.renderer = CUDARenderer()
+        self.renderer = CUDARenderer(cc)
         self.dtypes = frozenset(dt.ALL)
         self.launches: list[tuple[str, int, int]] = []
 
@@ -421,12 +490,12 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
 }}
 """
         code = _SHIM + body + runner
-        key = cache.key_of(code, "cudaemu-v1")
+        key = cache.key_of(code, "cudaemu-v1", *self.flags)
         path = cache.read("cudaemu", key, ".so")
         if path is None:
             with tempfile.TemporaryDirectory() as d:
                 (Path(d) / "k.cpp").write_text(code)
-                r = subprocess.run(["g++", "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-w",
+                r = subprocess.run(["g++", "-std=c++20", "-O1", "-fPIC", "-shared", "-pthread", "-w", *self.flags,
                                     str(Path(d) / "k.cpp"), "-o", str(Path(d) / "k.so")],
                                    capture_output=True, text=True)
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
@@ -442,7 +511,7 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
 
         from zyx.kernels.render_cuda import launch_config
         fn, name, kernel = prog
-        grid, block = launch_config(kernel, 0, args)
+        grid, block = launch_config(kernel, self.cc, args)
         grid = min(grid, EMU_MAX_GRID)
         self.launches.append((name, grid, block))
         if grid == 0:
@@ -584,6 +653,186 @@ def test_emulated_half_types_and_bitcast(emu):
     np.testing.assert_array_equal(on(emu, a.view(np.int16)).bitcast(dt.float16).numpy(), a)
 
 
+# ------------------------------------------------------------------ column reductions
+# A reduction across rows whose loads run along the outputs (mean(axis=0)) takes the
+# column-strip shape: a block owns 32 consecutive outputs, its row lanes stride down the
+# rows, the lanes' partials meet in shared memory.
+@needs_nvrtc
+def test_column_reduction_plan_and_ptx():
+    from zyx.kernels.render_cuda import column_plan, launch_config, uses_block_reduce
+    x = cpu(_data(dt.float32, (1024, 2048)))
+    k = kernels_of(x.mean(axis=0))[-1]
+    cp = column_plan(k)
+    assert cp is not None and uses_block_reduce(k)  # it used to take one block per column
+    assert (cp.groups, cp.lanes) == (64, 32) and launch_config(k, 90) == (64, 1024)
+    ptx, _ = cuda.compile_only(k)
+    assert "bar.sync" in ptx and ".shared" in ptx
+    # loads contiguous along the reduction keep the block per output; few rows stay per thread
+    assert column_plan(kernels_of(x.sum(axis=1))[-1]) is None
+    assert column_plan(kernels_of(cpu(_data(dt.float32, (40, 4096))).sum(axis=0))[-1]) is None
+    wide = kernels_of(cpu(_data(dt.float32, (300, 1 << 17))).sum(axis=0))[-1]
+    assert column_plan(wide) is None  # 131072 outputs: a thread each fills the GPU
+
+
+@needs_nvrtc
+def test_block_reduce_reads_16_byte_vectors():
+    """A block per output whose loads run along the reduction reads float4s, 4 steps per
+    thread; lengths not divisible by 4, misaligned views and other dtypes stay scalar."""
+    from zyx.kernels.render_cuda import CUDARenderer, uses_block_reduce
+    x = cpu(_data(dt.float32, (64, 4096)))
+    k = kernels_of(x.sum(axis=1))[-1]
+    assert uses_block_reduce(k) and "reinterpret_cast<const float4*>" in CUDARenderer(90).render(k)
+    ptx, _ = cuda.compile_only(k)
+    assert any("ld.global" in ln and ".v4.f32" in ln for ln in ptx.splitlines())
+    for scalar in (cpu(_data(dt.float32, (64, 4097))).sum(axis=1), x[:, 1:4093].sum(axis=1),
+                   cpu(_data(dt.float64, (64, 4096))).sum(axis=1)):
+        assert "float4" not in CUDARenderer(90).render(kernels_of(scalar)[-1])
+
+
+def test_emulated_vector_block_reductions(emu):
+    a = RNG.standard_normal((5, 4096)).astype(np.float32)
+    x = on(emu, a)
+    np.testing.assert_allclose(x.sum(axis=1).numpy(), a.astype(np.float64).sum(1), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(x.softmax(-1).numpy(), np.exp(a - a.max(1, keepdims=True)) /
+                               np.exp(a - a.max(1, keepdims=True)).sum(1, keepdims=True), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(x[:, 1:4093].sum(axis=1).numpy(), a[:, 1:4093].astype(np.float64).sum(1), rtol=1e-5,
+                               atol=1e-3)
+    ai = RNG.integers(-1000, 1000, size=(3, 2048)).astype(np.int32)
+    np.testing.assert_array_equal(on(emu, ai).max(axis=1).numpy(), ai.max(1))
+
+
+def test_emulated_column_reductions(emu):
+    emu.backend.launches.clear()
+    a = RNG.standard_normal((300, 100)).astype(np.float32)  # 4 strips of 32, the last partial
+    x = on(emu, a)
+    np.testing.assert_allclose(x.sum(axis=0).numpy(), a.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
+    assert any(block == 512 for _, _, block in emu.backend.launches)  # 16 row lanes x 32 columns
+    an = RNG.standard_normal((256, 70)).astype(np.float32)
+    an[100, 5] = np.nan
+    np.testing.assert_array_equal(on(emu, an).max(axis=0).numpy(), an.max(0))
+    ai = RNG.integers(-(2 ** 40), 2 ** 40, size=(257, 40))
+    np.testing.assert_array_equal(on(emu, ai).sum(axis=0).numpy(), ai.sum(0))
+    b = RNG.standard_normal((2, 130, 33))
+    np.testing.assert_allclose(on(emu, b).sum(axis=1).numpy(), b.sum(1), rtol=1e-12)
+    c = (RNG.standard_normal((96, 50)) + 1j * RNG.standard_normal((96, 50))).astype(np.complex64)
+    np.testing.assert_allclose(on(emu, c).sum(axis=0).numpy(), c.astype(np.complex128).sum(0), rtol=1e-4)
+    tall = RNG.standard_normal((20000, 40)).astype(np.float32)  # two-stage: chunks x 40 partials first
+    np.testing.assert_allclose(on(emu, tall).sum(axis=0).numpy(), tall.astype(np.float64).sum(0), rtol=1e-4,
+                               atol=1e-3)
+
+
+# ------------------------------------------------------------------ correctness of spellings
+# Constants are converted to their dtype before they are printed (NVRTC rejects a float
+# literal out of the type's range) and printed exactly; signed integer arithmetic that
+# may wrap is done in unsigned types (signed overflow is undefined behaviour in CUDA C,
+# which a compiler may exploit); the complex helpers follow C99 Annex G.
+@needs_nvrtc
+def test_constants_out_of_range_compile_and_round():
+    from zyx.kernels.render_cuda import CUDARenderer
+    x = cpu(np.array([1.5, -2.0], np.float32))
+    z = zyx.full((), complex(0, 3.34e-213), dtype=dt.complex64, device="cpu")
+    v = cpu(np.array([3, -5, 2 ** 62], np.int64))
+    outs = [x + 1e-300, x * 1e300, z, (-v) + (-9223372036854775808), x.cast(dt.float64) + 1e-300]
+    for t in outs:
+        for k in kernels_of(t):
+            src = CUDARenderer(90).render(k)
+            assert "e-300" not in src and "e-213" not in src and "e+300f" not in src
+            cuda.compile_only(k)  # NVRTC: "floating constant is out of range" before
+    np.testing.assert_array_equal((x + 1e-300).numpy(), np.array([1.5, -2.0], np.float32))
+    assert np.isposinf((x * 1e300).numpy()[0])
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(((-v) + (-9223372036854775808)).numpy(),
+                                      -v.numpy() + np.int64(-9223372036854775808))
+
+
+def test_emulated_constants_are_exact(emu):
+    """Every float constant reaches the kernel bit for bit (hex literals where the short
+    decimal is not the exact value), and integer constants at the types' limits."""
+    vals = RNG.standard_normal(6) * 10.0 ** RNG.integers(-40, 40, 6)
+    for d in (np.float64, np.float32):
+        c = [float(np.asarray(v, d)) for v in vals] + [0.1, -0.0, 5e-324 if d == np.float64 else 1e-45,
+                                                       np.finfo(d).max, 1 / 3]
+        one = on(emu, np.ones(1, d))
+        got = zyx.stack([one * ci for ci in c]).numpy().ravel()
+        np.testing.assert_array_equal(got.view(np.uint64 if d == np.float64 else np.uint32),
+                                      np.asarray(c, d).view(np.uint64 if d == np.float64 else np.uint32))
+    i64 = on(emu, np.zeros(1, np.int64))
+    lims = [-(2 ** 63), 2 ** 63 - 1, -(2 ** 31), 2 ** 31 - 1]
+    np.testing.assert_array_equal(zyx.stack([i64 + c for c in lims]).numpy().ravel(), np.array(lims, np.int64))
+    u64 = on(emu, np.zeros(1, np.uint64))
+    np.testing.assert_array_equal((u64 + (2 ** 64 - 1)).numpy(), [np.uint64(2 ** 64 - 1)])
+
+
+@pytest.fixture(scope="module")
+def emu_ubsan():
+    """The emulator with kernels built under UBSan's signed-overflow and shift checks."""
+    import shutil
+
+    from zyx import device as zdev
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is needed to run CUDA source on the host")
+    dev = zdev.Device("cuda", 98, EmulatedCUDA(("-fsanitize=signed-integer-overflow,shift",)))
+    zdev._devices[("cuda", 98)] = dev
+    yield dev
+    zdev._devices.pop(("cuda", 98), None)
+
+
+@pytest.mark.parametrize("dtype", [dt.int32, dt.int64, dt.int16], ids=lambda d: d.name)
+def test_emulated_integer_arithmetic_wraps_without_undefined_behaviour(emu_ubsan, dtype, capfd):
+    """NumPy's wrap-around for + - * negate abs sum prod, with no signed overflow in the
+    generated code (UBSan reports it on stderr; int16 overflows in its int64 product
+    accumulator). uint16 products are spelled through uint32 too (65535 * 65535 overflows
+    a promoted int), but gcc's UBSan does not report that case, so it is not listed."""
+    info = np.iinfo(dtype.np)
+    a = np.array([info.max, info.min, info.max - 1, info.min + 3, 7, -3 if info.min else 3], dtype.np)
+    b = np.array([info.max, -1 if info.min else 1, 2, info.min, info.max, info.max], dtype.np)
+    x, y = on(emu_ubsan, a), on(emu_ubsan, b)
+    with np.errstate(over="ignore"):
+        want = np.stack([a + b, a - b, a * b, -a, np.abs(a)])
+        np.testing.assert_array_equal(zyx.stack([x + y, x - y, x * y, -x, x.abs()]).numpy(), want)
+        red = dtype if dtype.itemsize >= 4 else None
+        np.testing.assert_array_equal(x.sum(dtype=red).numpy(), a.sum(dtype=red and red.np))
+        np.testing.assert_array_equal(x.prod(dtype=red).numpy(), a.prod(dtype=red and red.np))
+    err = capfd.readouterr().err
+    assert "runtime error" not in err, err
+
+
+FLOAT_SPECIAL = [0.0, -0.0, 0.5, -2.0, 1.0, 30.0, 1e30, math.inf, -math.inf, math.nan]
+COMPLEX_FUNCS = ["exp", "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "asin",
+                 "acos", "atan", "asinh", "acosh", "atanh"]
+
+
+@pytest.mark.parametrize("dtype", [dt.complex64, dt.complex128], ids=lambda d: d.name)
+def test_emulated_complex_special_values_match_cpu(emu, dtype):
+    """The CUDA complex helpers, run on the host, against the CPU device (C99 Annex G, as
+    glibc implements it) on every pair of special and ordinary components: infinities,
+    NaNs and zeros must agree exactly (sign included, also where the standard leaves a
+    sign unspecified), finite values to the type's precision."""
+    re = np.repeat(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    im = np.tile(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    z = np.empty(re.shape, dtype.np)
+    z.real, z.imag = re, im
+
+    def table(dev):
+        t = zyx.Tensor(z, device=dev)
+        return zyx.stack([getattr(t, f)() for f in COMPLEX_FUNCS]).numpy()
+    want, got = table("cpu"), table(emu)
+    rtol = 1e-5 if dtype is dt.complex64 else 1e-12
+    bad = []
+    for i, f in enumerate(COMPLEX_FUNCS):
+        for j in range(z.size):
+            for part in ("real", "imag"):
+                w, g = getattr(want[i, j], part), getattr(got[i, j], part)
+                if np.isnan(w) and np.isnan(g):
+                    continue
+                if np.isfinite(w) and w != 0 and abs(g - w) <= rtol * abs(w):
+                    continue
+                if w == g and np.signbit(w) == np.signbit(g):
+                    continue
+                bad.append(f"{f}({z[j]}).{part}: cpu {want[i, j]}, cuda {got[i, j]}")
+    assert not bad, f"{len(bad)} differences:\n" + "\n".join(bad[:40])
+
+
 # ------------------------------------------------------------------ tiled matmul
 # Contractions (tile_c.plan's shape: one SUM over a product of an A-side value and a
 # B-side value) render as a shared-memory tiled matmul. The SIMT path is compiled for
@@ -681,17 +930,18 @@ def test_non_contractions_keep_plain_rendering():
 
 @needs_nvrtc
 @pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16], ids=lambda d: d.name)
-@pytest.mark.parametrize("shape", [(64, 64, 64), (70, 40, 90), (2, 33, 50, 17)])
+@pytest.mark.parametrize("shape", [(70, 40, 90), (2, 33, 50, 17)])
 def test_tensor_core_matmul_compiles(dtype, shape):
-    """WMMA 16x16x16 fragments for half inputs with float32 accumulation: compile-checked
-    for sm_90 only (tensor cores cannot be emulated on the host)."""
+    """WMMA 16x16x16 fragments for half inputs with float32 accumulation, where the
+    operands do not read in aligned 16-byte chunks (90 columns, 50-element rows) for the
+    mma.sync pipeline: compile-checked for sm_90 only (WMMA is not emulated on the host)."""
     from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
     *batch, m, kk, n = shape
     x = cpu(_data(dt.float32, (*batch, m, kk)), dtype)
     w = cpu(_data(dt.float32, (*batch, kk, n)), dtype)
     k = kernels_of(x @ w)[-1]
     mm = matmul_plan(k, 90)
-    assert mm is not None and mm.wmma is dtype
+    assert mm is not None and mm.kind == "wmma" and mm.wmma is dtype
     assert launch_config(k, 90) == (mm.tiles, 128)
     src = CUDARenderer(90).render(k)
     assert "#include <mma.h>" in src and "mma_sync" in src
@@ -710,8 +960,8 @@ def test_tensor_core_matmul_with_fused_epilogue_compiles():
     w = cpu(_data(dt.float32, (48, 80)), dt.float16)
     bias = cpu(_data(dt.float32, (80,)), dt.float16)
     k = kernels_of((x @ w + bias).relu())[-1]
-    assert matmul_plan(k, 90).wmma is dt.float16
-    ptx, _ = cuda.compile_only(k, 90)
+    assert matmul_plan(k, 75).wmma is dt.float16
+    ptx, _ = cuda.compile_only(k, 75)
     assert "wmma.store" in ptx or "wmma.mma.sync" in ptx
 
 
@@ -725,6 +975,132 @@ def test_tensor_core_path_needs_plain_half_loads():
     mm = matmul_plan(k, 90)
     assert mm is not None and mm.wmma is None
     cuda.compile_only(k, 90)
+
+
+# ------------------------------------------------------------------ tensor-core and register-blocked matmuls
+# 128 x 128 tiles: mma.sync m16n8k16 (float16 / bfloat16) or m16n8k8 (TF32, opt-in) fed by
+# ldmatrix from swizzled shared memory through a 3-stage cp.async pipeline, and a
+# register-blocked FFMA kernel for float32. The host emulation implements ldmatrix,
+# mma.sync and cp.async (see _SHIM), so the fragment indexing, swizzles, pipeline and edge
+# tiles are run against NumPy here; NVRTC + ptxas check the real instructions.
+def _big_mm_cases(dev, dtype, names=("nn", "tn", "nt_bias_relu", "batched")):
+    """(name, lazy product, float64 reference): ragged tiles, a K spanning more k-tiles
+    than pipeline stages (nn) or ending in a partial one (K = 40), every operand layout, a
+    fused epilogue, a batch."""
+    a, b = RNG.standard_normal((136, 160)), RNG.standard_normal((160, 200))
+    a2, b2 = a[:, :40], b[:40]
+    bias = RNG.standard_normal(200)
+    a3, b3 = RNG.standard_normal((2, 130, 40)), RNG.standard_normal((2, 40, 136))
+
+    def t(v):
+        return zyx.Tensor(np.ascontiguousarray(v).astype(dtype.np), device=dev)
+
+    def r(v):
+        return v.astype(dtype.np).astype(np.float64)
+    cases = {"nn": lambda: (t(a) @ t(b), r(a) @ r(b)),
+             "tn": lambda: (t(a2.T).T @ t(b2), r(a2) @ r(b2)),
+             "nt_bias_relu": lambda: ((t(a2) @ t(b2.T).T + t(bias)).relu(), np.maximum(r(a2) @ r(b2) + r(bias), 0)),
+             "batched": lambda: (t(a3) @ t(b3), r(a3) @ r(b3))}
+    return [(name, *cases[name]()) for name in names]
+
+
+@pytest.fixture(scope="module")
+def emu90():
+    """The emulator rendering for sm_90: the mma.sync / TF32 / FFMA shapes."""
+    import shutil
+
+    from zyx import device as zdev
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is needed to run CUDA source on the host")
+    dev = zdev.Device("cuda", 97, EmulatedCUDA(cc=90))
+    zdev._devices[("cuda", 97)] = dev
+    yield dev
+    zdev._devices.pop(("cuda", 97), None)
+
+
+@pytest.fixture
+def tf32_allowed():
+    cuda.set_allow_tf32(True)
+    yield
+    cuda.set_allow_tf32(False)
+
+
+@pytest.mark.parametrize("dtype,kind,names", [(dt.float16, "mma", ("nn", "tn", "nt_bias_relu", "batched")),
+                                              (dt.bfloat16, "mma", ("nt_bias_relu",)),
+                                              (dt.float32, "ffma", ("tn", "nt_bias_relu"))],
+                         ids=["float16", "bfloat16", "float32"])
+def test_emulated_big_matmuls(emu90, dtype, kind, names):
+    """Every case for float16; the others share its code but for the mma instruction
+    (bfloat16) or are a different kernel (FFMA: its two operand layouts)."""
+    from zyx.kernels.render_cuda import matmul_plan
+    tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 1e-5}[dtype.name]
+    for name, got, want in _big_mm_cases(emu90, dtype, names):
+        mm = matmul_plan(kernels_of(got)[-1], 90)
+        assert mm is not None and mm.kind == kind, f"{name}: {mm and mm.kind}"
+        res = got.numpy().astype(np.float64)
+        np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+
+
+def test_emulated_tf32_matmul(emu90, tf32_allowed):
+    from zyx.kernels.render_cuda import matmul_plan
+    for name, got, want in _big_mm_cases(emu90, dt.float32, ("tn", "nt_bias_relu")):
+        assert matmul_plan(kernels_of(got)[-1], 90).kind == "tf32", name
+        err = np.abs(got.numpy() - want).max() / np.abs(want).max()
+        assert 1e-5 < err < 2e-3, f"{name}: relative error {err} is not TF32's"
+
+
+@needs_nvrtc
+@pytest.mark.parametrize("dtype", [dt.float16, dt.bfloat16, dt.float32], ids=lambda d: d.name)
+def test_big_matmul_ptx(dtype, tf32_allowed):
+    """The real instructions: mma.sync m16n8k16 / m16n8k8 (TF32) with ldmatrix (.trans for
+    operands contiguous along the output) and cp.async, 48 KiB of static shared memory."""
+    from zyx.kernels.render_cuda import CUDARenderer, launch_config, matmul_plan
+    for name, got, _ in _big_mm_cases("cpu", dtype):
+        k = kernels_of(got)[-1]
+        mm = matmul_plan(k, 90)
+        assert mm.kind == ("tf32" if dtype is dt.float32 else "mma") and launch_config(k, 90) == (mm.tiles, 256)
+        ptx, _ = cuda.compile_only(k, 90)
+        shape = "m16n8k8" if dtype is dt.float32 else "m16n8k16"
+        assert f"mma.sync.aligned.{shape}.row.col.f32" in ptx and "cp.async.cg.shared.global" in ptx, name
+        # .trans for an operand contiguous along its output axis (B in nn, both in tn); TF32
+        # reads such operands with scalar loads (ldmatrix transposes 16-bit elements)
+        mn_major = name != "nt_bias_relu"
+        assert ("ldmatrix.sync.aligned.m8n8.x4.trans" in ptx) == (mn_major and dtype is not dt.float32), name
+        if dtype is dt.float32:
+            assert "cvt.rna.tf32.f32" in ptx
+        assert "mma.h" not in CUDARenderer(90).render(k)
+
+
+@needs_nvrtc
+def test_ffma_matmul_ptx():
+    from zyx.kernels.render_cuda import matmul_plan
+    for name, got, _ in _big_mm_cases("cpu", dt.float32):
+        k = kernels_of(got)[-1]
+        assert matmul_plan(k, 90).kind == "ffma", name
+        ptx, _ = cuda.compile_only(k, 90)
+        assert "fma.rn.f32" in ptx and "ld.shared.v4.f32" in ptx, name
+
+
+def test_big_matmul_switches(monkeypatch):
+    """ZYX_CUDA_MMA=0 / ZYX_CUDA_FFMA=0 fall back to WMMA / the SIMT tile; unaligned
+    operands (a 1-element offset view) and small outputs never take the new shapes."""
+    from zyx.kernels.render_cuda import matmul_plan
+    x, w = cpu(_data(dt.float32, (256, 64)), dt.float16), cpu(_data(dt.float32, (64, 256)), dt.float16)
+    k = kernels_of(x @ w)[-1]
+    assert matmul_plan(k, 90).kind == "mma" and matmul_plan(k, 75).kind == "wmma"
+    monkeypatch.setenv("ZYX_CUDA_MMA", "0")
+    assert matmul_plan(k, 90).kind == "wmma"
+    monkeypatch.delenv("ZYX_CUDA_MMA")
+    assert matmul_plan(kernels_of(x[:, 1:] @ w[1:])[-1], 90).kind == "wmma"
+    xf, wf = x.cast(dt.float32).realize(), w.cast(dt.float32).realize()
+    kf = kernels_of(xf @ wf)[-1]
+    assert matmul_plan(kf, 90).kind == "ffma" and matmul_plan(kf, 0).kind == "ffma"
+    monkeypatch.setenv("ZYX_CUDA_FFMA", "off")
+    assert matmul_plan(kf, 90).kind == "simt"
+    monkeypatch.delenv("ZYX_CUDA_FFMA")
+    assert matmul_plan(kernels_of(xf[:100] @ wf)[-1], 90).kind == "simt"  # 100 rows: under one 128 tile
+    assert matmul_plan(kernels_of(xf.relu() @ wf)[-1], 90).kind == "simt"  # a prologue: staged values
+    assert not cuda.allow_tf32()
 
 
 # ------------------------------------------------------------------ pinned transfers
@@ -903,6 +1279,83 @@ def test_gpu_large_transfers_use_pinned_staging():
     x = zyx.Tensor(a, device=dev)
     np.testing.assert_array_equal(x.numpy(), a)
     assert zyx.get_device(dev).backend.staging.size > 0
+
+
+# ------------------------------------------------------------------ GPU checks of the issue 15 kernels
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype,tf32", [(dt.float16, False), (dt.bfloat16, False), (dt.float32, False),
+                                        (dt.float32, True)], ids=["float16", "bfloat16", "float32", "tf32"])
+def test_gpu_big_matmuls(dtype, tf32):
+    """mma.sync (float16 / bfloat16 / TF32) and the FFMA kernel on the GPU, every operand
+    layout, ragged tiles, a fused bias + relu epilogue; the kernel shape is asserted."""
+    from zyx.kernels.render_cuda import matmul_plan
+    dev = _gpu_device()
+    be = zyx.get_device(dev).backend
+    kind = "ffma" if dtype is dt.float32 and not tf32 else ("tf32" if tf32 else "mma")
+    if kind != "ffma" and be.target_cc < 80:
+        pytest.skip(f"{be.name} has no sm_80 tensor cores")
+    cuda.set_allow_tf32(tf32)
+    try:
+        tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 3e-3 if tf32 else 1e-5}[dtype.name]
+        a, b = (RNG.standard_normal(s).astype(dtype.np) for s in ((1000, 520), (520, 776)))
+        large = zyx.Tensor(a, device=dev) @ zyx.Tensor(b, device=dev)
+        cases = _big_mm_cases(dev, dtype) + [("large", large, a.astype(np.float64) @ b.astype(np.float64))]
+        for name, got, want in cases:
+            assert matmul_plan(kernels_of(got)[-1], be.target_cc).kind == kind, name
+            res = got.numpy().astype(np.float64)
+            np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+    finally:
+        cuda.set_allow_tf32(False)
+
+
+@pytest.mark.cuda
+def test_gpu_column_reductions():
+    dev = _gpu_device()
+    a = RNG.standard_normal((3000, 2000)).astype(np.float32)
+    x = zyx.Tensor(a, device=dev)
+    np.testing.assert_allclose(x.mean(axis=0).numpy(), a.astype(np.float64).mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(x.var(axis=0).numpy(), a.astype(np.float64).var(0), rtol=1e-4)
+    np.testing.assert_array_equal(x.max(axis=0).numpy(), a.max(0))
+    ai = RNG.integers(-(2 ** 40), 2 ** 40, size=(700, 300))
+    np.testing.assert_array_equal(zyx.Tensor(ai, device=dev).sum(axis=0).numpy(), ai.sum(0))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [dt.complex64, dt.complex128], ids=lambda d: d.name)
+def test_gpu_complex_special_values_match_cpu(dtype):
+    """The Annex G table of test_emulated_complex_special_values_match_cpu on the GPU."""
+    dev = _gpu_device()
+    re = np.repeat(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    im = np.tile(FLOAT_SPECIAL, len(FLOAT_SPECIAL))
+    z = np.empty(re.shape, dtype.np)
+    z.real, z.imag = re, im
+    want, got = ((lambda t: zyx.stack([getattr(t, f)() for f in COMPLEX_FUNCS]).numpy())(zyx.Tensor(z, device=d))
+                 for d in ("cpu", dev))
+    rtol = 1e-5 if dtype is dt.complex64 else 1e-12
+    bad = [f"{f}({z[j]}).{part}" for i, f in enumerate(COMPLEX_FUNCS) for j in range(z.size)
+           for part in ("real", "imag")
+           for w, g in [(getattr(want[i, j], part), getattr(got[i, j], part))]
+           if not ((np.isnan(w) and np.isnan(g)) or (np.isfinite(w) and w != 0 and abs(g - w) <= rtol * abs(w))
+                   or (w == g and np.signbit(w) == np.signbit(g)))]
+    assert not bad, f"{len(bad)} differences: {bad[:20]}"
+
+
+@pytest.mark.cuda
+def test_gpu_constants_and_integer_wraparound():
+    dev = _gpu_device()
+    x = zyx.Tensor(np.array([1.5, -2.0], np.float32), device=dev)
+    np.testing.assert_array_equal((x + 1e-300).numpy(), [1.5, -2.0])
+    z = zyx.full((), complex(0, 3.34e-213), dtype=dt.complex64, device=dev)
+    assert z.numpy() == 0
+    v = zyx.Tensor(np.array([3, -5, 2 ** 62], np.int64), device=dev)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(((-v) + (-9223372036854775808)).numpy(),
+                                      -v.numpy() + np.int64(-9223372036854775808))
+        a = np.array([2 ** 31 - 1, -2 ** 31, 12345, -7], np.int32)
+        b = np.array([2 ** 31 - 1, -1, 2 ** 20, 2 ** 31 - 1], np.int32)
+        xa, xb = zyx.Tensor(a, device=dev), zyx.Tensor(b, device=dev)
+        got = ((xa * xb + xa) ^ 2147483647) // ((xa - xb) | 1)  # one fused kernel that wraps
+        np.testing.assert_array_equal(got.numpy(), ((a * b + a) ^ 2147483647) // ((a - b) | 1))
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -1089,3 +1542,55 @@ def test_event_errors_name_the_call(call):
     with pytest.raises(cuda.CUDAError, match=f"{call} failed: CUDA_ERROR_INVALID_VALUE"):
         be.launch(_fill_kernel(1.0), [a], [])
         be.copy_out(a, 16, dt.float32)
+
+
+# ------------------------------------------------------------------ parallel compiles
+def test_compile_many_runs_nvrtc_in_parallel(monkeypatch, tmp_path):
+    """A schedule's new kernels go through NVRTC at once on a thread pool; kernels
+    already on disk are not recompiled, and each result reaches ``compile``."""
+    import time
+    import types
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cuda, "COMPILE_THREADS", 4)
+    monkeypatch.setattr(cuda, "nvrtc_version", lambda: (13, 0))
+    be = object.__new__(cuda.CUDABackend)
+    be.arch, be.cc, be.compiles = "sm_90", 90, 0
+    be._lock, be._programs, be._prebuilt = threading.Lock(), {}, {}
+    lock, running, peak, names = threading.Lock(), [0], [0], []
+
+    def fake_nvrtc(src, arch, name):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            names.append(name)
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return b"image of " + src.encode(), ""
+    monkeypatch.setattr(cuda, "nvrtc_compile", fake_nvrtc)
+    monkeypatch.setattr(cuda.CUDABackend, "compile",
+                        lambda self, k, src: self._prebuilt.pop(self._program_key(src), None) or b"from disk")
+    from zyx import cache
+    cache.write("cuda", be._program_key("src3"), ".cubin", b"old")  # compiled by an earlier process
+    items = [(types.SimpleNamespace(name=f"k{i}"), f"src{i}") for i in range(4)] + [(types.SimpleNamespace(name="k0"),
+                                                                                     "src0")]
+    got = be.compile_many(items)
+    assert got[:3] == [b"image of src0", b"image of src1", b"image of src2"] and got[3] == b"from disk"
+    assert sorted(names) == ["k0", "k1", "k2"] and be.compiles == 3  # src0 once, src3 from disk
+    assert peak[0] >= 2, "NVRTC calls did not overlap"
+
+
+@needs_nvrtc
+def test_nvrtc_compiles_concurrently():
+    """Real NVRTC from several threads at once (one program each) gives the same CUBINs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zyx.kernels.render_cuda import CUDARenderer
+    x = cpu(_data(dt.float32, (8, 16)))
+    srcs = [CUDARenderer(90).render(k) for k in (kernels_of((x * 3).exp())[0], kernels_of(x.sum(axis=1))[0],
+                                                   kernels_of(x.cast(dt.float16) + 1)[0])]
+    alone = [cuda.nvrtc_compile(s, "sm_90")[0] for s in srcs]
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(lambda s: cuda.nvrtc_compile(s, "sm_90")[0], srcs))
+    assert together == alone and all(img[:4] == b"\x7fELF" for img in together)
+    assert "cuda_fp16.h" in srcs[2] and "cuda_fp16.h" not in srcs[0] and "cuda_bf16.h" not in srcs[2]

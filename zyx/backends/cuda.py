@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,7 @@ def device_count() -> int:
 
 
 # ------------------------------------------------------------------ NVRTC
+COMPILE_THREADS = min(16, os.cpu_count() or 1)  # NVRTC runs at once in ``CUDABackend.compile_many``
 def include_dirs() -> list[str]:
     """Directories holding cuda_fp16.h / cuda_bf16.h: the nvidia-cuda-runtime wheel
     (found through the ``nvidia`` namespace package), ``$CUDA_PATH``, /usr/local/cuda."""
@@ -214,6 +216,23 @@ def compile_only(kernel: Kernel, arch: int = 90) -> tuple[str, str]:
             if r.returncode != 0:
                 raise CompileError(f"ptxas rejected the PTX of kernel {kernel.name}", source, r.stderr)
     return text, log
+
+
+def set_allow_tf32(allow: bool) -> None:
+    """Let float32 matrix products run on the tensor cores in TF32 (inputs rounded to a
+    10-bit mantissa, float32 accumulation; about 1e-3 relative error), as
+    ``torch.backends.cuda.matmul.allow_tf32`` does. Off by default (``ZYX_CUDA_TF32=1``
+    turns it on too). Cached schedules are dropped, so the next products are rebuilt."""
+    from .. import realize
+    from ..kernels import cuda_matmul
+    cuda_matmul.set_allow_tf32(allow)
+    realize.clear_cache()
+
+
+def allow_tf32() -> bool:
+    """Whether float32 matrix products may use TF32 tensor cores (``set_allow_tf32``)."""
+    from ..kernels import cuda_matmul
+    return cuda_matmul.allow_tf32()
 
 
 # ------------------------------------------------------------------ device memory
@@ -443,6 +462,7 @@ class CUDABackend:
         self._free: dict[int, list[int]] = {}
         self._lock = threading.Lock()
         self._programs: dict[str, CUDAProgram] = {}
+        self._prebuilt: dict[str, bytes] = {}  # compile_many's NVRTC output, awaiting its load
         self.compiles = 0
         self.staging = PinnedStaging(drv)
         self.events = EventPool(drv)
@@ -623,16 +643,21 @@ class CUDABackend:
     def render(self, kernel: Kernel) -> str:
         return self.renderer.render(kernel)
 
+    def _program_key(self, source: str) -> str:
+        return cache.key_of(source, nvrtc_version(), self.arch, self.cc, "cuda-v1")
+
     def compile(self, kernel: Kernel, source: str) -> CUDAProgram:
-        ver = nvrtc_version()
-        key = cache.key_of(source, ver, self.arch, self.cc, "cuda-v1")
+        key = self._program_key(source)
         with self._lock:
             prog = self._programs.get(key)
         if prog is not None:
             return prog
         suffix = ".cubin" if self.arch.startswith("sm_") else ".ptx"
-        path = cache.read("cuda", key, suffix)
-        image = path.read_bytes() if path is not None else None
+        with self._lock:
+            image = self._prebuilt.pop(key, None)
+        if image is None:
+            path = cache.read("cuda", key, suffix)
+            image = path.read_bytes() if path is not None else None
         if image is None:
             self.compiles += 1
             image, log = nvrtc_compile(source, self.arch, kernel.name)
@@ -650,6 +675,35 @@ class CUDABackend:
         with self._lock:
             self._programs[key] = prog
         return prog
+
+    def compile_many(self, items: list[tuple[Kernel, str]]) -> list[CUDAProgram]:
+        """Compile a schedule's kernels. The sources compiled neither in this process nor
+        on disk go through NVRTC on a thread pool first - one NVRTC program each (NVRTC
+        is thread-safe per program and the binding releases the GIL while it compiles),
+        so a cold schedule costs about its slowest kernel, not the sum - then each loads
+        as ``compile`` does."""
+        suffix = ".cubin" if self.arch.startswith("sm_") else ".ptx"
+        todo: dict[str, tuple[Kernel, str]] = {}
+        for k, src in items:
+            key = self._program_key(src)
+            with self._lock:
+                known = key in self._programs or key in self._prebuilt
+            if not known and key not in todo and cache.read("cuda", key, suffix) is None:
+                todo[key] = (k, src)
+        if len(todo) > 1:
+            workers = min(len(todo), COMPILE_THREADS)
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zyx-nvrtc") as pool:
+                jobs = {key: pool.submit(nvrtc_compile, src, self.arch, k.name) for key, (k, src) in todo.items()}
+                for key, job in jobs.items():
+                    image, log = job.result()  # a CompileError propagates, naming its kernel
+                    self.compiles += 1
+                    if log.strip() and debug.level & 16:
+                        debug.log(f"nvrtc log for {todo[key][0].name}:\n{log}")
+                    if cache.enabled():
+                        cache.write("cuda", key, suffix, image)
+                    with self._lock:
+                        self._prebuilt[key] = image
+        return [self.compile(k, src) for k, src in items]
 
     def launch(self, prog: CUDAProgram, buffers: list, scalars: list[int], args=()) -> None:
         grid, block = (prog.grid, prog.block) if prog.kernel is None else \

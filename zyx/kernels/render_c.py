@@ -8,6 +8,9 @@ a few spellings, which subclasses override.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+
+import numpy as np
 
 from .. import dtypes as dt
 from .. import ops
@@ -34,6 +37,29 @@ COMPLEX_FUNCS = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "
                  "CONJ": "conj", "ANGLE": "carg"}
 INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
          "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
+
+
+def _round_to(v, d: DType) -> float:
+    """Python number ``v`` rounded to float dtype ``d`` (float16 / bfloat16 / float32 /
+    float64), as a Python float; out of range it becomes an infinity, as in NumPy."""
+    f = float(v)
+    if math.isnan(f) or math.isinf(f) or d in (dt.float64, dt.complex128):
+        return f
+    with np.errstate(over="ignore"):
+        return float(np.asarray(f, dtype=np.float64).astype(d.np if d.kind == "f" else np.float32))
+
+
+def exact_float_text(f: float) -> str:
+    """C text for the finite double ``f`` that every compiler reads exactly: the short
+    decimal when it is the exact value (2.5, -0.0, 1e+20), else a C99 hex float."""
+    r = repr(f)
+    if "inf" not in r and "nan" not in r and Decimal(r) == Decimal(f):
+        return r if ("e" in r or "." in r) else r + ".0"
+    h = f.hex()  # [-]0x1.<13 hex digits>p<exp>; trailing zero digits carry nothing
+    mant, exp = h.split("p")
+    if "." in mant:
+        mant = mant.rstrip("0").rstrip(".")
+    return f"{mant}p{exp}"
 
 
 class CStyleRenderer:
@@ -74,31 +100,44 @@ class CStyleRenderer:
         return expr
 
     # ------------------------------------------------------------------ literals
+    int_suffix, uint_suffix = "LL", "ULL"  # 64-bit integer literal suffixes (OpenCL C: L, UL)
+
     def literal(self, v, d: DType) -> str:
+        """``v`` as a constant of dtype ``d``, exactly: the value is first converted to
+        ``d`` (an integer wraps to the type's width as NumPy's ``astype`` does, a float
+        rounds to the type, overflowing to an infinity), so the compiler never sees a
+        literal out of its type's range; floats that are not short exact decimals are
+        hex literals, which every C-family compiler reads exactly."""
         cd = compute_dtype(d)
         if cd.kind == "b":
             return "1" if v else "0"
         if cd.kind in "iu":
-            v = int(v)
+            v = int(v) & ((1 << cd.bits) - 1)
+            t = self.ctype(cd)
             if cd.kind == "u":
-                return f"(({self.ctype(cd)}){v}ULL)"
-            if v == -(2 ** 63):
-                return "INT64_MIN"
-            return f"(({self.ctype(cd)}){v}LL)"
+                return f"(({t}){v}{self.uint_suffix})"
+            if v >= 1 << (cd.bits - 1):
+                v -= 1 << cd.bits
+            if v == -(1 << 63):  # -9223372036854775808 is a negated literal C reads as unsigned
+                return f"(({t})(-9223372036854775807{self.int_suffix} - 1))"
+            return f"(({t}){v}{self.int_suffix})"
         if cd.kind == "f":
-            return self.float_literal(float(v), cd)
+            return self.float_literal(_round_to(v.real if isinstance(v, complex) else v, d), cd)
         c = complex(v)
-        r = self.float_literal(c.real, dt.real_of(cd))
-        i = self.float_literal(c.imag, dt.real_of(cd))
+        real = dt.real_of(cd)
+        r = self.float_literal(_round_to(c.real, real), real)
+        i = self.float_literal(_round_to(c.imag, real), real)
         return f"zyx_cmplx{'f' if cd is dt.complex64 else ''}({r}, {i})"
 
     def float_literal(self, f: float, cd: DType) -> str:
+        """A float64 / float32 (``cd``) literal of ``f``, which must be exactly
+        representable in ``cd`` (``literal`` rounds first)."""
         suffix = "f" if cd is dt.float32 else ""
         if math.isnan(f):
             return f"({self.ctype(cd)})NAN"
         if math.isinf(f):
             return f"({'-' if f < 0 else ''}({self.ctype(cd)})INFINITY)"
-        return f"{f!r}{suffix}" if "e" in repr(f) or "." in repr(f) else f"{f!r}.0{suffix}"
+        return exact_float_text(f) + suffix
 
     def index(self, e) -> str:
         return e.render() if isinstance(e, Sym) else str(e)
@@ -149,11 +188,13 @@ class CStyleRenderer:
         if op in INFIX:
             if k == "b" and op in ("ADD", "MUL"):
                 return f"({a[0]} {'|' if op == 'ADD' else '&'} {a[1]})"
+            if k in "iu" and op in ("ADD", "SUB", "MUL"):
+                return self.wrapping(op, sd, a[0], a[1])
             return f"({a[0]} {INFIX[op]} {a[1]})"
         if op == "NEG":
             if k == "b":
                 return f"(!{a[0]})"
-            return f"(-{a[0]})" if k != "u" else f"(({self.ctype(sd)})(0 - {a[0]}))"
+            return f"(-{a[0]})" if k not in "iu" else self.wrapping("SUB", sd, "0", a[0])
         if op == "NOT":
             return f"(!{a[0]})"
         if op == "BITNOT":
@@ -189,6 +230,29 @@ class CStyleRenderer:
     def sfx(self, d: DType) -> str:
         return "f" if compute_dtype(d) is dt.float32 else "d"
 
+    def unsigned_type(self, d: DType) -> str:
+        """The unsigned type of integer dtype ``d``'s width."""
+        return self.ctype(getattr(dt, "uint" + str(d.bits)))
+
+    def wrapping(self, op: str, d: DType, x: str, y: str) -> str:
+        """``x op y`` (ADD, SUB, MUL) on integer dtype ``d`` wrapping around modulo
+        2**bits as NumPy does. Signed overflow is undefined behaviour in C, CUDA C and
+        OpenCL C (compilers assume it never happens: the CPU backend alone compiles with
+        -fwrapv), so 32/64-bit signed arithmetic is done in the unsigned type and cast
+        back; narrower types are promoted to int, where only a 16-bit product can
+        overflow (65535 * 65535), so products are taken as uint32. The casts cost no
+        instructions and leave loops vectorizable."""
+        sign = INFIX[op]
+        if d.bits >= 32:
+            if d.kind == "u":
+                return f"({x} {sign} {y})"
+            u = self.unsigned_type(d)
+            return f"(({self.ctype(d)})(({u})({x}) {sign} ({u})({y})))"
+        if op == "MUL":
+            u = self.ctype(dt.uint32)
+            return f"(({self.ctype(d)})(({u})({x}) * ({u})({y})))"
+        return f"(({self.ctype(d)})({x} {sign} {y}))"
+
     def int_alu(self, op: str, d: DType, a: list[str]) -> str:
         t = self.ctype(d)
         bits = d.bits
@@ -207,8 +271,8 @@ class CStyleRenderer:
             return f"(({a[1]}) < 0 || ({a[1]}) >= {bits} ? {neg} : ({t})({a[0]} >> ({a[1]})))"
         if op == "POW":
             return f"({t})zyx_ipow({a[0]}, {a[1]})" if d.kind == "i" else f"({t})zyx_upow({a[0]}, {a[1]})"
-        if op == "ABS":
-            return f"({t})({a[0]} < 0 ? -{a[0]} : {a[0]})" if d.kind == "i" else a[0]
+        if op == "ABS":  # |INT_MIN| wraps to INT_MIN, as in NumPy
+            return f"({a[0]} < 0 ? {self.wrapping('SUB', d, '0', a[0])} : {a[0]})" if d.kind == "i" else a[0]
         if op in ("FLOOR", "CEIL", "ROUND", "TRUNC"):
             return a[0]
         raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
@@ -331,6 +395,8 @@ class CStyleRenderer:
 
     def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
         cd = compute_dtype(d)
+        if kind in ("SUM", "PROD") and cd.kind in "iu":
+            return f"{acc} = {self.wrapping('ADD' if kind == 'SUM' else 'MUL', cd, acc, v)};"
         if kind == "SUM":
             return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
         if kind == "PROD":

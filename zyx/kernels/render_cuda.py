@@ -1,47 +1,46 @@
 """CUDA C renderer: kernel IR -> an ``extern "C" __global__`` function for NVRTC.
 
-Three launch shapes, chosen from the kernel and the target's compute capability
-(``launch_config(kernel, cc)``), so the backend and the compile-only check agree:
+Four launch shapes, chosen from the kernel and the target's compute capability
+(``reduction_shape`` / ``launch_config(kernel, cc)``), so the backend, the compile-only
+check and the tests' host emulation agree:
 
 * **thread per output** - the parallel output loops are flattened into one linear
   index ``zi``; a grid-stride loop walks it, so any size runs with a capped grid. Plain
   elementwise kernels with 4-byte outputs and an innermost extent divisible by 4 give
   each thread 4 consecutive outputs, with 16-byte vector loads / stores where the
   access is aligned and unit-stride (``vector_width``);
-* **block per output** - for kernels with few outputs and a big reduction (full sums,
-  softmax denominators, row norms): the block's threads stride the top-level reduce
-  loops, then combine their partial accumulators in a shared-memory tree. Everything
-  else in the body runs redundantly in every thread; only thread 0 stores;
-* **tiled matmul** - contractions (``matmul_plan``: the shape ``tile_c.plan`` finds, one
-  SUM over a product of a row-side and a column-side value, with fused prologues and
-  epilogues): a block per output tile, the operands staged through shared memory; on
-  tensor cores (WMMA) for float16 / bfloat16 loads from sm_70 / sm_80.
+* **block per output** and **column strips** - reductions whose outputs alone would
+  not fill the GPU (``cuda_reduce``);
+* **tiled matmul** - contractions (``cuda_matmul``: tensor cores through mma.sync for
+  float16 / bfloat16, TF32 when allowed, a register-blocked FFMA kernel for float32,
+  WMMA and a generic SIMT tile otherwise), any epilogue fused.
 
 float16 / bfloat16 live in memory as ``__half`` / ``__nv_bfloat16`` and are computed
-in float (as on the CPU). Complex numbers are a small struct (``zc64`` / ``zc128``)
-with operators and device helpers written here. Philox and NumPy-style floor
-division/modulo are the same algorithms as the C preamble's, so results match the CPU
-bit for bit where the math is exact.
+in float (as on the CPU); their headers are included only where used. Complex numbers
+are a small struct (``zc64`` / ``zc128``) with operators and device helpers written
+here after C99 Annex G. Philox and NumPy-style floor division/modulo are the same
+algorithms as the C preamble's, so results match the CPU bit for bit where the math is
+exact.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from .. import dtypes as dt
 from ..dtypes import DType
-from . import tile_c
-from .ir import size_fn, Acc, AccUpdate, Assign, Kernel, Loop, Store
+from .cuda_matmul import MatmulPlan, matmul_plan, render_matmul
+from .cuda_mma import MMA_HELPERS, render_mma, uses_mma_helpers
+from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
+from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import LANES as _LANES
+from .cuda_util import aligned_unit_stride as _aligned_unit_stride
+from .cuda_util import split_decls as _split
+from .ir import Acc, Assign, Kernel, Store, size_fn
 from .lower import compute_dtype
 from .render_c import INFIX, CStyleRenderer
-from .symbolic import Sum, Var, coef, variables
-
-BLOCK = 256  # threads per block in both launch shapes
-MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
+from .symbolic import variables
 
 CUDA_PREAMBLE = r"""
-#include <cuda_fp16.h>
-#include <cuda_bf16.h>
 typedef signed char int8_t; typedef short int16_t; typedef int int32_t; typedef long long int64_t;
 typedef unsigned char uint8_t; typedef unsigned short uint16_t; typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
@@ -52,7 +51,6 @@ typedef unsigned long long uint64_t;
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-#define INT64_MIN (-9223372036854775807LL - 1)
 template <class D, class S> ZD D zyx_bitcast(S s) { D d; memcpy(&d, &s, sizeof d); return d; }
 /* complex numbers: a struct with the arithmetic of C99's _Complex */
 template <class T> struct __align__(2 * sizeof(T)) zcplx {
@@ -86,44 +84,129 @@ template <class T> ZD T zyx_cabs(zcplx<T> z) { return hypot(z.x, z.y); }
 template <class T> ZD T zyx_carg(zcplx<T> z) { return atan2(z.y, z.x); }
 template <class T> ZD bool zyx_cisnan(zcplx<T> z) { return z.x != z.x || z.y != z.y; }
 template <class T> ZD bool zyx_cisinf(zcplx<T> z) { return isinf(z.x) || isinf(z.y); }
+/* The elementary functions follow C99 Annex G (as the Array API standard lists their
+   special values; the CPU backend's libm and the OpenCL helpers agree): the special
+   values first, then formulas that are accurate for finite arguments. */
+#define ZYX_PI T(3.141592653589793)
+#define ZYX_PI_2 T(1.5707963267948966)
+#define ZYX_PI_4 T(0.7853981633974483)
 template <class T> ZD zcplx<T> zyx_cexp(zcplx<T> z) {
+  if (isinf(z.x)) {
+    if (z.x < T(0)) return isfinite(z.y) ? zcplx<T>(copysign(T(0), cos(z.y)), copysign(T(0), sin(z.y)))
+                                         : zcplx<T>(T(0), copysign(T(0), z.y));
+    if (z.y == T(0)) return z;
+    if (!isfinite(z.y)) return zcplx<T>(z.x, T(NAN)); }
+  if (isnan(z.x)) return zcplx<T>(T(NAN), z.y == T(0) ? z.y : T(NAN));
+  if (z.y == T(0)) return zcplx<T>(exp(z.x), z.y);
   T e = exp(z.x);
-  if (z.y == T(0)) return zcplx<T>(e, z.y);
   return zcplx<T>(e * cos(z.y), e * sin(z.y)); }
+template <class T> ZD zcplx<T> zyx_cexpm1(zcplx<T> z) {
+  if (!isfinite(z.x) || !isfinite(z.y)) { zcplx<T> w = zyx_cexp(z); return zcplx<T>(w.x - T(1), w.y); }
+  if (z.y == T(0)) return zcplx<T>(z.x == T(0) ? T(0) : expm1(z.x), z.y);  /* exp(+-0) - 1 is +0 */
+  T s = sin(z.y * T(0.5));  /* exp(x) cos(y) - 1 = expm1(x) cos(y) - 2 sin^2(y / 2) */
+  return zcplx<T>(expm1(z.x) * cos(z.y) - T(2) * s * s, exp(z.x) * sin(z.y)); }
 template <class T> ZD zcplx<T> zyx_clog(zcplx<T> z) { return zcplx<T>(log(hypot(z.x, z.y)), atan2(z.y, z.x)); }
+template <class T> ZD zcplx<T> zyx_clog1p(zcplx<T> z) {
+  if (fabs(z.x) < T(0.5) && fabs(z.y) < T(0.5))  /* |1 + z|^2 - 1 without cancellation */
+    return zcplx<T>(T(0.5) * log1p(z.x * (T(2) + z.x) + z.y * z.y), atan2(z.y, T(1) + z.x));
+  return zyx_clog(zcplx<T>(T(1) + z.x, z.y)); }
 template <class T> ZD zcplx<T> zyx_csqrt(zcplx<T> z) {
   if (z.x == T(0) && z.y == T(0)) return zcplx<T>(T(0), z.y);
-  if (isinf(z.y)) return zcplx<T>(fabs(z.y), z.y);
-  T t = sqrt((fabs(z.x) + hypot(z.x, z.y)) * T(0.5));
-  if (z.x >= T(0)) return zcplx<T>(t, z.y / (T(2) * t));
-  return zcplx<T>(fabs(z.y) / (T(2) * t), copysign(t, z.y)); }
-template <class T> ZD zcplx<T> zyx_csinh(zcplx<T> z) { return zcplx<T>(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
-template <class T> ZD zcplx<T> zyx_ccosh(zcplx<T> z) { return zcplx<T>(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
+  if (isinf(z.y)) return zcplx<T>(T(INFINITY), z.y);
+  if (isinf(z.x) && z.x > T(0)) return zcplx<T>(z.x, isnan(z.y) ? z.y : copysign(T(0), z.y));
+  if (isinf(z.x)) return zcplx<T>(isnan(z.y) ? z.y : T(0), copysign(T(INFINITY), z.y));
+  /* scaled so that |x| + |z| cannot overflow */
+  T m = fmax(fabs(z.x), fabs(z.y)), sc = m > T(1e30) ? T(0.25) : T(1), x = z.x * sc, y = z.y * sc;
+  T t = sqrt((fabs(x) + hypot(x, y)) * T(0.5)), u = sc == T(1) ? t : t * T(2);
+  if (z.x >= T(0)) return zcplx<T>(u, z.y / (T(2) * u));
+  return zcplx<T>(fabs(z.y) / (T(2) * u), copysign(u, z.y)); }
+template <class T> ZD zcplx<T> zyx_csinh(zcplx<T> z) {
+  if (z.y == T(0)) return zcplx<T>(sinh(z.x), z.y);
+  if (!isfinite(z.y)) {
+    if (z.x == T(0)) return zcplx<T>(z.x, T(NAN));
+    if (isinf(z.x)) return zcplx<T>(T(INFINITY), T(NAN)); }  /* the sign is unspecified; libm's */
+  return zcplx<T>(sinh(z.x) * cos(z.y), cosh(z.x) * sin(z.y)); }
+template <class T> ZD zcplx<T> zyx_ccosh(zcplx<T> z) {
+  if (z.y == T(0)) return zcplx<T>(cosh(z.x), isnan(z.x) ? z.y : copysign(T(0), z.x) * z.y);
+  if (!isfinite(z.y)) {
+    if (z.x == T(0)) return zcplx<T>(T(NAN), T(0));
+    if (isinf(z.x)) return zcplx<T>(T(INFINITY), T(NAN)); }
+  return zcplx<T>(cosh(z.x) * cos(z.y), sinh(z.x) * sin(z.y)); }
 template <class T> ZD zcplx<T> zyx_ctanh(zcplx<T> z) {
+  if (isinf(z.x)) return zcplx<T>(copysign(T(1), z.x), copysign(T(0), isfinite(z.y) ? sin(T(2) * z.y) : z.y));
+  if (isnan(z.x)) return zcplx<T>(z.x, z.y == T(0) ? z.y : T(NAN));
+  if (!isfinite(z.y)) return zcplx<T>(z.x == T(0) ? z.x : T(NAN), T(NAN));
+  if (z.y == T(0)) return zcplx<T>(tanh(z.x), z.y);
+  /* tanh(x + iy) = (sinh 2x + i sin 2y) / (cosh 2x + cos 2y); beyond |x| = 20 the real
+     part is 1 and cosh would overflow */
   if (fabs(z.x) > T(20)) return zcplx<T>(copysign(T(1), z.x), T(4) * sin(z.y) * cos(z.y) * exp(T(-2) * fabs(z.x)));
   T d = cosh(T(2) * z.x) + cos(T(2) * z.y);
   return zcplx<T>(sinh(T(2) * z.x) / d, sin(T(2) * z.y) / d); }
 /* the circular functions through the hyperbolic ones: f(z) = -i g(i z) */
 template <class T> ZD zcplx<T> zyx_mul_i(zcplx<T> z) { return zcplx<T>(-z.y, z.x); }
 template <class T> ZD zcplx<T> zyx_mul_negi(zcplx<T> z) { return zcplx<T>(z.y, -z.x); }
-template <class T> ZD zcplx<T> zyx_csin(zcplx<T> z) { return zyx_mul_negi(zyx_csinh(zyx_mul_i(z))); }
+template <class T> ZD zcplx<T> zyx_csin(zcplx<T> z) {
+  if (isinf(z.y) && !isfinite(z.x)) return zcplx<T>(T(NAN), T(INFINITY));  /* unspecified signs: libm's */
+  return zyx_mul_negi(zyx_csinh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_ccos(zcplx<T> z) { return zyx_ccosh(zyx_mul_i(z)); }
 template <class T> ZD zcplx<T> zyx_ctan(zcplx<T> z) { return zyx_mul_negi(zyx_ctanh(zyx_mul_i(z))); }
+/* inverse functions for finite arguments after W. Kahan, "Branch cuts for complex
+   elementary functions"; the special values of each are spelled out first */
+template <class T> ZD zcplx<T> zyx_casin_finite(zcplx<T> z) {
+  zcplx<T> s1m = zyx_csqrt(zcplx<T>(T(1) - z.x, -z.y)), s1p = zyx_csqrt(zcplx<T>(T(1) + z.x, z.y));
+  return zcplx<T>(atan2(z.x, s1m.x * s1p.x - s1m.y * s1p.y), asinh(s1m.x * s1p.y - s1m.y * s1p.x)); }
 template <class T> ZD zcplx<T> zyx_casinh(zcplx<T> z) {
-  return zyx_clog(z + zyx_csqrt(z * z + zcplx<T>(T(1)))); }
-template <class T> ZD zcplx<T> zyx_cacosh(zcplx<T> z) {
-  return zyx_clog(z + zyx_csqrt(z + zcplx<T>(T(1))) * zyx_csqrt(z - zcplx<T>(T(1)))); }
-template <class T> ZD zcplx<T> zyx_catanh(zcplx<T> z) {
-  zcplx<T> h(T(0.5));
-  return h * (zyx_clog(zcplx<T>(T(1)) + z) - zyx_clog(zcplx<T>(T(1)) - z)); }
+  if (isnan(z.x)) return zcplx<T>(isinf(z.y) ? copysign(T(INFINITY), z.x) : z.x, z.y == T(0) ? z.y : T(NAN));
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? z.x : z.y, z.y);
+  if (isinf(z.x)) return zcplx<T>(z.x, copysign(isinf(z.y) ? ZYX_PI_4 : T(0), z.y));
+  if (isinf(z.y)) return zcplx<T>(copysign(T(INFINITY), z.x), copysign(ZYX_PI_2, z.y));
+  if (z.y == T(0)) return zcplx<T>(asinh(z.x), z.y);
+  return zyx_mul_negi(zyx_casin_finite(zyx_mul_i(z))); }  /* asinh(z) = -i asin(i z) */
 template <class T> ZD zcplx<T> zyx_casin(zcplx<T> z) { return zyx_mul_negi(zyx_casinh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_cacos(zcplx<T> z) {
-  zcplx<T> a = zyx_casin(z); return zcplx<T>(T(1.5707963267948966) - a.x, -a.y); }
+  if (isnan(z.x)) return zcplx<T>(z.x, isinf(z.y) ? -z.y : z.x);
+  if (isnan(z.y)) return zcplx<T>(z.x == T(0) ? ZYX_PI_2 : z.y, isinf(z.x) ? -fabs(z.x) : z.y);
+  if (isinf(z.x)) return zcplx<T>(isinf(z.y) ? (z.x > T(0) ? ZYX_PI_4 : T(3) * ZYX_PI_4) : (z.x > T(0) ? T(0) : ZYX_PI),
+                                  copysign(T(INFINITY), -z.y));
+  if (isinf(z.y)) return zcplx<T>(ZYX_PI_2, -z.y);
+  zcplx<T> s1m = zyx_csqrt(zcplx<T>(T(1) - z.x, -z.y)), s1p = zyx_csqrt(zcplx<T>(T(1) + z.x, z.y));
+  return zcplx<T>(T(2) * atan2(s1m.x, s1p.x), asinh(s1p.x * s1m.y - s1p.y * s1m.x)); }
+template <class T> ZD zcplx<T> zyx_cacosh(zcplx<T> z) {
+  if (isnan(z.x)) return zcplx<T>(isinf(z.y) ? T(INFINITY) : z.x, z.x);
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? T(INFINITY) : z.y, z.x == T(0) ? ZYX_PI_2 : z.y);
+  if (isinf(z.x)) return zcplx<T>(T(INFINITY), copysign(isinf(z.y) ? (z.x > T(0) ? ZYX_PI_4 : T(3) * ZYX_PI_4)
+                                                                  : (z.x > T(0) ? T(0) : ZYX_PI), z.y));
+  if (isinf(z.y)) return zcplx<T>(T(INFINITY), copysign(ZYX_PI_2, z.y));
+  zcplx<T> sm1 = zyx_csqrt(zcplx<T>(z.x - T(1), z.y)), sp1 = zyx_csqrt(zcplx<T>(z.x + T(1), z.y));
+  return zcplx<T>(asinh(sm1.x * sp1.x + sm1.y * sp1.y), T(2) * atan2(sm1.y, sp1.x)); }
+template <class T> ZD zcplx<T> zyx_catanh(zcplx<T> z) {
+  if (isnan(z.x)) return isinf(z.y) ? zcplx<T>(copysign(T(0), z.x), copysign(ZYX_PI_2, z.y)) : zcplx<T>(z.x, z.x);
+  if (isnan(z.y)) return zcplx<T>(isinf(z.x) ? copysign(T(0), z.x) : (z.x == T(0) ? z.x : z.y), z.y);
+  if (isinf(z.x) || isinf(z.y)) return zcplx<T>(copysign(T(0), z.x), copysign(ZYX_PI_2, z.y));
+  if (z.x == T(0)) return zcplx<T>(z.x, atan(z.y));  /* atanh(iy) = i atan(y), keeping the zero's sign */
+  T ax = fabs(z.x), ay = fabs(z.y);
+  if (fmax(ax, ay) > (sizeof(T) == 4 ? T(1e8) : T(1e16))) {  /* 1 / z to the type's precision */
+    T h = hypot(z.x, z.y); return zcplx<T>(z.x / h / h, copysign(ZYX_PI_2, z.y)); }
+  /* real: log(|1 + z|^2 / |1 - z|^2) / 4 = log1p(4|x| / |1 - |x| - iy|^2) / 4 (no cancellation);
+     imaginary: arg((1 + z)(1 - conj z)) / 2 */
+  T y2 = z.y * z.y, den = (T(1) - ax) * (T(1) - ax) + y2;
+  return zcplx<T>(copysign(T(0.25) * log1p(T(4) * ax / den), z.x),
+                  T(0.5) * atan2(T(2) * z.y, (T(1) - ax) * (T(1) + ax) - y2)); }
 template <class T> ZD zcplx<T> zyx_catan(zcplx<T> z) { return zyx_mul_negi(zyx_catanh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_cpow(zcplx<T> a, zcplx<T> b) {
+  /* NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer powers by
+     repeated multiplication (exact for Gaussian integers), else exp(b log a) */
   if (b.x == T(0) && b.y == T(0)) return zcplx<T>(T(1));
-  if (a.x == T(0) && a.y == T(0) && b.y == T(0) && b.x > T(0)) return zcplx<T>(T(0));
+  if (a.x == T(0) && a.y == T(0)) return (b.x > T(0) && b.y == T(0)) ? zcplx<T>(T(0)) : zcplx<T>(T(NAN), T(NAN));
+  if (b.y == T(0) && b.x == rint(b.x) && fabs(b.x) < T(100)) {
+    int n = (int)b.x, m = n < 0 ? -n : n;
+    zcplx<T> r(T(1)), x = a;
+    while (m) { if (m & 1) r = r * x; x = x * x; m >>= 1; }
+    return n < 0 ? zcplx<T>(T(1)) / r : r; }
   return zyx_cexp(b * zyx_clog(a)); }
+#undef ZYX_PI
+#undef ZYX_PI_2
+#undef ZYX_PI_4
 ZD float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 ZD float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
 ZD double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
@@ -162,172 +245,34 @@ ZD uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
 /* end of zyx preamble */
 """
 
+# NVRTC spends ~10 ms more per kernel parsing these headers: included only where used
+_HALF_HEADERS = {"float16": "#include <cuda_fp16.h>\n", "bfloat16": "#include <cuda_bf16.h>\n"}
+
+
+def kernel_dtypes(k: Kernel) -> set[DType]:
+    """Every dtype a kernel's buffers and values have."""
+    out = {p.dtype for p in k.params}
+    out.update(s.dtype for s in walk(k.body) if isinstance(s, (Assign, Acc)))
+    return out
+
+
+def preamble(k: Kernel, mm: MatmulPlan | None = None) -> str:
+    """The helper code kernel ``k`` starts with: the half-precision headers only when a
+    buffer or value of ``k`` has that type, the tensor-core helpers only for the matmul
+    shapes that use them."""
+    names = {d.name for d in kernel_dtypes(k)}
+    head = "".join(h for n, h in _HALF_HEADERS.items() if n in names)
+    if mm is not None and mm.kind == "wmma":
+        head += "#include <mma.h>\n"
+    return head + CUDA_PREAMBLE + (MMA_HELPERS if uses_mma_helpers(mm) else "")
+
+
 _COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SIN": "zyx_csin",
                   "COS": "zyx_ccos", "TAN": "zyx_ctan", "ASIN": "zyx_casin", "ACOS": "zyx_cacos",
                   "ATAN": "zyx_catan", "SINH": "zyx_csinh", "COSH": "zyx_ccosh", "TANH": "zyx_ctanh",
                   "ASINH": "zyx_casinh", "ACOSH": "zyx_cacosh", "ATANH": "zyx_catanh", "ABS": "zyx_cabs",
                   "REAL": "zyx_creal", "IMAG": "zyx_cimag", "CONJ": "zyx_conj", "ANGLE": "zyx_carg",
                   "ISNAN": "zyx_cisnan", "ISINF": "zyx_cisinf", "POW": "zyx_cpow"}
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)
-
-
-def _perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
-    """The loops of a perfect nest (each body a single loop) and the innermost body."""
-    nest = [loop]
-    while len(nest[-1].body) == 1 and isinstance(nest[-1].body[0], Loop):
-        nest.append(nest[-1].body[0])
-    return nest, nest[-1].body
-
-
-def unflatten(dims: list[tuple[str, int]], flat: str, suffix: str) -> list[tuple[str, str]]:
-    """(variable, expression) recovering each of ``dims`` - (name, extent) pairs, row-major,
-    the last fastest - from one flat index (integer literals spelled with ``suffix``: "LL",
-    "i"). The output loops of a thread, a block-reduce's loop nest, a matmul's tiles."""
-    out, inner = [], 1
-    for i in reversed(range(len(dims))):
-        v, n = dims[i]  # n: an int, or a size expression of a generic kernel
-        e = flat if isinstance(inner, int) and inner == 1 else f"({flat} / {_lit(inner, suffix)})"
-        if i > 0:
-            e = f"({e} % {_lit(n, suffix)})"
-        out.append((v, e))
-        inner = inner * n
-    return out[::-1]
-
-
-def _lit(n, suffix: str) -> str:
-    return f"{n}{suffix}" if isinstance(n, int) else n.render()
-
-
-def loop_dims(nest: list[Loop]) -> list[tuple[str, int]]:
-    return [(lp.var.name, lp.size) for lp in nest]
-
-
-def _outer_accs(loop: Loop) -> list[str]:
-    """Accumulators updated inside ``loop`` but declared outside it, in first-use order."""
-    inner = {s.name for s in _walk(loop.body) if isinstance(s, Acc)}
-    out: list[str] = []
-    for s in _walk(loop.body):
-        if isinstance(s, AccUpdate) and s.name not in inner and s.name not in out:
-            out.append(s.name)
-    return out
-
-
-def uses_block_reduce(k: Kernel) -> bool:
-    """Few outputs and a big top-level reduction: one block per output element."""
-    if k.generic:
-        return False
-    total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-    big = 0
-    for s in k.body:
-        if isinstance(s, Loop) and _outer_accs(s):
-            nest, _ = _perfect_nest(s)
-            big = max(big, math.prod(lp.size for lp in nest))
-    if big < 128:
-        return False
-    return total <= 1024 or (total <= 65536 and big >= 1024)
-
-
-# ------------------------------------------------------------------ tiled contractions
-# A contraction (matmul and its relatives, as tile_c.plan finds them) runs as a tiled
-# matmul: each block computes a BM x BN tile of the output, staging BK-wide slices of the
-# A-side values (those depending on the row axis ``vm``) and the B-side values (column
-# axis ``vn``) in shared memory. SIMT: 16 x 16 threads, each a TM x TN register sub-tile
-# at rows ``zty + 16 i`` and columns ``ztx + 16 j`` (conflict-free shared reads, coalesced
-# stores). Tensor cores: 4 warps, each 2 x 2 WMMA 16x16x16 fragments of a 64 x 64 tile.
-MM_THREADS = 256
-MM_BK = 16
-WMMA_THREADS = 128
-WMMA_BK = 32
-MM_SHARED_LIMIT = 40 * 1024  # bytes of staged values per block (48 KiB static limit)
-
-
-@dataclass
-class MatmulPlan:
-    tp: tile_c.TilePlan  # vm / vn, the reduction nest, statement classes
-    bm: int
-    bn: int
-    bk: int
-    threads: int
-    wmma: DType | None  # float16 / bfloat16: the product runs on tensor cores
-    a_exp: list  # A-side statements whose values the per-element statements read
-    b_exp: list
-    red: int  # reduction steps (all loops of the nest)
-    outer: list  # the other parallel dims (batch), one tile grid each
-
-    @property
-    def tiles(self) -> int:
-        return math.prod(n for _, n in self.outer) * -(-self.tp.m // self.bm) * -(-self.tp.n // self.bn)
-
-
-def _per_thread(n: int) -> int:
-    return 4 if n >= 48 else 2 if n >= 24 else 1
-
-
-def _needed_for(stmts: list, names) -> list:
-    """The statements of ``stmts`` that ``names`` depend on (themselves included), in order."""
-    by = {s.name: s for s in stmts}
-    want: set = set()
-    stack = list(names)
-    while stack:
-        nm = stack.pop()
-        if nm in by and nm not in want:
-            want.add(nm)
-            stack.extend(by[nm].srcs)
-    return [s for s in stmts if s.name in want]
-
-
-def _wmma_type(k: Kernel, p: tile_c.TilePlan, a_exp: list, b_exp: list, cc: int) -> DType | None:
-    """float16 / bfloat16 when the contraction is exactly sum(a * b) of two such loads
-    with a float32 accumulator, and the device has tensor cores for the type."""
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    if cc < 70 or len(ab) != 1 or ab[0].op != "MUL" or ab[0].name != p.up.src:
-        return None
-    if len(a_exp) != 1 or len(b_exp) != 1 or set(ab[0].srcs) != {a_exp[0].name, b_exp[0].name}:
-        return None
-    if compute_dtype(p.acc.dtype) is not dt.float32 or any(s.op != "LOAD" for s in a_exp + b_exp):
-        return None
-    types = {k.params[s.arg[0]].dtype for s in a_exp + b_exp}
-    t = types.pop() if len(types) == 1 else None
-    return t if t is dt.float16 or (t is dt.bfloat16 and cc >= 80) else None
-
-
-def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
-    """The tiled-matmul plan for a contraction-shaped kernel, or None to render it plainly."""
-    p = tile_c.plan(k)
-    if p is None or p.vm is None or p.acc.kind != "SUM" or p.m < 16 or p.n < 16:
-        return None
-    red = math.prod(lp.size for lp in p.nest)
-    if red < 16 or p.cls.get(p.up.src) != "ab":
-        return None
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    if any(s.op in ("LOAD", "GATE", "RAND") for s in ab):
-        return None  # memory read per element: the padded edges of a tile would read out of bounds
-    used = {x for s in ab for x in s.srcs} | {p.up.src}
-    a_exp = [s for s in p.stmts if p.cls[s.name] == "a" and s.name in used]
-    b_exp = [s for s in p.stmts if p.cls[s.name] == "b" and s.name in used]
-    if not a_exp or not b_exp or any(compute_dtype(s.dtype).kind not in "fiub" for s in a_exp + b_exp):
-        return None
-    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
-    wm = _wmma_type(k, p, a_exp, b_exp, cc)
-    if wm is not None:
-        return MatmulPlan(p, 64, 64, WMMA_BK, WMMA_THREADS, wm, a_exp, b_exp, red, outer)
-    bm, bn = 16 * _per_thread(p.m), 16 * _per_thread(p.n)
-    shared = MM_BK * sum(compute_dtype(s.dtype).itemsize * (bm + 1) for s in a_exp) \
-        + MM_BK * sum(compute_dtype(s.dtype).itemsize * (bn + 1) for s in b_exp)
-    if shared > MM_SHARED_LIMIT:
-        return None
-    return MatmulPlan(p, bm, bn, MM_BK, MM_THREADS, None, a_exp, b_exp, red, outer)
-
-
-def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
-    """Declarations splitting the flat index ``lin`` into the variables of ``dims``."""
-    return [f"{pad}const int64_t {v} = {e};" for v, e in unflatten(dims, lin, "LL")]
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -338,26 +283,6 @@ def _split(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
 # aligned element (device allocations are 256-byte aligned) and reads its 4 values with
 # one float4 / int4 / uint4 load; so does the store. Everything else (gated padding
 # loads, broadcasts, strided or shifted views) stays a scalar access per lane.
-VEC = 4
-VEC_TYPES = {"float32": "float4", "int32": "int4", "uint32": "uint4"}
-_LANES = "xyzw"
-
-
-def _aligned_unit_stride(idx, v: str) -> bool:
-    """``idx`` is ``v + rest`` where ``rest`` is free of ``v`` and a multiple of VEC."""
-    if isinstance(idx, Var):
-        return idx.name == v
-    if not isinstance(idx, Sum) or idx.const % VEC:
-        return False
-    unit = 0
-    for t, c in idx.terms:
-        if isinstance(t, Var) and t.name == v:
-            unit += c
-        elif v in variables(t) or c % VEC:
-            return False
-    return unit == 1
-
-
 def vector_width(k: Kernel) -> int:
     """VEC when ``k`` takes the vectorized elementwise path, else 1."""
     if not k.global_dims or k.global_dims[-1][1] % VEC or k.global_dims[-1][1] == 0:
@@ -387,6 +312,22 @@ def _vector_store(k: Kernel, s, v: str) -> bool:
     return isinstance(s, Store) and _hoistable(k, s.index) and _aligned_unit_stride(s.index, v)
 
 
+def reduction_shape(k: Kernel, cc: int = 0):
+    """How a kernel with a reduction runs: ("column", ColumnPlan), ("block", None),
+    ("matmul", MatmulPlan), or (None, None) for the thread-per-output shapes. A kernel
+    with few outputs and a big reduction takes a block per output unless its loads run
+    along the outputs (column strips); a contraction takes a tiled matmul."""
+    block = uses_block_reduce(k)
+    mm = None if block else matmul_plan(k, cc)
+    if mm is None:
+        cp = column_plan(k)
+        if cp is not None:
+            return "column", cp
+    if block:
+        return "block", None
+    return ("matmul", mm) if mm is not None else (None, None)
+
+
 def launch_config(k: Kernel, cc: int = 0, args=()) -> tuple[int, int]:
     """(blocks, threads per block) for a kernel on a device of compute capability ``cc``
     (``major * 10 + minor``; 0: unknown, no tensor cores); blocks is 0 for an empty output.
@@ -401,11 +342,13 @@ def launch_config(k: Kernel, cc: int = 0, args=()) -> tuple[int, int]:
     total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
     if total == 0:
         return 0, BLOCK
-    if uses_block_reduce(k):
+    shape, plan = reduction_shape(k, cc)
+    if shape == "column":
+        return min(plan.groups, MAX_GRID), plan.threads
+    if shape == "block":
         return min(total, MAX_GRID), BLOCK
-    mm = matmul_plan(k, cc)
-    if mm is not None:
-        return min(mm.tiles, MAX_GRID), mm.threads
+    if shape == "matmul":
+        return min(plan.tiles, MAX_GRID), plan.threads
     if not k.global_dims:
         return 1, 1
     return min(-(-(total // vector_width(k)) // BLOCK), MAX_GRID), BLOCK
@@ -467,9 +410,9 @@ class CUDARenderer(CStyleRenderer):
         if op == "RECIP":
             return f"({one} / {a[0]})"
         if op == "EXPM1":
-            return f"(zyx_cexp({a[0]}) - {one})"
+            return f"zyx_cexpm1({a[0]})"
         if op == "LOG1P":
-            return f"zyx_clog({one} + {a[0]})"
+            return f"zyx_clog1p({a[0]})"
         if op in ("LOG2", "LOG10"):
             c = "0.6931471805599453" if op == "LOG2" else "2.302585092994046"
             return f"(zyx_clog({a[0]}) / {t}({c}))"
@@ -527,14 +470,16 @@ class CUDARenderer(CStyleRenderer):
         if k.generic:
             return self._render_generic(k, params)
         blocks, threads = launch_config(k, self.cc)
-        mm = None if blocks == 0 or uses_block_reduce(k) else matmul_plan(k, self.cc)
-        out = [CUDA_PREAMBLE + ("#include <mma.h>\n" if mm is not None and mm.wmma is not None else ""),
+        shape, plan = reduction_shape(k, self.cc) if blocks else (None, None)
+        out = [preamble(k, plan if shape == "matmul" else None),
                f'extern "C" __global__ void __launch_bounds__({threads}) {k.name}({", ".join(params)}) {{']
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1
-        if uses_block_reduce(k):
-            self._render_block_reduce(k, total, out)
-        elif mm is not None:
-            self._render_matmul(k, mm, out)
+        if shape == "column":
+            render_column_reduce(self, k, plan, out)
+        elif shape == "block":
+            render_block_reduce(self, k, out)
+        elif shape == "matmul":
+            (render_mma if uses_mma_helpers(plan) else render_matmul)(self, k, plan, out)
         elif not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
             self.render_body(k, k.body, 1, {}, out)
@@ -552,7 +497,7 @@ class CUDARenderer(CStyleRenderer):
     def _render_generic(self, k: Kernel, params: list[str]) -> str:
         """A generic kernel (sizes are arguments): a grid-stride loop over the outputs."""
         it = self.index_type
-        out = [CUDA_PREAMBLE, f'extern "C" __global__ void __launch_bounds__({BLOCK}) {k.name}({", ".join(params)}) {{']
+        out = [preamble(k, None), f'extern "C" __global__ void __launch_bounds__({BLOCK}) {k.name}({", ".join(params)}) {{']
         out += self.arg_decls(k)
         if not k.global_dims:
             out.append("  if (blockIdx.x != 0 || threadIdx.x != 0) return;")
@@ -613,196 +558,10 @@ class CUDARenderer(CStyleRenderer):
         """Split the flat output index into the kernel's parallel loop variables."""
         return _split([(v.name, n) for v, n in k.global_dims], lin, pad)
 
-    def _render_block_reduce(self, k: Kernel, total: int, out: list[str]) -> None:
-        dtypes: dict = {}
-        accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
-        shared = {}  # acc name -> shared array
-        for s in k.body:
-            if isinstance(s, Loop):
-                for a in _outer_accs(s):
-                    if a not in shared:
-                        shared[a] = f"zsh_{a}"
-                        out.append(f"  __shared__ {self.ctype(accs[a].dtype)} {shared[a]}[{BLOCK}];")
-        out.append(f"  for (int64_t zo = blockIdx.x; zo < {total}LL; zo += gridDim.x) {{")
-        out.extend(self._global_vars(k, "zo", "    "))
-        pad = "    "
-        for s in k.body:
-            if isinstance(s, Loop) and _outer_accs(s):
-                nest, body = _perfect_nest(s)
-                size = math.prod(lp.size for lp in nest)
-                out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-                out.extend(_split(loop_dims(nest), "zr", pad + "  "))
-                self.render_body(k, body, 3, dtypes, out)
-                out.append(f"{pad}}}")
-                for a in _outer_accs(s):
-                    self._tree(accs[a], shared[a], pad, out)
-            elif isinstance(s, Store):
-                out.append(f"{pad}if (threadIdx.x == 0) {{")
-                self.render_body(k, [s], 3, dtypes, out)
-                out.append(f"{pad}}}")
-            else:
-                self.render_body(k, [s], 2, dtypes, out)
-        out.append("  }")
 
-    def _tree(self, acc: Acc, sh: str, pad: str, out: list[str]) -> None:
-        """Combine the block's partial accumulators; every thread gets the result."""
-        t = self.ctype(acc.dtype)
-        out.append(f"{pad}{sh}[threadIdx.x] = {acc.name};")
-        out.append(f"{pad}__syncthreads();")
-        out.append(f"{pad}for (int zs = {BLOCK // 2}; zs > 0; zs >>= 1) {{")
-        out.append(f"{pad}  if (threadIdx.x < zs) {{ {t} zmine = {sh}[threadIdx.x]; {t} zother = {sh}[threadIdx.x + zs];")
-        out.append(f"{pad}    {self.acc_update('zmine', acc.kind, 'zother', acc.dtype)} {sh}[threadIdx.x] = zmine; }}")
-        out.append(f"{pad}  __syncthreads();")
-        out.append(f"{pad}}}")
-        out.append(f"{pad}{acc.name} = {sh}[0];")
-        out.append(f"{pad}__syncthreads();")
+# the WGSL renderer shares these
+_outer_accs, _perfect_nest = outer_accs, perfect_nest
 
-    # ------------------------------------------------------------------ tiled matmul
-    def _render_matmul(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
-        p, it = mm.tp, "int64_t"
-        tm, tn = mm.bm // 16, mm.bn // 16
-        if mm.wmma is None:
-            for s in mm.a_exp:
-                out.append(f"  __shared__ {self.ctype(s.dtype)} zsa_{s.name}[{mm.bk}][{mm.bm + 1}];")
-            for s in mm.b_exp:
-                out.append(f"  __shared__ {self.ctype(s.dtype)} zsb_{s.name}[{mm.bk}][{mm.bn + 1}];")
-            out.append("  const int zty = threadIdx.x / 16, ztx = threadIdx.x % 16;")
-        else:
-            h = self.storage_type(mm.wmma)
-            out.append(f"  __shared__ __align__(32) {h} zsa[{mm.bm}][{mm.bk + 8}];")
-            out.append(f"  __shared__ __align__(32) {h} zsb[{mm.bk}][{mm.bn + 8}];")
-            out.append(f"  __shared__ __align__(32) float zsc[{mm.bm}][{mm.bn + 4}];")
-            out.append("  const int zwm = threadIdx.x / 64, zwn = (threadIdx.x / 32) % 2;")
-        tiles_m, tiles_n = -(-p.m // mm.bm), -(-p.n // mm.bn)
-        out.append(f"  for ({it} zt = blockIdx.x; zt < {mm.tiles}LL; zt += gridDim.x) {{")
-        out.extend(_split([(v.name, n) for v, n in mm.outer] + [("ztm", tiles_m), ("ztn", tiles_n)], "zt", "    "))
-        out.append(f"    const {it} zm0 = ztm * {mm.bm}, zn0 = ztn * {mm.bn};")
-        t = self.ctype(p.acc.dtype)
-        if mm.wmma is None:
-            out.append(f"    {t} zacc[{tm}][{tn}];")
-            out.append(f"    for (int i = 0; i < {tm}; i++) for (int j = 0; j < {tn}; j++) "
-                       f"zacc[i][j] = {self.acc_init('SUM', p.acc.dtype)};")
-        else:
-            frag = "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float>"
-            out.append(f"    {frag} zc[2][2];")
-            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
-                       "nvcuda::wmma::fill_fragment(zc[i][j], 0.0f);")
-        out.append(f"    for ({it} zk0 = 0; zk0 < {mm.red}LL; zk0 += {mm.bk}) {{")
-        self._stage(k, mm, "a", out)
-        self._stage(k, mm, "b", out)
-        out.append("      __syncthreads();")
-        if mm.wmma is None:
-            self._simt_step(k, mm, out)
-        else:
-            self._wmma_step(mm, out)
-        out.append("      __syncthreads();")
-        out.append("    }")
-        pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
-        post = k.body[p.li + 1:]
-        guard = " && ".join([f"{p.vm.name} < {p.m}"] * (p.m % mm.bm != 0)
-                            + [f"{p.vn.name} < {p.n}"] * (p.n % mm.bn != 0))
-        if mm.wmma is None:
-            out.append(f"    #pragma unroll\n    for (int i = 0; i < {tm}; i++)")
-            out.append(f"    #pragma unroll\n    for (int j = 0; j < {tn}; j++) {{")
-            out.append(f"      const {it} {p.vm.name} = zm0 + zty + 16 * i, {p.vn.name} = zn0 + ztx + 16 * j;")
-            value = "zacc[i][j]"
-        else:
-            out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++)")
-            out.append("      nvcuda::wmma::store_matrix_sync(&zsc[zwm * 32 + 16 * i][zwn * 32 + 16 * j], zc[i][j], "
-                       f"{mm.bn + 4}, nvcuda::wmma::mem_row_major);")
-            out.append("    __syncthreads();")
-            out.append(f"    for (int ze = threadIdx.x; ze < {mm.bm * mm.bn}; ze += {mm.threads}) {{")
-            out.append(f"      const int zr = ze / {mm.bn}, zq = ze % {mm.bn};")
-            out.append(f"      const {it} {p.vm.name} = zm0 + zr, {p.vn.name} = zn0 + zq;")
-            value = "zsc[zr][zq]"
-        out.append(f"      if ({guard or '1'}) {{")
-        out.append(f"        {t} {p.acc.name} = {value};")
-        self.render_body(k, pre + post, 4, {p.acc.name: p.acc.dtype}, out)
-        out.append("      }")
-        out.append("    }")
-        if mm.wmma is not None:
-            out.append("    __syncthreads();")
-        out.append("  }")
-
-    def _stage(self, k: Kernel, mm: MatmulPlan, side: str, out: list[str]) -> None:
-        """Compute one BK-wide slice of the A (or B) side values into shared memory,
-        zero where the tile overhangs the output or the reduction."""
-        p = mm.tp
-        exp = mm.a_exp if side == "a" else mm.b_exp
-        var, size, base, width = (p.vm, p.m, "zm0", mm.bm) if side == "a" else (p.vn, p.n, "zn0", mm.bn)
-        stmts = _needed_for(p.stmts, [s.name for s in exp])
-        loads = [s for s in stmts if s.op == "LOAD"]
-        rv = p.nest[-1].var.name
-        # consecutive threads take consecutive reduction steps when that is how memory runs
-        k_fast = any(coef(s.arg[1], rv) == 1 for s in loads) \
-            and not any(coef(s.arg[1], var.name) == 1 for s in loads)
-        row, kk = (f"ze / {mm.bk}", f"ze % {mm.bk}") if k_fast else (f"ze % {width}", f"ze / {width}")
-        if mm.wmma is None:
-            dst = [f"zs{side}_{s.name}[zkk][zrow]" for s in exp]
-            zero = [self.literal(0, s.dtype) for s in exp]
-            conv = [s.name for s in exp]
-        else:
-            dst = ["zsa[zrow][zkk]" if side == "a" else "zsb[zkk][zrow]"]
-            zero = [self.store_conv(mm.wmma, "0.0f")]
-            conv = [self.store_conv(mm.wmma, exp[0].name)]
-        out.append(f"      for (int ze = threadIdx.x; ze < {width * mm.bk}; ze += {mm.threads}) {{")
-        out.append(f"        const int zrow = {row}, zkk = {kk};")
-        out.append(f"        const int64_t {var.name} = {base} + zrow, zk = zk0 + zkk;")
-        conds = [f"{var.name} < {size}"] * (size % width != 0) + [f"zk < {mm.red}"] * (mm.red % mm.bk != 0)
-        out.append(f"        if ({' && '.join(conds)}) {{" if conds else "        {")
-        out.extend(_split(loop_dims(p.nest), "zk", "          "))
-        self.render_body(k, stmts, 5, {}, out)
-        out.extend(f"          {d} = {c};" for d, c in zip(dst, conv))
-        if conds:
-            out.append("        } else {")
-            out.extend(f"          {d} = {z};" for d, z in zip(dst, zero))
-        out.append("        }")
-        out.append("      }")
-
-    def _simt_step(self, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
-        """The BK reduction steps of one staged slice: each thread's TM x TN sub-tile."""
-        p = mm.tp
-        tm, tn = mm.bm // 16, mm.bn // 16
-        ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-        plain = [s for s in p.stmts if p.cls[s.name] == ""]
-        neither = _needed_for(plain, [x for s in ab for x in s.srcs])
-        bound = str(mm.bk) if mm.red % mm.bk == 0 else f"(zk0 + {mm.bk} <= {mm.red} ? {mm.bk} : (int)({mm.red} - zk0))"
-        out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
-        if any(s.op != "CONST" for s in neither):
-            out.append("        const int64_t zk = zk0 + zkk;")
-            out.extend(_split(loop_dims(p.nest), "zk", "        "))
-        dtypes = {s.name: s.dtype for s in p.stmts}
-        self.render_body(k, neither, 4, dtypes, out)
-        for side, exp, n, lane in (("a", mm.a_exp, tm, "zty"), ("b", mm.b_exp, tn, "ztx")):
-            for s in exp:
-                out.append(f"        {self.ctype(s.dtype)} zr{side}_{s.name}[{n}];")
-                out.append(f"        for (int q = 0; q < {n}; q++) zr{side}_{s.name}[q] = "
-                           f"zs{side}_{s.name}[zkk][{lane} + 16 * q];")
-        out.append(f"        #pragma unroll\n        for (int i = 0; i < {tm}; i++)")
-        out.append(f"        #pragma unroll\n        for (int j = 0; j < {tn}; j++) {{")
-        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zra_{s.name}[i];" for s in mm.a_exp)
-        out.extend(f"          const {self.ctype(s.dtype)} {s.name} = zrb_{s.name}[j];" for s in mm.b_exp)
-        self.render_body(k, ab, 5, dtypes, out)
-        out.append(f"          {self.acc_update('zacc[i][j]', 'SUM', p.up.src, p.acc.dtype)}")
-        out.append("        }")
-        out.append("      }")
-
-    def _wmma_step(self, mm: MatmulPlan, out: list[str]) -> None:
-        """The staged slice on tensor cores: each warp a 32 x 32 piece, 2 x 2 fragments."""
-        h = self.storage_type(mm.wmma)
-        w = "nvcuda::wmma"
-        out.append("      #pragma unroll")
-        out.append(f"      for (int zkk = 0; zkk < {mm.bk}; zkk += 16) {{")
-        out.append(f"        {w}::fragment<{w}::matrix_a, 16, 16, 16, {h}, {w}::row_major> zfa[2];")
-        out.append(f"        {w}::fragment<{w}::matrix_b, 16, 16, 16, {h}, {w}::row_major> zfb[2];")
-        out.append(f"        for (int i = 0; i < 2; i++) {w}::load_matrix_sync(zfa[i], &zsa[zwm * 32 + 16 * i][zkk], "
-                   f"{mm.bk + 8});")
-        out.append(f"        for (int j = 0; j < 2; j++) {w}::load_matrix_sync(zfb[j], &zsb[zkk][zwn * 32 + 16 * j], "
-                   f"{mm.bn + 8});")
-        out.append(f"        for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) "
-                   f"{w}::mma_sync(zc[i][j], zfa[i], zfb[j], zc[i][j]);")
-        out.append("      }")
-
-
-__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "matmul_plan",
+__all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "column_plan", "matmul_plan",
+           "unflatten", "loop_dims",
            "MatmulPlan", "BLOCK", "vector_width", "VEC"]

@@ -119,17 +119,7 @@ class OpenCLRenderer(CStyleRenderer):
             return f"vstore_half_rte({value}, {idx}, {param.name});"
         return super().store_stmt(param, idx, value, d)
 
-    # ------------------------------------------------------------------ literals
-    def literal(self, v, d: DType) -> str:
-        cd = compute_dtype(d)
-        if cd.kind in "iu":
-            v = int(v)
-            if cd.kind == "u":
-                return f"(({self.ctype(cd)}){v}UL)"
-            if v == -(2 ** 63):
-                return "LONG_MIN"
-            return f"(({self.ctype(cd)}){v}L)"
-        return super().literal(v, d)
+    int_suffix, uint_suffix = "L", "UL"  # OpenCL C's long is 64-bit; it has no long long
 
     # ------------------------------------------------------------------ ALU
     def fn(self, base: str, d: DType) -> str:

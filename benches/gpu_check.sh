@@ -82,6 +82,14 @@ timeout -k 10 "${TEST_TIMEOUT:-240}" "$PY" -m pytest ${TESTS:-tests/} -m cuda -q
 rc=$?
 log "pytest -m cuda: exit $rc ($( [ $rc = 124 ] && echo 'TIMED OUT' || tail -1 "$OUT/cuda-tests.txt"))"
 
+# ---------------------------------------------------------------- the device-parametrized tests on cuda:0
+if [ -n "${DEVICE_TESTS:-tests/test_compile_once.py tests/test_elementwise.py tests/test_reduce.py tests/test_movement.py}" ]; then
+    timeout -k 10 "${DEVICE_TEST_TIMEOUT:-150}" "$PY" -m pytest ${DEVICE_TESTS:-tests/test_compile_once.py tests/test_elementwise.py tests/test_reduce.py tests/test_movement.py} \
+        -k "cuda" -q -rfE -p no:cacheprovider "${XDIST[@]}" > "$OUT/cuda-device-tests.txt" 2>&1
+    rc=$?
+    log "device tests on cuda:0: exit $rc ($( [ $rc = 124 ] && echo 'TIMED OUT' || tail -1 "$OUT/cuda-device-tests.txt"))"
+fi
+
 # ---------------------------------------------------------------- benchmarks (empty kernel cache)
 ZYX_CACHE_DIR=$(mktemp -d /tmp/zyx-gpu-bench-cache.XXXX)
 timeout -k 10 "${BENCH_TIMEOUT:-240}" "$PY" benches/bench_gpu.py --device cuda:0 ${BENCH_ARGS:-} \
@@ -89,5 +97,28 @@ timeout -k 10 "${BENCH_TIMEOUT:-240}" "$PY" benches/bench_gpu.py --device cuda:0
 rc=$?
 log "bench_gpu.py: exit $rc$( [ $rc = 124 ] && echo ' (TIMED OUT: the rows printed so far are in bench_gpu.txt)')"
 grep -E "torch/zyx|ratio|geomean" "$OUT/bench_gpu.txt" | head -60 >> "$OUT/summary.txt"
+
+# ---------------------------------------------------------------- the other backends on this GPU
+# WGPU through NVIDIA's Vulkan driver (the loader travels as .gl/*.deb, the wgpu wheel in .whl),
+# OpenCL through NVIDIA's OpenCL library when the driver mount has it (an ICD file made here).
+if [ "${OTHER_BACKENDS:-1}" = 1 ]; then
+    for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" / ; done; ldconfig 2>/dev/null
+    export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+    ocl=$(ls /usr/local/nvidia/lib64/libnvidia-opencl.so* /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so* 2>/dev/null | head -1)
+    if [ -n "$ocl" ]; then mkdir -p /etc/OpenCL/vendors && echo "$ocl" > /etc/OpenCL/vendors/nvidia.icd; fi
+    for dev in wgpu:0 opencl:0; do
+        kind=${dev%%:*}
+        "$PY" -c "import zyx; print(zyx.get_device('$dev').backend.description)" > "$OUT/$kind-env.txt" 2>&1
+        log "$dev: $(tail -1 "$OUT/$kind-env.txt")"
+        if grep -q "Error\|Traceback" "$OUT/$kind-env.txt"; then continue; fi
+        timeout -k 5 "${OTHER_TIMEOUT:-60}" "$PY" -m pytest tests/test_compile_once.py tests/test_$kind.py -q -x \
+            -p no:cacheprovider -k "$kind" > "$OUT/$kind-tests.txt" 2>&1
+        log "$dev tests: exit $? ($(tail -1 "$OUT/$kind-tests.txt"))"
+        timeout -k 5 "${OTHER_TIMEOUT:-60}" "$PY" benches/bench_gpu.py --device $dev --skip train,sklearn \
+            > "$OUT/$kind-bench.txt" 2>&1
+        log "$dev bench: exit $?"
+        grep -E "GB/s|TFLOP" "$OUT/$kind-bench.txt" | head -12 >> "$OUT/summary.txt"
+    done
+fi
 log "done; logs in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
 exit 0

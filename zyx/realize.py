@@ -368,7 +368,8 @@ def _f32(v) -> int:
     try:
         return _U32.unpack(_F32.pack(float(v)))[0]
     except OverflowError:  # out of float32 range: rounds to +-inf, as the C literal would
-        return int(np.array(float(v)).astype(np.float32).view(np.uint32))
+        with np.errstate(over="ignore"):
+            return int(np.array(float(v)).astype(np.float32).view(np.uint32))
 
 
 def _f64(v) -> int:

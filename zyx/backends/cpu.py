@@ -169,7 +169,6 @@ class CPUBackend:
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
-        self._ptrs: dict[int, int] = {}  # id(handle) -> data address, while the Buffer lives
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -202,7 +201,6 @@ class CPUBackend:
         return self.pool.alloc(max(size, 1), np.dtype(dtype.np))
 
     def free(self, handle) -> None:
-        self._ptrs.pop(id(handle), None)
         self.pool.release(handle)  # NumPy owns the memory; the pool may keep it for reuse
 
     def empty_cache(self) -> None:
@@ -222,7 +220,10 @@ class CPUBackend:
 
     def read(self, handle: np.ndarray, start: int, count: int, dtype: dt.DType) -> np.ndarray:
         """Elements ``[start, start + count)`` of a buffer (here: a view of it)."""
-        return handle[start:start + count]
+        if handle.dtype == dtype.np:
+            return handle[start:start + count]
+        isz = dtype.itemsize  # a handle wrapping borrowed memory may be untyped bytes
+        return handle.view(np.uint8)[start * isz:(start + count) * isz].view(dtype.np)
 
     def view(self, handle: np.ndarray, size: int) -> np.ndarray:
         """Zero-copy host view of a buffer (CPU only)."""
@@ -320,21 +321,12 @@ class CPUBackend:
             data = so.read_bytes()
         return cache.write("cpu", key, ".so", data)
 
-    def _ptr(self, handle: np.ndarray) -> int:
-        """The data address of a buffer (cached: NumPy's ``.ctypes.data`` costs microseconds,
-        and a launch of a small kernel costs a few)."""
-        p = self._ptrs.get(id(handle))
-        if p is None:
-            p = self._ptrs[id(handle)] = handle.ctypes.data
-        return p
-
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
-        ptr = self._ptr
         if prog.generic:
             arr = (ctypes.c_int64 * max(1, len(args)))(*args)
-            prog.fn(*[ptr(b) for b in buffers], ctypes.addressof(arr), *scalars)
+            prog.fn(*[b.ctypes.data for b in buffers], ctypes.addressof(arr), *scalars)
         else:
-            prog.fn(*[ptr(b) for b in buffers], *scalars)
+            prog.fn(*[b.ctypes.data for b in buffers], *scalars)
 
 
 def _dlclose(handle: int) -> None:

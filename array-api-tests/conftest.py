@@ -49,6 +49,11 @@ _install_package()
 
 _CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 _MAX_EXAMPLES = int(os.environ.get("ARRAY_API_TESTS_MAX_EXAMPLES", "10"))
+# hypothesis' deadline per example on the default device, as the official suite runs it
+# (800 ms); "none" turns it off. Other devices (OpenCL's and WGPU's compilers take far longer
+# than a C compiler for a first kernel) run without one.
+_DEADLINE = os.environ.get("ARRAY_API_TESTS_DEADLINE", "800").strip().lower()
+DEADLINE_MS = None if _DEADLINE in ("", "none", "0") else float(_DEADLINE)
 
 settings.register_profile(
     "array-api-tests",
@@ -124,7 +129,8 @@ def pytest_runtest_setup(item):
     callspec = getattr(item, "callspec", None)
     dev = callspec.params.get("dev", c.PRIMARY_DEVICE) if callspec is not None else c.PRIMARY_DEVICE
     n = c.examples_for(dev, getattr(fn, "_aat_weight", 1.0))
-    fn._hypothesis_internal_use_settings = settings(c.SETTINGS, max_examples=n)
+    deadline = DEADLINE_MS if dev == c.PRIMARY_DEVICE else None
+    fn._hypothesis_internal_use_settings = settings(c.SETTINGS, max_examples=n, deadline=deadline)
 
 
 def _in_suite(item) -> bool:

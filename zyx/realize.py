@@ -73,6 +73,19 @@ _pool: ThreadPoolExecutor | None = None
 _pending: list[Future] = []
 
 
+def _after_fork_in_child() -> None:
+    """A forked child starts with fresh locks and no compile thread (another thread of the
+    parent may have held them at the fork; its threads do not exist in the child)."""
+    global _lock, _pool
+    _lock = threading.RLock()
+    _pool = None
+    _pending.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def clear_cache() -> None:
     with _lock:
         _cache.clear()

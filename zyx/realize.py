@@ -30,6 +30,7 @@ from . import _progress, debug
 from . import dtypes as dt
 from .device import Buffer, Device
 from .graph import Node
+from .kernels import host_eval
 from .kernels import schedule as sched
 from .kernels.ir import Kernel
 from .kernels.lower import lower_kernel
@@ -48,6 +49,7 @@ class CompiledKernel:
     has_reduce: bool = False
     special: dict = field(default_factory=dict)  # argument tuple -> specialised program or Future
     seen: dict = field(default_factory=dict)  # argument tuple -> times launched generic
+    pending: Future | None = None  # the generic program, compiling in the background (host tier meanwhile)
 
 
 class Stats:
@@ -59,6 +61,7 @@ class Stats:
         self.cache_hits = 0
         self.specialized = 0  # specialised kernels built (compiled or found in a cache)
         self.special_launches = 0
+        self.host_launches = 0  # kernels evaluated on the host tier (NumPy) while they compile
 
     def reset(self):
         self.__init__()
@@ -93,6 +96,8 @@ def clear_cache() -> None:
 
 # ---------------------------------------------------------------------- policy
 _MODES = ("auto", "always", "never", "sync")
+# first-seen kernels of exact ops run on NumPy while they compile (cpu device; ZYX_HOST_TIER=0: off)
+_host_tier = os.environ.get("ZYX_HOST_TIER", "1").strip() not in ("0", "false", "off", "no")
 _mode = os.environ.get("ZYX_SPECIALIZE", "auto").strip().lower() or "auto"
 if _mode not in _MODES:
     raise ValueError(f"ZYX_SPECIALIZE must be one of {', '.join(_MODES)}, not {_mode!r}")
@@ -192,6 +197,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     for c in compiled:
         args = c.extract(order) if c.extract is not None else ()
         program = c.program
+        if c.pending is not None and c.pending.done():
+            c.program = program = c.pending.result()  # a compile error surfaces here
+            c.pending = None
         if c.kernel is not None and program is not None and _mode != "never":
             special, want = _special_program(dev, c, order, args)
             if special is not None:
@@ -215,8 +223,14 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             out.become_buffer(inputs[0].buffer)
             continue
         buf = Buffer(dev, out.numel, out.dtype)
-        if program is None:  # an empty tensor: nothing to compute
-            out.become_buffer(buf)
+        if program is None:
+            if c.pending is not None:  # still compiling: the host tier computes it now
+                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs).reshape(-1))
+                stats.launches += 1
+                stats.host_launches += 1
+                if debug.level & 32:
+                    debug.log(f"host tier {c.kernel.name} out={out.shape} {out.dtype.name} (compiling)")
+            out.become_buffer(buf)  # (else an empty tensor: nothing to compute)
             continue
         scalars = []
         for r in rands:
@@ -328,18 +342,46 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
         work_pos, has_reduce = _work_positions(root, spec, order, pos)
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce))
     todo = [c for c in out if c.kernel is not None]
+    backend = dev.backend
+    if _host_tier and _mode == "auto" and getattr(backend, "host_tier", False):
+        # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
+        # background; kernels already compiled (in process or on disk) just load
+        later = [c for c in todo if not backend.ready(c.kernel, c.source)
+                 and host_eval.host_ok(order[c.spec.out], [order[j] for j in c.spec.inputs])
+]
+        if later:
+            _compile_later(backend, later)
+            todo = [c for c in todo if c not in later]
     t0 = time.perf_counter()
-    many = getattr(dev.backend, "compile_many", None)
+    many = getattr(backend, "compile_many", None)
     if many is not None and len(todo) > 1:  # one compiler run for the whole schedule
         programs = many([(c.kernel, c.source) for c in todo])
     else:
-        programs = [dev.backend.compile(c.kernel, c.source) for c in todo]
+        programs = [backend.compile(c.kernel, c.source) for c in todo]
     for c, p in zip(todo, programs):
         c.program = p
     if debug.level & 2 and todo:
         debug.log(f"compiled {len(todo)} kernel(s) ({', '.join(c.kernel.name for c in todo)}) in "
                   f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
     return out
+
+
+def _compile_later(backend, kernels: list) -> None:
+    """Compile ``kernels``' generic programs in one background batch; each kernel runs on
+    the host tier until its program is ready."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
+    items = [(c.kernel, c.source) for c in kernels]
+    many = getattr(backend, "compile_many", None)
+    batch = _pool.submit(lambda: many(items) if many is not None and len(items) > 1
+                         else [backend.compile(k, s) for k, s in items])
+    _pending.append(batch)
+    for j, c in enumerate(kernels):
+        f: Future = Future()
+        c.pending = f
+        batch.add_done_callback(lambda b, f=f, j=j: f.set_exception(b.exception()) if b.exception()
+                                else f.set_result(b.result()[j]))
 
 
 def _show(dev: Device, kernel: Kernel, source: str, what: str) -> None:

@@ -257,6 +257,16 @@ class CPUBackend:
                 self._mem.popitem(last=False)
             return prog
 
+    host_tier = True  # first-seen kernels of exact ops may run on NumPy while they compile
+
+    def ready(self, kernel: Kernel, source: str) -> bool:
+        """Whether ``source`` is compiled already, in this process or on disk (loading it
+        then costs a millisecond, not a compiler run)."""
+        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+        if self._get(key) is not None:
+            return True
+        return cache.enabled() and cache.entry_path("cpu", key, ".so").exists()
+
     def compile(self, kernel: Kernel, source: str) -> CPUProgram:
         key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
         prog = self._get(key)

@@ -1,0 +1,160 @@
+"""The host tier (zyx/kernels/host_eval.py) evaluates first-seen kernels of exact ops with
+NumPy while they compile. It must give the compiled kernels' bits - both run, on the same
+graphs, and are compared bit for bit (float sums, whose order differs, to a tolerance)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zyx
+from zyx import dtypes as dt
+from zyx.kernels import host_eval
+from zyx.kernels import schedule as sched
+
+R = np.random.default_rng(5)
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.75, 1e30, -1e-30, 7.0, -7.0,
+                    2.5, -0.5], np.float64)
+
+
+def _ints(d, n=16):
+    info = np.iinfo(d.np)
+    base = np.array([info.min, info.max, 0, 1, -1, 2, -2, 3, 7, -7, 100, -100, 5, -5, 64, 13])
+    return np.clip(base[:n], info.min, info.max).astype(d.np)
+
+
+def _compiled_and_host(t: zyx.Tensor):
+    """(compiled result, host-tier result) of every kernel of t's schedule, the last one's."""
+    nodes = [t._node]
+    order, _, pos = sched.walk(nodes)
+    specs = sched.plan(order, pos, nodes)
+    for spec in specs[:-1]:  # realize what the last kernel reads
+        zyx.realize(zyx.Tensor._wrap(order[spec.out]))
+    last = specs[-1]
+    root, inputs = order[last.out], [order[i] for i in last.inputs]
+    assert host_eval.host_ok(root, inputs), "expected a kernel of exact ops"
+    host = host_eval.evaluate(root, inputs).reshape(root.shape)
+    with zyx.realize.specialization("never"):
+        compiled = t.numpy()
+    return compiled, host
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+    if a.dtype.kind in "fc":
+        av, bv = a.view(np.uint8).reshape(a.shape + (-1,)), b.view(np.uint8).reshape(b.shape + (-1,))
+        nan = np.isnan(a) & np.isnan(b)
+        diff = ~(av == bv).all(-1) & ~nan
+        assert not diff.any(), f"differ at {np.argwhere(diff)[:5].tolist()}: {a[diff][:5]} vs {b[diff][:5]}"
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+FLOAT_OPS = [
+    lambda x, y: x + y, lambda x, y: x - y * 2, lambda x, y: x * y, lambda x, y: x / y,
+    lambda x, y: x // y, lambda x, y: x % y, lambda x, y: x.maximum(y), lambda x, y: x.minimum(y),
+    lambda x, y: (x.abs() + 1).sqrt(), lambda x, y: x.floor() + x.ceil(), lambda x, y: x.round() - x.trunc(),
+    lambda x, y: x.reciprocal(), lambda x, y: (x < y).where(x, -y), lambda x, y: (x == y) | (x != x),
+    lambda x, y: x.copysign(y), lambda x, y: x.nextafter(y), lambda x, y: x.isinf() & ~y.isnan(),
+    lambda x, y: x.signbit(), lambda x, y: -x, lambda x, y: (x >= y).astype(x.dtype) * 3,
+]
+
+
+@pytest.mark.parametrize("d", [dt.float32, dt.float64, dt.float16, dt.bfloat16], ids=lambda d: d.name)
+@pytest.mark.parametrize("k", range(len(FLOAT_OPS)))
+def test_float_ops_match_compiled_bits(d, k):
+    a = SPECIAL.reshape(4, 4)
+    b = np.roll(SPECIAL, 5).reshape(4, 4)
+    fn = FLOAT_OPS[k]
+    try:
+        t = fn(zyx.Tensor(a.astype(d.np)), zyx.Tensor(b.astype(d.np)))
+    except (AttributeError, TypeError) as e:
+        pytest.skip(f"not defined here: {e}")
+    _same_bits(*_compiled_and_host(t))
+
+
+INT_OPS = [lambda x, y: x + y, lambda x, y: x - y, lambda x, y: x * y, lambda x, y: x // y, lambda x, y: x % y,
+           lambda x, y: x << (y % 70), lambda x, y: x >> (y % 70), lambda x, y: -x, lambda x, y: x.abs(),
+           lambda x, y: x & y ^ ~x | y, lambda x, y: x.maximum(y) - x.minimum(y), lambda x, y: (x < y).where(x, y),
+           lambda x, y: x ** (y % 5)]
+
+
+@pytest.mark.parametrize("d", [dt.int8, dt.int16, dt.int32, dt.int64, dt.uint8, dt.uint32, dt.uint64],
+                         ids=lambda d: d.name)
+@pytest.mark.parametrize("k", range(len(INT_OPS)))
+def test_int_ops_match_compiled_bits(d, k):
+    a = _ints(d)
+    b = np.roll(a, 3)
+    try:
+        t = INT_OPS[k](zyx.Tensor(a), zyx.Tensor(b))
+    except (TypeError, ValueError) as e:
+        pytest.skip(f"not defined here: {e}")
+    _same_bits(*_compiled_and_host(t))
+
+
+@pytest.mark.parametrize("src,dst", [(dt.float32, dt.int32), (dt.float64, dt.uint8), (dt.float32, dt.uint32),
+                                     (dt.float64, dt.float16), (dt.float32, dt.bfloat16), (dt.int64, dt.float32),
+                                     (dt.bool_, dt.float32), (dt.float32, dt.bool_), (dt.int32, dt.int8),
+                                     (dt.complex64, dt.float32), (dt.float32, dt.complex128)],
+                         ids=lambda d: d.name)
+def test_casts_match_compiled_bits(src, dst):
+    v = np.array([0.0, -0.0, 1.5, -1.5, 2.5, 250.0, -3.0, 65504.0, 70000.0, 1e-8, 123.456, -77.7])
+    a = (v != 0) if src is dt.bool_ else (v + 1j * v[::-1] if src.kind == "c" else
+                                         np.clip(v, -100, 100) if src.kind in "iu" else v).astype(src.np)
+    _same_bits(*_compiled_and_host(zyx.Tensor(a).astype(dst)))
+
+
+def test_movement_gather_and_random_match_compiled_bits():
+    a = R.standard_normal((5, 6)).astype(np.float32)
+    x = zyx.Tensor(a)
+    idx = zyx.Tensor(R.integers(-9, 9, size=(5, 4)))
+    cases = [
+        x.pad(((1, 2), (0, 3)), value=-1.5)[::-2, 1:7:2].permute(1, 0) * 2,
+        x.reshape(3, 10).flip(1)[:, None, :].broadcast_to((3, 4, 10)) + 1,
+        x._gather(idx.clip(0, 5), 1) - 1 if hasattr(x, "_gather") else x,
+        zyx.rand(7, 3) * 2,
+    ]
+    for t in cases:
+        _same_bits(*_compiled_and_host(t))
+
+
+def test_reductions_and_contractions_match_compiled():
+    a = R.standard_normal((6, 7)).astype(np.float32)
+    i = R.integers(-1000, 1000, size=(6, 7)).astype(np.int32)
+    x, xi = zyx.Tensor(a), zyx.Tensor(i)
+    _same_bits(*_compiled_and_host(xi.sum(1) * 3 - xi.max(0).sum()))
+    _same_bits(*_compiled_and_host(x.max(1) - x.min(0).max()))
+    c, h = _compiled_and_host(x.sum(0) / 7)
+    np.testing.assert_allclose(c, h, rtol=1e-6)
+    w = zyx.Tensor(R.standard_normal((7, 5)).astype(np.float32))
+    c, h = _compiled_and_host(x @ w + 1)
+    np.testing.assert_allclose(c, h, rtol=1e-5, atol=1e-5)
+    c, h = _compiled_and_host((xi @ zyx.Tensor(i.T.copy()))[:, ::2])
+    np.testing.assert_array_equal(c, h)
+
+
+def test_transcendental_kernels_never_run_on_the_host_tier():
+    x = zyx.Tensor(np.arange(4, dtype=np.float32))
+    for t in (x.exp(), x.log() + 1, x.sin().sum(), x ** 2.5):
+        nodes = [t._node]
+        order, _, pos = sched.walk(nodes)
+        spec = sched.plan(order, pos, nodes)[-1]
+        assert not host_eval.host_ok(order[spec.out], [order[j] for j in spec.inputs])
+
+
+def test_first_sight_runs_on_the_host_then_compiled(tmp_path, monkeypatch):
+    """A new structure runs on the host tier at once and compiled from the next call."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))  # nothing compiled yet
+    from zyx.realize import stats
+    be = zyx.get_device("cpu").backend
+    be._mem.clear()
+    zyx.realize.clear_cache()
+    a = np.arange(10, dtype=np.float32)
+    stats.reset()
+    first = (zyx.Tensor(a) * 3 - 1).maximum(2.0).numpy()
+    assert stats.host_launches == 1
+    zyx.realize.wait_compiles()
+    second = (zyx.Tensor(a) * 3 - 1).maximum(2.0).numpy()
+    assert stats.host_launches == 1 and stats.launches == 2
+    _same_bits(first, second)
+    np.testing.assert_array_equal(second, np.maximum(a * 3 - 1, 2))

@@ -1,0 +1,392 @@
+"""The host tier: a kernel's region evaluated with NumPy, op by op, instead of compiled.
+
+A structure seen for the first time would otherwise wait for the C compiler (~50-100 ms a
+schedule) before it can run. On the cpu device its kernels can run at once here while the
+compiled kernels build in the background (docs/ARCHITECTURE.md, "Compile once").
+
+Only kernels whose every op gives the *same bits* here as in the compiled C are evaluated
+here: arithmetic, comparisons, selects, casts, sqrt, floor/ceil/rint/trunc, min/max with
+the C helpers' NaN and signed-zero rules, integer division, modulo, shifts and powers with
+the C helpers' rules, movement, gathers, counter-based random bits, and reductions (whose
+order of summation differs, as it already does between differently fused kernels: a
+reduction is computed once per realize and stored, never recomputed elsewhere). A kernel
+with a transcendental function (exp, log, sin, ...), whose last bit depends on the math
+library, is always compiled: a value the host tier computed could otherwise meet the same
+value recomputed by a compiled kernel (``x == max(x)`` must hold).
+
+Values are computed as the kernels compute them: float16/bfloat16 in float32, rounded only
+when stored or cast; integers wrap; booleans are NumPy bools.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..graph import Node
+
+# ops evaluated bit-exactly (see the module docstring); complex only where noted
+_EXACT = frozenset({
+    "NEG", "ADD", "SUB", "MUL", "DIV", "IDIV", "MOD", "MAX", "MIN", "SQRT", "RECIP", "FLOOR", "CEIL",
+    "ROUND", "TRUNC", "ABS", "NOT", "BITNOT", "ISNAN", "ISINF", "SIGNBIT", "COPYSIGN", "NEXTAFTER", "AND", "OR",
+    "XOR", "SHL", "SHR", "CMPLT", "CMPLE", "CMPEQ", "CMPNE", "WHERE", "CAST", "BITCAST", "POW",
+    "REAL", "IMAG", "CONJ", "COMPLEX",
+})
+_COMPLEX_EXACT = frozenset({"NEG", "ADD", "SUB", "CMPEQ", "CMPNE", "REAL", "IMAG", "CONJ", "CAST", "WHERE",
+                            "COMPLEX", "BITCAST"})
+_SOURCES = frozenset({"BUFFER", "CONST", "IOTA", "RAND"})
+_MOVES = frozenset({"RESHAPE", "PERMUTE", "EXPAND", "SHRINK", "PAD"})
+
+
+def _region(root: Node, leaves: set) -> list[Node]:
+    """The kernel's nodes below ``root`` (stopping at its inputs), in post-order."""
+    order, seen, stack = [], set(), [root]
+    while stack:
+        x = stack[-1]
+        if x in seen:
+            stack.pop()
+            continue
+        pending = [] if x in leaves else [s for s in x.srcs if s not in seen]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        seen.add(x)
+        order.append(x)
+    return order
+
+
+def host_ok(root: Node, inputs: list[Node]) -> bool:
+    """Whether every op of the kernel computing ``root`` gives the compiled kernel's bits."""
+    leaves = set(inputs)
+    for n in _region(root, leaves):
+        op = n.op
+        if n in leaves or op in _SOURCES or op in _MOVES or op == "GATHER":
+            continue
+        if op == "REDUCE":
+            if n.dtype.kind == "c" and n.arg[0] == "PROD":
+                return False
+            continue
+        if op not in _EXACT:
+            return False
+        src = n.srcs[0].dtype
+        if (src.kind == "c" or n.dtype.kind == "c") and op not in _COMPLEX_EXACT:
+            return False
+        if op == "POW" and src.kind not in "iu":
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------- evaluation
+def _cdt(d: dt.DType) -> np.dtype:
+    """NumPy dtype values of ``d`` are computed in (half types in float32)."""
+    return np.dtype(np.float32) if d in (dt.float16, dt.bfloat16) else np.dtype(d.np)
+
+
+def evaluate(root: Node, inputs: list[Node]) -> np.ndarray:
+    """``root``'s value (in its storage dtype, C order) computed with NumPy from the
+    realized ``inputs`` (buffers on the cpu device)."""
+    leaves = set(inputs)
+
+    def deps(n: Node) -> tuple:
+        if n in leaves:
+            return ()
+        if _is_contraction(n, leaves):  # sum(a * b): the operands, never their product
+            return n.srcs[0].srcs
+        return n.srcs
+    vals: dict = {}
+    stack = [root]
+    with np.errstate(all="ignore"):
+        while stack:  # post-order on demand
+            x = stack[-1]
+            if x in vals:
+                stack.pop()
+                continue
+            pending = [s for s in deps(x) if s not in vals]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            vals[x] = _leaf(x) if x in leaves else _eval(x, vals, leaves)
+        out = vals[root]
+        if root.dtype in (dt.float16, dt.bfloat16):
+            out = out.astype(root.dtype.np)
+        return np.ascontiguousarray(out, dtype=root.dtype.np)
+
+
+def _is_contraction(n: Node, leaves: set) -> bool:
+    if n.op != "REDUCE" or n.arg[0] != "SUM":
+        return False
+    m = n.srcs[0]
+    return m.op == "MUL" and m not in leaves and m.dtype.kind in "fiu"
+
+
+def _leaf(n: Node) -> np.ndarray:
+    h = n.buffer.handle
+    a = h[: n.numel] if h.dtype == n.dtype.np else h.view(np.uint8)[: n.numel * n.dtype.itemsize].view(n.dtype.np)
+    a = a.reshape(n.shape)
+    return a.astype(np.float32) if n.dtype in (dt.float16, dt.bfloat16) else a
+
+
+def _eval(n: Node, vals: dict, leaves: set) -> np.ndarray:
+    if n.op == "BUFFER":
+        return _leaf(n)
+    op = n.op
+    if op == "CONST":
+        return np.broadcast_to(np.array(n.arg, dtype=_cdt(n.dtype)), n.shape)
+    if op == "IOTA":
+        shape = [1] * len(n.shape)
+        shape[n.arg] = n.shape[n.arg]
+        return np.broadcast_to(np.arange(n.shape[n.arg], dtype=_cdt(n.dtype)).reshape(shape), n.shape)
+    if op == "RAND":
+        return _philox(n.arg[0], n.arg[1], n.numel).reshape(n.shape)
+    if _is_contraction(n, leaves):
+        m = n.srcs[0]
+        out = _contract(vals[m.srcs[0]], vals[m.srcs[1]], n.arg[1])
+        if out is not None:
+            return out.reshape(n.shape)
+        return _reduce(n, _elementwise(m, [vals[s] for s in m.srcs]))
+    srcs = [vals[s] for s in n.srcs]
+    if op in _MOVES:
+        return _move(n, srcs[0])
+    if op == "REDUCE":
+        return _reduce(n, srcs[0])
+    if op == "GATHER":
+        src, idx = srcs
+        hi = n.srcs[0].shape[n.arg] - 1
+        return np.take_along_axis(src, np.clip(idx.astype(np.int64), 0, hi), axis=n.arg)
+    return _elementwise(n, srcs)
+
+
+def _move(n: Node, x: np.ndarray) -> np.ndarray:
+    op = n.op
+    if op == "RESHAPE":
+        return x.reshape(n.shape)
+    if op == "PERMUTE":
+        return x.transpose(n.arg)
+    if op == "EXPAND":
+        if x.ndim != len(n.shape):
+            x = x.reshape((1,) * len(n.shape))
+        return np.broadcast_to(x, n.shape)
+    if op == "SHRINK":
+        idx = []
+        for start, size, step in n.arg:
+            stop = start + step * size
+            idx.append(slice(start, stop if stop >= 0 else None, step))
+        return x[tuple(idx)]
+    pads, value = n.arg  # PAD
+    out = np.full(n.shape, value, dtype=x.dtype)
+    out[tuple(slice(b, b + s) for (b, _), s in zip(pads, x.shape))] = x
+    return out
+
+
+def _reduce(n: Node, x: np.ndarray) -> np.ndarray:
+    kind, axes = n.arg
+    if x.dtype == np.bool_:
+        f = np.any if kind in ("SUM", "MAX") else np.all
+        return f(x, axis=axes, keepdims=True)
+    if kind == "SUM":
+        return np.sum(x, axis=axes, keepdims=True, dtype=x.dtype)
+    if kind == "PROD":
+        return np.prod(x, axis=axes, keepdims=True, dtype=x.dtype)
+    if x.size == 0:  # the identity: what an empty C loop leaves in the accumulator
+        from ..ops import reduce_identity
+        return np.full(n.shape, reduce_identity(kind, n.dtype), dtype=x.dtype)
+    return (np.max if kind == "MAX" else np.min)(x, axis=axes, keepdims=True)
+
+
+def _contract(a: np.ndarray, b: np.ndarray, axes: tuple) -> np.ndarray | None:
+    """sum(a * b) over ``axes`` of two (broadcast) arrays without materializing the
+    broadcast product: einsum over the operands' own axes (BLAS for a matmul)."""
+    if a.dtype != b.dtype or a.ndim != b.ndim or a.ndim > 20:
+        return None
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def own(x):
+        keep, lab = [], []
+        for d in range(x.ndim):
+            if x.shape[d] != 1 and x.strides[d] == 0:  # a broadcast axis: read its first slice
+                keep.append(0)
+            else:
+                keep.append(slice(None))
+                lab.append(letters[d])
+        return x[tuple(keep)], "".join(lab)
+    (ao, la), (bo, lb) = own(a), own(b)
+    out = "".join(letters[d] for d in range(a.ndim) if d not in axes and (letters[d] in la or letters[d] in lb))
+    r = np.einsum(f"{la},{lb}->{out}", ao, bo, optimize=True)
+    shape = [1 if d in axes else max(a.shape[d], b.shape[d]) for d in range(a.ndim)]
+    return np.broadcast_to(r.reshape([s if letters[d] in out else 1 for d, s in enumerate(shape)]), shape)
+
+
+def _philox(seed: int, offset: int, count: int) -> np.ndarray:
+    """Philox-2x32-10 of counters offset + i, i < count (the kernels' zyx_philox)."""
+    lin = np.arange(count, dtype=np.uint64)
+    c0 = (lin + np.uint64(offset)) & np.uint64(0xFFFFFFFF)
+    c1 = lin >> np.uint64(32)
+    key = np.uint64(seed & 0xFFFFFFFF)
+    m = np.uint64(0xD256D193)
+    mask = np.uint64(0xFFFFFFFF)
+    for _ in range(10):
+        p = m * c0
+        hi, lo = p >> np.uint64(32), p & mask
+        c0, c1 = hi ^ key ^ c1, lo
+        key = (key + np.uint64(0x9E3779B9)) & mask
+    return (c0 ^ c1).astype(np.uint32)
+
+
+def _cast(n: Node, x: np.ndarray) -> np.ndarray:
+    src, dst = n.srcs[0].dtype, n.dtype
+    if dst is dt.bool_:
+        return x != 0
+    if src is dt.bool_:
+        return x.astype(_cdt(dst))
+    if src.kind == "c" and dst.kind != "c":
+        x = x.real
+    if dst in (dt.float16, dt.bfloat16):  # rounded, then computed in float32
+        return x.astype(dst.np).astype(np.float32)
+    if x.dtype.kind == "f" and dst.kind == "u" and dst.itemsize < 8:
+        return x.astype(np.int64).astype(dst.np)
+    return x.astype(dst.np)
+
+
+def _elementwise(n: Node, a: list) -> np.ndarray:
+    op = n.op
+    if op == "WHERE":
+        return np.where(a[0], a[1], a[2])
+    if op == "CAST":
+        return _cast(n, a[0])
+    if op == "BITCAST":
+        src, dst = n.srcs[0].dtype, n.dtype
+        x = a[0].astype(src.np) if src in (dt.float16, dt.bfloat16) else a[0]
+        y = np.ascontiguousarray(x).view(dst.np)
+        return y.astype(np.float32) if dst in (dt.float16, dt.bfloat16) else y
+    x = a[0]
+    k = x.dtype.kind
+    if k == "b":
+        return _bool_op(op, a)
+    if op in ("ADD", "SUB", "MUL", "DIV", "CMPLT", "CMPLE", "CMPEQ", "CMPNE", "AND", "OR", "XOR"):
+        f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.true_divide, "CMPLT": np.less,
+             "CMPLE": np.less_equal, "CMPEQ": np.equal, "CMPNE": np.not_equal, "AND": np.bitwise_and,
+             "OR": np.bitwise_or, "XOR": np.bitwise_xor}[op]
+        if op == "DIV" and k in "iu":  # C integer division truncates; by zero: not generated
+            return np.where(a[1] == 0, 0, np.fix(x / np.where(a[1] == 0, 1, a[1]))).astype(x.dtype)
+        return f(x, a[1])
+    if op == "NEG":
+        return np.negative(x)
+    if op == "BITNOT":
+        return np.invert(x)
+    if op == "NOT":
+        return np.logical_not(x)
+    if op == "RECIP":
+        return np.true_divide(x.dtype.type(1), x) if k in "fc" else np.where(x == 0, 0, 1 // np.where(x == 0, 1, x))
+    if op == "MAX" or op == "MIN":
+        y = a[1]
+        if k != "f":
+            return np.where(x > y, x, y) if op == "MAX" else np.where(x < y, x, y)
+        r = np.where(x > y, x, y) if op == "MAX" else np.where(x < y, x, y)
+        return np.where(x != x, x, r)  # the C helpers: a NaN first operand wins, then the select
+    if op == "ISNAN":
+        return np.isnan(x) if k in "fc" else np.zeros(x.shape, bool)
+    if op == "ISINF":
+        return np.isinf(x) if k == "f" else np.zeros(x.shape, bool)
+    if op == "SIGNBIT":
+        return np.signbit(x) if k == "f" else (x < 0 if k == "i" else np.zeros(x.shape, bool))
+    if op in ("REAL", "IMAG", "CONJ"):
+        return {"REAL": np.real, "IMAG": np.imag, "CONJ": np.conjugate}[op](x)
+    if op == "COMPLEX":
+        return _complex(x, a[1])
+    if k in "iu":
+        return _int_op(op, n, a)
+    f = {"SQRT": np.sqrt, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.rint, "TRUNC": np.trunc,
+         "ABS": np.abs, "IDIV": np.floor_divide, "MOD": np.remainder, "COPYSIGN": np.copysign,
+         "NEXTAFTER": np.nextafter}.get(op)
+    if f is None:
+        raise NotImplementedError(f"host tier: {op} on {x.dtype}")
+    return f(*a)
+
+
+def _complex(re: np.ndarray, im: np.ndarray) -> np.ndarray:
+    out = np.empty(np.broadcast_shapes(re.shape, im.shape), dtype=np.complex64 if re.dtype == np.float32 else np.complex128)
+    out.real, out.imag = re, im
+    return out
+
+
+def _bool_op(op: str, a: list) -> np.ndarray:
+    x = a[0]
+    if op in ("ADD", "OR", "MAX"):
+        return x | a[1]
+    if op in ("MUL", "AND", "MIN"):
+        return x & a[1]
+    if op == "XOR" or op == "CMPNE":
+        return x ^ a[1]
+    if op == "CMPEQ":
+        return x == a[1]
+    if op == "CMPLT":
+        return ~x & a[1]
+    if op == "CMPLE":
+        return ~x | a[1]
+    if op in ("NEG", "NOT", "BITNOT"):
+        return ~x
+    if op in ("ISNAN", "ISINF", "SIGNBIT"):
+        return np.zeros(x.shape, bool)
+    if op in ("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"):
+        return x
+    if op in ("IDIV", "MOD"):  # the C spelling on _Bool: b == 0 ? 0 : a / b (or a % b)
+        y = a[1]
+        return (x & y) if op == "IDIV" else np.zeros(x.shape, bool)
+    if op == "SHL" or op == "SHR":
+        return np.where(a[1], False, x) if op == "SHL" else np.where(a[1], False, x)
+    raise NotImplementedError(f"host tier: {op} on bool")
+
+
+def _int_op(op: str, n: Node, a: list) -> np.ndarray:
+    x = a[0]
+    t = x.dtype
+    bits = t.itemsize * 8
+    if op == "ABS":
+        return np.where(x < 0, np.negative(x), x) if t.kind == "i" else x
+    if op in ("FLOOR", "CEIL", "ROUND", "TRUNC"):
+        return x
+    y = a[1]
+    zero = y == 0
+    safe = np.where(zero, 1, y)
+    if op == "IDIV":
+        if t.kind == "u":
+            return np.where(zero, 0, x // safe).astype(t)
+        neg1 = y == -1  # the C helper: b == -1 negates with wrap-around
+        q = np.floor_divide(x, np.where(neg1, 1, safe))
+        return np.where(zero, 0, np.where(neg1, np.negative(x), q)).astype(t)
+    if op == "MOD":
+        if t.kind == "u":
+            return np.where(zero, 0, x % safe).astype(t)
+        return np.where(zero | (y == -1), 0, np.remainder(x, np.where(y == -1, 1, safe))).astype(t)
+    if op == "SHL" or op == "SHR":
+        bad = (y < 0) | (y >= bits)
+        s = np.where(bad, 0, y).astype(t)
+        if op == "SHL":
+            return np.where(bad, 0, np.left_shift(x, s)).astype(t)
+        fill = np.where(x < 0, -1, 0).astype(t) if t.kind == "i" else np.zeros_like(x)
+        return np.where(bad, fill, np.right_shift(x, s)).astype(t)
+    if op == "POW":
+        return _ipow(x, y)
+    raise NotImplementedError(f"host tier: {op} on {t}")
+
+
+def _ipow(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """zyx_ipow / zyx_upow: repeated squaring with wrap-around; a negative exponent gives
+    1 for 1, +-1 for -1 and 0 otherwise."""
+    t = np.result_type(x, y)
+    x, y = np.broadcast_arrays(x.astype(t), y.astype(t))
+    base = x.astype(np.uint64)
+    e = np.where(y < 0, 0, y).astype(np.uint64)
+    r = np.ones(x.shape, np.uint64)
+    while np.any(e):
+        odd = (e & np.uint64(1)).astype(bool)
+        r = np.where(odd, r * base, r)
+        base = base * base
+        e = e >> np.uint64(1)
+    out = r.astype(t)
+    if t.kind == "i":
+        neg = y < 0
+        special = np.where(x == 1, 1, np.where(x == -1, np.where(y & 1, -1, 1), 0)).astype(t)
+        out = np.where(neg, special, out)
+    return out

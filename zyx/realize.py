@@ -144,23 +144,31 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
         return None
     if _mode == "always":
         return "now"
+    seen = c.seen.get(args)  # [launches, work]: the work is a function of the sizes, all in args
+    if seen is None:
+        if len(c.seen) > 64:
+            c.seen.clear()
+        seen = c.seen[args] = [0, max(math.prod(order[p].shape) for p in c.work_pos)]
+    seen[0] += 1
+    work = seen[1]
     backend = dev.backend
-    work = max(math.prod(order[p].shape) for p in c.work_pos)
     # a contraction the generic code would run far slower than a compile takes
     if c.has_reduce and work >= getattr(backend, "special_sync_work", 1 << 25):
         return "now"
-    if work >= getattr(backend, "special_async_work", 1 << 16):
-        n = c.seen.get(args, 0) + 1
-        if len(c.seen) > 64:
-            c.seen.clear()
-        c.seen[args] = n
-        if n >= 2:
-            return "now" if _mode == "sync" else "later"
+    if work >= getattr(backend, "special_async_work", 1 << 16) and seen[0] >= 2:
+        return "now" if _mode == "sync" else "later"
     return None
 
 
 # ---------------------------------------------------------------------- realize
 def realize_nodes(nodes: list[Node]) -> None:
+    if len(nodes) == 1:  # the common case, kept short
+        n = nodes[0]
+        if n.op != "BUFFER":
+            with _lock:
+                if n.op != "BUFFER":
+                    _realize_on(n.device, [n])
+        return
     pending = [n for n in nodes if n.op != "BUFFER"]
     if not pending:
         return

@@ -169,6 +169,7 @@ class CPUBackend:
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
+        self._ptrs: dict = {}  # id(array) -> (weak reference, data address)
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -331,12 +332,26 @@ class CPUBackend:
             data = so.read_bytes()
         return cache.write("cpu", key, ".so", data)
 
+    def _ptr(self, a: np.ndarray) -> int:
+        """``a``'s data address. NumPy's ``.ctypes.data`` costs about a microsecond and a small
+        kernel's launch a few, so addresses are cached - by id, each entry checked through a
+        weak reference to its array, so an id reused by a new array never hits a stale one."""
+        hit = self._ptrs.get(id(a))
+        if hit is not None and hit[0]() is a:
+            return hit[1]
+        p = a.ctypes.data
+        if len(self._ptrs) > 4096:
+            self._ptrs = {k: v for k, v in self._ptrs.items() if v[0]() is not None}
+        self._ptrs[id(a)] = (weakref.ref(a), p)
+        return p
+
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
+        ptr = self._ptr
         if prog.generic:
             arr = (ctypes.c_int64 * max(1, len(args)))(*args)
-            prog.fn(*[b.ctypes.data for b in buffers], ctypes.addressof(arr), *scalars)
+            prog.fn(*[ptr(b) for b in buffers], ctypes.addressof(arr), *scalars)
         else:
-            prog.fn(*[b.ctypes.data for b in buffers], *scalars)
+            prog.fn(*[ptr(b) for b in buffers], *scalars)
 
 
 def _dlclose(handle: int) -> None:

@@ -70,8 +70,13 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
                 pending = False
                 for s in srcs:
                     if s not in pos:
-                        spush(s)
-                        pending = True
+                        if s.srcs:
+                            spush(s)
+                            pending = True
+                        else:  # a leaf: emitted at once (half the nodes of typical graphs)
+                            pos[s] = len(order)
+                            oappend(s)
+                            kappend(_leaf_key(s))
                 if pending:
                     continue
             spop()
@@ -82,10 +87,12 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
             sig = sigs.get(shape)
             if sig is None:
                 sig = _sig(shape)
+            # dtypes enter the key by name: a str caches its hash, a DType hashes like NumPy's
+            # dtype (a Python-level __hash__), and the key is hashed at every realize
             if op == "BUFFER":
-                kappend((sig, n.dtype))
+                kappend((sig, n.dtype.name))
             elif op == "CONST":  # the value is an argument, but for booleans (see GenericSizes.value)
-                kappend((op, sig, n.dtype, bool(n.arg) if n.dtype is _BOOL else None))
+                kappend((op, sig, n.dtype.name, bool(n.arg) if n.dtype is _BOOL else None))
             elif op == "RAND":  # seed and offset are runtime arguments, not structure
                 kappend((op, sig))
             elif len(srcs) == 1:
@@ -100,15 +107,29 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
                            bool(n.arg[1]) if n.dtype is _BOOL else None)
                 elif op == "EXPAND":
                     arg = _expand_bits(n)
+                elif op == "CAST" or op == "BITCAST":
+                    arg = n.arg.name
                 else:
                     arg = n.arg
-                kappend((op, arg, sig, n.dtype, pos[s0]))
+                kappend((op, arg, sig, n.dtype.name, pos[s0]))
             elif len(srcs) == 2:
-                kappend((op, n.arg, sig, n.dtype, pos[srcs[0]], pos[srcs[1]]))
+                kappend((op, n.arg, sig, n.dtype.name, pos[srcs[0]], pos[srcs[1]]))
             else:
-                kappend((op, n.arg, sig, n.dtype, tuple([pos[s] for s in srcs])))
+                kappend((op, n.arg, sig, n.dtype.name, tuple([pos[s] for s in srcs])))
     kappend(tuple([pos[t] for t in targets]))
     return order, tuple(key), pos
+
+
+def _leaf_key(n: Node) -> tuple:
+    sig = _SIGS.get(n.shape) or _sig(n.shape)
+    op = n.op
+    if op == "BUFFER":
+        return (sig, n.dtype.name)
+    if op == "CONST":
+        return (op, sig, n.dtype.name, bool(n.arg) if n.dtype is _BOOL else None)
+    if op == "RAND":
+        return (op, sig)
+    return (op, n.arg, sig, n.dtype.name, ())
 
 
 _SIGS: dict = {}

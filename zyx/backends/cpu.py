@@ -266,7 +266,7 @@ class CPUBackend:
         key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
         if self._get(key) is not None:
             return True
-        return cache.enabled() and cache.entry_path("cpu", key, ".so").exists()
+        return cache.read("cpu", key, ".so") is not None
 
     def compile(self, kernel: Kernel, source: str) -> CPUProgram:
         key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
@@ -285,6 +285,8 @@ class CPUBackend:
         with self._lock:
             missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in self._mem))
             missing = list({keys[i]: i for i in reversed(missing)}.values())[::-1]  # one per distinct source
+        # a kernel compiled on its own before (this process's cache dir) loads from its own file
+        missing = [i for i in missing if cache.read("cpu", keys[i], ".so") is None]
         progs: dict[str, CPUProgram] = {}
         if len(missing) > 1:
             batch_key = cache.key_of("batch", *[keys[i] for i in missing])

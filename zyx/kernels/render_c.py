@@ -361,6 +361,80 @@ static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
 """
 
 
+# ---------------------------------------------------------------- math functions on the CPU
+# gcc vectorizes calls to the functions below through glibc's libmvec. Its variants are
+# different algorithms from scalar libm and from each other (the 4-lane SSE variant of logf
+# differs from the 16-lane AVX-512 one in 119k of 1M sampled inputs; the AVX2 tanhf, erff
+# and expm1f from the AVX-512 ones too), and one loop mixes them: the 16-lane variant for
+# its body, the 8-lane one for a vectorized epilogue, scalar libm for the rest and for every
+# loop left scalar. One value recomputed in two places of a kernel (or in two kernels) then
+# differed in the last bit, and x == max(x), argmax ties and max-pool masks broke.
+#
+# So a kernel calls ``zyx_expf`` etc., and every evaluation - scalar or any vector width -
+# runs one libmvec variant, the widest the target has (AVX-512: 16 floats, else AVX2: 8).
+# The function is declared ``omp declare simd`` under the assembler name ``zyx_s_expf``:
+# gcc's vector loops call ``_ZGV<isa>N<lanes>v_zyx_s_expf``, its scalar code ``zyx_s_expf``,
+# and each of those is a two-instruction trampoline (top-level assembly: nothing for the
+# compiler to optimize; as C functions they added ~0.45 s to every compile) that fills the
+# canonical width - a scalar broadcast, a narrower vector repeated - and jumps to libmvec.
+# The calls are not to a builtin either, so gcc does not fold a constant argument with
+# correctly rounded arithmetic (one more implementation). Without libmvec, OpenMP or AVX2
+# the names are plain libm, scalar everywhere.
+_MVEC_FUNCS = [("expf", 1), ("logf", 1), ("sinf", 1), ("cosf", 1), ("powf", 2), ("tanhf", 1), ("erff", 1),
+               ("expm1f", 1), ("log1pf", 1), ("exp", 1), ("log", 1), ("sin", 1), ("cos", 1)]
+MVEC_NAMES = frozenset(n for n, _ in _MVEC_FUNCS)
+
+
+def _mvec_block(canon: str) -> str:
+    """Declarations and trampolines for targets whose widest libmvec variant is ``canon``:
+    "e" (AVX-512, zmm) or "d" (AVX2, ymm)."""
+    wide = "zmm" if canon == "e" else "ymm"
+    decls, asm = [], []
+    for name, nargs in _MVEC_FUNCS:
+        single = name.endswith("f")
+        t = "float" if single else "double"
+        lanes = (16 if single else 8) if canon == "e" else (8 if single else 4)
+        vs = "v" * nargs
+        target = f"_ZGV{canon}N{lanes}{vs}_{name}"
+        params = ", ".join([t] * nargs)
+        decls.append("#pragma omp declare simd notinbranch")
+        decls.append(f"ZYX_HID {t} zyx_{name}({params}) __asm__(\"zyx_s_{name}\") __attribute__((const));")
+        bcast = "vbroadcastss" if single else "vbroadcastsd"
+        variants = [(f"zyx_s_{name}", [f"{bcast} %xmm{i}, %{wide}{i}" for i in range(nargs)])]
+        n16, n32 = (4, 8) if single else (2, 4)
+        if canon == "e":  # repeat the low 128 / 256 bits across the zmm register
+            variants.append((f"_ZGVbN{n16}{vs}_zyx_s_{name}",
+                             [f"vshuff64x2 $0x00, %zmm{i}, %zmm{i}, %zmm{i}" for i in range(nargs)]))
+            for isa in "cd":
+                variants.append((f"_ZGV{isa}N{n32}{vs}_zyx_s_{name}",
+                                 [f"vshuff64x2 $0x44, %zmm{i}, %zmm{i}, %zmm{i}" for i in range(nargs)]))
+            variants.append((f"_ZGVeN{lanes}{vs}_zyx_s_{name}", []))
+        else:
+            variants.append((f"_ZGVbN{n16}{vs}_zyx_s_{name}",
+                             [f"vinsertf128 $1, %xmm{i}, %ymm{i}, %ymm{i}" for i in range(nargs)]))
+            for isa in "cd":
+                variants.append((f"_ZGV{isa}N{n32}{vs}_zyx_s_{name}", []))
+        for sym, ins in variants:
+            asm += [f".globl {sym}", f".hidden {sym}", f".type {sym}, @function", f"{sym}:",
+                    *[f"  {x}" for x in ins], f"  jmp {target}@PLT", f".size {sym}, .-{sym}"]
+    text = "\n".join(f'  "{ln}\\n"' for ln in [".text", ".p2align 4"] + asm)
+    return "\n".join(decls) + "\n__asm__(\n" + text + ");"
+
+
+_MVEC = "\n".join([
+    "#if defined(__x86_64__) && defined(__ELF__) && defined(ZYX_MVEC) && defined(_OPENMP) && defined(__AVX2__)",
+    '#define ZYX_HID __attribute__((visibility("hidden")))',
+    "#if defined(__AVX512F__)",
+    _mvec_block("e"),
+    "#else",
+    _mvec_block("d"),
+    "#endif",
+    "#else",
+    *[f"#define zyx_{n} {n}" for n, _ in _MVEC_FUNCS],
+    "#endif",
+])
+
+
 C_PREAMBLE = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -373,36 +447,8 @@ C_PREAMBLE = r"""
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-/* vector variants from glibc's libmvec, declared here so gcc vectorizes math calls
-   without -ffast-math (which would break nan/inf semantics) */
-#if defined(__x86_64__) && defined(ZYX_MVEC)
-#pragma omp declare simd notinbranch
-float expf(float);
-#pragma omp declare simd notinbranch
-float logf(float);
-#pragma omp declare simd notinbranch
-float sinf(float);
-#pragma omp declare simd notinbranch
-float cosf(float);
-#pragma omp declare simd notinbranch
-double exp(double);
-#pragma omp declare simd notinbranch
-double log(double);
-#pragma omp declare simd notinbranch
-double sin(double);
-#pragma omp declare simd notinbranch
-double cos(double);
-#pragma omp declare simd notinbranch
-float powf(float, float);
-#pragma omp declare simd notinbranch
-float tanhf(float);
-#pragma omp declare simd notinbranch
-float erff(float);
-#pragma omp declare simd notinbranch
-float expm1f(float);
-#pragma omp declare simd notinbranch
-float log1pf(float);
-#endif
+/* math functions (zyx_expf, ...): one libmvec variant for every call, see _MVEC in render_c.py */
+""" + _MVEC + r"""
 static inline float zyx_bf16_to_f32(uint16_t b) { uint32_t u = ((uint32_t)b) << 16; float f; memcpy(&f, &u, 4); return f; }
 static inline uint16_t zyx_f32_to_bf16(float f) {
   uint32_t u; memcpy(&u, &f, 4);
@@ -478,6 +524,10 @@ class CRenderer(CStyleRenderer):
     # ~45 kernels: 7.3 -> 6.4 ms with 1 << 18 instead of 1 << 14)
     min_parallel_work = 1 << 18
     _unroll = False  # per kernel: small reduction nests are unrolled (see _unroll_small_loops)
+
+    def fn(self, base: str, d: DType) -> str:
+        name = super().fn(base, d)
+        return f"zyx_{name}" if name in MVEC_NAMES else name  # one implementation, see _MVEC
 
     def render(self, k: Kernel) -> str:
         params = []

@@ -131,3 +131,75 @@ def test_recomputed_math_functions_are_bit_identical(device, dtype):
     zyx.realize(*[t for _, _, t in checks])
     bad = [(n, s) for n, s, t in checks if not bool(t)]
     assert not bad, f"values recomputed with different bits: {bad}"
+
+
+# ----------------------------------------------------------------- 3. precision
+def _ulps(got, want, dtype):
+    got, want = np.asarray(got, dtype), np.asarray(want, dtype)
+    return np.abs(got.astype(np.float64) - want.astype(np.float64)) / np.spacing(np.abs(want).astype(dtype))
+
+
+def test_logaddexp_keeps_the_small_term(device):
+    got = xp.logaddexp(A(np.float32(0), device), A(np.float32(-40), device)).numpy()
+    assert got.dtype == np.float32 and got > 0
+    assert _ulps(got, np.float32(4.248354e-18), np.float32) <= 1  # libmvec's expf may be 1 ulp off
+    if zyx.get_device(device).supports(dt.float64):
+        got = xp.logaddexp(A(0.0, device, np.float64), A(-244.0, device, np.float64)).numpy()
+        np.testing.assert_allclose(got, np.logaddexp(0.0, -244.0), rtol=1e-15)
+        assert got > 0
+
+
+def test_logaddexp_special_values_match_numpy(device):
+    v = np.array([0.0, 1.0, -40.0, 3.5, -np.inf, np.inf, np.nan], np.float32)
+    a, b = np.meshgrid(v, v)
+    got = xp.logaddexp(A(a, device), A(b, device)).numpy()
+    with np.errstate(all="ignore"):
+        want = np.logaddexp(a, b)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)  # nan == nan, inf == inf
+
+
+def test_logsumexp_keeps_the_small_terms(device):
+    x = zyx.Tensor(np.array([[0.0, -40.0, -41.0], [2.0, 2.0, -50.0], [-np.inf, -np.inf, -np.inf],
+                             [np.inf, 1.0, 0.0], [np.nan, 0.0, 1.0]], np.float32), device=device)
+    got = x.logsumexp(axis=1).numpy()
+    want = np.array([np.log1p(np.exp(-40.0) + np.exp(-41.0)), 2 + np.log(2.0), -np.inf, np.inf, np.nan], np.float32)
+    np.testing.assert_allclose(got, want, rtol=3e-7)
+
+
+def test_complex_reciprocal_as_numpy(device):
+    v = np.array([0 - 1j, 0 + 1j, 1 + 0j, -1 + 0j, 3 + 4j, complex(-0.0, 2), 1e-30 + 1e30j, 0j,
+                  complex(np.inf, 1), complex(np.nan, 0)], np.complex128)
+    for d in (np.complex64, np.complex128):
+        if not zyx.get_device(device).supports(dt.from_numpy(np.dtype(d))):
+            continue
+        got = xp.reciprocal(A(v.astype(d), device)).numpy()
+        with np.errstate(all="ignore"):
+            want = np.reciprocal(v.astype(d))
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+        finite = np.isfinite(want)
+        np.testing.assert_array_equal(np.signbit(got.real[finite]), np.signbit(want.real[finite]))
+        np.testing.assert_array_equal(np.signbit(got.imag[finite]), np.signbit(want.imag[finite]))
+
+
+def test_complex_power_of_zero_as_numpy(device):
+    exps = np.array([1 + 1j, 1 - 5j, 0.5 + 0j, 2 + 0j, complex(1, np.nan), -1 + 1j, 1j, -2 + 0j, 0j])
+    for d in (np.complex64, np.complex128):
+        if not zyx.get_device(device).supports(dt.from_numpy(np.dtype(d))):
+            continue
+        got = xp.pow(A(np.zeros(len(exps), d), device), A(exps.astype(d), device)).numpy()
+        with np.errstate(all="ignore"):
+            want = np.power(np.zeros(len(exps), d), exps.astype(d))
+        np.testing.assert_array_equal(got, want)
+    got = xp.pow(A(0.0, device), 1 + 1j).numpy()
+    assert got == 0 and not np.isnan(got)
+
+
+def test_complex_expm1_and_log1p_without_cancellation(device):
+    if not zyx.get_device(device).supports(dt.complex128):
+        pytest.skip(f"{device} has no complex128")
+    z = np.array([1e-10 + 1e-10j, 1e-10 + 0j, -3e-9 + 2e-9j, -0.3 + 0.2j, 2 + 1j], np.complex128)
+    x, y = z.real, z.imag
+    want_expm1 = np.expm1(z)  # NumPy's is accurate: expm1(x) cos(y) - 2 sin(y/2)^2 + i exp(x) sin(y)
+    want_log1p = 0.5 * np.log1p(x * (2 + x) + y * y) + 1j * np.arctan2(y, 1 + x)  # NumPy's log1p cancels
+    np.testing.assert_allclose(xp.expm1(A(z, device)).numpy(), want_expm1, rtol=1e-14)
+    np.testing.assert_allclose(xp.log1p(A(z, device)).numpy(), want_log1p, rtol=1e-14)

@@ -131,11 +131,17 @@ argmin = _arg_extreme("MIN")
 
 
 def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """m + log1p(sum of exp(x - m) over the elements below the maximum m, + ties - 1): the
+    maximum's own 1 is left out of the sum, so a small rest keeps its digits (as SciPy does:
+    logsumexp([0, -40]) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
     axes = normalize_axes(axis, self.ndim)
     x = self if self.dtype.is_inexact else self.cast(dt.float32)
-    m = x._reduce("MAX", axes)
-    m = m.isinf().where(0.0, m)
-    s = (x - m).exp()._reduce("SUM", axes).log() + m
+    mx = x._reduce("MAX", axes)
+    m = mx.isinf().where(0.0, mx)
+    top = x == mx
+    rest = top.where(0.0, (x - m).exp())._reduce("SUM", axes)
+    ties = top.cast(rest.dtype)._reduce("SUM", axes)
+    s = mx.isinf().where(mx, m + (rest + (ties - 1)).log1p())
     return _keep(s, axes, keepdims)
 
 

@@ -107,11 +107,11 @@ C zyx_csqrtS(C z) {
   if (z.x >= 0) return (C)(t, z.y / ((T)2 * t));
   return (C)(fabs(z.y) / ((T)2 * t), copysign(t, z.y)); }
 C zyx_cpowS(C a, C b) {
-  /* NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer powers by
-     repeated multiplication, else exp(b * log(a)) */
+  /* NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small integer powers
+     by repeated multiplication, else exp(b * log(a)) */
   if (b.x == 0 && b.y == 0) return (C)((T)1, (T)0);
   if (a.x == 0 && a.y == 0) {
-    if (b.x > 0 && b.y == 0) return (C)((T)0, (T)0);
+    if (b.x > 0) return (C)((T)0, (T)0);
     return (C)((T)NAN, (T)NAN); }
   if (b.y == 0 && b.x == rint(b.x) && fabs(b.x) < (T)100) {
     int n = (int)b.x, m = n < 0 ? -n : n;

@@ -198,12 +198,8 @@ class CStyleRenderer:
             return f"(-{a[0]})"
         if op in COMPLEX_FUNCS:
             return f"{self.fn(COMPLEX_FUNCS[op], sd)}({', '.join(a)})"
-        if op == "RECIP":
-            return f"(1 / {a[0]})"
-        if op == "EXPM1":
-            return f"({self.fn('cexp', sd)}({a[0]}) - 1)"
-        if op == "LOG1P":
-            return f"{self.fn('clog', sd)}(1 + {a[0]})"
+        if op in ("RECIP", "EXPM1", "LOG1P"):
+            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]})"
         if op in ("LOG2", "LOG10"):
             return f"({self.fn('clog', sd)}({a[0]}) / {'0.6931471805599453' if op == 'LOG2' else '2.302585092994046'})"
         if op == "ISNAN":
@@ -489,12 +485,12 @@ static inline T zyx_pymod##S(T a, T b) { \
   return m; }
 ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
 ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* complex power with NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer
-   powers by repeated multiplication (exact for Gaussian integers), else cpow */
+/* complex power with NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small
+   integer powers by repeated multiplication (exact for Gaussian integers), else cpow */
 #define ZYX_CPOW(T, C, S, RINT, CPOW) \
 static inline C zyx_cpow##S(C a, C b) { \
   if (b == 0) return 1; \
-  if (a == 0) return (__real__ b > 0 && __imag__ b == 0) ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
+  if (a == 0) return __real__ b > 0 ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
   if (__imag__ b == 0 && __real__ b == RINT(__real__ b) && __real__ b > -100 && __real__ b < 100) { \
     int n = (int)__real__ b, m = n < 0 ? -n : n; C r = 1, x = a; \
     while (m) { if (m & 1) r *= x; x *= x; m >>= 1; } \
@@ -502,6 +498,22 @@ static inline C zyx_cpow##S(C a, C b) { \
   return CPOW(a, b); }
 ZYX_CPOW(float, float _Complex, f, rintf, cpowf)
 ZYX_CPOW(double, double _Complex, , rint, cpow)
+/* reciprocal as NumPy computes it (Smith's algorithm: 1/(0-1j) is +0+1j, where C's 1/z
+   gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and log(1 + z) */
+#define ZYX_CMATH(T, C, S, CS, F) \
+static inline C zyx_crecip##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (fabs##F(y) <= fabs##F(x)) { T r = y / x, d = x + y * r; return zyx_cmplx##CS((T)1 / d, -r / d); } \
+  T r = x / y, d = x * r + y; return zyx_cmplx##CS(r / d, (T)-1 / d); } \
+static inline C zyx_cexpm1##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (y == 0) return zyx_cmplx##CS(expm1##F(x), y); \
+  T h = sin##F(y * (T)0.5); \
+  return zyx_cmplx##CS(expm1##F(x) * cos##F(y) - (T)2 * h * h, exp##F(x) * sin##F(y)); } \
+static inline C zyx_clog1p##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (fabs##F(x) < (T)0.5 && fabs##F(y) < (T)0.5) \
+    return zyx_cmplx##CS((T)0.5 * log1p##F(x * ((T)2 + x) + y * y), atan2##F(y, (T)1 + x)); \
+  return clog##F(1 + z); }
+ZYX_CMATH(float, float _Complex, f, f, f)
+ZYX_CMATH(double, double _Complex, d, , )
 /* Philox-2x32-10: counter-based random bits, identical on every backend */
 static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
   for (int i = 0; i < 10; i++) {

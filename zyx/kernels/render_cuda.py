@@ -122,8 +122,17 @@ template <class T> ZD zcplx<T> zyx_cacos(zcplx<T> z) {
 template <class T> ZD zcplx<T> zyx_catan(zcplx<T> z) { return zyx_mul_negi(zyx_catanh(zyx_mul_i(z))); }
 template <class T> ZD zcplx<T> zyx_cpow(zcplx<T> a, zcplx<T> b) {
   if (b.x == T(0) && b.y == T(0)) return zcplx<T>(T(1));
-  if (a.x == T(0) && a.y == T(0) && b.y == T(0) && b.x > T(0)) return zcplx<T>(T(0));
+  if (a.x == T(0) && a.y == T(0)) return b.x > T(0) ? zcplx<T>(T(0)) : zcplx<T>(T(NAN), T(NAN));  /* NumPy */
   return zyx_cexp(b * zyx_clog(a)); }
+/* expm1 and log1p without the cancellation of exp(z) - 1 and log(1 + z) */
+template <class T> ZD zcplx<T> zyx_cexpm1(zcplx<T> z) {
+  if (z.y == T(0)) return zcplx<T>(expm1(z.x), z.y);
+  T h = sin(z.y * T(0.5));
+  return zcplx<T>(expm1(z.x) * cos(z.y) - T(2) * h * h, exp(z.x) * sin(z.y)); }
+template <class T> ZD zcplx<T> zyx_clog1p(zcplx<T> z) {
+  if (fabs(z.x) < T(0.5) && fabs(z.y) < T(0.5))
+    return zcplx<T>(T(0.5) * log1p(z.x * (T(2) + z.x) + z.y * z.y), atan2(z.y, T(1) + z.x));
+  return zyx_clog(zcplx<T>(T(1) + z.x, z.y)); }
 ZD float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 ZD float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
 ZD double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
@@ -452,10 +461,8 @@ class CUDARenderer(CStyleRenderer):
         one = f"{t}(1)"
         if op == "RECIP":
             return f"({one} / {a[0]})"
-        if op == "EXPM1":
-            return f"(zyx_cexp({a[0]}) - {one})"
-        if op == "LOG1P":
-            return f"zyx_clog({one} + {a[0]})"
+        if op in ("EXPM1", "LOG1P"):
+            return f"zyx_c{op.lower()}({a[0]})"
         if op in ("LOG2", "LOG10"):
             c = "0.6931471805599453" if op == "LOG2" else "2.302585092994046"
             return f"(zyx_clog({a[0]}) / {t}({c}))"

@@ -310,10 +310,8 @@ class WGSLRenderer:
         one = f"{t}({self.float_literal(1.0, rt)}, {self.float_literal(0.0, rt)})"
         if op == "RECIP":
             return f"{self.need('cdiv_' + rt)}({one}, {a[0]})"
-        if op == "EXPM1":
-            return f"({self.need('cexp_' + rt)}({a[0]}) - {one})"
-        if op == "LOG1P":
-            return f"{self.need('clog_' + rt)}({one} + {a[0]})"
+        if op in ("EXPM1", "LOG1P"):
+            return f"{self.need('c' + op.lower() + '_' + rt)}({a[0]})"
         if op in ("LOG2", "LOG10"):
             c = self.float_literal(1 / math.log(2) if op == "LOG2" else 1 / math.log(10), rt)
             return f"({self.need('clog_' + rt)}({a[0]}) * {c})"

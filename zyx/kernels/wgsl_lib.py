@@ -275,8 +275,23 @@ def _complex_helpers(t: str) -> dict[str, str]:
         f"catan_{t}": f"fn zyx_catan_{t}(z: {v}) -> {v} {{ let w = zyx_catanh_{t}({v}(-z.y, z.x)); return {v}(w.y, -w.x); }}",
         f"cpow_{t}": f"""fn zyx_cpow_{t}(a: {v}, b: {v}) -> {v} {{
   if (b.x == {zero} && b.y == {zero}) {{ return {v}({one}, {zero}); }}
-  if (a.x == {zero} && a.y == {zero} && b.y == {zero} && b.x > {zero}) {{ return {v}({zero}, {zero}); }}
+  if (a.x == {zero} && a.y == {zero}) {{  // NumPy: 0 when Re(b) > 0, else nan
+    if (b.x > {zero}) {{ return {v}({zero}, {zero}); }}
+    return {v}(zyx_nan_{t}(), zyx_nan_{t}());
+  }}
   return zyx_cexp_{t}(zyx_cmul_{t}(b, zyx_clog_{t}(a)));
+}}""",
+        # expm1 and log1p without the cancellation of exp(z) - 1 and log(1 + z)
+        f"cexpm1_{t}": f"""fn zyx_cexpm1_{t}(z: {v}) -> {v} {{
+  if (!zyx_isnan_{t}(z.y) && z.y == {zero}) {{ return {v}(zyx_expm1_{t}(z.x), z.y); }}
+  let h = sin(z.y * 0.5{lit});
+  return {v}(zyx_expm1_{t}(z.x) * cos(z.y) - 2.0{lit} * h * h, exp(z.x) * sin(z.y));
+}}""",
+        f"clog1p_{t}": f"""fn zyx_clog1p_{t}(z: {v}) -> {v} {{
+  if (abs(z.x) < 0.5{lit} && abs(z.y) < 0.5{lit}) {{
+    return {v}(0.5{lit} * zyx_log1p_{t}(z.x * (2.0{lit} + z.x) + z.y * z.y), atan2(z.y, {one} + z.x));
+  }}
+  return zyx_clog_{t}(z + {v}({one}, {zero}));
 }}""",
         f"cisnan_{t}": f"fn zyx_cisnan_{t}(z: {v}) -> bool {{ return zyx_isnan_{t}(z.x) || zyx_isnan_{t}(z.y); }}",
         f"cisinf_{t}": f"fn zyx_cisinf_{t}(z: {v}) -> bool {{ return zyx_isinf_{t}(z.x) || zyx_isinf_{t}(z.y); }}",

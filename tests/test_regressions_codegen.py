@@ -203,3 +203,52 @@ def test_complex_expm1_and_log1p_without_cancellation(device):
     want_log1p = 0.5 * np.log1p(x * (2 + x) + y * y) + 1j * np.arctan2(y, 1 + x)  # NumPy's log1p cancels
     np.testing.assert_allclose(xp.expm1(A(z, device)).numpy(), want_expm1, rtol=1e-14)
     np.testing.assert_allclose(xp.log1p(A(z, device)).numpy(), want_log1p, rtol=1e-14)
+
+
+# ----------------------------------------------------------------- 4. promotion
+_INT_DTYPES = [dt.int8, dt.int16, dt.int32, dt.int64, dt.uint8, dt.uint16, dt.uint32, dt.uint64]
+
+
+def test_integer_true_division_gives_the_default_float(monkeypatch):
+    for a, b in [(dt.int8, dt.int8), (dt.int16, dt.int16), (dt.uint8, dt.int64), (dt.int32, dt.uint16),
+                 (dt.bool_, dt.bool_), (dt.uint64, dt.int64)]:
+        x = zyx.Tensor(np.array([100, 7], a.np))
+        y = zyx.Tensor(np.array([3, 2], b.np))
+        assert (x / y).dtype is dt.float32, (a, b)
+        assert (x / 3).dtype is dt.float32
+    got = (zyx.Tensor(np.array([100], np.int8)) / zyx.Tensor(np.array([3], np.int8))).numpy()
+    assert got[0] == np.float32(100 / 3)  # not float16's 33.34
+    # the float64 default (another switch sets it): read at call time
+    monkeypatch.setattr(dt, "default_float", dt.float64)
+    assert (zyx.Tensor(np.array([1], np.int16)) / zyx.Tensor(np.array([3], np.int16))).dtype is dt.float64
+    assert xp.divide(xp.asarray(np.array([1], np.uint8)), xp.asarray(np.array([3], np.uint8))).dtype is dt.float64
+    # integer with floating operands: the table
+    assert (zyx.Tensor(np.array([1], np.int16)) / zyx.Tensor(np.array([3], np.float16))).dtype is dt.float32
+
+
+def test_result_type_of_several_dtypes_is_numpys():
+    import itertools
+    names = [d.name for d in dt.ALL if d is not dt.bfloat16]
+    bad = [c for k in (2, 3) for c in itertools.product(names, repeat=k)
+           if dt.result_type(*[dt.to_dtype(n) for n in c]).name != np.result_type(*c).name]
+    assert not bad, f"{len(bad)} combinations differ from NumPy, e.g. {bad[:5]}"
+    assert xp.result_type(xp.int16, xp.uint16, xp.float32) is dt.float32
+
+
+def test_concat_and_stack_promote_as_numpy(device):
+    parts = [np.array([1, -2], np.int16), np.array([3, 60000], np.uint16), np.array([0.5, 1.5], np.float32)]
+    xs = [A(p, device) for p in parts]
+    got = xp.concat(xs)
+    assert got.dtype is dt.float32
+    np.testing.assert_array_equal(got.numpy(), np.concatenate(parts))
+    assert xp.stack(xs).dtype is dt.float32
+
+
+def test_matmul_accumulates_in_the_promoted_dtype(device):
+    f64_or_skip(device)
+    a = np.ones((2, 3), np.float32)
+    b = np.array([[16777217, 1], [1, 1], [1, 1]], np.uint32)  # 2**24 + 1: a float32 sum loses the ones
+    got = A(a, device) @ A(b, device)
+    assert got.dtype is dt.float64
+    np.testing.assert_array_equal(got.numpy(), a @ b)
+    assert got.numpy()[0, 0] == 16777219.0

@@ -46,8 +46,21 @@ def _binop(op: str, dtype_rule=None, reverse: bool = False):
     return f
 
 
-def _div_dtype(d: DType) -> DType:
-    return d if d.is_inexact else (dt.float64 if d.itemsize >= 4 else dt.promote_types(d, dt.float16))
+def _truediv(reverse: bool = False):
+    """True division. Its result dtype: for integer (or boolean) operands the *default
+    floating dtype*, read at call time (float32, or float64 under the float64 default), as
+    PyTorch does - never a half type, and uint64 / int64 too (NumPy gives float64 for every
+    integer pair; the standard leaves it to the implementation); else the promoted dtype."""
+    def f(self: Tensor, other, /) -> Tensor:
+        o = self._operand(other, "/")
+        a, b = (o, self) if reverse else (self, o)
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            d = dt.default_float
+        else:
+            d = dt.promote_types(a.dtype, b.dtype)
+        a, b = a._broadcast_pair(b, d)
+        return a._binary("DIV", b, d)
+    return f
 
 
 def _no_complex(name):
@@ -80,8 +93,8 @@ sub = _binop("SUB")
 rsub = _binop("SUB", reverse=True)
 mul = _binop("MUL")
 rmul = _binop("MUL", reverse=True)
-truediv = _binop("DIV", _div_dtype)
-rtruediv = _binop("DIV", _div_dtype, reverse=True)
+truediv = _truediv()
+rtruediv = _truediv(reverse=True)
 floordiv = _binop("IDIV", _no_complex("floor_divide"))
 rfloordiv = _binop("IDIV", _no_complex("floor_divide"), reverse=True)
 mod = _binop("MOD", _no_complex("remainder"))

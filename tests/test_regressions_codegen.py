@@ -252,3 +252,66 @@ def test_matmul_accumulates_in_the_promoted_dtype(device):
     assert got.dtype is dt.float64
     np.testing.assert_array_equal(got.numpy(), a @ b)
     assert got.numpy()[0, 0] == 16777219.0
+
+
+# ----------------------------------------------------------------- 5. wgpu integers and folding
+def test_integer_conversions_widen_as_numpy(device):
+    cases = [(np.array([-26, 7, -32768], np.int16), np.uint64), (np.array([4294967288, 5], np.uint32), np.int64),
+             (np.array([-5, 2147483647, -2147483648], np.int32), np.uint64),
+             (np.array([4294967295, 0], np.uint32), np.int64), (np.array([-1, 300], np.int64), np.uint32),
+             (np.array([2 ** 63 + 5, 7], np.uint64), np.int32), (np.array([-3, 255], np.int64), np.uint8)]
+    if not zyx.get_device(device).supports(dt.int64):
+        pytest.skip(f"{device} has no 64-bit integers")
+    outs = [xp.astype(A(a, device), dt.from_numpy(np.dtype(t))) for a, t in cases]
+    zyx.realize(*outs)
+    for (a, t), o in zip(cases, outs):
+        np.testing.assert_array_equal(o.numpy(), a.astype(t), err_msg=f"{a.dtype} -> {np.dtype(t)}")
+
+
+def test_mixed_integer_arithmetic_and_shifts_by_unsigned_counts(device):
+    if not zyx.get_device(device).supports(dt.int64):
+        pytest.skip(f"{device} has no 64-bit integers")
+    u = np.array([4294967288, 3], np.uint32)
+    i = np.array([0, -7], np.int64)
+    np.testing.assert_array_equal((A(u, device) + A(i, device)).numpy(), u + i)
+    a, c = np.array([1, 5, -16], np.int64), np.array([1, 2, 3], np.uint8)
+    np.testing.assert_array_equal((A(a, device) << A(c, device)).numpy(), a << c)
+    np.testing.assert_array_equal((A(a, device) >> A(c, device)).numpy(), a >> c)
+    c32 = np.array([1, 2, 3], np.uint32)
+    np.testing.assert_array_equal((A(a, device) << A(c32, device)).numpy(), a << c32)
+
+
+def test_no_algebraic_folding_that_changes_ieee_results(device):
+    """y - y, y * 0, (y + y) - y, y + 0 and 0 - y on inf, nan, -0 and huge values: NumPy's
+    answers (wgpu's driver folded them with fast-math rules)."""
+    v = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 3.0, -2.0, 3e38], np.float32)
+    y = A(v, device)
+    got = [y - y, y * 0, 0 * y, y * -0.0, y + 0.0, 0.0 - y, y + (-y), (y + y) - y, y * 0.0 + 1, -(y - y)]
+    zyx.realize(*got)
+    with np.errstate(all="ignore"):
+        want = [v - v, v * np.float32(0), np.float32(0) * v, v * np.float32(-0.0), v + np.float32(0),
+                np.float32(0) - v, v + (-v), (v + v) - v, v * np.float32(0) + 1, -(v - v)]
+    for k, (g, w) in enumerate(zip(got, want)):
+        g = g.numpy()
+        np.testing.assert_array_equal(g, w, err_msg=f"case {k}")
+        fin = ~np.isnan(w)
+        np.testing.assert_array_equal(np.signbit(g[fin]), np.signbit(w[fin]), err_msg=f"case {k}: sign of zero")
+
+
+# ----------------------------------------------------------------- 6. special constants
+def test_nan_and_inf_constants_through_math_functions(device):
+    """A NaN or infinity *constant* (xp.full) fed to floor, exp, tanh...: PoCL folded those
+    at compile time to garbage ([1e-45, 0, 0, 0])."""
+    fns = ["floor", "ceil", "trunc", "round", "exp", "expm1", "sinh", "tanh", "sqrt", "log"]
+    outs = []
+    for d in (dt.float32, dt.float64):
+        if not zyx.get_device(device).supports(d):
+            continue
+        for v in (np.nan, np.inf, -np.inf):
+            for f in fns:
+                outs.append((f, d, v, getattr(xp, f)(xp.full((4,), v, dtype=d, device=device))))
+    zyx.realize(*[o for *_, o in outs])
+    with np.errstate(all="ignore"):
+        for f, d, v, o in outs:
+            want = {"round": np.rint}.get(f, getattr(np, f, None))(np.full(4, v, d.np))
+            np.testing.assert_array_equal(o.numpy(), want, err_msg=f"{f}({v}) {d.name}")

@@ -26,6 +26,12 @@ ushort zyx_f32_to_bf16(float f) {
 float zyx_bf16_round(float f) { return zyx_bf16_to_f32(zyx_f32_to_bf16(f)); }
 float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
+/* a zero the compiler cannot fold: PoCL's builtins constant-fold floor/ceil/trunc/rint/
+   exp/expm1/sinh/tanh of a NaN or infinity constant to garbage (its library assumes
+   finite math; the result was uninitialized memory), so the renderer spells those
+   constants as bit patterns or'ed with this. Every kernel's output is out0, whose address
+   is never null; get_global_size(0) == 0 did not work (PoCL specializes on the launch) */
+#define ZYX_OPQ ((uint)(out0 == 0))
 /* integer floor division and modulo with Python semantics; x // 0 == x % 0 == 0 */
 long zyx_floordiv_i64(long a, long b) {
   if (b == 0) return 0;

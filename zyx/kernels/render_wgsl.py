@@ -105,6 +105,7 @@ class WGSLRenderer:
     def __init__(self, int64: bool = False, float64: bool = False):
         self.int64, self.float64 = int64, float64 and int64
         self._need: dict[str, None] = {}
+        self._salt = 0
 
     # ------------------------------------------------------------------ types
     def wtype(self, d: DType) -> str:
@@ -120,6 +121,14 @@ class WGSLRenderer:
         assert name in HELPERS, name
         self._need[name] = None
         return f"zyx_{name}"
+
+    def opaque(self, x: str, d: DType) -> str:
+        """``x`` (a float or complex value) behind an or with a runtime zero, so the driver's
+        fast-math rules cannot fold an identity through it (see ``opq`` in wgsl_lib)."""
+        t = self.wtype(d)
+        name = {"f32": "opq_f32", "f64": "opq_f64", "vec2<f32>": "opq_c64", "vec2<f64>": "opq_c128"}[t]
+        self._salt = (self._salt + 1) % 32  # a distinct opaque value per use site
+        return f"{self.need(name)}({x}, {self._salt}u)"
 
     # ------------------------------------------------------------------ literals
     def literal(self, v, d: DType) -> str:
@@ -203,6 +212,8 @@ class WGSLRenderer:
             return f"(({a[0]} {_INFIX[op]} {a[1]}) && !({nan}))"
         if k == "f" and op == "DIV":  # division by zero spelled out: Mesa folds x / 0.0 to 0
             return f"{self.need('fdiv_' + t)}({a[0]}, {a[1]})"
+        if k == "f" and op in ("ADD", "SUB"):  # no y - y -> 0, (y + y) - y -> y, y + 0 -> y
+            return f"({a[0]} {_INFIX[op]} {self.opaque(a[1], cd)})"
         if op in _INFIX:
             return f"({a[0]} {_INFIX[op]} {a[1]})"
         if op == "NEG":
@@ -288,7 +299,7 @@ class WGSLRenderer:
     def complex_alu(self, op: str, a: list[str], t: str) -> str:
         rt = t[5:-1]
         if op in ("ADD", "SUB"):
-            return f"({a[0]} {_INFIX[op]} {a[1]})"
+            return f"({a[0]} {_INFIX[op]} {self.opaque(a[1], dt.complex128 if rt == 'f64' else dt.complex64)})"
         if op == "NEG":
             return f"(-{a[0]})"
         if op in ("CMPEQ", "CMPNE"):  # NaN-proof, as for real numbers
@@ -350,10 +361,15 @@ class WGSLRenderer:
                 v = f"select({dtt}({x}), {dtt}({signed}({x})), {x} < {self.literal(0, sc)})"
             else:
                 v = f"{dtt}({x})"
-        elif st == "i32" and dtt == "i64":
+        elif st == "i32" and dtt in ("i64", "u64"):
             # sign extension spelled out: lavapipe (Mesa 22-24) miscompiled ``i64(x) < 0``
-            # for a negative i32 x (false), which broke negative-index wrapping
+            # for a negative i32 x (false), which broke negative-index wrapping; and u64(x)
+            # zero-extends (int16 -26 became 4294967270, not 2**64 - 26)
             v = f"(i64({x} >> 16u) * 65536li + i64({x} & 65535i))"
+            v = v if dtt == "i64" else f"bitcast<u64>({v})"
+        elif st == "u32" and dtt == "i64":
+            # zero extension through u64: i64(x) of a u32 sign-extended (4294967288 became -8)
+            v = f"bitcast<i64>(u64({x}))"
         else:
             v = f"{dtt}({x})" if st != dtt else x
         return self.wrap(v, dst) if dst.name in _NARROW else v
@@ -430,7 +446,9 @@ class WGSLRenderer:
                 return f"select({self.zero(s.dtype)}, {self.load(k, p, f'select(0, {self.index(idx)}, {g})')}, {g})"
             return self.load(k, p, self.index(idx))
         if s.op == "CONST":
-            return self.literal(s.arg, s.dtype)
+            lit = self.literal(s.arg, s.dtype)
+            # no y * 0 -> 0 (inf, nan, -0) or 0 - y -> -y (+0) with a known constant
+            return self.opaque(lit, s.dtype) if compute_dtype(s.dtype).kind in "fc" else lit
         if s.op == "INDEX":
             return f"{self.wtype(s.dtype)}({self.index(s.arg)})"
         if s.op == "GATE":
@@ -500,6 +518,7 @@ class WGSLRenderer:
     # ------------------------------------------------------------------ kernel
     def render(self, k: Kernel) -> str:
         self._need = {}
+        self._salt = 0  # opaque() sites: the same kernel must render the same source
         _, block = launch_config(k)
         per = elements_per_unit(k)
         total = math.prod(n for _, n in k.global_dims) if k.global_dims else 1

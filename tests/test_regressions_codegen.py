@@ -315,3 +315,63 @@ def test_nan_and_inf_constants_through_math_functions(device):
         for f, d, v, o in outs:
             want = {"round": np.rint}.get(f, getattr(np, f, None))(np.full(4, v, d.np))
             np.testing.assert_array_equal(o.numpy(), want, err_msg=f"{f}({v}) {d.name}")
+
+
+# ----------------------------------------------------------------- 7. found by the fuzzer
+def test_float_functions_of_two_integers_promote_as_numpy():
+    """hypot/atan2/copysign/nextafter of integers: each integer takes NumPy's float type
+    first (hypot(uint16, int16) is float32; the float of their promoted int32 was float64)."""
+    import itertools
+    names = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32",
+             "float64"]
+    bad = []
+    for a, b in itertools.product(names, repeat=2):
+        x, y = np.ones(1, a), np.ones(1, b)
+        for f in ("hypot", "atan2", "copysign", "nextafter", "logaddexp"):
+            want = getattr(np, f)(x, y).dtype.name
+            got = getattr(xp, f)(xp.asarray(x), xp.asarray(y)).dtype.name
+            if want != got:
+                bad.append((f, a, b, want, got))
+    assert not bad, bad[:5]
+
+
+def test_complex_multiply_and_divide_special_values_as_numpy(device):
+    """NumPy's schoolbook product and Smith's quotient (C's operators recover infinities by
+    C99 Annex G: inf where NumPy gives nan)."""
+    if not zyx.get_device(device).supports(dt.complex128):
+        pytest.skip(f"{device} has no complex128")
+    v = np.array([complex(np.inf, 0), complex(np.inf, np.nan), 1 + 2j, complex(0, np.inf), complex(np.nan, 1),
+                  3 - 4j, 1e-300 + 1e300j, 0j, complex(-0.0, 2)], np.complex128)
+    a, b = np.meshgrid(v, v)
+    with np.errstate(all="ignore"):
+        for f in ("multiply", "divide"):
+            want = getattr(np, f)(a, b)
+            got = getattr(xp, f)(A(a, device), A(b, device)).numpy()
+            np.testing.assert_array_equal(np.isnan(got.real), np.isnan(want.real), err_msg=f)
+            np.testing.assert_array_equal(np.isnan(got.imag), np.isnan(want.imag), err_msg=f)
+            fin = np.isfinite(want)
+            np.testing.assert_allclose(got[fin], want[fin], rtol=1e-15, err_msg=f)
+            np.testing.assert_array_equal(got[np.isinf(want)], want[np.isinf(want)], err_msg=f)
+
+
+def test_complex_sign_of_infinite_and_nan_values(device):
+    zs = np.array([complex(np.inf, 0.5), complex(-np.inf, 2), complex(3, np.inf), complex(3, -np.inf),
+                   complex(np.inf, np.inf), complex(np.nan, 1), complex(np.inf, np.nan), 3 + 4j, 0j], np.complex128)
+    d = dt.complex128 if zyx.get_device(device).supports(dt.complex128) else dt.complex64
+    got = xp.sign(A(zs.astype(d.np), device)).numpy()
+    want = np.array([1, -1, 1j, -1j, np.nan, np.nan, np.nan, 0.6 + 0.8j, 0], np.complex128)  # NaN in: NaN out
+    np.testing.assert_allclose(got, want.astype(d.np), rtol=1e-6)
+
+
+def test_mean_of_an_empty_complex_axis_is_nan_nan(device):
+    x = zyx.Tensor(np.zeros((0, 3), np.complex64), device=device)
+    got = x.mean(axis=0).numpy()
+    assert np.isnan(got.real).all() and np.isnan(got.imag).all()
+
+
+def test_argmax_along_a_full_axis_of_an_array_with_an_empty_one(device):
+    a = np.zeros((4, 0, 3), np.float32)
+    got = xp.argmax(A(a, device), axis=2)
+    assert got.shape == (4, 0)
+    with pytest.raises(ValueError):
+        xp.argmax(A(a, device))

@@ -103,17 +103,33 @@ pow_ = _binop("POW")
 rpow = _binop("POW", reverse=True)
 maximum = _binop("MAX", _no_complex("maximum"))
 minimum = _binop("MIN", _no_complex("minimum"))
-atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))
-hypot = _binop("HYPOT", lambda d: _no_complex("hypot")(_float_dtype(d)))
-copysign = _binop("COPYSIGN", lambda d: _no_complex("copysign")(_float_dtype(d)))
-_nextafter_prim = _binop("NEXTAFTER", lambda d: _no_complex("nextafter")(_float_dtype(d)))
+def _float_binop(op: str, name: str):
+    """A binary function of real floating-point values. Integer operands take NumPy's float
+    type each (int8 -> float16, int16 -> float32, int32 -> float64) before promotion, as
+    NumPy's loop selection does: hypot(uint16, int16) is float32, not float64 (the float of
+    their promoted int32)."""
+    def f(self: Tensor, other, /) -> Tensor:
+        o = self._operand(other, name)
+        d = dt.promote_types(_float_dtype(self.dtype), _float_dtype(o.dtype))
+        if d.is_complex:
+            raise TypeError(f"{name} is not defined for complex tensors")
+        a, b = self._broadcast_pair(o, d)
+        return a._binary(op, b, d)
+    f.__name__ = name
+    return f
+
+
+atan2 = _float_binop("ATAN2", "atan2")
+hypot = _float_binop("HYPOT", "hypot")
+copysign = _float_binop("COPYSIGN", "copysign")
+_nextafter_prim = _float_binop("NEXTAFTER", "nextafter")
 
 
 def nextafter(self: Tensor, other) -> Tensor:
     """The next representable value after self towards other. Half dtypes are computed
     in float32 inside kernels, so for them the step is taken on the 16-bit pattern."""
     o = self._operand(other, "nextafter")
-    d = _float_dtype(dt.promote_types(self.dtype, o.dtype))
+    d = dt.promote_types(_float_dtype(self.dtype), _float_dtype(o.dtype))
     if d not in (dt.float16, dt.bfloat16):
         return _nextafter_prim(self, o)
     x, y = self._broadcast_pair(o, d)
@@ -249,9 +265,16 @@ def sign(self: Tensor) -> Tensor:
     if self.dtype.is_complex:
         a = abs_(self)
         z = self / a.cast(self.dtype)
-        # NaN handled first and explicitly: drivers that assume no NaNs (Mesa) fold the
-        # comparisons and divisions below in ways that lose it
         out = (a == 0).where(Tensor._const(0, (), self.dtype, self.device), z)
+        # one infinite component: the unit along it (NumPy's answer; z / |z| is nan there)
+        re, im = self.real, self.imag
+        rinf, iinf = isinf(re), isinf(im)
+        unit = complex_(rinf.where(copysign(Tensor._const(1.0, (), re.dtype, self.device), re), 0.0),
+                        iinf.where(copysign(Tensor._const(1.0, (), im.dtype, self.device), im), 0.0))
+        out = logical_xor(rinf, iinf).where(unit, out)
+        # NaN handled last and explicitly (the standard: a NaN component gives nan + nan j):
+        # drivers that assume no NaNs (Mesa) fold the comparisons and divisions above in
+        # ways that lose it
         return isnan(self).where(Tensor._const(complex("nan+nanj"), (), self.dtype, self.device), out)
     if self.dtype is dt.bool_:
         return self

@@ -63,7 +63,7 @@ def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
     s = sum(x, axes, keepdims)
-    return s * (1.0 / n) if n else Tensor._const(float("nan"), s.shape, s.dtype, s.device)  # not s * nan: fast-math backends give 0
+    return s * (1.0 / n) if n else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)  # not s * nan: fast-math backends give 0
 
 
 def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
@@ -75,7 +75,12 @@ def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0
     sq = (d * d.conj()).real if x.dtype.is_complex else d * d
     denom = n - correction
     s = sum(sq, axes, keepdims)
-    return s * (1.0 / denom) if denom > 0 else Tensor._const(float("nan"), s.shape, s.dtype, s.device)
+    return s * (1.0 / denom) if denom > 0 else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
+
+
+def _nan(d: "dt.DType"):
+    """NaN of dtype d: nan + nan j for complex (NumPy's mean of an empty complex array)."""
+    return complex("nan+nanj") if d.is_complex else float("nan")
 
 
 def std(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:

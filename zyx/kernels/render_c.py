@@ -192,7 +192,9 @@ class CStyleRenderer:
         raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
 
     def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        if op in ("ADD", "SUB", "MUL", "DIV", "CMPEQ", "CMPNE"):
+        if op in ("MUL", "DIV"):  # NumPy's formulas (see ZYX_CMATH), not C's operators
+            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]}, {a[1]})"
+        if op in ("ADD", "SUB", "CMPEQ", "CMPNE"):
             return f"({a[0]} {INFIX[op]} {a[1]})"
         if op == "NEG":
             return f"(-{a[0]})"
@@ -312,6 +314,8 @@ class CStyleRenderer:
         if kind == "SUM":
             return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
         if kind == "PROD":
+            if cd.kind == "c":
+                return f"{acc} = {self.alu('MUL', cd, [acc, v], [cd, cd])};"
             return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
         cmp = ">" if kind == "MAX" else "<"
         if cd.kind == "f":
@@ -485,22 +489,20 @@ static inline T zyx_pymod##S(T a, T b) { \
   return m; }
 ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
 ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* complex power with NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small
-   integer powers by repeated multiplication (exact for Gaussian integers), else cpow */
-#define ZYX_CPOW(T, C, S, RINT, CPOW) \
-static inline C zyx_cpow##S(C a, C b) { \
-  if (b == 0) return 1; \
-  if (a == 0) return __real__ b > 0 ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
-  if (__imag__ b == 0 && __real__ b == RINT(__real__ b) && __real__ b > -100 && __real__ b < 100) { \
-    int n = (int)__real__ b, m = n < 0 ? -n : n; C r = 1, x = a; \
-    while (m) { if (m & 1) r *= x; x *= x; m >>= 1; } \
-    return n < 0 ? 1 / r : r; } \
-  return CPOW(a, b); }
-ZYX_CPOW(float, float _Complex, f, rintf, cpowf)
-ZYX_CPOW(double, double _Complex, , rint, cpow)
-/* reciprocal as NumPy computes it (Smith's algorithm: 1/(0-1j) is +0+1j, where C's 1/z
-   gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and log(1 + z) */
+/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
+   other backends: the schoolbook product (C's operator recovers infinities by Annex G,
+   giving inf where NumPy gives nan), Smith's quotient and reciprocal (1/(0-1j) is +0+1j,
+   where C's 1/z gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and
+   log(1 + z) */
 #define ZYX_CMATH(T, C, S, CS, F) \
+static inline C zyx_cmul##S(C a, C b) { T ar = __real__ a, ai = __imag__ a, br = __real__ b, bi = __imag__ b; \
+  return zyx_cmplx##CS(ar * br - ai * bi, ar * bi + ai * br); } \
+static inline C zyx_cdiv##S(C a, C b) { T ar = __real__ a, ai = __imag__ a, br = __real__ b, bi = __imag__ b; \
+  T xr = fabs##F(br), xi = fabs##F(bi); \
+  if (xr >= xi) { \
+    if (xr == 0 && xi == 0) return zyx_cmplx##CS(ar / xr, ai / xr); \
+    T r = bi / br, s = (T)1 / (br + bi * r); return zyx_cmplx##CS((ar + ai * r) * s, (ai - ar * r) * s); } \
+  T r = br / bi, s = (T)1 / (bi + br * r); return zyx_cmplx##CS((ar * r + ai) * s, (ai * r - ar) * s); } \
 static inline C zyx_crecip##S(C z) { T x = __real__ z, y = __imag__ z; \
   if (fabs##F(y) <= fabs##F(x)) { T r = y / x, d = x + y * r; return zyx_cmplx##CS((T)1 / d, -r / d); } \
   T r = x / y, d = x * r + y; return zyx_cmplx##CS(r / d, (T)-1 / d); } \
@@ -514,6 +516,19 @@ static inline C zyx_clog1p##S(C z) { T x = __real__ z, y = __imag__ z; \
   return clog##F(1 + z); }
 ZYX_CMATH(float, float _Complex, f, f, f)
 ZYX_CMATH(double, double _Complex, d, , )
+/* complex power with NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small
+   integer powers by repeated multiplication (exact for Gaussian integers), else cpow */
+#define ZYX_CPOW(T, C, S, MS, RINT, CPOW) \
+static inline C zyx_cpow##S(C a, C b) { \
+  if (b == 0) return 1; \
+  if (a == 0) return __real__ b > 0 ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
+  if (__imag__ b == 0 && __real__ b == RINT(__real__ b) && __real__ b > -100 && __real__ b < 100) { \
+    int n = (int)__real__ b, m = n < 0 ? -n : n; C r = 1, x = a; \
+    while (m) { if (m & 1) r = zyx_cmul##MS(r, x); x = zyx_cmul##MS(x, x); m >>= 1; } \
+    return n < 0 ? zyx_cdiv##MS(1, r) : r; } \
+  return CPOW(a, b); }
+ZYX_CPOW(float, float _Complex, f, f, rintf, cpowf)
+ZYX_CPOW(double, double _Complex, , d, rint, cpow)
 /* Philox-2x32-10: counter-based random bits, identical on every backend */
 static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
   for (int i = 0; i < 10; i++) {

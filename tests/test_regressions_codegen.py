@@ -375,3 +375,11 @@ def test_argmax_along_a_full_axis_of_an_array_with_an_empty_one(device):
     assert got.shape == (4, 0)
     with pytest.raises(ValueError):
         xp.argmax(A(a, device))
+
+
+def test_tril_and_triu_of_one_row(device):
+    """wgpu: an int64 index value (i64(g)) compared in a kernel miscompiled on lavapipe."""
+    for d in (np.bool_, np.float32, np.int32):
+        a = np.ones((1, 4), d)
+        np.testing.assert_array_equal(xp.tril(A(a, device), k=1).numpy(), np.tril(a, k=1))
+        np.testing.assert_array_equal(xp.triu(A(a, device), k=-1).numpy(), np.triu(a, k=-1))

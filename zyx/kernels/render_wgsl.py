@@ -362,10 +362,8 @@ class WGSLRenderer:
             else:
                 v = f"{dtt}({x})"
         elif st == "i32" and dtt in ("i64", "u64"):
-            # sign extension spelled out: lavapipe (Mesa 22-24) miscompiled ``i64(x) < 0``
-            # for a negative i32 x (false), which broke negative-index wrapping; and u64(x)
-            # zero-extends (int16 -26 became 4294967270, not 2**64 - 26)
-            v = f"(i64({x} >> 16u) * 65536li + i64({x} & 65535i))"
+            # u64(x) zero-extends (int16 -26 became 4294967270, not 2**64 - 26)
+            v = self.widen_i32(x)
             v = v if dtt == "i64" else f"bitcast<u64>({v})"
         elif st == "u32" and dtt == "i64":
             # zero extension through u64: i64(x) of a u32 sign-extended (4294967288 became -8)
@@ -373,6 +371,14 @@ class WGSLRenderer:
         else:
             v = f"{dtt}({x})" if st != dtt else x
         return self.wrap(v, dst) if dst.name in _NARROW else v
+
+    @staticmethod
+    def widen_i32(x: str) -> str:
+        """An i32 as i64, the sign extension spelled out: lavapipe (Mesa 22-24) miscompiles
+        ``i64(x)`` in comparisons - ``i64(x) < 0`` was false for a negative x (negative-index
+        wrapping broke) and ``i64(g) - i64(0) <= 1li`` false for g in 0..3 (``tril`` of a
+        one-row matrix came out all zeros)."""
+        return f"(i64(({x}) >> 16u) * 65536li + i64(({x}) & 65535i))"
 
     # ------------------------------------------------------------------ bit patterns
     def to_bits(self, d: DType, v: str) -> str:
@@ -449,8 +455,12 @@ class WGSLRenderer:
             lit = self.literal(s.arg, s.dtype)
             # no y * 0 -> 0 (inf, nan, -0) or 0 - y -> -y (+0) with a known constant
             return self.opaque(lit, s.dtype) if compute_dtype(s.dtype).kind in "fc" else lit
-        if s.op == "INDEX":
-            return f"{self.wtype(s.dtype)}({self.index(s.arg)})"
+        if s.op == "INDEX":  # index expressions are i32
+            t = self.wtype(s.dtype)
+            if t in ("i64", "u64"):
+                v = self.widen_i32(self.index(s.arg))
+                return v if t == "i64" else f"bitcast<u64>({v})"
+            return f"{t}({self.index(s.arg)})"
         if s.op == "GATE":
             return self.gate(s.arg)
         if s.op == "RAND":

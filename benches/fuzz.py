@@ -33,8 +33,11 @@ def child(device: str) -> None:
     sys.path.insert(0, TESTS)
     import fuzzgraph as fg
     dts = fg.device_dtypes(device)
+    crash_on = int(os.environ.get("ZYX_FUZZ_CRASH_ON", "-1"))  # tests the crash isolation
     for line in sys.stdin:
         s0, n = (int(x) for x in line.split())
+        if s0 <= crash_on < s0 + n:
+            os.abort()
         progs = [fg.generate(s, device, dts) for s in range(s0, s0 + n)]
         for p, o in zip(progs, fg.run_batch(progs)):
             rec = {"seed": p.seed, "status": o.status, "message": o.message}
@@ -49,27 +52,41 @@ def child(device: str) -> None:
 
 # ----------------------------------------------------------------- parent
 class Worker:
+    """A child process running batches; a thread reads its output lines into a queue, so
+    the parent can wait with a timeout (select() on a buffered text pipe misses lines
+    already read ahead)."""
+
     def __init__(self, device: str):
+        import queue
+        import threading
         self.device = device
         self.proc = subprocess.Popen([sys.executable, __file__, "--child", "--device", device],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
         self.graphs = 0
 
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # end of output: the child exited
+
     def run(self, s0: int, n: int, timeout: float):
-        """Outcome records of seeds s0..s0+n-1; None on a crash or a hang (after killing)."""
-        import selectors
-        self.proc.stdin.write(f"{s0} {n}\n")
-        self.proc.stdin.flush()
+        """(outcome records of seeds s0..s0+n-1, None), or (None, "crash ..."/"hang")."""
+        import queue
+        try:
+            self.proc.stdin.write(f"{s0} {n}\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # the child is gone; reading says how
         recs, deadline = [], time.time() + timeout
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
         while True:
-            left = deadline - time.time()
-            if left <= 0 or not sel.select(left):
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.time()))
+            except queue.Empty:
                 self.kill()
                 return None, "hang"
-            line = self.proc.stdout.readline()
-            if not line:
+            if line is None:
                 self.proc.wait()
                 return None, f"crash (exit status {self.proc.returncode})"
             rec = json.loads(line)
@@ -89,6 +106,17 @@ class Worker:
             self.proc.wait(timeout=30)
         except Exception:  # noqa: BLE001
             self.kill()
+
+
+def _program_text(seed: int, device: str) -> str:
+    """The whole program of a graph that crashed its process (it cannot be shrunk by running)."""
+    try:
+        sys.path.insert(0, TESTS)
+        import fuzzgraph as fg
+        p = fg.generate(seed, device, fg.device_dtypes(device))
+        return fg.repro(p, p.stmts, fg.Outcome(seed, "crash"))
+    except Exception as e:  # noqa: BLE001
+        return f"# fuzzgraph.generate({seed}, {device!r}, ...) failed here too: {e}"
 
 
 def main() -> None:
@@ -118,14 +146,17 @@ def main() -> None:
             worker = Worker(args.device)
         recs, trouble = worker.run(seed, batch, args.timeout)
         if recs is None:  # isolate the graph that crashed or hung, one child each
+            print(f"batch at seed {seed}: {trouble}; rerunning its graphs one per process", flush=True)
             worker = Worker(args.device)
             recs = []
             for s in range(seed, seed + batch):
                 one = Worker(args.device)
                 r, t = one.run(s, 1, args.timeout)
-                one.close() if r is not None else None
-                recs += r if r is not None else [{"seed": s, "status": t.split()[0], "message": t,
-                                                  "repro": f"(seed {s} on {args.device}: see fuzzgraph.generate)"}]
+                if r is not None:
+                    one.close()
+                    recs += r
+                else:
+                    recs.append({"seed": s, "status": t.split()[0], "message": t, "repro": _program_text(s, args.device)})
         for r in recs:
             counts[r["status"]] += 1
             if r["status"] != "ok":

@@ -71,7 +71,7 @@ NP_DTYPES["clongdouble"] = np.dtype(np.clongdouble)
 _MID = {"float16": "float32", "bfloat16": "float32"}
 _WIDER = {"float16": "float64", "bfloat16": "float64", "float32": "float64", "complex64": "clongdouble",
           "float64": "longdouble", "complex128": "clongdouble"}
-MODES = ("ref", "mid", "midr", "wide", "pert")
+MODES = ("ref", "mid", "midr", "wide", "pert", "pertneg")
 
 
 class NumpyNS:
@@ -81,7 +81,9 @@ class NumpyNS:
     * "mid" / "midr": float16 and bfloat16 computed in float32, as zyx's kernels do
       ("midr" also rounds every statement's half-precision result, as a stored value is);
     * "wide": float32 and below in float64, float64 in long double (complex alike);
-    * "pert": as "ref", with every float input moved by a few ulps (a conditioning probe).
+    * "pert" / "pertneg": as "ref", with every float input and computed value moved by a
+      few ulps, up or down per element (conditioning probes: what another correct
+      implementation's rounding might do).
     """
 
     def __init__(self, mode: str = "ref"):
@@ -100,11 +102,12 @@ class NumpyNS:
     def convert(self, a: np.ndarray, seed: int = 0) -> np.ndarray:
         n = dname(a.dtype)
         out = a.astype(NP_DTYPES[self.map[n]]) if n in self.map else a.copy()
-        if self.mode == "pert" and kind(n) in "fc" and out.size:
+        if self.mode.startswith("pert") and kind(n) in "fc" and out.size:
             rng = np.random.default_rng(seed)
             ulps = 16 * np.finfo(NP_DTYPES["float32" if n == "bfloat16" else n]).eps * (64 if n == "bfloat16" else 1)
+            sign = rng.choice([-1.0, 1.0], out.shape) * (-1 if self.mode == "pertneg" else 1)
             with np.errstate(all="ignore"):
-                out = (out * (1 + ulps * rng.choice([-1.0, 1.0], out.shape))).astype(out.dtype)
+                out = (out * (1 + ulps * sign)).astype(out.dtype)
         return out
 
 
@@ -203,8 +206,10 @@ class Generator:
                                                          a.astype(np.float64)).any())
 
     def exact(self, v: str) -> bool:
-        """Whether a discontinuous op (a comparison, rounding, a cast to integers) may see v."""
-        return HALF_ROUNDING_FIXED or v not in self.halfy
+        """Whether a discontinuous op (a comparison, rounding, a cast to integers) may see v:
+        not when zyx computes it in another precision than NumPy (half precision, or float32
+        where NumPy has float64)."""
+        return (HALF_ROUNDING_FIXED or v not in self.halfy) and v not in self.prog.loose
 
     def fresh(self) -> str:
         self.n += 1
@@ -706,7 +711,8 @@ class Generator:
         if self.rng.random() < 0.2 and a.ndim >= 1:
             y = self.leaf((k,), self.dt(x))
             out = self.fresh()
-            self.run(f"{out} = xp.vecdot({x}, {y})", out, loose=self.dt(x) == "bfloat16", fresh=True)
+            self.run(f"{out} = {self.unsigned_zero(f'xp.vecdot({x}, {y})')}", out,
+                     loose=self.dt(x) == "bfloat16", fresh=True)
             return
         n = int(self.rng.choice([1, 2, 3, 5, 16, 17, 33])) if self.big else int(self.rng.choice([1, 2, 3, 4]))
         yshape = (k,) if self.rng.random() < 0.15 else (k, n)
@@ -720,7 +726,19 @@ class Generator:
             y = f"xp.matrix_transpose({y})" if self.arr(y).ndim >= 2 and self.arr(y).shape[-1] == self.arr(y).shape[-2] \
                 else y
         out = self.fresh()
-        self.run(f"{out} = xp.matmul({x}, {y})", out, loose="bfloat16" in (self.dt(x), d), fresh=True)
+        self.run(f"{out} = {self.unsigned_zero(f'xp.matmul({x}, {y})')}", out, loose="bfloat16" in (self.dt(x), d),
+                 fresh=True)
+
+    def unsigned_zero(self, call: str) -> str:
+        """``call`` + 0.0 for floating results: the sign of a zero sum of products depends on
+        the order of the additions (BLAS, tiles), and + 0.0 turns -0.0 into +0.0."""
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                k = kind(dname(np.asarray(eval(call, self.env)).dtype))
+        except Exception:
+            return call
+        return f"xp.add({call}, 0.0)" if k in "fc" else call
 
     def op_cast(self):
         x = self.pick()
@@ -919,7 +937,7 @@ def _round_halves(env: dict, ref: dict, names) -> None:
             env[n] = h
 
 
-def _perturb(env: dict, name: str, seed: int) -> None:
+def _perturb(env: dict, name: str, seed: int, direction: float) -> None:
     """In the "pert" run: move a computed float value by a few ulps, as another correct
     implementation's rounding might (views of other values are left alone)."""
     v = env.get(name)
@@ -933,7 +951,7 @@ def _perturb(env: dict, name: str, seed: int) -> None:
                                          np.shares_memory(v, u) for k, u in env.items() if k != name):
         return
     eps = 2.0 ** -7 if n == "bfloat16" else float(np.finfo(a.dtype).eps)
-    sign = np.random.default_rng(seed).choice([-1.0, 1.0], a.shape)
+    sign = np.random.default_rng(seed).choice([-1.0, 1.0], a.shape) * direction
     with np.errstate(all="ignore"):
         env[name] = (a * (1 + 8 * eps * sign)).astype(a.dtype)
 
@@ -958,8 +976,8 @@ def execute(prog: Program, stmts=None):
                         r[s.defines] = None
                 if m == "midr":
                     _round_halves(r, refs[0], ((s.defines,) if s.defines else ()) + tuple(s.modifies))
-                if m == "pert" and s.defines:
-                    _perturb(r, s.defines, prog.seed * 7919 + i)
+                if m.startswith("pert") and s.defines:
+                    _perturb(r, s.defines, prog.seed * 7919 + i, -1.0 if m == "pertneg" else 1.0)
             try:
                 exec(s.text, z)
             except Exception as e:
@@ -984,7 +1002,7 @@ def compare_value(name: str, got, refs, loose: bool, cx: bool = False, tol_floor
     gd = dname(got.dtype)
     gn = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
     by = {m: (None if r is None else np.asarray(r)) for m, r in zip(MODES, refs)}
-    probes = [by[m] for m in ("wide", "pert") if by[m] is not None]
+    probes = [by[m] for m in ("wide", "pert", "pertneg") if by[m] is not None]
     if any(p.shape != ref.shape for p in probes):
         return None  # a data-dependent shape that rounding can change: ill-conditioned
     if gn.shape != ref.shape:

@@ -383,3 +383,20 @@ def test_tril_and_triu_of_one_row(device):
         a = np.ones((1, 4), d)
         np.testing.assert_array_equal(xp.tril(A(a, device), k=1).numpy(), np.tril(a, k=1))
         np.testing.assert_array_equal(xp.triu(A(a, device), k=-1).numpy(), np.triu(a, k=-1))
+
+
+def test_variance_of_a_constant_array_is_zero(device):
+    """mean is s / n, not s * (1 / n): the two roundings made mean([x, x, x]) != x."""
+    x = np.full(3, 8989307674585246620, np.uint64) if zyx.get_device(device).supports(dt.uint64) else \
+        np.full(3, 3.3e9, np.float32)
+    got = xp.var(A(x, device)).numpy()
+    assert got == 0, got
+    assert xp.mean(A(np.full(7, 0.7, np.float32), device)).numpy() == np.mean(np.full(7, 0.7, np.float32))
+
+
+def test_inf_times_zero_in_a_reduction_is_nan(device):
+    """wgpu: the driver factored acc + a*b + a*c into a*(b + c) (-inf*0 + -inf*1 gave -inf)."""
+    a = np.full(2, -np.inf, np.float32)
+    w = np.array([[0, 1], [1, 0]], np.float32)
+    np.testing.assert_array_equal(xp.matmul(A(a, device), A(w, device)).numpy(), np.full(2, np.nan, np.float32))
+    np.testing.assert_array_equal(xp.sum(A(a, device) * A(np.array([0, 1], np.float32), device)).numpy(), np.nan)

@@ -63,7 +63,9 @@ def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
     s = sum(x, axes, keepdims)
-    return s * (1.0 / n) if n else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)  # not s * nan: fast-math backends give 0
+    # s / n, not s * (1 / n): two roundings made the mean of [x, x, x] differ from x, and the
+    # variance of a constant array nonzero. Not s * nan when empty: fast-math backends give 0
+    return s / n if n else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
 
 
 def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
@@ -75,7 +77,7 @@ def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0
     sq = (d * d.conj()).real if x.dtype.is_complex else d * d
     denom = n - correction
     s = sum(sq, axes, keepdims)
-    return s * (1.0 / denom) if denom > 0 else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
+    return s / denom if denom > 0 else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
 
 
 def _nan(d: "dt.DType"):

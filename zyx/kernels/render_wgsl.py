@@ -495,6 +495,10 @@ class WGSLRenderer:
             if kind == "PROD":
                 return f"{acc} = {self.need('cmul_' + t[5:-1])}({acc}, {v});"
             raise NotImplementedError(f"wgsl: {kind} reduction of complex numbers")
+        if kind == "SUM" and cd.kind == "f":
+            # the term opaque: unrolled, acc + a*b + a*c was factored into a*(b + c) (-inf*0
+            # + -inf*1 gave -inf, not nan)
+            return f"{acc} = {acc} + {self.opaque(v, cd)};"
         if kind in ("SUM", "PROD"):
             opch = "+" if kind == "SUM" else "*"
             return f"{acc} = {self.wrap(f'{acc} {opch} {v}', d)};"

@@ -400,3 +400,12 @@ def test_inf_times_zero_in_a_reduction_is_nan(device):
     w = np.array([[0, 1], [1, 0]], np.float32)
     np.testing.assert_array_equal(xp.matmul(A(a, device), A(w, device)).numpy(), np.full(2, np.nan, np.float32))
     np.testing.assert_array_equal(xp.sum(A(a, device) * A(np.array([0, 1], np.float32), device)).numpy(), np.nan)
+
+
+def test_mean_and_var_of_half_precision_use_float32_intermediates(device):
+    """The half-precision sum was stored rounded (299.8125 -> 299.75), so the mean of a
+    constant array was not the constant and its variance not 0 (NumPy: float32 inside)."""
+    a = np.full((3, 3), 99.9375, np.float16)
+    assert (xp.var(A(a, device), axis=1).numpy() == 0).all()
+    assert xp.mean(A(a, device)).numpy() == np.float16(99.9375)
+    assert xp.mean(A(a, device)).dtype is dt.float16

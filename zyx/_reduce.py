@@ -58,7 +58,12 @@ max_ = _extreme("MAX")
 min_ = _extreme("MIN")
 
 
+_HALF = (dt.float16, dt.bfloat16)
+
+
 def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    if self.dtype in _HALF:  # in float32, rounded once (a stored half sum lost the digits)
+        return mean(self.cast(dt.float32), axis, keepdims).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
@@ -69,6 +74,8 @@ def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+    if self.dtype in _HALF:  # as NumPy: float32 intermediates (var of a constant half array was not 0)
+        return var(self.cast(dt.float32), axis, keepdims, correction).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)

@@ -409,3 +409,11 @@ def test_mean_and_var_of_half_precision_use_float32_intermediates(device):
     assert (xp.var(A(a, device), axis=1).numpy() == 0).all()
     assert xp.mean(A(a, device)).numpy() == np.float16(99.9375)
     assert xp.mean(A(a, device)).dtype is dt.float16
+
+
+def test_all_and_any_over_a_leading_axis(device):
+    """gcc 12 (AVX512VL/BW) miscompiled the vectorized bool MIN update of this kernel."""
+    a = np.array([[[7, 7, 0, -2, 3, 9, -3, 2], [3, -6, 4, -9, 3, -6, -4, 7], [2, -2, 1, 8, -7, 8, 6, -3]],
+                  [[8, -5, 2, 6, 1, 5, -9, -8], [5, 3, -8, 6, 7, 7, -3, 1], [-7, -3, -6, -3, 4, 8, -8, -5]]], np.int16)
+    np.testing.assert_array_equal(xp.all(A(a, device), axis=0).numpy(), np.all(a, axis=0))
+    np.testing.assert_array_equal(xp.any(A(a == 4, device), axis=0).numpy(), np.any(a == 4, axis=0))

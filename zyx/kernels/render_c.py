@@ -317,6 +317,10 @@ class CStyleRenderer:
             if cd.kind == "c":
                 return f"{acc} = {self.alu('MUL', cd, [acc, v], [cd, cd])};"
             return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
+        if cd.kind == "b":
+            # all/any as & and |: gcc 12 with AVX512VL/BW miscompiled the vectorized
+            # "if (v < acc) acc = v" on _Bool (xp.all over axis 0 of an int16 array: one wrong)
+            return f"{acc} = {acc} {'&' if kind == 'MIN' else '|'} {v};"
         cmp = ">" if kind == "MAX" else "<"
         if cd.kind == "f":
             return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"

@@ -122,6 +122,21 @@ def test_estimator_matches_numpy(name, make, method, y, device):
 
 
 @needs_scipy_array_api
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh"])
+def test_pca_transform_and_inverse_on_12_features(solver):
+    """Issue 11, defect 1: with 12 features and 4 components the transform's kernel is
+    register-tiled and reads svd_flip's gathered signs (it failed to compile)."""
+    x = np.random.default_rng(1).standard_normal((300, 12))
+    with config_context(array_api_dispatch=True):
+        est = PCA(n_components=4, svd_solver=solver).fit(xp.asarray(x))
+        t = est.transform(xp.asarray(x))
+        back = est.inverse_transform(t)
+    ref = PCA(n_components=4, svd_solver=solver).fit(x)
+    np.testing.assert_allclose(np.abs(_np(t)), np.abs(ref.transform(x)), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(_np(back), ref.inverse_transform(ref.transform(x)), rtol=1e-8, atol=1e-10)
+
+
+@needs_scipy_array_api
 @pytest.mark.parametrize("device", DEVICES)
 def test_label_encoder(device):
     labels = np.array([3, 1, 7, 1, 3, 3])

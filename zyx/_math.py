@@ -64,8 +64,21 @@ def _binop(op: str, dtype_rule=None, reverse: bool = False):
     return f
 
 
-def _div_dtype(d: DType) -> DType:
-    return d if d.is_inexact else (dt.float64 if d.itemsize >= 4 else dt.promote_types(d, dt.float16))
+def _truediv(reverse: bool = False):
+    """True division. Its result dtype: for integer (or boolean) operands the *default
+    floating dtype*, read at call time (float32, or float64 under the float64 default), as
+    PyTorch does - never a half type, and uint64 / int64 too (NumPy gives float64 for every
+    integer pair; the standard leaves it to the implementation); else the promoted dtype."""
+    def f(self: Tensor, other, /) -> Tensor:
+        o = self._operand(other, "/")
+        a, b = (o, self) if reverse else (self, o)
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":
+            d = dt.default_float
+        else:
+            d = dt.promote_types(a.dtype, b.dtype)
+        a, b = a._broadcast_pair(b, d)
+        return a._binary("DIV", b, d)
+    return f
 
 
 def _no_complex(name):
@@ -98,8 +111,8 @@ sub = _binop("SUB")
 rsub = _binop("SUB", reverse=True)
 mul = _binop("MUL")
 rmul = _binop("MUL", reverse=True)
-truediv = _binop("DIV", _div_dtype)
-rtruediv = _binop("DIV", _div_dtype, reverse=True)
+truediv = _truediv()
+rtruediv = _truediv(reverse=True)
 floordiv = _binop("IDIV", _no_complex("floor_divide"))
 rfloordiv = _binop("IDIV", _no_complex("floor_divide"), reverse=True)
 mod = _binop("MOD", _no_complex("remainder"))
@@ -119,17 +132,33 @@ def pow_(self: Tensor, other, /) -> Tensor:
     return _pow(self, other)
 maximum = _binop("MAX", _no_complex("maximum"))
 minimum = _binop("MIN", _no_complex("minimum"))
-atan2 = _binop("ATAN2", lambda d: _no_complex("atan2")(_float_dtype(d)))
-hypot = _binop("HYPOT", lambda d: _no_complex("hypot")(_float_dtype(d)))
-copysign = _binop("COPYSIGN", lambda d: _no_complex("copysign")(_float_dtype(d)))
-_nextafter_prim = _binop("NEXTAFTER", lambda d: _no_complex("nextafter")(_float_dtype(d)))
+def _float_binop(op: str, name: str):
+    """A binary function of real floating-point values. Integer operands take NumPy's float
+    type each (int8 -> float16, int16 -> float32, int32 -> float64) before promotion, as
+    NumPy's loop selection does: hypot(uint16, int16) is float32, not float64 (the float of
+    their promoted int32)."""
+    def f(self: Tensor, other, /) -> Tensor:
+        o = self._operand(other, name)
+        d = dt.promote_types(_float_dtype(self.dtype), _float_dtype(o.dtype))
+        if d.is_complex:
+            raise TypeError(f"{name} is not defined for complex tensors")
+        a, b = self._broadcast_pair(o, d)
+        return a._binary(op, b, d)
+    f.__name__ = name
+    return f
+
+
+atan2 = _float_binop("ATAN2", "atan2")
+hypot = _float_binop("HYPOT", "hypot")
+copysign = _float_binop("COPYSIGN", "copysign")
+_nextafter_prim = _float_binop("NEXTAFTER", "nextafter")
 
 
 def nextafter(self: Tensor, other) -> Tensor:
     """The next representable value after self towards other. Half dtypes are computed
     in float32 inside kernels, so for them the step is taken on the 16-bit pattern."""
     o = self._operand(other, "nextafter")
-    d = _float_dtype(dt.promote_types(self.dtype, o.dtype))
+    d = dt.promote_types(_float_dtype(self.dtype), _float_dtype(o.dtype))
     if d not in (dt.float16, dt.bfloat16):
         return _nextafter_prim(self, o)
     x, y = self._broadcast_pair(o, d)
@@ -265,9 +294,16 @@ def sign(self: Tensor) -> Tensor:
     if self.dtype.is_complex:
         a = abs_(self)
         z = self / a.cast(self.dtype)
-        # NaN handled first and explicitly: drivers that assume no NaNs (Mesa) fold the
-        # comparisons and divisions below in ways that lose it
         out = (a == 0).where(Tensor._const(0, (), self.dtype, self.device), z)
+        # one infinite component: the unit along it (NumPy's answer; z / |z| is nan there)
+        re, im = self.real, self.imag
+        rinf, iinf = isinf(re), isinf(im)
+        unit = complex_(rinf.where(copysign(Tensor._const(1.0, (), re.dtype, self.device), re), 0.0),
+                        iinf.where(copysign(Tensor._const(1.0, (), im.dtype, self.device), im), 0.0))
+        out = logical_xor(rinf, iinf).where(unit, out)
+        # NaN handled last and explicitly (the standard: a NaN component gives nan + nan j):
+        # drivers that assume no NaNs (Mesa) fold the comparisons and divisions above in
+        # ways that lose it
         return isnan(self).where(Tensor._const(complex("nan+nanj"), (), self.dtype, self.device), out)
     if self.dtype is dt.bool_:
         return self
@@ -433,11 +469,13 @@ def hardtanh(self: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
 
 
 def logaddexp(self: Tensor, other) -> Tensor:
+    """log(exp(a) + exp(b)) as max(a, b) + log1p(exp(-|a - b|)): the small term keeps its
+    digits (logaddexp(0, -40) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
     o = self._operand(other)
     a, b = _to_float(self), _to_float(o)
     m = maximum(a, b)
-    safe = where(isinf(m), 0.0, m)
-    return where(logical_and(isinf(m), a == b), m, log(exp(a - safe) + exp(b - safe)) + safe)
+    # equal infinities: a - b is nan, the answer is that infinity (nan stays nan through m)
+    return where(logical_and(isinf(m), a == b), m, m + log1p(exp(-abs_(a - b))))
 
 
 def lerp(self: Tensor, end, weight) -> Tensor:

@@ -64,15 +64,24 @@ max_ = _extreme("MAX")
 min_ = _extreme("MIN")
 
 
+_HALF = (dt.float16, dt.bfloat16)
+
+
 def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    if self.dtype in _HALF:  # in float32, rounded once (a stored half sum lost the digits)
+        return mean(self.cast(dt.float32), axis, keepdims).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
     s = sum(x, axes, keepdims)
-    return s * (1.0 / n) if n else Tensor._const(float("nan"), s.shape, s.dtype, s.device)  # not s * nan: fast-math backends give 0
+    # s / n, not s * (1 / n): two roundings made the mean of [x, x, x] differ from x, and the
+    # variance of a constant array nonzero. Not s * nan when empty: fast-math backends give 0
+    return s / n if n else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
 
 
 def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+    if self.dtype in _HALF:  # as NumPy: float32 intermediates (var of a constant half array was not 0)
+        return var(self.cast(dt.float32), axis, keepdims, correction).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
     n = math.prod(self.shape[a] for a in axes)
     x = self if self.dtype.is_inexact else self.cast(dt.float64 if self.device.supports(dt.float64) else dt.float32)
@@ -81,7 +90,12 @@ def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0
     sq = (d * d.conj()).real if x.dtype.is_complex else d * d
     denom = n - correction
     s = sum(sq, axes, keepdims)
-    return s * (1.0 / denom) if denom > 0 else Tensor._const(float("nan"), s.shape, s.dtype, s.device)
+    return s / denom if denom > 0 else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
+
+
+def _nan(d: "dt.DType"):
+    """NaN of dtype d: nan + nan j for complex (NumPy's mean of an empty complex array)."""
+    return complex("nan+nanj") if d.is_complex else float("nan")
 
 
 def std(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
@@ -137,11 +151,17 @@ argmin = _arg_extreme("MIN")
 
 
 def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """m + log1p(sum of exp(x - m) over the elements below the maximum m, + ties - 1): the
+    maximum's own 1 is left out of the sum, so a small rest keeps its digits (as SciPy does:
+    logsumexp([0, -40]) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
     axes = normalize_axes(axis, self.ndim)
     x = self if self.dtype.is_inexact else self.cast(self.device.default_float)
-    m = x._reduce("MAX", axes)
-    m = m.isinf().where(0.0, m)
-    s = (x - m).exp()._reduce("SUM", axes).log() + m
+    mx = x._reduce("MAX", axes)
+    m = mx.isinf().where(0.0, mx)
+    top = x == mx
+    rest = top.where(0.0, (x - m).exp())._reduce("SUM", axes)
+    ties = top.cast(rest.dtype)._reduce("SUM", axes)
+    s = mx.isinf().where(mx, m + (rest + (ties - 1)).log1p())
     return _keep(s, axes, keepdims)
 
 

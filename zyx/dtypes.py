@@ -279,12 +279,26 @@ def promote_types(a: DType, b: DType) -> DType:
     return complex_of(_float_promote(ra, rb))
 
 
+_KIND_ORDER = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
 def result_type(*dtypes: DType) -> DType:
+    """The common dtype of several, as NumPy finds it: pairwise promotion is not
+    associative across kinds (int16 + uint16 is int32, and int32 + float32 float64), so the
+    dtypes of the highest kind present are promoted together first and every other dtype is
+    promoted with that result on its own: int16, uint16, float32 -> float32 (NumPy's
+    answer; folding left to right gave float64)."""
     if not dtypes:
         raise ValueError("result_type needs at least one dtype")
-    out = dtypes[0]
-    for d in dtypes[1:]:
+    top = max(_KIND_ORDER[d.kind] for d in dtypes)
+    main = [d for d in dtypes if _KIND_ORDER[d.kind] == top]
+    out = main[0]
+    for d in main[1:]:
         out = promote_types(out, d)
+    head = out
+    for d in dtypes:
+        if _KIND_ORDER[d.kind] != top:
+            out = promote_types(out, promote_types(head, d))
     return out
 
 

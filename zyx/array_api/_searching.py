@@ -24,7 +24,7 @@ def _arg(kind: str):
         check_array(x, kind)
         if x.dtype.is_complex:
             raise TypeError(f"{kind}: complex arrays are not ordered")
-        if x.size == 0:
+        if x.size == 0 and axis is None:  # (an empty axis is refused by the method; other axes may be empty)
             raise ValueError(f"{kind}: attempt to get {kind} of an empty array")
         if x.ndim == 0:
             return Tensor._const(0, (), dt.int64, x.device)

@@ -26,6 +26,12 @@ ushort zyx_f32_to_bf16(float f) {
 float zyx_bf16_round(float f) { return zyx_bf16_to_f32(zyx_f32_to_bf16(f)); }
 float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
+/* a zero the compiler cannot fold: PoCL's builtins constant-fold floor/ceil/trunc/rint/
+   exp/expm1/sinh/tanh of a NaN or infinity constant to garbage (its library assumes
+   finite math; the result was uninitialized memory), so the renderer spells those
+   constants as bit patterns or'ed with this. Every kernel's output is out0, whose address
+   is never null; get_global_size(0) == 0 did not work (PoCL specializes on the launch) */
+#define ZYX_OPQ ((uint)(out0 == 0))
 /* integer floor division and modulo with Python semantics; x // 0 == x % 0 == 0 */
 long zyx_floordiv_i64(long a, long b) {
   if (b == 0) return 0;
@@ -107,11 +113,11 @@ C zyx_csqrtS(C z) {
   if (z.x >= 0) return (C)(t, z.y / ((T)2 * t));
   return (C)(fabs(z.y) / ((T)2 * t), copysign(t, z.y)); }
 C zyx_cpowS(C a, C b) {
-  /* NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer powers by
-     repeated multiplication, else exp(b * log(a)) */
+  /* NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small integer powers
+     by repeated multiplication, else exp(b * log(a)) */
   if (b.x == 0 && b.y == 0) return (C)((T)1, (T)0);
   if (a.x == 0 && a.y == 0) {
-    if (b.x > 0 && b.y == 0) return (C)((T)0, (T)0);
+    if (b.x > 0) return (C)((T)0, (T)0);
     return (C)((T)NAN, (T)NAN); }
   if (b.y == 0 && b.x == rint(b.x) && fabs(b.x) < (T)100) {
     int n = (int)b.x, m = n < 0 ? -n : n;

@@ -278,18 +278,16 @@ class CStyleRenderer:
         raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
 
     def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        if op in ("ADD", "SUB", "MUL", "DIV", "CMPEQ", "CMPNE"):
+        if op in ("MUL", "DIV"):  # NumPy's formulas (see ZYX_CMATH), not C's operators
+            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]}, {a[1]})"
+        if op in ("ADD", "SUB", "CMPEQ", "CMPNE"):
             return f"({a[0]} {INFIX[op]} {a[1]})"
         if op == "NEG":
             return f"(-{a[0]})"
         if op in COMPLEX_FUNCS:
             return f"{self.fn(COMPLEX_FUNCS[op], sd)}({', '.join(a)})"
-        if op == "RECIP":
-            return f"(1 / {a[0]})"
-        if op == "EXPM1":
-            return f"({self.fn('cexp', sd)}({a[0]}) - 1)"
-        if op == "LOG1P":
-            return f"{self.fn('clog', sd)}(1 + {a[0]})"
+        if op in ("RECIP", "EXPM1", "LOG1P"):
+            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]})"
         if op in ("LOG2", "LOG10"):
             return f"({self.fn('clog', sd)}({a[0]}) / {'0.6931471805599453' if op == 'LOG2' else '2.302585092994046'})"
         if op == "ISNAN":
@@ -400,7 +398,13 @@ class CStyleRenderer:
         if kind == "SUM":
             return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
         if kind == "PROD":
+            if cd.kind == "c":
+                return f"{acc} = {self.alu('MUL', cd, [acc, v], [cd, cd])};"
             return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
+        if cd.kind == "b":
+            # all/any as & and |: gcc 12 with AVX512VL/BW miscompiled the vectorized
+            # "if (v < acc) acc = v" on _Bool (xp.all over axis 0 of an int16 array: one wrong)
+            return f"{acc} = {acc} {'&' if kind == 'MIN' else '|'} {v};"
         cmp = ">" if kind == "MAX" else "<"
         if cd.kind == "f":
             return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"
@@ -445,6 +449,80 @@ static inline zyx_vf64 zyx_vfma64(double a, zyx_vf64 b, zyx_vf64 c) {
 """
 
 
+# ---------------------------------------------------------------- math functions on the CPU
+# gcc vectorizes calls to the functions below through glibc's libmvec. Its variants are
+# different algorithms from scalar libm and from each other (the 4-lane SSE variant of logf
+# differs from the 16-lane AVX-512 one in 119k of 1M sampled inputs; the AVX2 tanhf, erff
+# and expm1f from the AVX-512 ones too), and one loop mixes them: the 16-lane variant for
+# its body, the 8-lane one for a vectorized epilogue, scalar libm for the rest and for every
+# loop left scalar. One value recomputed in two places of a kernel (or in two kernels) then
+# differed in the last bit, and x == max(x), argmax ties and max-pool masks broke.
+#
+# So a kernel calls ``zyx_expf`` etc., and every evaluation - scalar or any vector width -
+# runs one libmvec variant, the widest the target has (AVX-512: 16 floats, else AVX2: 8).
+# The function is declared ``omp declare simd`` under the assembler name ``zyx_s_expf``:
+# gcc's vector loops call ``_ZGV<isa>N<lanes>v_zyx_s_expf``, its scalar code ``zyx_s_expf``,
+# and each of those is a two-instruction trampoline (top-level assembly: nothing for the
+# compiler to optimize; as C functions they added ~0.45 s to every compile) that fills the
+# canonical width - a scalar broadcast, a narrower vector repeated - and jumps to libmvec.
+# The calls are not to a builtin either, so gcc does not fold a constant argument with
+# correctly rounded arithmetic (one more implementation). Without libmvec, OpenMP or AVX2
+# the names are plain libm, scalar everywhere.
+_MVEC_FUNCS = [("expf", 1), ("logf", 1), ("sinf", 1), ("cosf", 1), ("powf", 2), ("tanhf", 1), ("erff", 1),
+               ("expm1f", 1), ("log1pf", 1), ("exp", 1), ("log", 1), ("sin", 1), ("cos", 1)]
+MVEC_NAMES = frozenset(n for n, _ in _MVEC_FUNCS)
+
+
+def _mvec_block(canon: str) -> str:
+    """Declarations and trampolines for targets whose widest libmvec variant is ``canon``:
+    "e" (AVX-512, zmm) or "d" (AVX2, ymm)."""
+    wide = "zmm" if canon == "e" else "ymm"
+    decls, asm = [], []
+    for name, nargs in _MVEC_FUNCS:
+        single = name.endswith("f")
+        t = "float" if single else "double"
+        lanes = (16 if single else 8) if canon == "e" else (8 if single else 4)
+        vs = "v" * nargs
+        target = f"_ZGV{canon}N{lanes}{vs}_{name}"
+        params = ", ".join([t] * nargs)
+        decls.append("#pragma omp declare simd notinbranch")
+        decls.append(f"ZYX_HID {t} zyx_{name}({params}) __asm__(\"zyx_s_{name}\") __attribute__((const));")
+        bcast = "vbroadcastss" if single else "vbroadcastsd"
+        variants = [(f"zyx_s_{name}", [f"{bcast} %xmm{i}, %{wide}{i}" for i in range(nargs)])]
+        n16, n32 = (4, 8) if single else (2, 4)
+        if canon == "e":  # repeat the low 128 / 256 bits across the zmm register
+            variants.append((f"_ZGVbN{n16}{vs}_zyx_s_{name}",
+                             [f"vshuff64x2 $0x00, %zmm{i}, %zmm{i}, %zmm{i}" for i in range(nargs)]))
+            for isa in "cd":
+                variants.append((f"_ZGV{isa}N{n32}{vs}_zyx_s_{name}",
+                                 [f"vshuff64x2 $0x44, %zmm{i}, %zmm{i}, %zmm{i}" for i in range(nargs)]))
+            variants.append((f"_ZGVeN{lanes}{vs}_zyx_s_{name}", []))
+        else:
+            variants.append((f"_ZGVbN{n16}{vs}_zyx_s_{name}",
+                             [f"vinsertf128 $1, %xmm{i}, %ymm{i}, %ymm{i}" for i in range(nargs)]))
+            for isa in "cd":
+                variants.append((f"_ZGV{isa}N{n32}{vs}_zyx_s_{name}", []))
+        for sym, ins in variants:
+            asm += [f".globl {sym}", f".hidden {sym}", f".type {sym}, @function", f"{sym}:",
+                    *[f"  {x}" for x in ins], f"  jmp {target}@PLT", f".size {sym}, .-{sym}"]
+    text = "\n".join(f'  "{ln}\\n"' for ln in [".text", ".p2align 4"] + asm)
+    return "\n".join(decls) + "\n__asm__(\n" + text + ");"
+
+
+_MVEC = "\n".join([
+    "#if defined(__x86_64__) && defined(__ELF__) && defined(ZYX_MVEC) && defined(_OPENMP) && defined(__AVX2__)",
+    '#define ZYX_HID __attribute__((visibility("hidden")))',
+    "#if defined(__AVX512F__)",
+    _mvec_block("e"),
+    "#else",
+    _mvec_block("d"),
+    "#endif",
+    "#else",
+    *[f"#define zyx_{n} {n}" for n, _ in _MVEC_FUNCS],
+    "#endif",
+])
+
+
 C_PREAMBLE = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -457,36 +535,8 @@ C_PREAMBLE = r"""
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-/* vector variants from glibc's libmvec, declared here so gcc vectorizes math calls
-   without -ffast-math (which would break nan/inf semantics) */
-#if defined(__x86_64__) && defined(ZYX_MVEC)
-#pragma omp declare simd notinbranch
-float expf(float);
-#pragma omp declare simd notinbranch
-float logf(float);
-#pragma omp declare simd notinbranch
-float sinf(float);
-#pragma omp declare simd notinbranch
-float cosf(float);
-#pragma omp declare simd notinbranch
-double exp(double);
-#pragma omp declare simd notinbranch
-double log(double);
-#pragma omp declare simd notinbranch
-double sin(double);
-#pragma omp declare simd notinbranch
-double cos(double);
-#pragma omp declare simd notinbranch
-float powf(float, float);
-#pragma omp declare simd notinbranch
-float tanhf(float);
-#pragma omp declare simd notinbranch
-float erff(float);
-#pragma omp declare simd notinbranch
-float expm1f(float);
-#pragma omp declare simd notinbranch
-float log1pf(float);
-#endif
+/* math functions (zyx_expf, ...): one libmvec variant for every call, see _MVEC in render_c.py */
+""" + _MVEC + r"""
 static inline float zyx_argf(int64_t b) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
 static inline double zyx_argd(int64_t b) { double f; memcpy(&f, &b, 8); return f; }
 static inline float zyx_bf16_to_f32(uint16_t b) { uint32_t u = ((uint32_t)b) << 16; float f; memcpy(&f, &u, 4); return f; }
@@ -529,19 +579,46 @@ static inline T zyx_pymod##S(T a, T b) { \
   return m; }
 ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
 ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* complex power with NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer
-   powers by repeated multiplication (exact for Gaussian integers), else cpow */
-#define ZYX_CPOW(T, C, S, RINT, CPOW) \
+/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
+   other backends: the schoolbook product (C's operator recovers infinities by Annex G,
+   giving inf where NumPy gives nan), Smith's quotient and reciprocal (1/(0-1j) is +0+1j,
+   where C's 1/z gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and
+   log(1 + z) */
+#define ZYX_CMATH(T, C, S, CS, F) \
+static inline C zyx_cmul##S(C a, C b) { T ar = __real__ a, ai = __imag__ a, br = __real__ b, bi = __imag__ b; \
+  return zyx_cmplx##CS(ar * br - ai * bi, ar * bi + ai * br); } \
+static inline C zyx_cdiv##S(C a, C b) { T ar = __real__ a, ai = __imag__ a, br = __real__ b, bi = __imag__ b; \
+  T xr = fabs##F(br), xi = fabs##F(bi); \
+  if (xr >= xi) { \
+    if (xr == 0 && xi == 0) return zyx_cmplx##CS(ar / xr, ai / xr); \
+    T r = bi / br, s = (T)1 / (br + bi * r); return zyx_cmplx##CS((ar + ai * r) * s, (ai - ar * r) * s); } \
+  T r = br / bi, s = (T)1 / (bi + br * r); return zyx_cmplx##CS((ar * r + ai) * s, (ai * r - ar) * s); } \
+static inline C zyx_crecip##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (fabs##F(y) <= fabs##F(x)) { T r = y / x, d = x + y * r; return zyx_cmplx##CS((T)1 / d, -r / d); } \
+  T r = x / y, d = x * r + y; return zyx_cmplx##CS(r / d, (T)-1 / d); } \
+static inline C zyx_cexpm1##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (y == 0) return zyx_cmplx##CS(expm1##F(x), y); \
+  T h = sin##F(y * (T)0.5); \
+  return zyx_cmplx##CS(expm1##F(x) * cos##F(y) - (T)2 * h * h, exp##F(x) * sin##F(y)); } \
+static inline C zyx_clog1p##S(C z) { T x = __real__ z, y = __imag__ z; \
+  if (fabs##F(x) < (T)0.5 && fabs##F(y) < (T)0.5) \
+    return zyx_cmplx##CS((T)0.5 * log1p##F(x * ((T)2 + x) + y * y), atan2##F(y, (T)1 + x)); \
+  return clog##F(1 + z); }
+ZYX_CMATH(float, float _Complex, f, f, f)
+ZYX_CMATH(double, double _Complex, d, , )
+/* complex power with NumPy's rules: z**0 == 1, 0**b == 0 when Re(b) > 0 (else nan), small
+   integer powers by repeated multiplication (exact for Gaussian integers), else cpow */
+#define ZYX_CPOW(T, C, S, MS, RINT, CPOW) \
 static inline C zyx_cpow##S(C a, C b) { \
   if (b == 0) return 1; \
-  if (a == 0) return (__real__ b > 0 && __imag__ b == 0) ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
+  if (a == 0) return __real__ b > 0 ? (C)0 : zyx_cmplx##S((T)NAN, (T)NAN); \
   if (__imag__ b == 0 && __real__ b == RINT(__real__ b) && __real__ b > -100 && __real__ b < 100) { \
     int n = (int)__real__ b, m = n < 0 ? -n : n; C r = 1, x = a; \
-    while (m) { if (m & 1) r *= x; x *= x; m >>= 1; } \
-    return n < 0 ? 1 / r : r; } \
+    while (m) { if (m & 1) r = zyx_cmul##MS(r, x); x = zyx_cmul##MS(x, x); m >>= 1; } \
+    return n < 0 ? zyx_cdiv##MS(1, r) : r; } \
   return CPOW(a, b); }
-ZYX_CPOW(float, float _Complex, f, rintf, cpowf)
-ZYX_CPOW(double, double _Complex, , rint, cpow)
+ZYX_CPOW(float, float _Complex, f, f, rintf, cpowf)
+ZYX_CPOW(double, double _Complex, , d, rint, cpow)
 /* Philox-2x32-10: counter-based random bits, identical on every backend */
 static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
   for (int i = 0; i < 10; i++) {
@@ -564,6 +641,10 @@ class CRenderer(CStyleRenderer):
     # ~45 kernels: 7.3 -> 6.4 ms with 1 << 18 instead of 1 << 14)
     min_parallel_work = 1 << 18
     _unroll = False  # per kernel: small reduction nests are unrolled (see _unroll_small_loops)
+
+    def fn(self, base: str, d: DType) -> str:
+        name = super().fn(base, d)
+        return f"zyx_{name}" if name in MVEC_NAMES else name  # one implementation, see _MVEC
 
     def render(self, k: Kernel) -> str:
         params = []

@@ -197,7 +197,7 @@ template <class T> ZD zcplx<T> zyx_cpow(zcplx<T> a, zcplx<T> b) {
   /* NumPy's rules: z**0 == 1, 0**x == 0 for real x > 0, small integer powers by
      repeated multiplication (exact for Gaussian integers), else exp(b log a) */
   if (b.x == T(0) && b.y == T(0)) return zcplx<T>(T(1));
-  if (a.x == T(0) && a.y == T(0)) return (b.x > T(0) && b.y == T(0)) ? zcplx<T>(T(0)) : zcplx<T>(T(NAN), T(NAN));
+  if (a.x == T(0) && a.y == T(0)) return b.x > T(0) ? zcplx<T>(T(0)) : zcplx<T>(T(NAN), T(NAN));  /* NumPy */
   if (b.y == T(0) && b.x == rint(b.x) && fabs(b.x) < T(100)) {
     int n = (int)b.x, m = n < 0 ? -n : n;
     zcplx<T> r(T(1)), x = a;

@@ -22,6 +22,7 @@ Shares the walk over the kernel IR and most spellings with the C renderer
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 
 from .. import dtypes as dt
@@ -120,6 +121,17 @@ class OpenCLRenderer(CStyleRenderer):
         return super().store_stmt(param, idx, value, d)
 
     int_suffix, uint_suffix = "L", "UL"  # OpenCL C's long is 64-bit; it has no long long
+
+    def float_literal(self, f: float, cd: DType) -> str:
+        if math.isfinite(f):
+            return super().float_literal(f, cd)
+        # NaN and infinities as bit patterns the compiler cannot see (ZYX_OPQ): PoCL folded
+        # floor(NAN) to garbage (xp.floor(xp.full((4,), nan)) gave [1e-45, 0, 0, 0])
+        if cd is dt.float64:
+            bits = struct.unpack("<Q", struct.pack("<d", f))[0]
+            return f"as_double({bits:#x}UL | (ulong)ZYX_OPQ)"
+        bits = struct.unpack("<I", struct.pack("<f", f))[0]
+        return f"as_float({bits:#x}u | ZYX_OPQ)"
 
     # ------------------------------------------------------------------ ALU
     def fn(self, base: str, d: DType) -> str:

@@ -112,6 +112,7 @@ class WGSLRenderer:
     def __init__(self, int64: bool = False, float64: bool = False):
         self.int64, self.float64 = int64, float64 and int64
         self._need: dict[str, None] = {}
+        self._salt = 0
 
     # ------------------------------------------------------------------ types
     def wtype(self, d: DType) -> str:
@@ -127,6 +128,14 @@ class WGSLRenderer:
         assert name in HELPERS, name
         self._need[name] = None
         return f"zyx_{name}"
+
+    def opaque(self, x: str, d: DType) -> str:
+        """``x`` (a float or complex value) behind an or with a runtime zero, so the driver's
+        fast-math rules cannot fold an identity through it (see ``opq`` in wgsl_lib)."""
+        t = self.wtype(d)
+        name = {"f32": "opq_f32", "f64": "opq_f64", "vec2<f32>": "opq_c64", "vec2<f64>": "opq_c128"}[t]
+        self._salt = (self._salt + 1) % 32  # a distinct opaque value per use site
+        return f"{self.need(name)}({x}, {self._salt}u)"
 
     # ------------------------------------------------------------------ literals
     def literal(self, v, d: DType) -> str:
@@ -210,6 +219,8 @@ class WGSLRenderer:
             return f"(({a[0]} {_INFIX[op]} {a[1]}) && !({nan}))"
         if k == "f" and op == "DIV":  # division by zero spelled out: Mesa folds x / 0.0 to 0
             return f"{self.need('fdiv_' + t)}({a[0]}, {a[1]})"
+        if k == "f" and op in ("ADD", "SUB"):  # no y - y -> 0, (y + y) - y -> y, y + 0 -> y
+            return f"({a[0]} {_INFIX[op]} {self.opaque(a[1], cd)})"
         if op in _INFIX:
             return f"({a[0]} {_INFIX[op]} {a[1]})"
         if op == "NEG":
@@ -295,7 +306,7 @@ class WGSLRenderer:
     def complex_alu(self, op: str, a: list[str], t: str) -> str:
         rt = t[5:-1]
         if op in ("ADD", "SUB"):
-            return f"({a[0]} {_INFIX[op]} {a[1]})"
+            return f"({a[0]} {_INFIX[op]} {self.opaque(a[1], dt.complex128 if rt == 'f64' else dt.complex64)})"
         if op == "NEG":
             return f"(-{a[0]})"
         if op in ("CMPEQ", "CMPNE"):  # NaN-proof, as for real numbers
@@ -317,10 +328,8 @@ class WGSLRenderer:
         one = f"{t}({self.float_literal(1.0, rt)}, {self.float_literal(0.0, rt)})"
         if op == "RECIP":
             return f"{self.need('cdiv_' + rt)}({one}, {a[0]})"
-        if op == "EXPM1":
-            return f"({self.need('cexp_' + rt)}({a[0]}) - {one})"
-        if op == "LOG1P":
-            return f"{self.need('clog_' + rt)}({one} + {a[0]})"
+        if op in ("EXPM1", "LOG1P"):
+            return f"{self.need('c' + op.lower() + '_' + rt)}({a[0]})"
         if op in ("LOG2", "LOG10"):
             c = self.float_literal(1 / math.log(2) if op == "LOG2" else 1 / math.log(10), rt)
             return f"({self.need('clog_' + rt)}({a[0]}) * {c})"
@@ -359,13 +368,24 @@ class WGSLRenderer:
                 v = f"select({dtt}({x}), {dtt}({signed}({x})), {x} < {self.literal(0, sc)})"
             else:
                 v = f"{dtt}({x})"
-        elif st == "i32" and dtt == "i64":
-            # sign extension spelled out: lavapipe (Mesa 22-24) miscompiled ``i64(x) < 0``
-            # for a negative i32 x (false), which broke negative-index wrapping
-            v = f"(i64({x} >> 16u) * 65536li + i64({x} & 65535i))"
+        elif st == "i32" and dtt in ("i64", "u64"):
+            # u64(x) zero-extends (int16 -26 became 4294967270, not 2**64 - 26)
+            v = self.widen_i32(x)
+            v = v if dtt == "i64" else f"bitcast<u64>({v})"
+        elif st == "u32" and dtt == "i64":
+            # zero extension through u64: i64(x) of a u32 sign-extended (4294967288 became -8)
+            v = f"bitcast<i64>(u64({x}))"
         else:
             v = f"{dtt}({x})" if st != dtt else x
         return self.wrap(v, dst) if dst.name in _NARROW else v
+
+    @staticmethod
+    def widen_i32(x: str) -> str:
+        """An i32 as i64, the sign extension spelled out: lavapipe (Mesa 22-24) miscompiles
+        ``i64(x)`` in comparisons - ``i64(x) < 0`` was false for a negative x (negative-index
+        wrapping broke) and ``i64(g) - i64(0) <= 1li`` false for g in 0..3 (``tril`` of a
+        one-row matrix came out all zeros)."""
+        return f"(i64(({x}) >> 16u) * 65536li + i64(({x}) & 65535i))"
 
     # ------------------------------------------------------------------ bit patterns
     def to_bits(self, d: DType, v: str) -> str:
@@ -461,11 +481,17 @@ class WGSLRenderer:
                 return f"select({self.zero(s.dtype)}, {self.load(k, p, f'select(0, {self.index(idx)}, {g})')}, {g})"
             return self.load(k, p, self.index(idx))
         if s.op == "CONST":
-            return self.literal(s.arg, s.dtype)
+            lit = self.literal(s.arg, s.dtype)
+            # no y * 0 -> 0 (inf, nan, -0) or 0 - y -> -y (+0) with a known constant
+            return self.opaque(lit, s.dtype) if compute_dtype(s.dtype).kind in "fc" else lit
+        if s.op == "INDEX":  # index expressions are i32
+            t = self.wtype(s.dtype)
+            if t in ("i64", "u64"):
+                v = self.widen_i32(self.index(s.arg))
+                return v if t == "i64" else f"bitcast<u64>({v})"
+            return f"{t}({self.index(s.arg)})"
         if s.op == "PARAM":
             return self.arg_value(k, s.arg, s.dtype)
-        if s.op == "INDEX":
-            return f"{self.wtype(s.dtype)}({self.index(s.arg)})"
         if s.op == "GATE":
             return self.gate(s.arg)
         if s.op == "RAND":
@@ -503,6 +529,10 @@ class WGSLRenderer:
             if kind == "PROD":
                 return f"{acc} = {self.need('cmul_' + t[5:-1])}({acc}, {v});"
             raise NotImplementedError(f"wgsl: {kind} reduction of complex numbers")
+        if kind == "SUM" and cd.kind == "f":
+            # the term opaque: unrolled, acc + a*b + a*c was factored into a*(b + c) (-inf*0
+            # + -inf*1 gave -inf, not nan)
+            return f"{acc} = {acc} + {self.opaque(v, cd)};"
         if kind in ("SUM", "PROD"):
             opch = "+" if kind == "SUM" else "*"
             return f"{acc} = {self.wrap(f'{acc} {opch} {v}', d)};"
@@ -537,6 +567,7 @@ class WGSLRenderer:
     # ------------------------------------------------------------------ kernel
     def render(self, k: Kernel) -> str:
         self._need = {}
+        self._salt = 0  # opaque() sites: the same kernel must render the same source
         block = False if k.generic else launch_config(k)[1]
         per = elements_per_unit(k)
         if k.generic:  # sizes are arguments: the counts are expressions

@@ -66,12 +66,25 @@ def _own_vars(s: Assign) -> set:
     return out
 
 
+def reads(s) -> tuple:
+    """The names a statement reads: its operands, and the variables of its index
+    expressions. A gathered load's index holds the name of the CLAMP that computed the
+    gathered position (``in[ix9*192 + r2]``), a data dependency that ``srcs`` does not show;
+    every analysis here (which statements a body needs, which class they fall in, which
+    values a later class reads) must follow it, or the CLAMP is left undeclared or is
+    computed after its use."""
+    if isinstance(s, AccUpdate):
+        return (s.src,)
+    return tuple(s.srcs) + tuple(sorted(_own_vars(s)))
+
+
 def dependencies(stmts: list) -> dict:
-    """Statement name -> the loop variables it depends on, directly or through operands."""
+    """Statement name -> the loop variables it depends on, directly or through operands
+    (a gathered load through its CLAMP)."""
     deps: dict = {}
     for s in stmts:
         d = _own_vars(s)
-        for x in s.srcs:
+        for x in reads(s):
             d |= deps.get(x, set())
         deps[s.name] = d
     return deps
@@ -96,13 +109,12 @@ def _perfect_nest(loop: Loop):
 def _needed(pre: list, body: list) -> list:
     defined = {s.name: s for s in pre if isinstance(s, Assign)}
     want: set = set()
-    stack = [x for s in body if isinstance(s, Assign) for x in s.srcs]
-    stack += [s.src for s in body if isinstance(s, AccUpdate)]
+    stack = [x for s in body if isinstance(s, (Assign, AccUpdate)) for x in reads(s)]
     while stack:
         nm = stack.pop()
         if nm in defined and nm not in want:
             want.add(nm)
-            stack.extend(defined[nm].srcs)
+            stack.extend(reads(defined[nm]))
     return [s for s in pre if isinstance(s, Assign) and s.name in want]
 
 
@@ -255,7 +267,7 @@ GLOBAL_PACK_MAX = 64 << 20  # bytes of B^T a kernel may copy to the heap (malloc
 
 
 def _gpack_values(p: TilePlan) -> list:
-    users = {x for s in p.stmts if p.cls[s.name] != "b" for x in s.srcs} | {p.up.src}
+    users = {x for s in p.stmts if p.cls[s.name] != "b" for x in reads(s)} | {p.up.src}
     return [s for s in p.stmts if p.cls[s.name] == "b" and s.op != "CONST" and s.name in users]
 
 
@@ -363,7 +375,7 @@ def _render(r, k: Kernel, p: TilePlan, out: list[str], parallel: bool, gpack: st
     consts = [s for s in p.stmts if s.op == "CONST"]
     users: dict = {}
     for s in p.stmts:
-        for x in s.srcs:
+        for x in reads(s):
             users.setdefault(x, set()).add(p.cls[s.name])
     users.setdefault(up.src, set()).add("ab")
 

@@ -275,8 +275,23 @@ def _complex_helpers(t: str) -> dict[str, str]:
         f"catan_{t}": f"fn zyx_catan_{t}(z: {v}) -> {v} {{ let w = zyx_catanh_{t}({v}(-z.y, z.x)); return {v}(w.y, -w.x); }}",
         f"cpow_{t}": f"""fn zyx_cpow_{t}(a: {v}, b: {v}) -> {v} {{
   if (b.x == {zero} && b.y == {zero}) {{ return {v}({one}, {zero}); }}
-  if (a.x == {zero} && a.y == {zero} && b.y == {zero} && b.x > {zero}) {{ return {v}({zero}, {zero}); }}
+  if (a.x == {zero} && a.y == {zero}) {{  // NumPy: 0 when Re(b) > 0, else nan
+    if (b.x > {zero}) {{ return {v}({zero}, {zero}); }}
+    return {v}(zyx_nan_{t}(), zyx_nan_{t}());
+  }}
   return zyx_cexp_{t}(zyx_cmul_{t}(b, zyx_clog_{t}(a)));
+}}""",
+        # expm1 and log1p without the cancellation of exp(z) - 1 and log(1 + z)
+        f"cexpm1_{t}": f"""fn zyx_cexpm1_{t}(z: {v}) -> {v} {{
+  if (!zyx_isnan_{t}(z.y) && z.y == {zero}) {{ return {v}(zyx_expm1_{t}(z.x), z.y); }}
+  let h = sin(z.y * 0.5{lit});
+  return {v}(zyx_expm1_{t}(z.x) * cos(z.y) - 2.0{lit} * h * h, exp(z.x) * sin(z.y));
+}}""",
+        f"clog1p_{t}": f"""fn zyx_clog1p_{t}(z: {v}) -> {v} {{
+  if (abs(z.x) < 0.5{lit} && abs(z.y) < 0.5{lit}) {{
+    return {v}(0.5{lit} * zyx_log1p_{t}(z.x * (2.0{lit} + z.x) + z.y * z.y), atan2(z.y, {one} + z.x));
+  }}
+  return zyx_clog_{t}(z + {v}({one}, {zero}));
 }}""",
         f"cisnan_{t}": f"fn zyx_cisnan_{t}(z: {v}) -> bool {{ return zyx_isnan_{t}(z.x) || zyx_isnan_{t}(z.y); }}",
         f"cisinf_{t}": f"fn zyx_cisinf_{t}(z: {v}) -> bool {{ return zyx_isinf_{t}(z.x) || zyx_isinf_{t}(z.y); }}",
@@ -318,6 +333,19 @@ def _int_helpers(t: str) -> dict[str, str]:
 
 
 _COMMON = {
+    # A zero the shader compiler cannot see through: Mesa compiles SPIR-V with fast-math
+    # assumptions and folds y - y to 0, y * 0 to 0, (y + y) - y to y and y + 0 to y, which
+    # are wrong for inf, nan, -0 and overflow. A value or'ed with this zero is opaque to
+    # those rules: no output is empty when a kernel runs, but the compiler cannot know it
+    # (``length >> 31`` it did fold, from the 128 MiB binding limit). ``k`` shifts it so
+    # that each use site's opaque value is distinct: one shared value let (y + Y) - Y fold.
+    "opq": "fn zyx_opq(k: u32) -> u32 { return select(0u, 1u, arrayLength(&out0) == 0u) << k; }",
+    "opq_f32": "fn zyx_opq_f32(x: f32, k: u32) -> f32 { return bitcast<f32>(bitcast<u32>(x) | zyx_opq(k)); }",
+    "opq_f64": "fn zyx_opq_f64(x: f64, k: u32) -> f64 { return bitcast<f64>(bitcast<u64>(x) | u64(zyx_opq(k))); }",
+    "opq_c64": ("fn zyx_opq_c64(x: vec2<f32>, k: u32) -> vec2<f32> { "
+                "return bitcast<vec2<f32>>(bitcast<vec2<u32>>(x) | vec2<u32>(zyx_opq(k))); }"),
+    "opq_c128": ("fn zyx_opq_c128(x: vec2<f64>, k: u32) -> vec2<f64> { "
+                 "return vec2<f64>(zyx_opq_f64(x.x, k), zyx_opq_f64(x.y, k)); }"),
     "philox": """fn zyx_mulhilo(a: u32, b: u32) -> vec2<u32> {
   let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
   let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;

@@ -139,7 +139,7 @@ def needed_for(stmts: list, names) -> list:
         nm = stack.pop()
         if nm in by and nm not in want:
             want.add(nm)
-            stack.extend(by[nm].srcs)
+            stack.extend(tile_c.reads(by[nm]))  # a gathered load reads its CLAMP
     return [s for s in stmts if s.name in want]
 
 
@@ -216,7 +216,7 @@ def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
     ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
     if any(s.op in ("LOAD", "GATE", "RAND") for s in ab):
         return None  # memory read per element: the padded edges of a tile would read out of bounds
-    used = {x for s in ab for x in s.srcs} | {p.up.src}
+    used = {x for s in ab for x in tile_c.reads(s)} | {p.up.src}
     a_exp = [s for s in p.stmts if p.cls[s.name] == "a" and s.name in used]
     b_exp = [s for s in p.stmts if p.cls[s.name] == "b" and s.name in used]
     if not a_exp or not b_exp or any(compute_dtype(s.dtype).kind not in "fiub" for s in a_exp + b_exp):
@@ -381,7 +381,7 @@ def _simt_step(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     tm, tn = mm.bm // 16, mm.bn // 16
     ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
     plain = [s for s in p.stmts if p.cls[s.name] == ""]
-    neither = needed_for(plain, [x for s in ab for x in s.srcs])
+    neither = needed_for(plain, [x for s in ab for x in tile_c.reads(s)])
     bound = str(mm.bk) if mm.red % mm.bk == 0 else f"(zk0 + {mm.bk} <= {mm.red} ? {mm.bk} : (int)({mm.red} - zk0))"
     out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
     if any(s.op != "CONST" for s in neither):

@@ -337,14 +337,20 @@ class CPUBackend:
     def _ptr(self, a: np.ndarray) -> int:
         """``a``'s data address. NumPy's ``.ctypes.data`` costs about a microsecond and a small
         kernel's launch a few, so addresses are cached - by id, each entry checked through a
-        weak reference to its array, so an id reused by a new array never hits a stale one."""
+        weak reference to its array, so an id reused by a new array never hits a stale one; an
+        entry leaves when its array dies."""
         hit = self._ptrs.get(id(a))
         if hit is not None and hit[0]() is a:
             return hit[1]
         p = a.ctypes.data
-        if len(self._ptrs) > 4096:
-            self._ptrs = {k: v for k, v in self._ptrs.items() if v[0]() is not None}
-        self._ptrs[id(a)] = (weakref.ref(a), p)
+        k, ptrs = id(a), self._ptrs
+
+        def gone(ref, k=k, ptrs=ptrs):  # the array died: drop its entry at once (memory stays flat)
+            e = ptrs.get(k)
+            if e is not None and e[0] is ref:
+                del ptrs[k]
+
+        ptrs[k] = (weakref.ref(a, gone), p)
         return p
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:

@@ -13,13 +13,13 @@ from decimal import Decimal
 import numpy as np
 
 from .. import dtypes as dt
-from .. import ops
 from ..dtypes import DType
 from . import tile_c
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .loops import split_by_divisor, unroll_size
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks
 from .lower import compute_dtype
-from .symbolic import Sym, coef
+from .render_base import PREAMBLE_END, Renderer, walk
+from .symbolic import coef
 
 # --------------------------------------------------------------------------- shared tables
 FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
@@ -30,11 +30,9 @@ FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
     "TRUNC": "trunc", "ABS": "fabs", "ERF": "erf", "POW": "pow", "ATAN2": "atan2", "HYPOT": "hypot",
     "COPYSIGN": "copysign", "NEXTAFTER": "nextafter",
 }
-COMPLEX_FUNCS = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos",
-                 "TAN": "ctan", "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh",
-                 "COSH": "ccosh", "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh",
-                 "ATANH": "catanh", "POW": "zyx_cpow", "ABS": "cabs", "REAL": "creal", "IMAG": "cimag",
-                 "CONJ": "conj", "ANGLE": "carg"}
+# complex helpers the preamble defines (NumPy's formulas); the other complex functions are
+# C99's <complex.h> (cexp, casinh, creal, ...), zyx_cpow's fallback among them
+C_COMPLEX_HELPERS = frozenset({"cmul", "cdiv", "crecip", "cexpm1", "clog1p"})
 INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
          "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
 
@@ -62,11 +60,15 @@ def exact_float_text(f: float) -> str:
     return f"{mant}p{exp}"
 
 
-class CStyleRenderer:
-    """Shared walk over the IR for C-like languages."""
+class CStyleRenderer(Renderer):
+    """The C family's spellings (C, OpenCL C and CUDA C override a few); the walk over the
+    IR is ``render_base.Renderer``'s."""
 
     lang = "c"
     index_type = "int64_t"
+
+    def vtype(self, d: DType) -> str:
+        return self.ctype(d)
 
     # ------------------------------------------------------------------ types
     def ctype(self, d: DType) -> str:
@@ -139,11 +141,8 @@ class CStyleRenderer:
             return f"({'-' if f < 0 else ''}({self.ctype(cd)})INFINITY)"
         return exact_float_text(f) + suffix
 
-    def index(self, e) -> str:
-        return e.render() if isinstance(e, Sym) else str(e)
-
     # ------------------------------------------------------------------ generic kernels
-    def arg_value(self, slot: int, d: DType) -> str:
+    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
         """A value argument of a generic kernel: slot ``slot`` of the int64 array ``zargs``
         (floats as their bits; a complex value in two slots)."""
         cd = compute_dtype(d)
@@ -277,22 +276,19 @@ class CStyleRenderer:
             return a[0]
         raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
 
-    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        if op in ("MUL", "DIV"):  # NumPy's formulas (see ZYX_CMATH), not C's operators
-            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]}, {a[1]})"
-        if op in ("ADD", "SUB", "CMPEQ", "CMPNE"):
-            return f"({a[0]} {INFIX[op]} {a[1]})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op in COMPLEX_FUNCS:
-            return f"{self.fn(COMPLEX_FUNCS[op], sd)}({', '.join(a)})"
-        if op in ("RECIP", "EXPM1", "LOG1P"):
-            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            return f"({self.fn('clog', sd)}({a[0]}) / {'0.6931471805599453' if op == 'LOG2' else '2.302585092994046'})"
-        if op == "ISNAN":
+    # complex numbers (the ops are render_base.COMPLEX_OPS): C99's _Complex, NumPy's products
+    # and quotients (see ZYX_CMATH), not C's operators
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str | None:
+        if name in C_COMPLEX_HELPERS:
+            return f"zyx_{name}{self.sfx(dt.real_of(sd))}({', '.join(a)})"
+        if name == "cisnan":
             return f"(zyx_cisnan{self.sfx(dt.real_of(sd))}({a[0]}))"
-        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+        if name == "cisinf":
+            return None
+        return f"{self.fn('zyx_cpow' if name == 'cpow' else name, sd)}({', '.join(a)})"
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        return f"({self.complex_call('clog', [x], sd)} / {math.log(base)!r})"
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         dc = compute_dtype(dst)
@@ -319,31 +315,15 @@ class CStyleRenderer:
                 f"memcpy(&zb_o, &zb_i, sizeof zb_o); {self.load_conv(dst, 'zb_o')}; }})")
 
     # ------------------------------------------------------------------ statements
-    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:
-        pad = "  " * ind
-        for s in stmts:
-            if isinstance(s, Assign):
-                out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.assign_expr(k, s, dtypes)};")
-                dtypes[s.name] = s.dtype
-            elif isinstance(s, Acc):
-                out.append(f"{pad}{self.acc_decl(s)}")
-                dtypes[s.name] = s.dtype
-            elif isinstance(s, AccUpdate):
-                out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
-            elif isinstance(s, Loop):
-                out.extend(self.loop_pragma(s, pad))
-                v = s.var.name
-                out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {self.index(s.size)}; {v}++) {{")
-                self.render_body(k, s.body, ind + 1, dtypes, out)
-                out.append(f"{pad}}}")
-                out.extend(self.after_loop(s, stmts, pad))
-            elif isinstance(s, Store):
-                out.append(f"{pad}{self.store_stmt(k.params[s.param], self.index(s.index), s.src, s.dtype)}")
-            else:
-                raise TypeError(s)
+    def declare(self, t: str, name: str, expr: str) -> str:
+        return f"{t} {name} = {expr};"
 
-    def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
-        return []
+    def loop_open(self, loop: Loop) -> str:
+        v = loop.var.name
+        return f"for ({self.index_type} {v} = 0; {v} < {self.index(loop.size)}; {v}++) {{"
+
+    def store_lines(self, k: Kernel, s: Store) -> list[str]:
+        return [self.store_stmt(k.params[s.param], self.index(s.index), s.src, s.dtype)]
 
     def load_expr(self, param, idx: str) -> str:
         """A value read from buffer ``param`` at index expression ``idx``."""
@@ -356,59 +336,31 @@ class CStyleRenderer:
     def acc_decl(self, a: Acc) -> str:
         return f"{self.ctype(a.dtype)} {a.name} = {self.acc_init(a.kind, a.dtype)};"
 
-    def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
-        """Lines emitted right after a loop closes (e.g. finishing accumulators)."""
-        return []
+    def load_value(self, k: Kernel, p: int, idx: str, gate, d: DType) -> str:
+        ld = self.load_expr(k.params[p], idx)
+        return f"({self.gate(gate)} ? {ld} : {self.literal(0, d)})" if gate else ld
 
-    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
-        if s.op == "LOAD":
-            p, idx, gate = s.arg
-            ld = self.load_expr(k.params[p], self.index(idx))
-            if gate:
-                return f"({self.gate(gate)} ? {ld} : {self.literal(0, s.dtype)})"
-            return ld
-        if s.op == "CONST":
-            return self.literal(s.arg, s.dtype)
-        if s.op == "PARAM":
-            return self.arg_value(s.arg, s.dtype)
-        if s.op == "INDEX":
-            return f"(({self.ctype(s.dtype)})({self.index(s.arg)}))"
-        if s.op == "GATE":
-            return self.gate(s.arg)
-        if s.op == "RAND":
-            seed, off, lin = s.arg
-            return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({self.index(lin)})), (uint32_t)(((uint64_t)({self.index(lin)})) >> 32))"
-        if s.op == "CLAMP":
-            v, hi = s.srcs[0], self.index(s.arg)
-            return f"(({v}) < 0 ? 0 : (({v}) > {hi} ? {hi} : ({self.index_type})({v})))"
-        return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
+    def index_value(self, e, d: DType) -> str:
+        return f"(({self.ctype(d)})({self.index(e)}))"
 
-    def gate(self, conds) -> str:
-        parts = [f"{self.index(e)} {op} {self.index(b)}" for e, op, b in gate_checks(conds)]
-        return "(" + " && ".join(parts or ["1"]) + ")"
+    def rand_value(self, seed, off, lin: str) -> str:
+        return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({lin})), (uint32_t)(((uint64_t)({lin})) >> 32))"
 
-    def acc_init(self, kind: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        return self.literal(ops.reduce_identity(kind, cd), cd)
+    def clamp_value(self, v: str, bound, dtypes: dict) -> str:
+        hi = self.index(bound)
+        return f"(({v}) < 0 ? 0 : (({v}) > {hi} ? {hi} : ({self.index_type})({v})))"
 
-    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        if kind in ("SUM", "PROD") and cd.kind in "iu":
-            return f"{acc} = {self.wrapping('ADD' if kind == 'SUM' else 'MUL', cd, acc, v)};"
-        if kind == "SUM":
-            return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
-        if kind == "PROD":
-            if cd.kind == "c":
-                return f"{acc} = {self.alu('MUL', cd, [acc, v], [cd, cd])};"
-            return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
-        if cd.kind == "b":
-            # all/any as & and |: gcc 12 with AVX512VL/BW miscompiled the vectorized
-            # "if (v < acc) acc = v" on _Bool (xp.all over axis 0 of an int16 array: one wrong)
-            return f"{acc} = {acc} {'&' if kind == 'MIN' else '|'} {v};"
+    def accumulate(self, kind: str, acc: str, v: str, cd: DType) -> str:
+        if cd.kind in "iu":
+            return self.wrapping("ADD" if kind == "SUM" else "MUL", cd, acc, v)
+        return f"{acc} {'+' if kind == 'SUM' else '*'} {v}"
+
+    def extremum_update(self, acc: str, kind: str, v: str, cd: DType) -> str:
         cmp = ">" if kind == "MAX" else "<"
         if cd.kind == "f":
             return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"
         return f"if ({v} {cmp} {acc}) {acc} = {v};"
+
 
 # 64-byte vector helpers for the register-tiled contractions (tile_c.py), emitted before a
 # kernel that uses them (include-guarded: a batch compiles many kernels in one file). Named
@@ -626,8 +578,7 @@ static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
     uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
     c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
   return c0 ^ c1; }
-/* end of zyx preamble */
-"""
+""" + PREAMBLE_END + "\n"
 
 
 class CRenderer(CStyleRenderer):
@@ -720,7 +671,7 @@ class CRenderer(CStyleRenderer):
         # count: they are unrolled, see _unroll_small_loops)
         allowed = (Assign, Store, Acc, AccUpdate, Loop) if self._unroll else (Assign, Store)
         return all(isinstance(s, allowed) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
-                   for s in _walk(body))
+                   for s in walk(body))
 
     UNROLL_LIMIT = 16
 
@@ -777,10 +728,14 @@ class CRenderer(CStyleRenderer):
         if _nan_flagged(kind, d):
             cmp = ">" if kind == "MAX" else "<"
             return f"{acc} = ({v} {cmp} {acc}) ? {v} : {acc}; {acc}_nan |= ({v} != {v});"
+        return self.unflagged_acc_update(acc, kind, v, d)
+
+    def unflagged_acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
+        """The update without the separate NaN flag (a NaN is kept by the comparison)."""
         return super().acc_update(acc, kind, v, d)
 
     def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
-        inner = {u.name for u in _walk(loop.body) if isinstance(u, AccUpdate)}
+        inner = {u.name for u in walk(loop.body) if isinstance(u, AccUpdate)}
         return [f"{pad}if ({a.name}_nan) {a.name} = NAN;" for a in siblings
                 if isinstance(a, Acc) and a.name in inner and _nan_flagged(a.kind, a.dtype)]
 
@@ -790,7 +745,7 @@ class CRenderer(CStyleRenderer):
             return None
         for i, s in enumerate(k.body):
             if isinstance(s, Loop):
-                ups = [u for u in _walk(s.body) if isinstance(u, AccUpdate)]
+                ups = [u for u in walk(s.body) if isinstance(u, AccUpdate)]
                 accs = {u.name for u in ups}
                 top_accs = {a.name for a in k.body[:i] if isinstance(a, Acc)}
                 if len(accs & top_accs) == 1 and (not isinstance(s.size, int) or s.size >= 4096):
@@ -801,7 +756,7 @@ class CRenderer(CStyleRenderer):
     def render_split_reduce(self, k: Kernel, i: int, dtypes: dict, out: list[str]) -> None:
         loop = k.body[i]
         acc = next(a for a in k.body[:i] if isinstance(a, Acc)
-                   and any(isinstance(u, AccUpdate) and u.name == a.name for u in _walk(loop.body)))
+                   and any(isinstance(u, AccUpdate) and u.name == a.name for u in walk(loop.body)))
         self.render_body(k, k.body[:i], 1, dtypes, out)
         t = self.ctype(acc.dtype)
         priv = acc.name + "_p"
@@ -827,7 +782,7 @@ class CRenderer(CStyleRenderer):
         out.append(f"    {acc.name}_part[zt] = {priv};")
         out.append("  }")
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
-                   f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
+                   f"{self.unflagged_acc_update(acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
 
 
@@ -838,13 +793,6 @@ def _trip(n) -> int:
 
 def _nan_flagged(kind: str, d: DType) -> bool:
     return kind in ("MAX", "MIN") and compute_dtype(d).kind == "f"
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)
 
 
 def _rename_acc(stmts: list, old: str, new: str) -> list:

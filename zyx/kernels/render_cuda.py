@@ -31,13 +31,14 @@ from ..dtypes import DType
 from .cuda_matmul import MatmulPlan, matmul_plan, render_matmul
 from .cuda_mma import MMA_HELPERS, render_mma, uses_mma_helpers
 from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
-from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES
 from .cuda_util import LANES as _LANES
 from .cuda_util import aligned_unit_stride as _aligned_unit_stride
 from .cuda_util import split_decls as _split
 from .ir import Acc, Assign, Kernel, Store, size_fn
 from .lower import compute_dtype
-from .render_c import INFIX, CStyleRenderer
+from .render_base import PREAMBLE_END, loop_dims, unflatten, walk
+from .render_c import CStyleRenderer
 from .symbolic import variables
 
 CUDA_PREAMBLE = r"""
@@ -241,8 +242,7 @@ ZD uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
     uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
     c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
   return c0 ^ c1; }
-/* end of zyx preamble */
-"""
+""" + PREAMBLE_END + "\n"
 
 # NVRTC spends ~10 ms more per kernel parsing these headers: included only where used
 _HALF_HEADERS = {"float16": "#include <cuda_fp16.h>\n", "bfloat16": "#include <cuda_bf16.h>\n"}
@@ -266,12 +266,8 @@ def preamble(k: Kernel, mm: MatmulPlan | None = None) -> str:
     return head + CUDA_PREAMBLE + (MMA_HELPERS if uses_mma_helpers(mm) else "")
 
 
-_COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SIN": "zyx_csin",
-                  "COS": "zyx_ccos", "TAN": "zyx_ctan", "ASIN": "zyx_casin", "ACOS": "zyx_cacos",
-                  "ATAN": "zyx_catan", "SINH": "zyx_csinh", "COSH": "zyx_ccosh", "TANH": "zyx_ctanh",
-                  "ASINH": "zyx_casinh", "ACOSH": "zyx_cacosh", "ATANH": "zyx_catanh", "ABS": "zyx_cabs",
-                  "REAL": "zyx_creal", "IMAG": "zyx_cimag", "CONJ": "zyx_conj", "ANGLE": "zyx_carg",
-                  "ISNAN": "zyx_cisnan", "ISINF": "zyx_cisinf", "POW": "zyx_cpow"}
+# complex arithmetic: the zcplx operators of the preamble; the other ops call its helpers
+_COMPLEX_OPERATORS = {"cmul": "*", "cdiv": "/"}
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -397,25 +393,15 @@ class CUDARenderer(CStyleRenderer):
             return f"{self.ctype(d)}(({self.ctype(real)})({a[0]}), ({self.ctype(real)})({a[1]}))"
         return super().alu(op, d, a, src_dtypes, arg)
 
-    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        t = self.ctype(sd)
-        if op in ("ADD", "SUB", "MUL", "DIV", "CMPEQ", "CMPNE"):
-            return f"({a[0]} {INFIX[op]} {a[1]})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op in _COMPLEX_UNARY:
-            return f"{_COMPLEX_UNARY[op]}({', '.join(a)})"
-        one = f"{t}(1)"
-        if op == "RECIP":
-            return f"({one} / {a[0]})"
-        if op == "EXPM1":
-            return f"zyx_cexpm1({a[0]})"
-        if op == "LOG1P":
-            return f"zyx_clog1p({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            c = "0.6931471805599453" if op == "LOG2" else "2.302585092994046"
-            return f"(zyx_clog({a[0]}) / {t}({c}))"
-        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str:
+        if name in _COMPLEX_OPERATORS:
+            return f"({a[0]} {_COMPLEX_OPERATORS[name]} {a[1]})"
+        if name == "crecip":
+            return f"({self.ctype(sd)}(1) / {a[0]})"
+        return f"zyx_{name}({', '.join(a)})"
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        return f"(zyx_clog({x}) / {self.ctype(sd)}({math.log(base)!r}))"
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         src = compute_dtype(src) if src in (dt.float16, dt.bfloat16) else src
@@ -439,7 +425,7 @@ class CUDARenderer(CStyleRenderer):
         return self.load_conv(dst, f"zyx_bitcast<{self.storage_type(dst)}>({self.store_conv(src, x)})")
 
     # ------------------------------------------------------------------ kernel
-    def arg_value(self, slot: int, d: DType) -> str:
+    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
         cd = compute_dtype(d)
         a = f"zarg{slot}"
         if cd is dt.float32:
@@ -557,9 +543,6 @@ class CUDARenderer(CStyleRenderer):
         """Split the flat output index into the kernel's parallel loop variables."""
         return _split([(v.name, n) for v, n in k.global_dims], lin, pad)
 
-
-# the WGSL renderer shares these
-_outer_accs, _perfect_nest = outer_accs, perfect_nest
 
 __all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "column_plan", "matmul_plan",
            "unflatten", "loop_dims",

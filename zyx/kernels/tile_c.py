@@ -403,8 +403,7 @@ def _render(r, k: Kernel, p: TilePlan, out: list[str], parallel: bool, gpack: st
             return (f"zacc[a][b] = ({src} {cmp} zacc[a][b]) ? {src} : zacc[a][b]; "
                     f"zaccn[a][b] |= ({src} != {src});")
         tgt = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
-        from .render_c import CStyleRenderer  # the plain update, without the NaN flag
-        return CStyleRenderer.acc_update(r, tgt, acc.kind, src, acc.dtype)
+        return r.unflagged_acc_update(tgt, acc.kind, src, acc.dtype)
 
     def emit(stmts, ind):
         r.render_body(k, stmts, ind, dict(dtypes), out)

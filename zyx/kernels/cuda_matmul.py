@@ -255,7 +255,8 @@ def epilogue(r, k: Kernel, mm: MatmulPlan, value: str, pad: str, out: list[str],
     p = mm.tp
     pre = [s for s in k.body[:p.loop_pos] if not isinstance(s, Acc)]
     post = k.body[p.loop_pos + 1:]
-    bounds = [f"{p.row_var.name} < {p.rows}"] * (p.rows % mm.bm != 0) + [f"{p.col_var.name} < {p.cols}"] * (p.cols % mm.bn != 0)
+    bounds = [f"{p.row_var.name} < {p.rows}"] * (p.rows % mm.bm != 0) + \
+        [f"{p.col_var.name} < {p.cols}"] * (p.cols % mm.bn != 0)
     cond = " && ".join(([guard] if guard else []) + bounds)
     out.append(f"{pad}if ({cond or '1'}) {{")
     out.append(f"{pad}  {r.ctype(p.acc.dtype)} {p.acc.name} = {value};")

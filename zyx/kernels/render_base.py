@@ -273,8 +273,14 @@ class Renderer:
     def complex_compare(self, sign: str, a: list[str], sd: DType) -> str:
         return f"({a[0]} {sign} {a[1]})"
 
+    # the parts of a complex value as formats of ``x`` (the value) and ``t`` (its type); None:
+    # the helpers creal, cimag, conj and carg (complex_call)
+    COMPLEX_PARTS: dict | None = None
+
     def complex_part(self, which: str, x: str, sd: DType) -> str | None:
         """``which`` (real, imag, conj, angle) of ``x``; None where the language has none."""
+        if self.COMPLEX_PARTS is not None:
+            return self.COMPLEX_PARTS[which].format(x=x, t=self.vtype(sd))
         return self.complex_call({"real": "creal", "imag": "cimag", "conj": "conj", "angle": "carg"}[which], [x], sd)
 
     def complex_log_base(self, x: str, base: int, sd: DType) -> str | None:

@@ -83,23 +83,16 @@ class CStyleRenderer(Renderer):
         """Type of an element in memory."""
         return {"bool": "uint8_t", "float16": "_Float16", "bfloat16": "uint16_t"}.get(d.name) or self.ctype(d)
 
+    # conversions between an element in memory and its computed value, by dtype name (the
+    # others are the same type in both places)
+    LOAD_CONV = {"bfloat16": "zyx_bf16_to_f32({})", "float16": "((float){})", "bool": "(({})!=0)"}
+    STORE_CONV = {"bfloat16": "zyx_f32_to_bf16({})", "float16": "((_Float16)({}))", "bool": "((uint8_t)(({})!=0))"}
+
     def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.bfloat16:
-            return f"zyx_bf16_to_f32({expr})"
-        if d is dt.float16:
-            return f"((float){expr})"
-        if d is dt.bool_:
-            return f"(({expr})!=0)"
-        return expr
+        return self.LOAD_CONV.get(d.name, "{}").format(expr)
 
     def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.bfloat16:
-            return f"zyx_f32_to_bf16({expr})"
-        if d is dt.float16:
-            return f"((_Float16)({expr}))"
-        if d is dt.bool_:
-            return f"((uint8_t)(({expr})!=0))"
-        return expr
+        return self.STORE_CONV.get(d.name, "{}").format(expr)
 
     # ------------------------------------------------------------------ literals
     int_suffix, uint_suffix = "LL", "ULL"  # 64-bit integer literal suffixes (OpenCL C: L, UL)
@@ -142,11 +135,13 @@ class CStyleRenderer(Renderer):
         return exact_float_text(f) + suffix
 
     # ------------------------------------------------------------------ generic kernels
+    ARG_SLOT = "zargs[{}]"  # an int64 argument slot of a generic kernel (OpenCL, CUDA: zarg<i>)
+
     def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
         """A value argument of a generic kernel: slot ``slot`` of the int64 array ``zargs``
         (floats as their bits; a complex value in two slots)."""
         cd = compute_dtype(d)
-        a = f"zargs[{slot}]"
+        a = self.ARG_SLOT.format(slot)
         if cd is dt.float32:
             return f"zyx_argf({a})"
         if cd is dt.float64:
@@ -160,7 +155,7 @@ class CStyleRenderer(Renderer):
 
     def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
         """Declarations of a generic kernel's index arguments (sizes, offsets)."""
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zargs[{a.slot}];"
+        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type}){self.ARG_SLOT.format(a.slot)};"
                 for a in k.index_args()]
 
     # ------------------------------------------------------------------ ALU

@@ -372,19 +372,8 @@ class CUDARenderer(CStyleRenderer):
     def storage_type(self, d: DType) -> str:
         return {"bool": "uint8_t", "float16": "__half", "bfloat16": "__nv_bfloat16"}.get(d.name) or self.ctype(d)
 
-    def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"__half2float({expr})"
-        if d is dt.bfloat16:
-            return f"__bfloat162float({expr})"
-        return super().load_conv(d, expr)
-
-    def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"__float2half_rn({expr})"
-        if d is dt.bfloat16:
-            return f"__float2bfloat16_rn({expr})"
-        return super().store_conv(d, expr)
+    LOAD_CONV = {**CStyleRenderer.LOAD_CONV, "float16": "__half2float({})", "bfloat16": "__bfloat162float({})"}
+    STORE_CONV = {**CStyleRenderer.STORE_CONV, "float16": "__float2half_rn({})", "bfloat16": "__float2bfloat16_rn({})"}
 
     # ------------------------------------------------------------------ ALU
     def alu(self, op: str, d: DType, a: list[str], src_dtypes: list[DType], arg=None) -> str:
@@ -427,7 +416,7 @@ class CUDARenderer(CStyleRenderer):
     # ------------------------------------------------------------------ kernel
     def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
         cd = compute_dtype(d)
-        a = f"zarg{slot}"
+        a = self.ARG_SLOT.format(slot)
         if cd is dt.float32:
             return f"__int_as_float((int)(uint32_t){a})"
         if cd is dt.float64:
@@ -435,13 +424,12 @@ class CUDARenderer(CStyleRenderer):
         if cd.kind == "c":
             f = (lambda x: f"__int_as_float((int)(uint32_t){x})") if cd is dt.complex64 else \
                 (lambda x: f"__longlong_as_double({x})")
-            return f"{self.ctype(cd)}({f(a)}, {f(f'zarg{slot + 1}')})"
+            return f"{self.ctype(cd)}({f(a)}, {f(self.ARG_SLOT.format(slot + 1))})"
         if cd.kind == "b":
             return f"({a} != 0)"
         return f"(({self.ctype(cd)}){a})"
 
-    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+    ARG_SLOT = "zarg{}"
 
     def render(self, k: Kernel) -> str:
         # a generic kernel indexes with 32 bits when its structure keeps sizes below 2^30

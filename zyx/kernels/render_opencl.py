@@ -98,17 +98,9 @@ class OpenCLRenderer(CStyleRenderer):
         """Type of an accumulator kept in local or global memory (no ``bool`` there)."""
         return "uchar" if compute_dtype(d) is dt.bool_ else self.ctype(d)
 
-    def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:  # only bit casts get here: the value is a ushort
-            return f"zyx_f16_to_f32({expr})"
-        return super().load_conv(d, expr)
-
-    def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"zyx_f32_to_f16({expr})"
-        if d is dt.bool_:
-            return f"((uchar)(({expr})!=0))"
-        return super().store_conv(d, expr)
+    # float16 here only in bit casts (loads and stores use vload_half / vstore_half_rte): a ushort
+    LOAD_CONV = {**CStyleRenderer.LOAD_CONV, "float16": "zyx_f16_to_f32({})"}
+    STORE_CONV = {**CStyleRenderer.STORE_CONV, "float16": "zyx_f32_to_f16({})", "bool": "((uchar)(({})!=0))"}
 
     def load_expr(self, param, idx: str) -> str:
         if param.dtype is dt.float16:
@@ -156,14 +148,8 @@ class OpenCLRenderer(CStyleRenderer):
         join = "&&" if sign == "==" else "||"
         return f"(({a[0]}).x {sign} ({a[1]}).x {join} ({a[0]}).y {sign} ({a[1]}).y)"
 
-    def complex_part(self, which: str, x: str, sd: DType) -> str:
-        if which == "real":
-            return f"(({x}).x)"
-        if which == "imag":
-            return f"(({x}).y)"
-        if which == "conj":
-            return f"(({self.ctype(sd)})(({x}).x, -({x}).y))"
-        return f"atan2(({x}).y, ({x}).x)"
+    COMPLEX_PARTS = {"real": "(({x}).x)", "imag": "(({x}).y)", "conj": "(({t})(({x}).x, -({x}).y))",
+                     "angle": "atan2(({x}).y, ({x}).x)"}
 
     def complex_log_base(self, x: str, base: int, sd: DType) -> str:
         scale = self.float_literal(1 / math.log(base), dt.real_of(sd))
@@ -235,13 +221,13 @@ class OpenCLRenderer(CStyleRenderer):
 
     def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
         cd = compute_dtype(d)
-        a = f"zarg{slot}"
+        a = self.ARG_SLOT.format(slot)
         if cd is dt.float32:
             return f"as_float((uint){a})"
         if cd is dt.float64:
             return f"as_double({a})"
         if cd.kind == "c":
-            b = f"zarg{slot + 1}"
+            b = self.ARG_SLOT.format(slot + 1)
             if cd is dt.complex64:
                 return f"(({self.ctype(cd)})(as_float((uint){a}), as_float((uint){b})))"
             return f"(({self.ctype(cd)})(as_double({a}), as_double({b})))"
@@ -249,8 +235,7 @@ class OpenCLRenderer(CStyleRenderer):
             return f"({a} != 0)"
         return f"(({self.ctype(cd)}){a})"
 
-    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+    ARG_SLOT = "zarg{}"
 
     def render(self, k: Kernel) -> str:
         if k.generic:  # 32-bit indices when every size of the structure is below 2^30 (in the key)

@@ -87,7 +87,14 @@ _FLOAT_BUILTIN = {"EXP": "exp", "EXP2": "exp2", "LOG": "log", "LOG2": "log2", "S
                   "ATAN2": "atan2"}
 _FLOAT_HELPER = {"EXPM1": "expm1", "LOG1P": "log1p", "ERF": "erf", "POW": "pow", "HYPOT": "hypot",
                  "COPYSIGN": "copysign", "NEXTAFTER": "nextafter", "MAX": "max", "MIN": "min",
-                 "IDIV": "floordiv", "MOD": "pymod"}
+                 "IDIV": "floordiv", "MOD": "pymod", "ISNAN": "isnan", "ISINF": "isinf", "SIGNBIT": "signbit"}
+# bool operands (0 / 1): every op as a format of the operands
+_BOOL_ALU = {**dict.fromkeys(("ADD", "OR", "MAX"), "({0} | {1})"),
+             **dict.fromkeys(("MUL", "AND", "MIN"), "({0} & {1})"),
+             **dict.fromkeys(("XOR", "CMPNE", "SUB"), "({0} != {1})"), "CMPEQ": "({0} == {1})",
+             "CMPLT": "(!{0} & {1})", "CMPLE": "(!{0} | {1})", **dict.fromkeys(("NOT", "BITNOT", "NEG"), "(!{0})"),
+             **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"), "{0}"),
+             **dict.fromkeys(("ISNAN", "ISINF", "SIGNBIT"), "false")}
 _SOFT = frozenset(op for op, fn in _FLOAT_BUILTIN.items() if f"{fn}_f32" in HELPERS)
 _INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
           "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
@@ -243,12 +250,6 @@ class WGSLRenderer(Renderer):
             if op == "LOG10":
                 log = self.need("log_" + t)
                 return f"({log}({a[0]}) * {self.float_literal(0.4342944819032518, t)})"
-            if op == "ISNAN":
-                return f"{self.need('isnan_' + t)}({a[0]})"
-            if op == "ISINF":
-                return f"{self.need('isinf_' + t)}({a[0]})"
-            if op == "SIGNBIT":
-                return f"{self.need('signbit_' + t)}({a[0]})"
             raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
         # integers
         if op == "IDIV":
@@ -285,25 +286,9 @@ class WGSLRenderer(Renderer):
         raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
 
     def bool_alu(self, op: str, a: list[str]) -> str:
-        if op in ("ADD", "OR", "MAX"):
-            return f"({a[0]} | {a[1]})"
-        if op in ("MUL", "AND", "MIN"):
-            return f"({a[0]} & {a[1]})"
-        if op in ("XOR", "CMPNE", "SUB"):
-            return f"({a[0]} != {a[1]})"
-        if op == "CMPEQ":
-            return f"({a[0]} == {a[1]})"
-        if op == "CMPLT":
-            return f"(!{a[0]} & {a[1]})"
-        if op == "CMPLE":
-            return f"(!{a[0]} | {a[1]})"
-        if op in ("NOT", "BITNOT", "NEG"):
-            return f"(!{a[0]})"
-        if op in ("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"):
-            return a[0]
-        if op in ("ISNAN", "ISINF", "SIGNBIT"):
-            return "false"
-        raise NotImplementedError(f"wgsl: op {op} on bool")
+        if op not in _BOOL_ALU:
+            raise NotImplementedError(f"wgsl: op {op} on bool")
+        return _BOOL_ALU[op].format(*a)
 
     # complex numbers are vec2<f32> / vec2<f64> (the ops are render_base.COMPLEX_OPS)
     def complex_infix(self, sign: str, a: list[str], sd: DType) -> str:
@@ -316,14 +301,12 @@ class WGSLRenderer(Renderer):
             return f"(all({a[0]} == {a[1]}) && !({nan}))"
         return f"(any({a[0]} != {a[1]}) || {nan})"
 
+    COMPLEX_PARTS = {"real": "{x}.x", "imag": "{x}.y", "conj": "{t}({x}.x, -{x}.y)"}
+
     def complex_part(self, which: str, x: str, sd: DType) -> str:
-        if which == "real":
-            return f"{x}.x"
-        if which == "imag":
-            return f"{x}.y"
-        if which == "conj":
-            return f"{self.wtype(sd)}({x}.x, -{x}.y)"
-        return f"{self.need('atan2_' + self.wtype(sd)[5:-1])}({x}.y, {x}.x)"
+        if which == "angle":
+            return f"{self.need('atan2_' + self.wtype(sd)[5:-1])}({x}.y, {x}.x)"
+        return super().complex_part(which, x, sd)
 
     def complex_log_base(self, x: str, base: int, sd: DType) -> str:
         scale = self.float_literal(1 / math.log(base), self.wtype(sd)[5:-1])

@@ -210,7 +210,8 @@ def plan(k: Kernel) -> TilePlan | None:
     others = [(v, m) for v, m in dims if v is not col_var]
     row_var, m = None, 1
     if others:
-        best = max(range(len(others)), key=lambda i: (min(reuse(others[i][0], col_var), reuse(col_var, others[i][0])) > 0,
+        best = max(range(len(others)), key=lambda i: (min(reuse(others[i][0], col_var),
+                                                          reuse(col_var, others[i][0])) > 0,
                                                       reuse(others[i][0], col_var), _rows(others[i][1]), i))
         if reuse(others[best][0], col_var) > 0:
             row_var, m = others[best]
@@ -249,7 +250,8 @@ def plan(k: Kernel) -> TilePlan | None:
     side = {}
     for s in stmts:
         d = deps[s.name]
-        side[s.name] = (ROW if row_var is not None and row_var.name in d else SHARED) + (COL if col_var.name in d else SHARED)
+        side[s.name] = (ROW if row_var is not None and row_var.name in d else SHARED) \
+            + (COL if col_var.name in d else SHARED)
     if not dot and not pack and len(nest) == 1 and row_var is not None and (m // tile_rows) >= 4 \
             and (n // tile_cols) * math.prod(s for v, s in dims if v is not col_var and v is not row_var) >= 4 \
             and nest[-1].size * 32 * max(4, compute_dtype(acc.dtype).itemsize) <= 256 * 1024 \
@@ -259,7 +261,8 @@ def plan(k: Kernel) -> TilePlan | None:
         # block rather than once per row tile; a long reduction over many rows: one
         # contiguous panel instead of R rows a page apart (TLB misses)
         pack = True
-    return TilePlan(loop_pos, nest, stmts, update, acc, col_var, n, tile_cols, row_var, m, tile_rows, dot, lanes, side, pack)
+    return TilePlan(loop_pos, nest, stmts, update, acc, col_var, n, tile_cols, row_var, m, tile_rows, dot, lanes,
+                    side, pack)
 
 
 def _gate_load(s, var, size: int, reach: int):
@@ -308,7 +311,8 @@ def _global_pack(p: TilePlan, k: Kernel) -> str | None:
     if not vals or R * p.cols * sum(max(4, compute_dtype(s.dtype).itemsize) for s in vals) > GLOBAL_PACK_MAX:
         return None
     # tiles that share it: the row blocks and the other output axes
-    if (p.rows // p.tile_rows) * math.prod(n for v, n in k.global_dims if v is not p.col_var and v is not p.row_var) < 4:
+    others = math.prod(n for v, n in k.global_dims if v is not p.col_var and v is not p.row_var)
+    if (p.rows // p.tile_rows) * others < 4:
         return None
     flat, stride = [], 1
     for lp in reversed(p.nest):
@@ -392,7 +396,8 @@ class TileEmitter:
         self.dtypes[acc.name] = acc.dtype
         self.nan_flagged = acc.kind in ("MAX", "MIN") and self.cd.kind == "f"
         self.outer_dims = [(v, n) for v, n in k.global_dims if v is not p.col_var and v is not p.row_var]
-        self.cols_main, self.rows_main = p.cols - p.cols % p.tile_cols, p.rows - p.rows % p.tile_rows  # covered by whole tiles
+        # the extents whole tiles cover
+        self.cols_main, self.rows_main = p.cols - p.cols % p.tile_cols, p.rows - p.rows % p.tile_rows
         self.row_decl = f"{self.index_type} {p.row_var.name} = zi * {p.tile_rows} + a;" if p.row_var is not None else ""
         self.col_decl = f"{self.index_type} {p.col_var.name} = zj * {p.tile_cols} + b;"
         self.by_side = {side: [s for s in p.stmts if p.side[s.name] == side] for side in (SHARED, ROW, COL, BOTH)}
@@ -457,6 +462,17 @@ class TileEmitter:
         return p.dot and fma is not None and not self.by_side[BOTH] and p.lanes * self.cd.itemsize == 64 \
             and p.tile_rows * p.tile_cols <= 16 and all(p.side.get(x) in (ROW, COL) for x in fma.srcs) \
             and {p.side[x] for x in fma.srcs} == {ROW, COL}
+
+    def vector_registers(self) -> list[tuple[str, str]]:
+        """(name, place in zacc) of each named vector accumulator: per tile row, the vectors
+        of its columns (outer product), or one per tile element (the dot form's lanes)."""
+        p = self.p
+        if self.vector_fma is not None:
+            width, per_row = self.vector_fma[2], self.vector_fma[3]
+            return [(f"zacc_{a}_{c}", f"zacc[{a}][{c * width}]") for a in range(p.tile_rows) for c in range(per_row)]
+        if self.dot_vectors:
+            return [(f"zacc_{a}_{b}", f"zacc[{a}][{b}][0]") for a in range(p.tile_rows) for b in range(p.tile_cols)]
+        return []
 
     def exported(self, side: str) -> list:
         """Values of ``side`` that statements of another side read (kept in a panel)."""
@@ -551,15 +567,12 @@ class TileEmitter:
         p, out, bits = self.p, self.out, self.bits
         shape = f"[{p.tile_rows}][{self.padded_cols}]" + (f"[{p.lanes}]" if p.dot else "")
         out.append(f"    {self.acc_type} zacc{shape};" + (f" int zaccn{shape};" if self.nan_flagged else ""))
-        if self.vector_fma is not None:
-            out.append("    " + " ".join(f"zyx_vf{bits} zacc_{a}_{c} = {{0}};"
-                                         for a in range(p.tile_rows) for c in range(self.vector_fma[3])))
-        if self.dot_vectors:
-            out.append("    " + " ".join(f"zyx_vf{bits} zacc_{a}_{b} = {{0}};"
-                                         for a in range(p.tile_rows) for b in range(p.tile_cols)))
+        if self.vector_registers():
+            out.append("    " + " ".join(f"zyx_vf{bits} {reg} = {{0}};" for reg, _ in self.vector_registers()))
         init = self.r.acc_init(p.acc.kind, p.acc.dtype)
         lane_loop = f" for (int l = 0; l < {p.lanes}; l++)" if p.dot else ""
-        out.append(f"    for (int a = 0; a < {p.tile_rows}; a++) for (int b = 0; b < {self.padded_cols}; b++){lane_loop} {{ "
+        out.append(f"    for (int a = 0; a < {p.tile_rows}; a++) "
+                   f"for (int b = 0; b < {self.padded_cols}; b++){lane_loop} {{ "
                    f"zacc[a][b]{'[l]' if p.dot else ''} = {init};"
                    + (" zaccn[a][b] = 0;" if self.nan_flagged else "") + " }")
 
@@ -585,7 +598,8 @@ class TileEmitter:
         self.chunk = 16 if (row_work and row_loads and self.red_size >= 16
                             and all(coef(s.arg[1], self.red_var) == 1 for s in row_loads)) else 1
         # ... or, when it reads along the tile's rows (A^T @ B), as one vector over the rows
-        self.row_vector_panel = self.chunk == 1 and p.row_var is not None and row_work and row_loads and p.tile_rows >= 4 \
+        self.row_vector_panel = self.chunk == 1 and p.row_var is not None and row_work and row_loads \
+            and p.tile_rows >= 4 \
             and all(coef(s.arg[1], p.row_var.name) == 1 for s in row_loads)
         for lp in p.nest if self.chunk == 1 else p.nest[:-1]:
             out.append(f"    for ({self.index_type} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
@@ -702,7 +716,8 @@ class TileEmitter:
         if p.pack:
             self.declare_from(q + "    ", self.col_exports, "zpk_{}[" + self.red_var + "][b]")
         elif gpack:
-            self.declare_from(q + "    ", self.col_exports, "zgp_{}[(" + gpack + f") * {p.cols} + zj * {p.tile_cols} + b]")
+            self.declare_from(q + "    ", self.col_exports,
+                              "zgp_{}[(" + gpack + f") * {p.cols} + zj * {p.tile_cols} + b]")
         else:
             self.declare_from(q + "    ", self.col_exports, "zb_{}[b]")
         self.emit(self.by_side[BOTH], ind + 2)
@@ -843,12 +858,8 @@ class TileEmitter:
     def epilogue(self) -> None:
         """Finish each accumulator and run the statements after the loop."""
         p, out, bits, acc = self.p, self.out, self.bits, self.p.acc
-        if self.vector_fma is not None:
-            out.append("    " + " ".join(f"zyx_vst{bits}(&zacc[{a}][{c * self.vector_fma[2]}], zacc_{a}_{c});"
-                                         for a in range(p.tile_rows) for c in range(self.vector_fma[3])))
-        if self.dot_vectors:
-            out.append("    " + " ".join(f"zyx_vst{bits}(&zacc[{a}][{b}][0], zacc_{a}_{b});"
-                                         for a in range(p.tile_rows) for b in range(p.tile_cols)))
+        if self.vector_registers():
+            out.append("    " + " ".join(f"zyx_vst{bits}(&{place}, {reg});" for reg, place in self.vector_registers()))
         out.append(f"    for (int a = 0; a < {p.tile_rows}; a++) {{")
         if self.row_decl:
             out.append("      " + self.row_decl)

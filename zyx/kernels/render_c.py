@@ -137,18 +137,21 @@ class CStyleRenderer(Renderer):
     # ------------------------------------------------------------------ generic kernels
     ARG_SLOT = "zargs[{}]"  # an int64 argument slot of a generic kernel (OpenCL, CUDA: zarg<i>)
 
+    # a float argument from its bits in a slot, by compute dtype; a complex value from two
+    ARG_BITS = {"float32": "zyx_argf({})", "float64": "zyx_argd({})"}
+    COMPLEX_OF = "zyx_cmplx{f}({re}, {im})"  # a complex value of two reals (f: "f" for complex64)
+
     def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
-        """A value argument of a generic kernel: slot ``slot`` of the int64 array ``zargs``
+        """A value argument of a generic kernel: slot ``slot`` of the int64 argument array
         (floats as their bits; a complex value in two slots)."""
         cd = compute_dtype(d)
         a = self.ARG_SLOT.format(slot)
-        if cd is dt.float32:
-            return f"zyx_argf({a})"
-        if cd is dt.float64:
-            return f"zyx_argd({a})"
+        if cd.kind == "f":
+            return self.ARG_BITS[cd.name].format(a)
         if cd.kind == "c":
-            f = "zyx_argf" if cd is dt.complex64 else "zyx_argd"
-            return f"zyx_cmplx{'f' if cd is dt.complex64 else ''}({f}({a}), {f}(zargs[{slot + 1}]))"
+            bits = self.ARG_BITS[dt.real_of(cd).name]
+            return self.COMPLEX_OF.format(f="f" if cd is dt.complex64 else "", t=self.ctype(cd), re=bits.format(a),
+                                          im=bits.format(self.ARG_SLOT.format(slot + 1)))
         if cd.kind == "b":
             return f"({a} != 0)"
         return f"(({self.ctype(cd)}){a})"

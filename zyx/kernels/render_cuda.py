@@ -414,20 +414,8 @@ class CUDARenderer(CStyleRenderer):
         return self.load_conv(dst, f"zyx_bitcast<{self.storage_type(dst)}>({self.store_conv(src, x)})")
 
     # ------------------------------------------------------------------ kernel
-    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
-        cd = compute_dtype(d)
-        a = self.ARG_SLOT.format(slot)
-        if cd is dt.float32:
-            return f"__int_as_float((int)(uint32_t){a})"
-        if cd is dt.float64:
-            return f"__longlong_as_double({a})"
-        if cd.kind == "c":
-            f = (lambda x: f"__int_as_float((int)(uint32_t){x})") if cd is dt.complex64 else \
-                (lambda x: f"__longlong_as_double({x})")
-            return f"{self.ctype(cd)}({f(a)}, {f(self.ARG_SLOT.format(slot + 1))})"
-        if cd.kind == "b":
-            return f"({a} != 0)"
-        return f"(({self.ctype(cd)}){a})"
+    ARG_BITS = {"float32": "__int_as_float((int)(uint32_t){})", "float64": "__longlong_as_double({})"}
+    COMPLEX_OF = "{t}({re}, {im})"
 
     ARG_SLOT = "zarg{}"
 

@@ -219,21 +219,8 @@ class OpenCLRenderer(CStyleRenderer):
         nbytes = sp.outputs * sp.groups * max(1, compute_dtype(sp.acc.dtype).itemsize)
         return LaunchPlan(stages + [Stage(k.name + "_fin", sp.outputs)], nbytes)
 
-    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
-        cd = compute_dtype(d)
-        a = self.ARG_SLOT.format(slot)
-        if cd is dt.float32:
-            return f"as_float((uint){a})"
-        if cd is dt.float64:
-            return f"as_double({a})"
-        if cd.kind == "c":
-            b = self.ARG_SLOT.format(slot + 1)
-            if cd is dt.complex64:
-                return f"(({self.ctype(cd)})(as_float((uint){a}), as_float((uint){b})))"
-            return f"(({self.ctype(cd)})(as_double({a}), as_double({b})))"
-        if cd.kind == "b":
-            return f"({a} != 0)"
-        return f"(({self.ctype(cd)}){a})"
+    ARG_BITS = {"float32": "as_float((uint){})", "float64": "as_double({})"}
+    COMPLEX_OF = "(({t})({re}, {im}))"
 
     ARG_SLOT = "zarg{}"
 

@@ -486,6 +486,19 @@ class TileEmitter:
         """Declare each value of ``stmts`` as ``source`` (a format of its name)."""
         self.out.extend(f"{pad}{self.r.ctype(s.dtype)} {s.name} = {source.format(s.name)};" for s in stmts)
 
+    def simd_loop(self, q: str, ind: int, var: str, count: int, first: str, stmts: list, exports: list,
+                  target: str) -> None:
+        """A vectorized loop of ``var`` over ``count`` (indent ``q`` / ``ind``) that starts with
+        the line ``first``, computes ``stmts`` and keeps each of ``exports`` in ``target`` (a
+        format of the value's name): a panel of values, one per row, column or step."""
+        out = self.out
+        out.append(f"{q}#pragma omp simd")
+        out.append(f"{q}for (int {var} = 0; {var} < {count}; {var}++) {{")
+        out.append(f"{q}  {first}")
+        self.emit(stmts, ind + 1)
+        out.extend(f"{q}  {target.format(s.name)} = {s.name};" for s in exports)
+        out.append(f"{q}}}")
+
     def declare_consts(self, pad: str, consts: list) -> None:
         self.out.extend(f"{pad}{self.r.ctype(s.dtype)} {s.name} = {self.r.literal(s.arg, s.dtype)};" for s in consts)
 
@@ -624,12 +637,8 @@ class TileEmitter:
         for s in self.shared_exports:
             out.append(f"{inner}{self.r.ctype(s.dtype)} zn_{s.name}[{chunk}];")
         if self.shared_exports:
-            out.append(f"{inner}#pragma omp simd")
-            out.append(f"{inner}for (int l = 0; l < {chunk}; l++) {{")
-            out.append(f"{inner}  {it} {rv} = zr + l;")
-            self.emit(self.by_side[SHARED], ind + 1)
-            out.extend(f"{inner}  zn_{s.name}[l] = {s.name};" for s in self.shared_exports)
-            out.append(f"{inner}}}")
+            self.simd_loop(inner, ind, "l", chunk, f"{it} {rv} = zr + l;", self.by_side[SHARED],
+                           self.shared_exports, "zn_{}[l]")
         for s in self.row_exports:
             out.append(f"{inner}{self.r.ctype(s.dtype)} za_{s.name}[{self.p.tile_rows}][{chunk}];")
         out.append(f"{inner}for (int a = 0; a < {self.p.tile_rows}; a++) {{")
@@ -675,12 +684,8 @@ class TileEmitter:
         padded = self.padded_cols > p.tile_cols and self.col_loads_gated
         # every column load gated (a padded window): the panel runs over the padded width
         # too, the gates extended by "column < n" - a full-width vector loop
-        out.append(f"{q}#pragma omp simd")
-        out.append(f"{q}for (int b = 0; b < {self.padded_cols if padded else p.tile_cols}; b++) {{")
-        out.append(f"{q}  {self.col_decl}")
-        self.emit(self.col_stmts_padded if padded else self.by_side[COL], ind + 1)
-        out.extend(f"{q}  zb_{s.name}[b] = {s.name};" for s in exports)
-        out.append(f"{q}}}")
+        self.simd_loop(q, ind, "b", self.padded_cols if padded else p.tile_cols, self.col_decl,
+                       self.col_stmts_padded if padded else self.by_side[COL], exports, "zb_{}[b]")
         if not padded and self.padded_cols > p.tile_cols:
             out.append(f"{q}for (int b = {p.tile_cols}; b < {self.padded_cols}; b++) {{ "
                        + " ".join(f"zb_{s.name}[b] = 0;" for s in exports) + " }")
@@ -699,12 +704,7 @@ class TileEmitter:
         if self.row_vector_panel:
             for s in self.row_exports:
                 out.append(f"{q}{self.r.ctype(s.dtype)} za_{s.name}[{p.tile_rows}];")
-            out.append(f"{q}#pragma omp simd")
-            out.append(f"{q}for (int a = 0; a < {p.tile_rows}; a++) {{")
-            out.append(f"{q}  {self.row_decl}")
-            self.emit(self.by_side[ROW], ind + 1)
-            out.extend(f"{q}  za_{s.name}[a] = {s.name};" for s in self.row_exports)
-            out.append(f"{q}}}")
+            self.simd_loop(q, ind, "a", p.tile_rows, self.row_decl, self.by_side[ROW], self.row_exports, "za_{}[a]")
         if self.vector_fma is not None:
             self.outer_vector_fma(q, ind, chunked)
             return

@@ -473,6 +473,44 @@ _MVEC = "\n".join([
 ])
 
 
+# Helpers whose text C and CUDA C share (``ZYX_FN``: how a helper is declared - ``static inline``
+# in C, ``ZD`` in CUDA): NumPy's integer and float floor division and modulo, integer powers,
+# and Philox, so the backends agree bit for bit.
+DIVISION_HELPERS = r"""ZYX_FN int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
+  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
+  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
+ZYX_FN int64_t zyx_pymod_i64(int64_t a, int64_t b) {
+  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+ZYX_FN int64_t zyx_ipow(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
+ZYX_FN uint64_t zyx_upow(uint64_t a, uint64_t b) {
+  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
+#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
+ZYX_FN T zyx_floordiv##S(T a, T b) { \
+  if (b == 0) return a / b; \
+  T m = FMOD(a, b); T d = (a - m) / b; \
+  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
+  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
+  return COPYSIGN((T)0, a / b); } \
+ZYX_FN T zyx_pymod##S(T a, T b) { \
+  if (b == 0) return FMOD(a, b); \
+  T m = FMOD(a, b); \
+  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
+  return m; }
+ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
+ZYX_FLOORDIV(double, d, fmod, floor, copysign)
+"""
+PHILOX_HELPER = r"""/* Philox-2x32-10: counter-based random bits, identical on every backend */
+ZYX_FN uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
+  for (int i = 0; i < 10; i++) {
+    uint64_t p = (uint64_t)0xD256D193u * c0;
+    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
+    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
+  return c0 ^ c1; }
+"""
+
+
 C_PREAMBLE = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -505,31 +543,7 @@ static inline float zyx_maxf(float a, float b) { float r = a > b ? a : b; return
 static inline float zyx_minf(float a, float b) { float r = a < b ? a : b; return a != a ? a : r; }
 static inline double zyx_maxd(double a, double b) { double r = a > b ? a : b; return a != a ? a : r; }
 static inline double zyx_mind(double a, double b) { double r = a < b ? a : b; return a != a ? a : r; }
-static inline int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
-  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
-  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
-static inline int64_t zyx_pymod_i64(int64_t a, int64_t b) {
-  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
-static inline int64_t zyx_ipow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
-  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
-static inline uint64_t zyx_upow(uint64_t a, uint64_t b) {
-  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
-#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
-static inline T zyx_floordiv##S(T a, T b) { \
-  if (b == 0) return a / b; \
-  T m = FMOD(a, b); T d = (a - m) / b; \
-  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
-  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
-  return COPYSIGN((T)0, a / b); } \
-static inline T zyx_pymod##S(T a, T b) { \
-  if (b == 0) return FMOD(a, b); \
-  T m = FMOD(a, b); \
-  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
-  return m; }
-ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
-ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
+""" + DIVISION_HELPERS.replace("ZYX_FN", "static inline") + r"""/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
    other backends: the schoolbook product (C's operator recovers infinities by Annex G,
    giving inf where NumPy gives nan), Smith's quotient and reciprocal (1/(0-1j) is +0+1j,
    where C's 1/z gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and
@@ -569,14 +583,7 @@ static inline C zyx_cpow##S(C a, C b) { \
   return CPOW(a, b); }
 ZYX_CPOW(float, float _Complex, f, f, rintf, cpowf)
 ZYX_CPOW(double, double _Complex, , d, rint, cpow)
-/* Philox-2x32-10: counter-based random bits, identical on every backend */
-static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
-  for (int i = 0; i < 10; i++) {
-    uint64_t p = (uint64_t)0xD256D193u * c0;
-    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
-    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
-  return c0 ^ c1; }
-""" + PREAMBLE_END + "\n"
+""" + PHILOX_HELPER.replace("ZYX_FN", "static inline") + PREAMBLE_END + "\n"
 
 
 class CRenderer(CStyleRenderer):

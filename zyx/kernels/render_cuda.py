@@ -38,7 +38,7 @@ from .cuda_util import split_decls as _split
 from .ir import Acc, Assign, Kernel, Store, size_fn
 from .lower import compute_dtype
 from .render_base import PREAMBLE_END, loop_dims, unflatten, walk
-from .render_c import CStyleRenderer
+from .render_c import DIVISION_HELPERS, PHILOX_HELPER, CStyleRenderer
 from .symbolic import variables
 
 CUDA_PREAMBLE = r"""
@@ -211,38 +211,7 @@ ZD float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 ZD float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
 ZD double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
 ZD double zyx_mind(double a, double b) { return (a < b || a != a) ? a : b; }
-ZD int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
-  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
-  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
-ZD int64_t zyx_pymod_i64(int64_t a, int64_t b) {
-  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
-ZD int64_t zyx_ipow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
-  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
-ZD uint64_t zyx_upow(uint64_t a, uint64_t b) {
-  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
-#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
-ZD T zyx_floordiv##S(T a, T b) { \
-  if (b == 0) return a / b; \
-  T m = FMOD(a, b); T d = (a - m) / b; \
-  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
-  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
-  return COPYSIGN((T)0, a / b); } \
-ZD T zyx_pymod##S(T a, T b) { \
-  if (b == 0) return FMOD(a, b); \
-  T m = FMOD(a, b); \
-  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
-  return m; }
-ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
-ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* Philox-2x32-10: counter-based random bits, identical on every backend */
-ZD uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
-  for (int i = 0; i < 10; i++) {
-    uint64_t p = (uint64_t)0xD256D193u * c0;
-    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
-    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
-  return c0 ^ c1; }
-""" + PREAMBLE_END + "\n"
+""" + DIVISION_HELPERS.replace("ZYX_FN", "ZD") + PHILOX_HELPER.replace("ZYX_FN", "ZD") + PREAMBLE_END + "\n"
 
 # NVRTC spends ~10 ms more per kernel parsing these headers: included only where used
 _HALF_HEADERS = {"float16": "#include <cuda_fp16.h>\n", "bfloat16": "#include <cuda_bf16.h>\n"}

@@ -118,7 +118,7 @@ class MatmulPlan:
 
     @property
     def tiles(self) -> int:
-        return math.prod(n for _, n in self.outer) * -(-self.tp.m // self.bm) * -(-self.tp.n // self.bn)
+        return math.prod(n for _, n in self.outer) * -(-self.tp.rows // self.bm) * -(-self.tp.cols // self.bn)
 
     @property
     def wmma(self) -> DType | None:
@@ -146,8 +146,8 @@ def needed_for(stmts: list, names) -> list:
 def _plain_product(k: Kernel, p: tile_c.TilePlan, a_exp: list, b_exp: list) -> tuple | None:
     """(A load, B load) when the contraction is exactly sum(a * b) of two ungated loads
     of one dtype with a float32 accumulator."""
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    if len(ab) != 1 or ab[0].op != "MUL" or ab[0].name != p.up.src:
+    ab = [s for s in p.stmts if p.side[s.name] == tile_c.BOTH]
+    if len(ab) != 1 or ab[0].op != "MUL" or ab[0].name != p.update.src:
         return None
     if len(a_exp) != 1 or len(b_exp) != 1 or set(ab[0].srcs) != {a_exp[0].name, b_exp[0].name}:
         return None
@@ -189,18 +189,18 @@ def _big_plan(k: Kernel, p, a_exp, b_exp, red: int, outer: list, cc: int) -> Mat
     if loads is None:
         return None
     r = p.nest[0].var.name
-    a = _operand(k, loads[0], p.vm.name, r, outer)
-    b = _operand(k, loads[1], p.vn.name, r, outer)
+    a = _operand(k, loads[0], p.row_var.name, r, outer)
+    b = _operand(k, loads[1], p.col_var.name, r, outer)
     if a is None or b is None:
         return None
     t = a.dtype
     if t in (dt.float16, dt.bfloat16) and cc >= 80 and switch("ZYX_CUDA_MMA") and \
-            a.aligned(8, p.m, red) and b.aligned(8, p.n, red) and red >= 16:
+            a.aligned(8, p.rows, red) and b.aligned(8, p.cols, red) and red >= 16:
         return MatmulPlan(p, BIG, BIG, 32, 256, "mma", t, a_exp, b_exp, red, outer, a, b)
     if t is dt.float32 and cc >= 80 and allow_tf32() and switch("ZYX_CUDA_MMA") and \
-            a.aligned(4, p.m, red) and b.aligned(4, p.n, red) and red >= 8:
+            a.aligned(4, p.rows, red) and b.aligned(4, p.cols, red) and red >= 8:
         return MatmulPlan(p, BIG, BIG, 16, 256, "tf32", t, a_exp, b_exp, red, outer, a, b)
-    if t is dt.float32 and p.m >= BIG and p.n >= BIG and switch("ZYX_CUDA_FFMA"):
+    if t is dt.float32 and p.rows >= BIG and p.cols >= BIG and switch("ZYX_CUDA_FFMA"):
         return MatmulPlan(p, BIG, BIG, 8, 256, "ffma", None, a_exp, b_exp, red, outer, a, b)
     return None
 
@@ -208,20 +208,20 @@ def _big_plan(k: Kernel, p, a_exp, b_exp, red: int, outer: list, cc: int) -> Mat
 def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
     """The tiled-matmul plan for a contraction-shaped kernel, or None to render it plainly."""
     p = tile_c.plan(k)
-    if p is None or p.vm is None or p.acc.kind != "SUM" or p.m < 16 or p.n < 16:
+    if p is None or p.row_var is None or p.acc.kind != "SUM" or p.rows < 16 or p.cols < 16:
         return None
     red = math.prod(lp.size for lp in p.nest)
-    if red < 16 or p.cls.get(p.up.src) != "ab":
+    if red < 16 or p.side.get(p.update.src) != tile_c.BOTH:
         return None
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
+    ab = [s for s in p.stmts if p.side[s.name] == tile_c.BOTH]
     if any(s.op in ("LOAD", "GATE", "RAND") for s in ab):
         return None  # memory read per element: the padded edges of a tile would read out of bounds
-    used = {x for s in ab for x in tile_c.reads(s)} | {p.up.src}
-    a_exp = [s for s in p.stmts if p.cls[s.name] == "a" and s.name in used]
-    b_exp = [s for s in p.stmts if p.cls[s.name] == "b" and s.name in used]
+    used = {x for s in ab for x in tile_c.reads(s)} | {p.update.src}
+    a_exp = [s for s in p.stmts if p.side[s.name] == tile_c.ROW and s.name in used]
+    b_exp = [s for s in p.stmts if p.side[s.name] == tile_c.COL and s.name in used]
     if not a_exp or not b_exp or any(compute_dtype(s.dtype).kind not in "fiub" for s in a_exp + b_exp):
         return None
-    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
+    outer = [(v, n) for v, n in k.global_dims if v is not p.col_var and v is not p.row_var]
     big = _big_plan(k, p, a_exp, b_exp, red, outer, cc)
     if big is not None:
         return big
@@ -230,7 +230,7 @@ def matmul_plan(k: Kernel, cc: int = 0) -> MatmulPlan | None:
         t = k.params[loads[0].arg[0]].dtype
         if t is dt.float16 or (t is dt.bfloat16 and cc >= 80):
             return MatmulPlan(p, 64, 64, WMMA_BK, WMMA_THREADS, "wmma", t, a_exp, b_exp, red, outer)
-    bm, bn = 16 * _per_thread(p.m), 16 * _per_thread(p.n)
+    bm, bn = 16 * _per_thread(p.rows), 16 * _per_thread(p.cols)
     shared = MM_BK * sum(compute_dtype(s.dtype).itemsize * (bm + 1) for s in a_exp) \
         + MM_BK * sum(compute_dtype(s.dtype).itemsize * (bn + 1) for s in b_exp)
     if shared > MM_SHARED_LIMIT:
@@ -253,9 +253,10 @@ def epilogue(r, k: Kernel, mm: MatmulPlan, value: str, pad: str, out: list[str],
     depend on the output position), with the accumulator ``value``; ``vm`` / ``vn`` are
     declared by the caller."""
     p = mm.tp
-    pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
-    post = k.body[p.li + 1:]
-    bounds = [f"{p.vm.name} < {p.m}"] * (p.m % mm.bm != 0) + [f"{p.vn.name} < {p.n}"] * (p.n % mm.bn != 0)
+    pre = [s for s in k.body[:p.loop_pos] if not isinstance(s, Acc)]
+    post = k.body[p.loop_pos + 1:]
+    bounds = [f"{p.row_var.name} < {p.rows}"] * (p.rows % mm.bm != 0) + \
+        [f"{p.col_var.name} < {p.cols}"] * (p.cols % mm.bn != 0)
     cond = " && ".join(([guard] if guard else []) + bounds)
     out.append(f"{pad}if ({cond or '1'}) {{")
     out.append(f"{pad}  {r.ctype(p.acc.dtype)} {p.acc.name} = {value};")
@@ -268,7 +269,7 @@ def tile_loop(mm: MatmulPlan, out: list[str], grouped: bool) -> None:
     first row ``zm0`` and column ``zn0``. ``grouped``: GROUP_M tile rows are walked
     together, so the blocks running at once share B panels (and A panels) in L2."""
     p = mm.tp
-    tm, tn = -(-p.m // mm.bm), -(-p.n // mm.bn)
+    tm, tn = -(-p.rows // mm.bm), -(-p.cols // mm.bn)
     out.append(f"  for (int64_t zt = blockIdx.x; zt < {mm.tiles}LL; zt += gridDim.x) {{")
     if grouped and tm > GROUP_M:
         out.extend(split_decls([(v.name, n) for v, n in mm.outer] + [("zrest", tm * tn)], "zt", "    "))
@@ -321,7 +322,7 @@ def _render_tiled(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     if mm.wmma is None:
         out.append(f"    #pragma unroll\n    for (int i = 0; i < {tm}; i++)")
         out.append(f"    #pragma unroll\n    for (int j = 0; j < {tn}; j++) {{")
-        out.append(f"      const int64_t {p.vm.name} = zm0 + zty + 16 * i, {p.vn.name} = zn0 + ztx + 16 * j;")
+        out.append(f"      const int64_t {p.row_var.name} = zm0 + zty + 16 * i, {p.col_var.name} = zn0 + ztx + 16 * j;")
         value = "zacc[i][j]"
     else:
         out.append("    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++)")
@@ -330,7 +331,7 @@ def _render_tiled(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
         out.append("    __syncthreads();")
         out.append(f"    for (int ze = threadIdx.x; ze < {mm.bm * mm.bn}; ze += {mm.threads}) {{")
         out.append(f"      const int zr = ze / {mm.bn}, zq = ze % {mm.bn};")
-        out.append(f"      const int64_t {p.vm.name} = zm0 + zr, {p.vn.name} = zn0 + zq;")
+        out.append(f"      const int64_t {p.row_var.name} = zm0 + zr, {p.col_var.name} = zn0 + zq;")
         value = "zsc[zr][zq]"
     epilogue(r, k, mm, value, "      ", out)
     out.append("    }")
@@ -344,7 +345,7 @@ def _stage(r, k: Kernel, mm: MatmulPlan, side: str, out: list[str]) -> None:
     zero where the tile overhangs the output or the reduction."""
     p = mm.tp
     exp = mm.a_exp if side == "a" else mm.b_exp
-    var, size, base, width = (p.vm, p.m, "zm0", mm.bm) if side == "a" else (p.vn, p.n, "zn0", mm.bn)
+    var, size, base, width = (p.row_var, p.rows, "zm0", mm.bm) if side == "a" else (p.col_var, p.cols, "zn0", mm.bn)
     stmts = needed_for(p.stmts, [s.name for s in exp])
     loads = [s for s in stmts if s.op == "LOAD"]
     rv = p.nest[-1].var.name
@@ -379,8 +380,8 @@ def _simt_step(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     """The BK reduction steps of one staged slice: each thread's TM x TN sub-tile."""
     p = mm.tp
     tm, tn = mm.bm // 16, mm.bn // 16
-    ab = [s for s in p.stmts if p.cls[s.name] == "ab"]
-    plain = [s for s in p.stmts if p.cls[s.name] == ""]
+    ab = [s for s in p.stmts if p.side[s.name] == tile_c.BOTH]
+    plain = [s for s in p.stmts if p.side[s.name] == ""]
     neither = needed_for(plain, [x for s in ab for x in tile_c.reads(s)])
     bound = str(mm.bk) if mm.red % mm.bk == 0 else f"(zk0 + {mm.bk} <= {mm.red} ? {mm.bk} : (int)({mm.red} - zk0))"
     out.append(f"      for (int zkk = 0; zkk < {bound}; zkk++) {{")
@@ -399,7 +400,7 @@ def _simt_step(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     out.extend(f"          const {r.ctype(s.dtype)} {s.name} = zra_{s.name}[i];" for s in mm.a_exp)
     out.extend(f"          const {r.ctype(s.dtype)} {s.name} = zrb_{s.name}[j];" for s in mm.b_exp)
     r.render_body(k, ab, 5, dtypes, out)
-    out.append(f"          {r.acc_update('zacc[i][j]', 'SUM', p.up.src, p.acc.dtype)}")
+    out.append(f"          {r.acc_update('zacc[i][j]', 'SUM', p.update.src, p.acc.dtype)}")
     out.append("        }")
     out.append("      }")
 
@@ -488,8 +489,8 @@ def _render_ffma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
                "    for (int j = 0; j < 8; j++) zacc[i][j] = 0.0f;")
     out.append("    float zla[4], zlb[4];")
     loads = []
-    _ffma_load(a, "a", p.m, mm.red, p.m % BIG != 0, mm.red % 8 != 0, loads)
-    _ffma_load(b, "b", p.n, mm.red, p.n % BIG != 0, mm.red % 8 != 0, loads)
+    _ffma_load(a, "a", p.rows, mm.red, p.rows % BIG != 0, mm.red % 8 != 0, loads)
+    _ffma_load(b, "b", p.cols, mm.red, p.cols % BIG != 0, mm.red % 8 != 0, loads)
     out.append("    { const int64_t zk0 = 0;")
     out.extend(loads)
     out.append("    }")
@@ -520,8 +521,8 @@ def _render_ffma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     out.append("    }")
     out.append("    #pragma unroll\n    for (int i = 0; i < 8; i++)\n"
                "    #pragma unroll\n    for (int j = 0; j < 8; j++) {")
-    out.append(f"      const int64_t {p.vm.name} = zm0 + (i < 4 ? zty * 4 + i : 60 + zty * 4 + i), "
-               f"{p.vn.name} = zn0 + (j < 4 ? ztx * 4 + j : 60 + ztx * 4 + j);")
+    out.append(f"      const int64_t {p.row_var.name} = zm0 + (i < 4 ? zty * 4 + i : 60 + zty * 4 + i), "
+               f"{p.col_var.name} = zn0 + (j < 4 ? ztx * 4 + j : 60 + ztx * 4 + j);")
     epilogue(r, k, mm, "zacc[i][j]", "      ", out)
     out.append("    }")
     out.append("  }")

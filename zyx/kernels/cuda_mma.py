@@ -82,7 +82,7 @@ def render_mma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     # the copy of one stage: 512 16-byte chunks per operand, 2 per thread
     out.append("    auto zload = [&](int zs, int64_t zkt) {")
     out.append(f"      const int64_t zk0 = zkt * {bk};")
-    for op, side, rows, base in ((a, "a", p.m, "zm0"), (b, "b", p.n, "zn0")):
+    for op, side, rows, base in ((a, "a", p.rows, "zm0"), (b, "b", p.cols, "zn0")):
         out.append("      #pragma unroll")
         out.append("      for (int zq = threadIdx.x; zq < 512; zq += 256) {")
         if op.kmajor:
@@ -177,8 +177,8 @@ def render_mma(r, k: Kernel, mm: MatmulPlan, out: list[str]) -> None:
     out.append("    #pragma unroll\n    for (int mi = 0; mi < 4; mi++)\n"
                "    #pragma unroll\n    for (int ni = 0; ni < 4; ni++)\n"
                "    #pragma unroll\n    for (int e = 0; e < 4; e++) {")
-    out.append(f"      const int64_t {p.vm.name} = zm0 + zwm * 64 + mi * 16 + (zlane >> 2) + (e >> 1) * 8, "
-               f"{p.vn.name} = zn0 + zwn * 32 + ni * 8 + (zlane & 3) * 2 + (e & 1);")
+    out.append(f"      const int64_t {p.row_var.name} = zm0 + zwm * 64 + mi * 16 + (zlane >> 2) + (e >> 1) * 8, "
+               f"{p.col_var.name} = zn0 + zwn * 32 + ni * 8 + (zlane & 3) * 2 + (e & 1);")
     epilogue(r, k, mm, "zacc[mi][ni][e]", "      ", out)
     out.append("    }")
     out.append("  }")

@@ -39,6 +39,7 @@ from .cuda_util import (
     walk,
 )
 from .ir import Acc, Assign, Kernel, Loop, Store
+from .render_base import uses_block_reduce
 from .lower import compute_dtype
 from .symbolic import coef, variables
 
@@ -46,21 +47,6 @@ UNROLL = 4  # strided reduce loop iterations unrolled: loads in flight per threa
 STRIP = 32  # outputs per column strip (a warp's width)
 COLUMN_MAX_OUTPUTS = 1 << 17  # beyond this, a thread per output already fills the GPU
 COLUMN_SHARED_LIMIT = 40 * 1024
-
-
-def uses_block_reduce(k: Kernel) -> bool:
-    """Few outputs and a big top-level reduction: one block per output element."""
-    if k.generic:  # the simple shapes only: sizes are arguments
-        return False
-    total = total_outputs(k)
-    big = 0
-    for s in k.body:
-        if isinstance(s, Loop) and outer_accs(s):
-            nest, _ = perfect_nest(s)
-            big = max(big, math.prod(lp.size for lp in nest))
-    if big < 128:
-        return False
-    return total <= 1024 or (total <= 65536 and big >= 1024)
 
 
 @dataclass

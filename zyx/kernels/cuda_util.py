@@ -1,13 +1,18 @@
 """Small helpers shared by the CUDA renderer's kernel shapes (``render_cuda``,
-``cuda_reduce``, ``cuda_matmul``): walking the IR, recovering loop variables from a flat
-index, and the launch constants."""
+``cuda_reduce``, ``cuda_matmul``): the launch constants, 16-byte vector accesses, and the
+declarations recovering loop variables from a flat index (the IR walks themselves are
+``render_base``'s, re-exported here)."""
 from __future__ import annotations
 
 import math
 import os
 
-from .ir import Acc, AccUpdate, Kernel, Loop
+from .ir import Kernel, Loop
+from .render_base import loop_dims, outer_accs, perfect_nest, total_outputs, unflatten, walk
 from .symbolic import Sum, Var, variables
+
+__all__ = ["BLOCK", "MAX_GRID", "VEC", "VEC_TYPES", "LANES", "aligned_unit_stride", "split_decls", "concrete",
+           "switch", "loop_dims", "outer_accs", "perfect_nest", "total_outputs", "unflatten", "walk"]
 
 BLOCK = 256  # threads per block of the thread-per-output and block-per-output shapes
 MAX_GRID = 1 << 20  # blocks; the grid-stride loops cover the rest
@@ -32,57 +37,9 @@ def aligned_unit_stride(idx, v: str) -> bool:
     return unit == 1
 
 
-def walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from walk(s.body)
-
-
-def perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
-    """The loops of a perfect nest (each body a single loop) and the innermost body."""
-    nest = [loop]
-    while len(nest[-1].body) == 1 and isinstance(nest[-1].body[0], Loop):
-        nest.append(nest[-1].body[0])
-    return nest, nest[-1].body
-
-
-def unflatten(dims: list[tuple[str, int]], flat: str, suffix: str) -> list[tuple[str, str]]:
-    """(variable, expression) recovering each of ``dims`` - (name, extent) pairs, row-major,
-    the last fastest - from one flat index (integer literals spelled with ``suffix``: "LL",
-    "i"). The output loops of a thread, a block-reduce's loop nest, a matmul's tiles."""
-    out, inner = [], 1
-    for i in reversed(range(len(dims))):
-        v, n = dims[i]  # n: an int, or a size expression of a generic kernel
-        e = flat if isinstance(inner, int) and inner == 1 else f"({flat} / {_lit(inner, suffix)})"
-        if i > 0:
-            e = f"({e} % {_lit(n, suffix)})"
-        out.append((v, e))
-        inner = inner * n
-    return out[::-1]
-
-
-def _lit(n, suffix: str) -> str:
-    return f"{n}{suffix}" if isinstance(n, int) else n.render()
-
-
 def split_decls(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
     """Declarations splitting the flat index ``lin`` into the variables of ``dims``."""
     return [f"{pad}const int64_t {v} = {e};" for v, e in unflatten(dims, lin, "LL")]
-
-
-def loop_dims(nest: list[Loop]) -> list[tuple[str, int]]:
-    return [(lp.var.name, lp.size) for lp in nest]
-
-
-def outer_accs(loop: Loop) -> list[str]:
-    """Accumulators updated inside ``loop`` but declared outside it, in first-use order."""
-    inner = {s.name for s in walk(loop.body) if isinstance(s, Acc)}
-    out: list[str] = []
-    for s in walk(loop.body):
-        if isinstance(s, AccUpdate) and s.name not in inner and s.name not in out:
-            out.append(s.name)
-    return out
 
 
 def concrete(k: Kernel) -> bool:
@@ -91,10 +48,6 @@ def concrete(k: Kernel) -> bool:
     a kernel with symbolic sizes takes the simple paths."""
     return all(isinstance(n, int) for _, n in k.global_dims) and \
         all(isinstance(s.size, int) for s in walk(k.body) if isinstance(s, Loop))
-
-
-def total_outputs(k: Kernel) -> int:
-    return math.prod(n for _, n in k.global_dims) if k.global_dims else 1
 
 
 def switch(name: str, default: bool = True) -> bool:

@@ -9,6 +9,8 @@ for double (suffix ``_d``).
 """
 from __future__ import annotations
 
+from .render_base import PREAMBLE_END
+
 _COMMON = r"""
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
@@ -195,5 +197,5 @@ def opencl_preamble(complex_helpers: bool = True, fp64: bool = True) -> str:
         if complex_helpers:
             parts.append(_instantiate(_COMPLEX_TEMPLATE, "double", "double2", "_d", "350.0"))
         parts.append("#endif")
-    parts.append("/* end of zyx preamble */\n")
+    parts.append(PREAMBLE_END + "\n")
     return "\n".join(parts)

@@ -13,13 +13,13 @@ from decimal import Decimal
 import numpy as np
 
 from .. import dtypes as dt
-from .. import ops
 from ..dtypes import DType
 from . import tile_c
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .loops import split_by_divisor, unroll_size
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks
 from .lower import compute_dtype
-from .symbolic import Sym, coef
+from .render_base import PREAMBLE_END, Renderer, walk
+from .symbolic import coef
 
 # --------------------------------------------------------------------------- shared tables
 FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
@@ -30,11 +30,9 @@ FLOAT_FUNCS = {  # op -> C math function (float64 name; float32 adds "f")
     "TRUNC": "trunc", "ABS": "fabs", "ERF": "erf", "POW": "pow", "ATAN2": "atan2", "HYPOT": "hypot",
     "COPYSIGN": "copysign", "NEXTAFTER": "nextafter",
 }
-COMPLEX_FUNCS = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos",
-                 "TAN": "ctan", "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh",
-                 "COSH": "ccosh", "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh",
-                 "ATANH": "catanh", "POW": "zyx_cpow", "ABS": "cabs", "REAL": "creal", "IMAG": "cimag",
-                 "CONJ": "conj", "ANGLE": "carg"}
+# complex helpers the preamble defines (NumPy's formulas); the other complex functions are
+# C99's <complex.h> (cexp, casinh, creal, ...), zyx_cpow's fallback among them
+C_COMPLEX_HELPERS = frozenset({"cmul", "cdiv", "crecip", "cexpm1", "clog1p"})
 INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
          "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
 
@@ -62,11 +60,15 @@ def exact_float_text(f: float) -> str:
     return f"{mant}p{exp}"
 
 
-class CStyleRenderer:
-    """Shared walk over the IR for C-like languages."""
+class CStyleRenderer(Renderer):
+    """The C family's spellings (C, OpenCL C and CUDA C override a few); the walk over the
+    IR is ``render_base.Renderer``'s."""
 
     lang = "c"
     index_type = "int64_t"
+
+    def vtype(self, d: DType) -> str:
+        return self.ctype(d)
 
     # ------------------------------------------------------------------ types
     def ctype(self, d: DType) -> str:
@@ -81,23 +83,16 @@ class CStyleRenderer:
         """Type of an element in memory."""
         return {"bool": "uint8_t", "float16": "_Float16", "bfloat16": "uint16_t"}.get(d.name) or self.ctype(d)
 
+    # conversions between an element in memory and its computed value, by dtype name (the
+    # others are the same type in both places)
+    LOAD_CONV = {"bfloat16": "zyx_bf16_to_f32({})", "float16": "((float){})", "bool": "(({})!=0)"}
+    STORE_CONV = {"bfloat16": "zyx_f32_to_bf16({})", "float16": "((_Float16)({}))", "bool": "((uint8_t)(({})!=0))"}
+
     def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.bfloat16:
-            return f"zyx_bf16_to_f32({expr})"
-        if d is dt.float16:
-            return f"((float){expr})"
-        if d is dt.bool_:
-            return f"(({expr})!=0)"
-        return expr
+        return self.LOAD_CONV.get(d.name, "{}").format(expr)
 
     def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.bfloat16:
-            return f"zyx_f32_to_bf16({expr})"
-        if d is dt.float16:
-            return f"((_Float16)({expr}))"
-        if d is dt.bool_:
-            return f"((uint8_t)(({expr})!=0))"
-        return expr
+        return self.STORE_CONV.get(d.name, "{}").format(expr)
 
     # ------------------------------------------------------------------ literals
     int_suffix, uint_suffix = "LL", "ULL"  # 64-bit integer literal suffixes (OpenCL C: L, UL)
@@ -139,29 +134,31 @@ class CStyleRenderer:
             return f"({'-' if f < 0 else ''}({self.ctype(cd)})INFINITY)"
         return exact_float_text(f) + suffix
 
-    def index(self, e) -> str:
-        return e.render() if isinstance(e, Sym) else str(e)
-
     # ------------------------------------------------------------------ generic kernels
-    def arg_value(self, slot: int, d: DType) -> str:
-        """A value argument of a generic kernel: slot ``slot`` of the int64 array ``zargs``
+    ARG_SLOT = "zargs[{}]"  # an int64 argument slot of a generic kernel (OpenCL, CUDA: zarg<i>)
+
+    # a float argument from its bits in a slot, by compute dtype; a complex value from two
+    ARG_BITS = {"float32": "zyx_argf({})", "float64": "zyx_argd({})"}
+    COMPLEX_OF = "zyx_cmplx{f}({re}, {im})"  # a complex value of two reals (f: "f" for complex64)
+
+    def arg_value(self, k: Kernel, slot: int, d: DType) -> str:
+        """A value argument of a generic kernel: slot ``slot`` of the int64 argument array
         (floats as their bits; a complex value in two slots)."""
         cd = compute_dtype(d)
-        a = f"zargs[{slot}]"
-        if cd is dt.float32:
-            return f"zyx_argf({a})"
-        if cd is dt.float64:
-            return f"zyx_argd({a})"
+        a = self.ARG_SLOT.format(slot)
+        if cd.kind == "f":
+            return self.ARG_BITS[cd.name].format(a)
         if cd.kind == "c":
-            f = "zyx_argf" if cd is dt.complex64 else "zyx_argd"
-            return f"zyx_cmplx{'f' if cd is dt.complex64 else ''}({f}({a}), {f}(zargs[{slot + 1}]))"
+            bits = self.ARG_BITS[dt.real_of(cd).name]
+            return self.COMPLEX_OF.format(f="f" if cd is dt.complex64 else "", t=self.ctype(cd), re=bits.format(a),
+                                          im=bits.format(self.ARG_SLOT.format(slot + 1)))
         if cd.kind == "b":
             return f"({a} != 0)"
         return f"(({self.ctype(cd)}){a})"
 
     def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
         """Declarations of a generic kernel's index arguments (sizes, offsets)."""
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zargs[{a.slot}];"
+        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type}){self.ARG_SLOT.format(a.slot)};"
                 for a in k.index_args()]
 
     # ------------------------------------------------------------------ ALU
@@ -277,22 +274,19 @@ class CStyleRenderer:
             return a[0]
         raise NotImplementedError(f"{self.lang}: op {op} on {d.name}")
 
-    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        if op in ("MUL", "DIV"):  # NumPy's formulas (see ZYX_CMATH), not C's operators
-            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]}, {a[1]})"
-        if op in ("ADD", "SUB", "CMPEQ", "CMPNE"):
-            return f"({a[0]} {INFIX[op]} {a[1]})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op in COMPLEX_FUNCS:
-            return f"{self.fn(COMPLEX_FUNCS[op], sd)}({', '.join(a)})"
-        if op in ("RECIP", "EXPM1", "LOG1P"):
-            return f"zyx_c{op.lower()}{self.sfx(dt.real_of(sd))}({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            return f"({self.fn('clog', sd)}({a[0]}) / {'0.6931471805599453' if op == 'LOG2' else '2.302585092994046'})"
-        if op == "ISNAN":
+    # complex numbers (the ops are render_base.COMPLEX_OPS): C99's _Complex, NumPy's products
+    # and quotients (see ZYX_CMATH), not C's operators
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str | None:
+        if name in C_COMPLEX_HELPERS:
+            return f"zyx_{name}{self.sfx(dt.real_of(sd))}({', '.join(a)})"
+        if name == "cisnan":
             return f"(zyx_cisnan{self.sfx(dt.real_of(sd))}({a[0]}))"
-        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+        if name == "cisinf":
+            return None
+        return f"{self.fn('zyx_cpow' if name == 'cpow' else name, sd)}({', '.join(a)})"
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        return f"({self.complex_call('clog', [x], sd)} / {math.log(base)!r})"
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         dc = compute_dtype(dst)
@@ -319,31 +313,15 @@ class CStyleRenderer:
                 f"memcpy(&zb_o, &zb_i, sizeof zb_o); {self.load_conv(dst, 'zb_o')}; }})")
 
     # ------------------------------------------------------------------ statements
-    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:
-        pad = "  " * ind
-        for s in stmts:
-            if isinstance(s, Assign):
-                out.append(f"{pad}{self.ctype(s.dtype)} {s.name} = {self.assign_expr(k, s, dtypes)};")
-                dtypes[s.name] = s.dtype
-            elif isinstance(s, Acc):
-                out.append(f"{pad}{self.acc_decl(s)}")
-                dtypes[s.name] = s.dtype
-            elif isinstance(s, AccUpdate):
-                out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
-            elif isinstance(s, Loop):
-                out.extend(self.loop_pragma(s, pad))
-                v = s.var.name
-                out.append(f"{pad}for ({self.index_type} {v} = 0; {v} < {self.index(s.size)}; {v}++) {{")
-                self.render_body(k, s.body, ind + 1, dtypes, out)
-                out.append(f"{pad}}}")
-                out.extend(self.after_loop(s, stmts, pad))
-            elif isinstance(s, Store):
-                out.append(f"{pad}{self.store_stmt(k.params[s.param], self.index(s.index), s.src, s.dtype)}")
-            else:
-                raise TypeError(s)
+    def declare(self, t: str, name: str, expr: str) -> str:
+        return f"{t} {name} = {expr};"
 
-    def loop_pragma(self, loop: Loop, pad: str) -> list[str]:
-        return []
+    def loop_open(self, loop: Loop) -> str:
+        v = loop.var.name
+        return f"for ({self.index_type} {v} = 0; {v} < {self.index(loop.size)}; {v}++) {{"
+
+    def store_lines(self, k: Kernel, s: Store) -> list[str]:
+        return [self.store_stmt(k.params[s.param], self.index(s.index), s.src, s.dtype)]
 
     def load_expr(self, param, idx: str) -> str:
         """A value read from buffer ``param`` at index expression ``idx``."""
@@ -356,59 +334,31 @@ class CStyleRenderer:
     def acc_decl(self, a: Acc) -> str:
         return f"{self.ctype(a.dtype)} {a.name} = {self.acc_init(a.kind, a.dtype)};"
 
-    def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
-        """Lines emitted right after a loop closes (e.g. finishing accumulators)."""
-        return []
+    def load_value(self, k: Kernel, p: int, idx: str, gate, d: DType) -> str:
+        ld = self.load_expr(k.params[p], idx)
+        return f"({self.gate(gate)} ? {ld} : {self.literal(0, d)})" if gate else ld
 
-    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
-        if s.op == "LOAD":
-            p, idx, gate = s.arg
-            ld = self.load_expr(k.params[p], self.index(idx))
-            if gate:
-                return f"({self.gate(gate)} ? {ld} : {self.literal(0, s.dtype)})"
-            return ld
-        if s.op == "CONST":
-            return self.literal(s.arg, s.dtype)
-        if s.op == "PARAM":
-            return self.arg_value(s.arg, s.dtype)
-        if s.op == "INDEX":
-            return f"(({self.ctype(s.dtype)})({self.index(s.arg)}))"
-        if s.op == "GATE":
-            return self.gate(s.arg)
-        if s.op == "RAND":
-            seed, off, lin = s.arg
-            return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({self.index(lin)})), (uint32_t)(((uint64_t)({self.index(lin)})) >> 32))"
-        if s.op == "CLAMP":
-            v, hi = s.srcs[0], self.index(s.arg)
-            return f"(({v}) < 0 ? 0 : (({v}) > {hi} ? {hi} : ({self.index_type})({v})))"
-        return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
+    def index_value(self, e, d: DType) -> str:
+        return f"(({self.ctype(d)})({self.index(e)}))"
 
-    def gate(self, conds) -> str:
-        parts = [f"{self.index(e)} {op} {self.index(b)}" for e, op, b in gate_checks(conds)]
-        return "(" + " && ".join(parts or ["1"]) + ")"
+    def rand_value(self, seed, off, lin: str) -> str:
+        return f"zyx_philox({seed}, (uint32_t)({off} + (uint64_t)({lin})), (uint32_t)(((uint64_t)({lin})) >> 32))"
 
-    def acc_init(self, kind: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        return self.literal(ops.reduce_identity(kind, cd), cd)
+    def clamp_value(self, v: str, bound, dtypes: dict) -> str:
+        hi = self.index(bound)
+        return f"(({v}) < 0 ? 0 : (({v}) > {hi} ? {hi} : ({self.index_type})({v})))"
 
-    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        if kind in ("SUM", "PROD") and cd.kind in "iu":
-            return f"{acc} = {self.wrapping('ADD' if kind == 'SUM' else 'MUL', cd, acc, v)};"
-        if kind == "SUM":
-            return f"{acc} = {acc} + {v};" if cd.kind != "b" else f"{acc} = {acc} | {v};"
-        if kind == "PROD":
-            if cd.kind == "c":
-                return f"{acc} = {self.alu('MUL', cd, [acc, v], [cd, cd])};"
-            return f"{acc} = {acc} * {v};" if cd.kind != "b" else f"{acc} = {acc} & {v};"
-        if cd.kind == "b":
-            # all/any as & and |: gcc 12 with AVX512VL/BW miscompiled the vectorized
-            # "if (v < acc) acc = v" on _Bool (xp.all over axis 0 of an int16 array: one wrong)
-            return f"{acc} = {acc} {'&' if kind == 'MIN' else '|'} {v};"
+    def accumulate(self, kind: str, acc: str, v: str, cd: DType) -> str:
+        if cd.kind in "iu":
+            return self.wrapping("ADD" if kind == "SUM" else "MUL", cd, acc, v)
+        return f"{acc} {'+' if kind == 'SUM' else '*'} {v}"
+
+    def extremum_update(self, acc: str, kind: str, v: str, cd: DType) -> str:
         cmp = ">" if kind == "MAX" else "<"
         if cd.kind == "f":
             return f"if ({v} {cmp} {acc} || {v} != {v}) {acc} = {v};"
         return f"if ({v} {cmp} {acc}) {acc} = {v};"
+
 
 # 64-byte vector helpers for the register-tiled contractions (tile_c.py), emitted before a
 # kernel that uses them (include-guarded: a batch compiles many kernels in one file). Named
@@ -523,6 +473,44 @@ _MVEC = "\n".join([
 ])
 
 
+# Helpers whose text C and CUDA C share (``ZYX_FN``: how a helper is declared - ``static inline``
+# in C, ``ZD`` in CUDA): NumPy's integer and float floor division and modulo, integer powers,
+# and Philox, so the backends agree bit for bit.
+DIVISION_HELPERS = r"""ZYX_FN int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
+  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
+  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
+ZYX_FN int64_t zyx_pymod_i64(int64_t a, int64_t b) {
+  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+ZYX_FN int64_t zyx_ipow(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
+  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
+ZYX_FN uint64_t zyx_upow(uint64_t a, uint64_t b) {
+  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
+#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
+ZYX_FN T zyx_floordiv##S(T a, T b) { \
+  if (b == 0) return a / b; \
+  T m = FMOD(a, b); T d = (a - m) / b; \
+  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
+  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
+  return COPYSIGN((T)0, a / b); } \
+ZYX_FN T zyx_pymod##S(T a, T b) { \
+  if (b == 0) return FMOD(a, b); \
+  T m = FMOD(a, b); \
+  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
+  return m; }
+ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
+ZYX_FLOORDIV(double, d, fmod, floor, copysign)
+"""
+PHILOX_HELPER = r"""/* Philox-2x32-10: counter-based random bits, identical on every backend */
+ZYX_FN uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
+  for (int i = 0; i < 10; i++) {
+    uint64_t p = (uint64_t)0xD256D193u * c0;
+    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
+    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
+  return c0 ^ c1; }
+"""
+
+
 C_PREAMBLE = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -555,31 +543,7 @@ static inline float zyx_maxf(float a, float b) { float r = a > b ? a : b; return
 static inline float zyx_minf(float a, float b) { float r = a < b ? a : b; return a != a ? a : r; }
 static inline double zyx_maxd(double a, double b) { double r = a > b ? a : b; return a != a ? a : r; }
 static inline double zyx_mind(double a, double b) { double r = a < b ? a : b; return a != a ? a : r; }
-static inline int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
-  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
-  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
-static inline int64_t zyx_pymod_i64(int64_t a, int64_t b) {
-  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
-static inline int64_t zyx_ipow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
-  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
-static inline uint64_t zyx_upow(uint64_t a, uint64_t b) {
-  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
-#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
-static inline T zyx_floordiv##S(T a, T b) { \
-  if (b == 0) return a / b; \
-  T m = FMOD(a, b); T d = (a - m) / b; \
-  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
-  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
-  return COPYSIGN((T)0, a / b); } \
-static inline T zyx_pymod##S(T a, T b) { \
-  if (b == 0) return FMOD(a, b); \
-  T m = FMOD(a, b); \
-  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
-  return m; }
-ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
-ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
+""" + DIVISION_HELPERS.replace("ZYX_FN", "static inline") + r"""/* complex arithmetic as NumPy computes it, so the special values agree with it and with the
    other backends: the schoolbook product (C's operator recovers infinities by Annex G,
    giving inf where NumPy gives nan), Smith's quotient and reciprocal (1/(0-1j) is +0+1j,
    where C's 1/z gave -0+1j); expm1 and log1p without the cancellation of exp(z) - 1 and
@@ -619,15 +583,7 @@ static inline C zyx_cpow##S(C a, C b) { \
   return CPOW(a, b); }
 ZYX_CPOW(float, float _Complex, f, f, rintf, cpowf)
 ZYX_CPOW(double, double _Complex, , d, rint, cpow)
-/* Philox-2x32-10: counter-based random bits, identical on every backend */
-static inline uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
-  for (int i = 0; i < 10; i++) {
-    uint64_t p = (uint64_t)0xD256D193u * c0;
-    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
-    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
-  return c0 ^ c1; }
-/* end of zyx preamble */
-"""
+""" + PHILOX_HELPER.replace("ZYX_FN", "static inline") + PREAMBLE_END + "\n"
 
 
 class CRenderer(CStyleRenderer):
@@ -720,7 +676,7 @@ class CRenderer(CStyleRenderer):
         # count: they are unrolled, see _unroll_small_loops)
         allowed = (Assign, Store, Acc, AccUpdate, Loop) if self._unroll else (Assign, Store)
         return all(isinstance(s, allowed) and not (isinstance(s, Assign) and s.op in ("BITCAST", "CLAMP"))
-                   for s in _walk(body))
+                   for s in walk(body))
 
     UNROLL_LIMIT = 16
 
@@ -777,10 +733,14 @@ class CRenderer(CStyleRenderer):
         if _nan_flagged(kind, d):
             cmp = ">" if kind == "MAX" else "<"
             return f"{acc} = ({v} {cmp} {acc}) ? {v} : {acc}; {acc}_nan |= ({v} != {v});"
+        return self.unflagged_acc_update(acc, kind, v, d)
+
+    def unflagged_acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
+        """The update without the separate NaN flag (a NaN is kept by the comparison)."""
         return super().acc_update(acc, kind, v, d)
 
     def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
-        inner = {u.name for u in _walk(loop.body) if isinstance(u, AccUpdate)}
+        inner = {u.name for u in walk(loop.body) if isinstance(u, AccUpdate)}
         return [f"{pad}if ({a.name}_nan) {a.name} = NAN;" for a in siblings
                 if isinstance(a, Acc) and a.name in inner and _nan_flagged(a.kind, a.dtype)]
 
@@ -790,7 +750,7 @@ class CRenderer(CStyleRenderer):
             return None
         for i, s in enumerate(k.body):
             if isinstance(s, Loop):
-                ups = [u for u in _walk(s.body) if isinstance(u, AccUpdate)]
+                ups = [u for u in walk(s.body) if isinstance(u, AccUpdate)]
                 accs = {u.name for u in ups}
                 top_accs = {a.name for a in k.body[:i] if isinstance(a, Acc)}
                 if len(accs & top_accs) == 1 and (not isinstance(s.size, int) or s.size >= 4096):
@@ -801,7 +761,7 @@ class CRenderer(CStyleRenderer):
     def render_split_reduce(self, k: Kernel, i: int, dtypes: dict, out: list[str]) -> None:
         loop = k.body[i]
         acc = next(a for a in k.body[:i] if isinstance(a, Acc)
-                   and any(isinstance(u, AccUpdate) and u.name == a.name for u in _walk(loop.body)))
+                   and any(isinstance(u, AccUpdate) and u.name == a.name for u in walk(loop.body)))
         self.render_body(k, k.body[:i], 1, dtypes, out)
         t = self.ctype(acc.dtype)
         priv = acc.name + "_p"
@@ -827,7 +787,7 @@ class CRenderer(CStyleRenderer):
         out.append(f"    {acc.name}_part[zt] = {priv};")
         out.append("  }")
         out.append(f"  for (int zi = 0; zi < zyx_nt; zi++) {{ {t} zv = {acc.name}_part[zi]; "
-                   f"{CStyleRenderer.acc_update(self, acc.name, acc.kind, 'zv', acc.dtype)} }}")
+                   f"{self.unflagged_acc_update(acc.name, acc.kind, 'zv', acc.dtype)} }}")
         self.render_body(k, k.body[i + 1:], 1, dtypes, out)
 
 
@@ -838,13 +798,6 @@ def _trip(n) -> int:
 
 def _nan_flagged(kind: str, d: DType) -> bool:
     return kind in ("MAX", "MIN") and compute_dtype(d).kind == "f"
-
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)
 
 
 def _rename_acc(stmts: list, old: str, new: str) -> list:

@@ -31,13 +31,14 @@ from ..dtypes import DType
 from .cuda_matmul import MatmulPlan, matmul_plan, render_matmul
 from .cuda_mma import MMA_HELPERS, render_mma, uses_mma_helpers
 from .cuda_reduce import column_plan, render_block_reduce, render_column_reduce, uses_block_reduce
-from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES, loop_dims, outer_accs, perfect_nest, unflatten, walk
+from .cuda_util import BLOCK, MAX_GRID, VEC, VEC_TYPES
 from .cuda_util import LANES as _LANES
 from .cuda_util import aligned_unit_stride as _aligned_unit_stride
 from .cuda_util import split_decls as _split
 from .ir import Acc, Assign, Kernel, Store, size_fn
 from .lower import compute_dtype
-from .render_c import INFIX, CStyleRenderer
+from .render_base import PREAMBLE_END, loop_dims, unflatten, walk
+from .render_c import DIVISION_HELPERS, PHILOX_HELPER, CStyleRenderer
 from .symbolic import variables
 
 CUDA_PREAMBLE = r"""
@@ -210,39 +211,7 @@ ZD float zyx_maxf(float a, float b) { return (a > b || a != a) ? a : b; }
 ZD float zyx_minf(float a, float b) { return (a < b || a != a) ? a : b; }
 ZD double zyx_maxd(double a, double b) { return (a > b || a != a) ? a : b; }
 ZD double zyx_mind(double a, double b) { return (a < b || a != a) ? a : b; }
-ZD int64_t zyx_floordiv_i64(int64_t a, int64_t b) {
-  if (b == 0) return 0; if (b == -1) return (int64_t)(0 - (uint64_t)a);
-  int64_t q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1; return q; }
-ZD int64_t zyx_pymod_i64(int64_t a, int64_t b) {
-  if (b == 0 || b == -1) return 0; int64_t r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
-ZD int64_t zyx_ipow(int64_t a, int64_t b) {
-  if (b < 0) return a == 1 ? 1 : (a == -1 ? ((b & 1) ? -1 : 1) : 0);
-  uint64_t r = 1, x = (uint64_t)a; while (b) { if (b & 1) r *= x; x *= x; b >>= 1; } return (int64_t)r; }
-ZD uint64_t zyx_upow(uint64_t a, uint64_t b) {
-  uint64_t r = 1; while (b) { if (b & 1) r *= a; a *= a; b >>= 1; } return r; }
-#define ZYX_FLOORDIV(T, S, FMOD, FLOOR, COPYSIGN) \
-ZD T zyx_floordiv##S(T a, T b) { \
-  if (b == 0) return a / b; \
-  T m = FMOD(a, b); T d = (a - m) / b; \
-  if (m != 0 && ((b < 0) != (m < 0))) d -= 1; \
-  if (d != 0) { T f = FLOOR(d); if (d - f > (T)0.5) f += 1; return f; } \
-  return COPYSIGN((T)0, a / b); } \
-ZD T zyx_pymod##S(T a, T b) { \
-  if (b == 0) return FMOD(a, b); \
-  T m = FMOD(a, b); \
-  if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else m = COPYSIGN((T)0, b); \
-  return m; }
-ZYX_FLOORDIV(float, f, fmodf, floorf, copysignf)
-ZYX_FLOORDIV(double, d, fmod, floor, copysign)
-/* Philox-2x32-10: counter-based random bits, identical on every backend */
-ZD uint32_t zyx_philox(uint32_t key, uint32_t c0, uint32_t c1) {
-  for (int i = 0; i < 10; i++) {
-    uint64_t p = (uint64_t)0xD256D193u * c0;
-    uint32_t hi = (uint32_t)(p >> 32), lo = (uint32_t)p;
-    c0 = hi ^ key ^ c1; c1 = lo; key += 0x9E3779B9u; }
-  return c0 ^ c1; }
-/* end of zyx preamble */
-"""
+""" + DIVISION_HELPERS.replace("ZYX_FN", "ZD") + PHILOX_HELPER.replace("ZYX_FN", "ZD") + PREAMBLE_END + "\n"
 
 # NVRTC spends ~10 ms more per kernel parsing these headers: included only where used
 _HALF_HEADERS = {"float16": "#include <cuda_fp16.h>\n", "bfloat16": "#include <cuda_bf16.h>\n"}
@@ -266,12 +235,8 @@ def preamble(k: Kernel, mm: MatmulPlan | None = None) -> str:
     return head + CUDA_PREAMBLE + (MMA_HELPERS if uses_mma_helpers(mm) else "")
 
 
-_COMPLEX_UNARY = {"EXP": "zyx_cexp", "LOG": "zyx_clog", "SQRT": "zyx_csqrt", "SIN": "zyx_csin",
-                  "COS": "zyx_ccos", "TAN": "zyx_ctan", "ASIN": "zyx_casin", "ACOS": "zyx_cacos",
-                  "ATAN": "zyx_catan", "SINH": "zyx_csinh", "COSH": "zyx_ccosh", "TANH": "zyx_ctanh",
-                  "ASINH": "zyx_casinh", "ACOSH": "zyx_cacosh", "ATANH": "zyx_catanh", "ABS": "zyx_cabs",
-                  "REAL": "zyx_creal", "IMAG": "zyx_cimag", "CONJ": "zyx_conj", "ANGLE": "zyx_carg",
-                  "ISNAN": "zyx_cisnan", "ISINF": "zyx_cisinf", "POW": "zyx_cpow"}
+# complex arithmetic: the zcplx operators of the preamble; the other ops call its helpers
+_COMPLEX_OPERATORS = {"cmul": "*", "cdiv": "/"}
 
 
 # ------------------------------------------------------------------ vectorized elementwise
@@ -376,19 +341,8 @@ class CUDARenderer(CStyleRenderer):
     def storage_type(self, d: DType) -> str:
         return {"bool": "uint8_t", "float16": "__half", "bfloat16": "__nv_bfloat16"}.get(d.name) or self.ctype(d)
 
-    def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"__half2float({expr})"
-        if d is dt.bfloat16:
-            return f"__bfloat162float({expr})"
-        return super().load_conv(d, expr)
-
-    def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"__float2half_rn({expr})"
-        if d is dt.bfloat16:
-            return f"__float2bfloat16_rn({expr})"
-        return super().store_conv(d, expr)
+    LOAD_CONV = {**CStyleRenderer.LOAD_CONV, "float16": "__half2float({})", "bfloat16": "__bfloat162float({})"}
+    STORE_CONV = {**CStyleRenderer.STORE_CONV, "float16": "__float2half_rn({})", "bfloat16": "__float2bfloat16_rn({})"}
 
     # ------------------------------------------------------------------ ALU
     def alu(self, op: str, d: DType, a: list[str], src_dtypes: list[DType], arg=None) -> str:
@@ -397,25 +351,15 @@ class CUDARenderer(CStyleRenderer):
             return f"{self.ctype(d)}(({self.ctype(real)})({a[0]}), ({self.ctype(real)})({a[1]}))"
         return super().alu(op, d, a, src_dtypes, arg)
 
-    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        t = self.ctype(sd)
-        if op in ("ADD", "SUB", "MUL", "DIV", "CMPEQ", "CMPNE"):
-            return f"({a[0]} {INFIX[op]} {a[1]})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op in _COMPLEX_UNARY:
-            return f"{_COMPLEX_UNARY[op]}({', '.join(a)})"
-        one = f"{t}(1)"
-        if op == "RECIP":
-            return f"({one} / {a[0]})"
-        if op == "EXPM1":
-            return f"zyx_cexpm1({a[0]})"
-        if op == "LOG1P":
-            return f"zyx_clog1p({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            c = "0.6931471805599453" if op == "LOG2" else "2.302585092994046"
-            return f"(zyx_clog({a[0]}) / {t}({c}))"
-        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str:
+        if name in _COMPLEX_OPERATORS:
+            return f"({a[0]} {_COMPLEX_OPERATORS[name]} {a[1]})"
+        if name == "crecip":
+            return f"({self.ctype(sd)}(1) / {a[0]})"
+        return f"zyx_{name}({', '.join(a)})"
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        return f"(zyx_clog({x}) / {self.ctype(sd)}({math.log(base)!r}))"
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         src = compute_dtype(src) if src in (dt.float16, dt.bfloat16) else src
@@ -439,23 +383,10 @@ class CUDARenderer(CStyleRenderer):
         return self.load_conv(dst, f"zyx_bitcast<{self.storage_type(dst)}>({self.store_conv(src, x)})")
 
     # ------------------------------------------------------------------ kernel
-    def arg_value(self, slot: int, d: DType) -> str:
-        cd = compute_dtype(d)
-        a = f"zarg{slot}"
-        if cd is dt.float32:
-            return f"__int_as_float((int)(uint32_t){a})"
-        if cd is dt.float64:
-            return f"__longlong_as_double({a})"
-        if cd.kind == "c":
-            f = (lambda x: f"__int_as_float((int)(uint32_t){x})") if cd is dt.complex64 else \
-                (lambda x: f"__longlong_as_double({x})")
-            return f"{self.ctype(cd)}({f(a)}, {f(f'zarg{slot + 1}')})"
-        if cd.kind == "b":
-            return f"({a} != 0)"
-        return f"(({self.ctype(cd)}){a})"
+    ARG_BITS = {"float32": "__int_as_float((int)(uint32_t){})", "float64": "__longlong_as_double({})"}
+    COMPLEX_OF = "{t}({re}, {im})"
 
-    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+    ARG_SLOT = "zarg{}"
 
     def render(self, k: Kernel) -> str:
         # a generic kernel indexes with 32 bits when its structure keeps sizes below 2^30
@@ -557,9 +488,6 @@ class CUDARenderer(CStyleRenderer):
         """Split the flat output index into the kernel's parallel loop variables."""
         return _split([(v.name, n) for v, n in k.global_dims], lin, pad)
 
-
-# the WGSL renderer shares these
-_outer_accs, _perfect_nest = outer_accs, perfect_nest
 
 __all__ = ["CUDARenderer", "CUDA_PREAMBLE", "launch_config", "uses_block_reduce", "column_plan", "matmul_plan",
            "unflatten", "loop_dims",

@@ -30,6 +30,7 @@ from ..dtypes import DType
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
 from .lower import compute_dtype
 from .opencl_preamble import opencl_preamble
+from .render_base import walk
 from .render_c import CStyleRenderer
 from .symbolic import Div, Mod, Sum, Sym, coef
 
@@ -37,11 +38,10 @@ _CTYPES = {"bool": "bool", "int8": "char", "int16": "short", "int32": "int", "in
            "uint8": "uchar", "uint16": "ushort", "uint32": "uint", "uint64": "ulong",
            "float32": "float", "float64": "double", "complex64": "float2", "complex128": "double2"}
 _UINT_OF_SIZE = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
-_COMPLEX_HELPERS = {"EXP": "cexp", "EXPM1": "cexpm1", "LOG": "clog", "LOG1P": "clog1p", "SQRT": "csqrt",
-                    "SIN": "csin", "COS": "ccos", "TAN": "ctan", "SINH": "csinh", "COSH": "ccosh",
-                    "TANH": "ctanh", "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "ASINH": "casinh",
-                    "ACOSH": "cacosh", "ATANH": "catanh", "POW": "cpow", "ABS": "cabs", "MUL": "cmul",
-                    "DIV": "cdiv", "ISNAN": "cisnan"}
+# the complex helpers opencl_preamble.py defines (``zyx_<name>_f`` / ``_d``)
+_COMPLEX_HELPERS = frozenset({"cexp", "cexpm1", "clog", "clog1p", "csqrt", "csin", "ccos", "ctan", "csinh",
+                              "ccosh", "ctanh", "casin", "cacos", "catan", "casinh", "cacosh", "catanh", "cpow",
+                              "cabs", "cmul", "cdiv", "crecip", "cisnan"})
 
 
 @dataclass
@@ -98,17 +98,9 @@ class OpenCLRenderer(CStyleRenderer):
         """Type of an accumulator kept in local or global memory (no ``bool`` there)."""
         return "uchar" if compute_dtype(d) is dt.bool_ else self.ctype(d)
 
-    def load_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:  # only bit casts get here: the value is a ushort
-            return f"zyx_f16_to_f32({expr})"
-        return super().load_conv(d, expr)
-
-    def store_conv(self, d: DType, expr: str) -> str:
-        if d is dt.float16:
-            return f"zyx_f32_to_f16({expr})"
-        if d is dt.bool_:
-            return f"((uchar)(({expr})!=0))"
-        return super().store_conv(d, expr)
+    # float16 here only in bit casts (loads and stores use vload_half / vstore_half_rte): a ushort
+    LOAD_CONV = {**CStyleRenderer.LOAD_CONV, "float16": "zyx_f16_to_f32({})"}
+    STORE_CONV = {**CStyleRenderer.STORE_CONV, "float16": "zyx_f32_to_f16({})", "bool": "((uchar)(({})!=0))"}
 
     def load_expr(self, param, idx: str) -> str:
         if param.dtype is dt.float16:
@@ -151,33 +143,22 @@ class OpenCLRenderer(CStyleRenderer):
             return f"(({a[1]}) < 0 || ({a[1]}) >= {d.bits} ? ({t})0 : ({t})((ulong)({a[0]}) << ({a[1]})))"
         return super().int_alu(op, d, a)
 
-    def complex_alu(self, op: str, d: DType, a: list[str], sd: DType) -> str:
-        s = self._csfx(sd)
-        real = dt.real_of(sd)
-        if op in ("ADD", "SUB"):
-            return f"({a[0]} {'+' if op == 'ADD' else '-'} {a[1]})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op == "CMPEQ":
-            return f"(({a[0]}).x == ({a[1]}).x && ({a[0]}).y == ({a[1]}).y)"
-        if op == "CMPNE":
-            return f"(({a[0]}).x != ({a[1]}).x || ({a[0]}).y != ({a[1]}).y)"
-        if op == "REAL":
-            return f"(({a[0]}).x)"
-        if op == "IMAG":
-            return f"(({a[0]}).y)"
-        if op == "CONJ":
-            return f"(({self.ctype(sd)})(({a[0]}).x, -({a[0]}).y))"
-        if op == "ANGLE":
-            return f"atan2(({a[0]}).y, ({a[0]}).x)"
-        if op == "RECIP":
-            return f"zyx_crecip{s}({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            scale = self.float_literal(1 / math.log(2 if op == "LOG2" else 10), real)
-            return f"(zyx_clog{s}({a[0]}) * {scale})"
-        if op in _COMPLEX_HELPERS:
-            return f"zyx_{_COMPLEX_HELPERS[op]}{s}({', '.join(a)})"
-        raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")
+    # complex numbers are float2 / double2 (the ops are render_base.COMPLEX_OPS)
+    def complex_compare(self, sign: str, a: list[str], sd: DType) -> str:
+        join = "&&" if sign == "==" else "||"
+        return f"(({a[0]}).x {sign} ({a[1]}).x {join} ({a[0]}).y {sign} ({a[1]}).y)"
+
+    COMPLEX_PARTS = {"real": "(({x}).x)", "imag": "(({x}).y)", "conj": "(({t})(({x}).x, -({x}).y))",
+                     "angle": "atan2(({x}).y, ({x}).x)"}
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        scale = self.float_literal(1 / math.log(base), dt.real_of(sd))
+        return f"({self.complex_call('clog', [x], sd)} * {scale})"
+
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str | None:
+        if name not in _COMPLEX_HELPERS:
+            return None
+        return f"zyx_{name}{self._csfx(sd)}({', '.join(a)})"
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         dc = compute_dtype(dst)
@@ -212,21 +193,13 @@ class OpenCLRenderer(CStyleRenderer):
             return self.load_conv(dst, f"(({u}){bits})")
         return f"as_{self.ctype(dst)}({bits})"
 
-    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
-        if s.op == "RAND":
-            seed, off, lin = s.arg
-            i = self.index(lin)
-            return f"zyx_philox({seed}, (uint)({off} + (ulong)({i})), (uint)(((ulong)({i})) >> 32))"
-        return super().assign_expr(k, s, dtypes)
+    def rand_value(self, seed, off, lin: str) -> str:
+        return f"zyx_philox({seed}, (uint)({off} + (ulong)({lin})), (uint)(((ulong)({lin})) >> 32))"
 
-    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
-        if compute_dtype(d).kind == "c":
-            if kind == "SUM":
-                return f"{acc} = {acc} + {v};"
-            if kind == "PROD":
-                return f"{acc} = zyx_cmul{self._csfx(d)}({acc}, {v});"
-            raise NotImplementedError(f"{self.lang}: {kind} reduction of {compute_dtype(d).name}")
-        return super().acc_update(acc, kind, v, d)
+    def extremum_update(self, acc: str, kind: str, v: str, cd: DType) -> str:
+        if cd.kind == "c":
+            raise NotImplementedError(f"{self.lang}: {kind} reduction of {cd.name}")
+        return super().extremum_update(acc, kind, v, cd)
 
     # ------------------------------------------------------------------ kernels
     def plan(self, k: Kernel) -> LaunchPlan:
@@ -246,24 +219,10 @@ class OpenCLRenderer(CStyleRenderer):
         nbytes = sp.outputs * sp.groups * max(1, compute_dtype(sp.acc.dtype).itemsize)
         return LaunchPlan(stages + [Stage(k.name + "_fin", sp.outputs)], nbytes)
 
-    def arg_value(self, slot: int, d: DType) -> str:
-        cd = compute_dtype(d)
-        a = f"zarg{slot}"
-        if cd is dt.float32:
-            return f"as_float((uint){a})"
-        if cd is dt.float64:
-            return f"as_double({a})"
-        if cd.kind == "c":
-            b = f"zarg{slot + 1}"
-            if cd is dt.complex64:
-                return f"(({self.ctype(cd)})(as_float((uint){a}), as_float((uint){b})))"
-            return f"(({self.ctype(cd)})(as_double({a}), as_double({b})))"
-        if cd.kind == "b":
-            return f"({a} != 0)"
-        return f"(({self.ctype(cd)}){a})"
+    ARG_BITS = {"float32": "as_float((uint){})", "float64": "as_double({})"}
+    COMPLEX_OF = "(({t})({re}, {im}))"
 
-    def arg_decls(self, k: Kernel, pad: str = "  ") -> list[str]:
-        return [f"{pad}const {self.index_type} {a.name} = ({self.index_type})zarg{a.slot};" for a in k.index_args()]
+    ARG_SLOT = "zarg{}"
 
     def render(self, k: Kernel) -> str:
         if k.generic:  # 32-bit indices when every size of the structure is below 2^30 (in the key)
@@ -327,7 +286,7 @@ class OpenCLRenderer(CStyleRenderer):
         if i is None:
             return None
         loop = k.body[i]
-        updated = {u.name for u in _walk(loop.body) if isinstance(u, AccUpdate)}
+        updated = {u.name for u in walk(loop.body) if isinstance(u, AccUpdate)}
         top = [a for a in k.body[:i] if isinstance(a, Acc) and a.name in updated]
         if len(top) != 1:
             return None
@@ -423,13 +382,6 @@ class OpenCLRenderer(CStyleRenderer):
 
 
 # ---------------------------------------------------------------------- kernel analysis
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)
-
-
 def _sym_bound(e: Sym) -> int:
     """An upper bound of |value| of e and of every partial result while evaluating it."""
     if isinstance(e, Sum):
@@ -443,7 +395,7 @@ def _index_bound(k: Kernel) -> int:
     """Largest magnitude an index computation of kernel k can reach."""
     bound = math.prod(n for _, n in k.global_dims) + 1
     exprs: list[Sym] = []
-    for s in _walk(k.body):
+    for s in walk(k.body):
         if isinstance(s, Loop):
             bound = max(bound, s.size * 2)
         elif isinstance(s, Store):
@@ -478,7 +430,7 @@ def _index_bound(k: Kernel) -> int:
 def _kernel_dtypes(k: Kernel):
     for p in k.params:
         yield p.dtype
-    for s in _walk(k.body):
+    for s in walk(k.body):
         if isinstance(s, (Assign, Acc, AccUpdate)):
             yield s.dtype
 

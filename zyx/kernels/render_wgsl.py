@@ -1,8 +1,9 @@
 """WGSL renderer: kernel IR -> a WebGPU compute shader.
 
 WGSL is not C: no implicit conversions, no pointers, no 8/16-bit types, no NaN/inf
-literals, and helper functions cannot be overloaded. So this renderer is standalone; it
-walks the IR like the C family does and spells everything with explicit types.
+literals, and helper functions cannot be overloaded. So this renderer shares only the
+language-neutral walk (``render_base.Renderer``) with the C family and spells everything
+itself, with explicit types.
 
 Memory layout is NumPy's, byte for byte, so copies need no conversion:
 
@@ -32,12 +33,10 @@ import struct
 import numpy as np
 
 from .. import dtypes as dt
-from .. import ops
 from ..dtypes import DType
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks, size_fn
+from .ir import Acc, Assign, Kernel, Loop, Store, size_fn
 from .lower import compute_dtype
-from .symbolic import Sym
-from .render_cuda import _outer_accs, _perfect_nest, loop_dims, unflatten, uses_block_reduce
+from .render_base import Renderer, loop_dims, outer_accs, perfect_nest, unflatten, uses_block_reduce, walk
 from .wgsl_lib import HELPERS, ordered
 
 WORKGROUP = 256
@@ -88,11 +87,14 @@ _FLOAT_BUILTIN = {"EXP": "exp", "EXP2": "exp2", "LOG": "log", "LOG2": "log2", "S
                   "ATAN2": "atan2"}
 _FLOAT_HELPER = {"EXPM1": "expm1", "LOG1P": "log1p", "ERF": "erf", "POW": "pow", "HYPOT": "hypot",
                  "COPYSIGN": "copysign", "NEXTAFTER": "nextafter", "MAX": "max", "MIN": "min",
-                 "IDIV": "floordiv", "MOD": "pymod"}
-_COMPLEX_HELPER = {"EXP": "cexp", "LOG": "clog", "SQRT": "csqrt", "SIN": "csin", "COS": "ccos", "TAN": "ctan",
-                   "ASIN": "casin", "ACOS": "cacos", "ATAN": "catan", "SINH": "csinh", "COSH": "ccosh",
-                   "TANH": "ctanh", "ASINH": "casinh", "ACOSH": "cacosh", "ATANH": "catanh", "POW": "cpow",
-                   "MUL": "cmul", "DIV": "cdiv", "ABS": "cabs", "ISNAN": "cisnan", "ISINF": "cisinf"}
+                 "IDIV": "floordiv", "MOD": "pymod", "ISNAN": "isnan", "ISINF": "isinf", "SIGNBIT": "signbit"}
+# bool operands (0 / 1): every op as a format of the operands
+_BOOL_ALU = {**dict.fromkeys(("ADD", "OR", "MAX"), "({0} | {1})"),
+             **dict.fromkeys(("MUL", "AND", "MIN"), "({0} & {1})"),
+             **dict.fromkeys(("XOR", "CMPNE", "SUB"), "({0} != {1})"), "CMPEQ": "({0} == {1})",
+             "CMPLT": "(!{0} & {1})", "CMPLE": "(!{0} | {1})", **dict.fromkeys(("NOT", "BITNOT", "NEG"), "(!{0})"),
+             **dict.fromkeys(("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"), "{0}"),
+             **dict.fromkeys(("ISNAN", "ISINF", "SIGNBIT"), "false")}
 _SOFT = frozenset(op for op, fn in _FLOAT_BUILTIN.items() if f"{fn}_f32" in HELPERS)
 _INFIX = {"ADD": "+", "SUB": "-", "MUL": "*", "DIV": "/", "AND": "&", "OR": "|", "XOR": "^",
           "CMPLT": "<", "CMPLE": "<=", "CMPEQ": "==", "CMPNE": "!="}
@@ -104,20 +106,24 @@ def _lets(dims: list[tuple[str, int]], lin: str, pad: str) -> list[str]:
     """WGSL declarations splitting the flat index ``lin`` into the variables of ``dims``."""
     return [f"{pad}let {v}: i32 = {e};" for v, e in unflatten(dims, lin, "i")]
 
-class WGSLRenderer:
+class WGSLRenderer(Renderer):
     """WGSL for wgpu. ``int64`` enables i64/u64, ``float64`` enables f64 (with int64)."""
 
     lang = "wgsl"
+    true_literal = "true"
 
     def __init__(self, int64: bool = False, float64: bool = False):
         self.int64, self.float64 = int64, float64 and int64
         self._need: dict[str, None] = {}
         self._salt = 0
+        self._store = None  # render() sets how a Store is written (packed words or plain)
 
     # ------------------------------------------------------------------ types
     def wtype(self, d: DType) -> str:
         """WGSL type of a computed value."""
         return _WTYPE[compute_dtype(d).name]
+
+    vtype = wtype
 
     def elem_type(self, d: DType) -> str:
         """Element type of a buffer's array."""
@@ -194,13 +200,16 @@ class WGSLRenderer:
         t = self.wtype(cd)
         if op == "WHERE":
             return f"select({a[2]}, {a[1]}, {a[0]})"
+        if op == "BITCAST":
+            src, dst = arg if isinstance(arg, tuple) else (sd, d)
+            return self.bitcast(a[0], src, dst)
         if op == "CAST":
             src, dst = arg if isinstance(arg, tuple) else (sd, d)
             return self.cast(a[0], src, dst)
         if op == "COMPLEX":
             return f"{self.wtype(d)}({a[0]}, {a[1]})"
         if k == "c":
-            return self.complex_alu(op, a, t)
+            return self.complex_alu(op, d, a, cd)
         if k == "b":
             return self.bool_alu(op, a)
         out = self._num_alu(op, a, cd, t)
@@ -241,12 +250,6 @@ class WGSLRenderer:
             if op == "LOG10":
                 log = self.need("log_" + t)
                 return f"({log}({a[0]}) * {self.float_literal(0.4342944819032518, t)})"
-            if op == "ISNAN":
-                return f"{self.need('isnan_' + t)}({a[0]})"
-            if op == "ISINF":
-                return f"{self.need('isinf_' + t)}({a[0]})"
-            if op == "SIGNBIT":
-                return f"{self.need('signbit_' + t)}({a[0]})"
             raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
         # integers
         if op == "IDIV":
@@ -283,57 +286,39 @@ class WGSLRenderer:
         raise NotImplementedError(f"wgsl: op {op} on {cd.name}")
 
     def bool_alu(self, op: str, a: list[str]) -> str:
-        if op in ("ADD", "OR", "MAX"):
-            return f"({a[0]} | {a[1]})"
-        if op in ("MUL", "AND", "MIN"):
-            return f"({a[0]} & {a[1]})"
-        if op in ("XOR", "CMPNE", "SUB"):
-            return f"({a[0]} != {a[1]})"
-        if op == "CMPEQ":
-            return f"({a[0]} == {a[1]})"
-        if op == "CMPLT":
-            return f"(!{a[0]} & {a[1]})"
-        if op == "CMPLE":
-            return f"(!{a[0]} | {a[1]})"
-        if op in ("NOT", "BITNOT", "NEG"):
-            return f"(!{a[0]})"
-        if op in ("ABS", "FLOOR", "CEIL", "ROUND", "TRUNC"):
-            return a[0]
-        if op in ("ISNAN", "ISINF", "SIGNBIT"):
-            return "false"
-        raise NotImplementedError(f"wgsl: op {op} on bool")
+        if op not in _BOOL_ALU:
+            raise NotImplementedError(f"wgsl: op {op} on bool")
+        return _BOOL_ALU[op].format(*a)
 
-    def complex_alu(self, op: str, a: list[str], t: str) -> str:
+    # complex numbers are vec2<f32> / vec2<f64> (the ops are render_base.COMPLEX_OPS)
+    def complex_infix(self, sign: str, a: list[str], sd: DType) -> str:
+        return f"({a[0]} {sign} {self.opaque(a[1], sd)})"
+
+    def complex_compare(self, sign: str, a: list[str], sd: DType) -> str:
+        isnan = self.need("cisnan_" + self.wtype(sd)[5:-1])  # NaN-proof, as for real numbers
+        nan = f"{isnan}({a[0]}) || {isnan}({a[1]})"
+        if sign == "==":
+            return f"(all({a[0]} == {a[1]}) && !({nan}))"
+        return f"(any({a[0]} != {a[1]}) || {nan})"
+
+    COMPLEX_PARTS = {"real": "{x}.x", "imag": "{x}.y", "conj": "{t}({x}.x, -{x}.y)"}
+
+    def complex_part(self, which: str, x: str, sd: DType) -> str:
+        if which == "angle":
+            return f"{self.need('atan2_' + self.wtype(sd)[5:-1])}({x}.y, {x}.x)"
+        return super().complex_part(which, x, sd)
+
+    def complex_log_base(self, x: str, base: int, sd: DType) -> str:
+        scale = self.float_literal(1 / math.log(base), self.wtype(sd)[5:-1])
+        return f"({self.complex_call('clog', [x], sd)} * {scale})"
+
+    def complex_call(self, name: str, a: list[str], sd: DType) -> str | None:
+        t = self.wtype(sd)
         rt = t[5:-1]
-        if op in ("ADD", "SUB"):
-            return f"({a[0]} {_INFIX[op]} {self.opaque(a[1], dt.complex128 if rt == 'f64' else dt.complex64)})"
-        if op == "NEG":
-            return f"(-{a[0]})"
-        if op in ("CMPEQ", "CMPNE"):  # NaN-proof, as for real numbers
-            isnan = self.need("cisnan_" + rt)
-            nan = f"{isnan}({a[0]}) || {isnan}({a[1]})"
-            if op == "CMPEQ":
-                return f"(all({a[0]} == {a[1]}) && !({nan}))"
-            return f"(any({a[0]} != {a[1]}) || {nan})"
-        if op in _COMPLEX_HELPER:
-            return f"{self.need(_COMPLEX_HELPER[op] + '_' + rt)}({', '.join(a)})"
-        if op == "REAL":
-            return f"{a[0]}.x"
-        if op == "IMAG":
-            return f"{a[0]}.y"
-        if op == "CONJ":
-            return f"{t}({a[0]}.x, -{a[0]}.y)"
-        if op == "ANGLE":
-            return f"{self.need('atan2_' + rt)}({a[0]}.y, {a[0]}.x)"
-        one = f"{t}({self.float_literal(1.0, rt)}, {self.float_literal(0.0, rt)})"
-        if op == "RECIP":
+        if name == "crecip":
+            one = f"{t}({self.float_literal(1.0, rt)}, {self.float_literal(0.0, rt)})"
             return f"{self.need('cdiv_' + rt)}({one}, {a[0]})"
-        if op in ("EXPM1", "LOG1P"):
-            return f"{self.need('c' + op.lower() + '_' + rt)}({a[0]})"
-        if op in ("LOG2", "LOG10"):
-            c = self.float_literal(1 / math.log(2) if op == "LOG2" else 1 / math.log(10), rt)
-            return f"({self.need('clog_' + rt)}({a[0]}) * {c})"
-        raise NotImplementedError(f"wgsl: op {op} on complex")
+        return f"{self.need(name + '_' + rt)}({', '.join(a)})" if name + "_" + rt in HELPERS else None
 
     def cast(self, x: str, src: DType, dst: DType) -> str:
         sc, dc = compute_dtype(src), compute_dtype(dst)
@@ -428,13 +413,6 @@ class WGSLRenderer:
         return f"bitcast<{self.wtype(dst)}>({x})"
 
     # ------------------------------------------------------------------ statements
-    def index(self, e) -> str:
-        return e.render() if isinstance(e, Sym) else str(e)
-
-    def gate(self, conds) -> str:
-        parts = [f"{self.index(e)} {op} {self.index(b)}" for e, op, b in gate_checks(conds)]
-        return "(" + " && ".join(parts or ["true"]) + ")"
-
     def arg_word(self, k: Kernel, j: int) -> str:
         """u32 word ``j`` of the argument words (random seeds, then generic arguments as
         (low, high) pairs) in the uniform buffer."""
@@ -473,96 +451,70 @@ class WGSLRenderer:
         w = f"(({param.name}[({idx}) >> {sh}u] >> ((u32({idx}) & {per - 1}u) * {b}u)) & {(1 << b) - 1}u)"
         return self.from_bits(param.dtype, w)
 
-    def assign_expr(self, k: Kernel, s: Assign, dtypes: dict) -> str:
-        if s.op == "LOAD":
-            p, idx, gate = s.arg
-            if gate:
-                g = self.gate(gate)
-                return f"select({self.zero(s.dtype)}, {self.load(k, p, f'select(0, {self.index(idx)}, {g})')}, {g})"
-            return self.load(k, p, self.index(idx))
-        if s.op == "CONST":
-            lit = self.literal(s.arg, s.dtype)
-            # no y * 0 -> 0 (inf, nan, -0) or 0 - y -> -y (+0) with a known constant
-            return self.opaque(lit, s.dtype) if compute_dtype(s.dtype).kind in "fc" else lit
-        if s.op == "INDEX":  # index expressions are i32
-            t = self.wtype(s.dtype)
-            if t in ("i64", "u64"):
-                v = self.widen_i32(self.index(s.arg))
-                return v if t == "i64" else f"bitcast<u64>({v})"
-            return f"{t}({self.index(s.arg)})"
-        if s.op == "PARAM":
-            return self.arg_value(k, s.arg, s.dtype)
-        if s.op == "GATE":
-            return self.gate(s.arg)
-        if s.op == "RAND":
-            seed, off, lin = s.arg
-            self.need("philox")
-            return f"zyx_philox({seed}, {off} + u32({self.index(lin)}), 0u)"
-        if s.op == "CLAMP":
-            v = s.srcs[0]
-            src = dtypes[v]
-            t = self.wtype(src)
-            if src.kind == "b":
-                return f"select(0i, 1i, {v})"
-            lo = f"max({v}, {self.literal(0, src)})" if src.kind == "i" else v
-            if not isinstance(s.arg, int):  # a generic kernel's bound (an i32 expression)
-                hi = self.index(s.arg)
-                return f"i32(min({lo}, {t}({hi})))" if t != "i32" else f"min({lo}, {hi})"
-            return f"i32(min({lo}, {self.literal(s.arg, src)}))" if t != "i32" else f"min({lo}, {s.arg}i)"
-        if s.op == "BITCAST":
-            src, dst = s.arg if isinstance(s.arg, tuple) else (dtypes[s.srcs[0]], s.dtype)
-            return self.bitcast(s.srcs[0], src, dst)
-        return self.alu(s.op, s.dtype, list(s.srcs), [dtypes[x] for x in s.srcs], s.arg)
+    def declare(self, t: str, name: str, expr: str) -> str:
+        return f"let {name}: {t} = {expr};"
 
-    def acc_init(self, kind: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        return self.literal(ops.reduce_identity(kind, cd), cd)
+    def value_dtype(self, s: Assign) -> DType:
+        return dt.int32 if s.op == "CLAMP" else s.dtype  # a clamped position is an i32 index
 
-    def acc_update(self, acc: str, kind: str, v: str, d: DType) -> str:
-        cd = compute_dtype(d)
-        t = self.wtype(cd)
-        if cd.kind == "b":
-            return f"{acc} = {acc} {'|' if kind in ('SUM', 'MAX') else '&'} {v};"
-        if cd.kind == "c":
-            if kind == "SUM":
-                return f"{acc} = {acc} + {v};"
-            if kind == "PROD":
-                return f"{acc} = {self.need('cmul_' + t[5:-1])}({acc}, {v});"
-            raise NotImplementedError(f"wgsl: {kind} reduction of complex numbers")
+    def acc_decl(self, a: Acc) -> str:
+        return f"var {a.name}: {self.wtype(a.dtype)} = {self.acc_init(a.kind, a.dtype)};"
+
+    def loop_open(self, loop: Loop) -> str:
+        v = loop.var.name
+        size = f"{loop.size}i" if isinstance(loop.size, int) else self.index(loop.size)
+        return f"for (var {v}: i32 = 0i; {v} < {size}; {v}++) {{"
+
+    def store_lines(self, k: Kernel, s: Store) -> list[str]:
+        return self._store(s)  # set by render: packed outputs collect whole words
+
+    def load_value(self, k: Kernel, p: int, idx: str, gate, d: DType) -> str:
+        if gate:
+            g = self.gate(gate)
+            return f"select({self.zero(d)}, {self.load(k, p, f'select(0, {idx}, {g})')}, {g})"
+        return self.load(k, p, idx)
+
+    def const_value(self, v, d: DType) -> str:
+        lit = self.literal(v, d)
+        # no y * 0 -> 0 (inf, nan, -0) or 0 - y -> -y (+0) with a known constant
+        return self.opaque(lit, d) if compute_dtype(d).kind in "fc" else lit
+
+    def index_value(self, e, d: DType) -> str:  # index expressions are i32
+        t = self.wtype(d)
+        if t in ("i64", "u64"):
+            v = self.widen_i32(self.index(e))
+            return v if t == "i64" else f"bitcast<u64>({v})"
+        return f"{t}({self.index(e)})"
+
+    def rand_value(self, seed, off, lin: str) -> str:
+        self.need("philox")
+        return f"zyx_philox({seed}, {off} + u32({lin}), 0u)"
+
+    def clamp_value(self, v: str, bound, dtypes: dict) -> str:
+        src = dtypes[v]
+        t = self.wtype(src)
+        if src.kind == "b":
+            return f"select(0i, 1i, {v})"
+        lo = f"max({v}, {self.literal(0, src)})" if src.kind == "i" else v
+        if not isinstance(bound, int):  # a generic kernel's bound (an i32 expression)
+            hi = self.index(bound)
+            return f"i32(min({lo}, {t}({hi})))" if t != "i32" else f"min({lo}, {hi})"
+        return f"i32(min({lo}, {self.literal(bound, src)}))" if t != "i32" else f"min({lo}, {bound}i)"
+
+    def accumulate(self, kind: str, acc: str, v: str, cd: DType) -> str:
         if kind == "SUM" and cd.kind == "f":
             # the term opaque: unrolled, acc + a*b + a*c was factored into a*(b + c) (-inf*0
             # + -inf*1 gave -inf, not nan)
-            return f"{acc} = {acc} + {self.opaque(v, cd)};"
-        if kind in ("SUM", "PROD"):
-            opch = "+" if kind == "SUM" else "*"
-            return f"{acc} = {self.wrap(f'{acc} {opch} {v}', d)};"
+            return f"{acc} + {self.opaque(v, cd)}"
+        return self.wrap(f"{acc} {'+' if kind == 'SUM' else '*'} {v}", cd)
+
+    def extremum_update(self, acc: str, kind: str, v: str, cd: DType) -> str:
+        if cd.kind == "c":
+            raise NotImplementedError(f"wgsl: {kind} reduction of complex numbers")
         if cd.kind == "f":
             cmp = ">" if kind == "MAX" else "<"
-            return f"if ({v} {cmp} {acc} || {self.need('isnan_' + t)}({v})) {{ {acc} = {v}; }}"
+            return f"if ({v} {cmp} {acc} || {self.need('isnan_' + self.wtype(cd))}({v})) {{ {acc} = {v}; }}"
         return f"{acc} = {kind.lower()}({acc}, {v});"
-
-    def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str], store) -> None:
-        pad = "  " * ind
-        for s in stmts:
-            if isinstance(s, Assign):
-                t = "i32" if s.op == "CLAMP" else self.wtype(s.dtype)
-                out.append(f"{pad}let {s.name}: {t} = {self.assign_expr(k, s, dtypes)};")
-                dtypes[s.name] = s.dtype if s.op != "CLAMP" else dt.int32
-            elif isinstance(s, Acc):
-                out.append(f"{pad}var {s.name}: {self.wtype(s.dtype)} = {self.acc_init(s.kind, s.dtype)};")
-                dtypes[s.name] = s.dtype
-            elif isinstance(s, AccUpdate):
-                out.append(f"{pad}{self.acc_update(s.name, s.kind, s.src, s.dtype)}")
-            elif isinstance(s, Loop):
-                v = s.var.name
-                size = f"{s.size}i" if isinstance(s.size, int) else self.index(s.size)
-                out.append(f"{pad}for (var {v}: i32 = 0i; {v} < {size}; {v}++) {{")
-                self.render_body(k, s.body, ind + 1, dtypes, out, store)
-                out.append(f"{pad}}}")
-            elif isinstance(s, Store):
-                out.extend(pad + ln for ln in store(s))
-            else:
-                raise TypeError(s)
 
     # ------------------------------------------------------------------ kernel
     def render(self, k: Kernel) -> str:
@@ -603,17 +555,19 @@ class WGSLRenderer:
             line = f"{out.name}[{self.index(s.index)}] = {v};"
             return [f"if ({lead}) {{ {line} }}"] if lead else [line]
 
+        self._store = store
+
         def unit(var: str, pad: str) -> None:
             if per == 1:
                 body.extend(self._global_vars(k, var, pad))
-                self._emit(k, block, pad, dtypes, body, store)
+                self._emit(k, block, pad, dtypes, body)
                 return
             body.append(f"{pad}var zword: u32 = 0u;")
             body.append(f"{pad}for (var zj: i32 = 0i; zj < {per}i; zj++) {{")
             body.append(f"{pad}  let zi: i32 = {var} * {per}i + zj;")
             body.append(f"{pad}  if (zi < {total}{tsfx}) {{")
             body.extend(self._global_vars(k, "zi", pad + "    "))
-            self._emit(k, block, pad + "    ", dtypes, body, store)
+            self._emit(k, block, pad + "    ", dtypes, body)
             body.append(f"{pad}  }}")
             body.append(f"{pad}}}")
             line = f"{out.name}[{var}] = zword;"
@@ -629,10 +583,10 @@ class WGSLRenderer:
             unit("zu", "  ")
         shared = []
         if block:
-            accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
+            accs = {s.name: s for s in walk(k.body) if isinstance(s, Acc)}
             for s in k.body:
                 if isinstance(s, Loop):
-                    for a in _outer_accs(s):
+                    for a in outer_accs(s):
                         shared.append(f"var<workgroup> zsh_{a}: array<{self.wtype(accs[a].dtype)}, {WORKGROUP}>;")
         src = "\n".join(head + shared + ordered(self._need) + [
             f"@compute @workgroup_size({WORKGROUP})",
@@ -643,24 +597,24 @@ class WGSLRenderer:
     def _global_vars(self, k: Kernel, lin: str, pad: str) -> list[str]:
         return _lets([(v.name, n) for v, n in k.global_dims], lin, pad)
 
-    def _emit(self, k: Kernel, block: bool, pad: str, dtypes: dict, out: list[str], store) -> None:
+    def _emit(self, k: Kernel, block: bool, pad: str, dtypes: dict, out: list[str]) -> None:
         ind = len(pad) // 2
         if not block:
-            self.render_body(k, k.body, ind, dtypes, out, store)
+            self.render_body(k, k.body, ind, dtypes, out)
             return
-        accs = {s.name: s for s in _walk(k.body) if isinstance(s, Acc)}
+        accs = {s.name: s for s in walk(k.body) if isinstance(s, Acc)}
         for s in k.body:
-            if isinstance(s, Loop) and _outer_accs(s):
-                nest, inner_body = _perfect_nest(s)
+            if isinstance(s, Loop) and outer_accs(s):
+                nest, inner_body = perfect_nest(s)
                 size = math.prod(lp.size for lp in nest)
                 out.append(f"{pad}for (var zr: i32 = i32(lid.x); zr < {size}i; zr += {WORKGROUP}i) {{")
                 out.extend(_lets(loop_dims(nest), "zr", pad + "  "))
-                self.render_body(k, inner_body, ind + 1, dtypes, out, store)
+                self.render_body(k, inner_body, ind + 1, dtypes, out)
                 out.append(f"{pad}}}")
-                for a in _outer_accs(s):
+                for a in outer_accs(s):
                     self._tree(accs[a], f"zsh_{a}", pad, out)
             else:
-                self.render_body(k, [s], ind, dtypes, out, store)
+                self.render_body(k, [s], ind, dtypes, out)
 
     def _tree(self, acc: Acc, sh: str, pad: str, out: list[str]) -> None:
         out.append(f"{pad}{sh}[lid.x] = {acc.name};")
@@ -673,9 +627,3 @@ class WGSLRenderer:
         out.append(f"{pad}{acc.name} = {sh}[0];")
         out.append(f"{pad}workgroupBarrier();")
 
-
-def _walk(stmts):
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from _walk(s.body)

@@ -2,15 +2,15 @@
 
 A kernel qualifies when it has parallel output loops, one reduction (a perfect nest of
 loops, one accumulator, a straight-line body) and reuse: some load depends on one
-output axis but not another. Two output axes are picked, ``vn`` (the tile's columns)
-and ``vm`` (its rows); the other output axes stay ordinary parallel loops.
+output axis but not another. Two output axes are picked, ``col_var`` (the tile's columns)
+and ``row_var`` (its rows); the other output axes stay ordinary parallel loops.
 
-Every statement of the reduction body is classified by which of ``vm`` / ``vn`` it
+Every statement of the reduction body is classified by which of ``row_var`` / ``col_var`` it
 depends on (through its index expressions and its operands):
 
 - neither: computed once per reduction step, shared by the whole tile;
-- ``vn`` only: computed for the tile's columns into a small array (the "B panel");
-- ``vm`` only: computed once per tile row (the "A panel");
+- ``col_var`` only: computed for the tile's columns into a small array (the "B panel");
+- ``row_var`` only: computed once per tile row (the "A panel");
 - both: computed per tile element (usually just the multiply-add).
 
 So a fused prologue (a ReLU mask, a bias add, a padded window's gate) costs its work
@@ -18,7 +18,7 @@ once per row or column of the tile, not once per element.
 
 Two shapes of tile:
 
-- *outer product*, when a load is contiguous along ``vn``: for each reduction step, a
+- *outer product*, when a load is contiguous along ``col_var``: for each reduction step, a
   TI x TJ block of accumulators takes ``a[i] * b[j]``; the ``b`` panel is a vector load.
   This is ``A @ B`` with B row-major, the weight gradient ``X^T @ G``, and a convolution's
   window along its output width.
@@ -40,22 +40,31 @@ from .lower import compute_dtype
 from .symbolic import Var, coef, variables
 
 
+# The side of the tile a statement of the reduction body depends on (``TilePlan.side``):
+SHARED = ""  # neither the row nor the column axis: computed once per reduction step
+ROW = "a"  # the row axis only: once per tile row (the "A panel"; ``za_`` arrays in the C)
+COL = "b"  # the column axis only: once per tile column (the "B panel"; ``zb_`` arrays)
+BOTH = "ab"  # both: once per tile element (usually just the multiply-add)
+
+
 @dataclass
 class TilePlan:
-    li: int  # index of the reduction loop in k.body
+    """How a contraction is tiled (see the module docstring)."""
+
+    loop_pos: int  # position of the reduction loop in k.body
     nest: list  # the reduction loops, outermost first
     stmts: list  # the body's assignments (with the pre-loop ones they use), in order
-    up: AccUpdate
+    update: AccUpdate  # the accumulator's one update
     acc: Acc
-    vn: Var
-    n: int
-    tj: int
-    vm: Var | None
-    m: int
-    ti: int
-    dot: bool
+    col_var: Var  # the output axis along the tile's columns
+    cols: int  # its extent
+    tile_cols: int  # columns per tile
+    row_var: Var | None  # the output axis along the tile's rows (None: one row)
+    rows: int
+    tile_rows: int
+    dot: bool  # the dot form (else the outer product)
     lanes: int  # dot form: partial sums per accumulator
-    cls: dict  # statement name -> "" | "a" | "b" | "ab"
+    side: dict  # statement name -> SHARED | ROW | COL | BOTH
     pack: bool = False  # outer product over a transposed copy of each column block of B
 
 
@@ -90,7 +99,9 @@ def dependencies(stmts: list) -> dict:
     return deps
 
 
-def _perfect_nest(loop: Loop):
+def _reduction_nest(loop: Loop):
+    """The loops of a reduction nest (assignments may stand between them: they move into
+    the flat body) and its flat body; None when a level holds two loops or anything else."""
     nest, flat = [], []
     cur = loop
     while True:
@@ -145,8 +156,8 @@ def plan(k: Kernel) -> TilePlan | None:
     loops = [i for i, s in enumerate(k.body) if isinstance(s, Loop)]
     if len(loops) != 1:
         return None
-    li = loops[0]
-    got = _perfect_nest(k.body[li])
+    loop_pos = loops[0]
+    got = _reduction_nest(k.body[loop_pos])
     if got is None:
         return None
     nest, flat = got
@@ -156,13 +167,13 @@ def plan(k: Kernel) -> TilePlan | None:
     ups = [s for s in flat if isinstance(s, AccUpdate)]
     if len(accs) != 1 or len(ups) != 1 or ups[0].name != accs[0].name:
         return None
-    acc, up = accs[0], ups[0]
+    acc, update = accs[0], ups[0]
     if compute_dtype(acc.dtype).kind not in "fiu":
         return None
     body = [s for s in flat if isinstance(s, Assign)]
     if any(s.op == "BITCAST" for s in body) or any(isinstance(s, Assign) and s.op == "BITCAST" for s in k.body):
         return None
-    pre = [s for s in k.body[:li] if not isinstance(s, Acc)]
+    pre = [s for s in k.body[:loop_pos] if not isinstance(s, Acc)]
     stmts = _needed(pre, body) + body
     deps = dependencies(stmts)
     # the loads read at every reduction step (a per-row value hoisted before the loop, like a
@@ -186,7 +197,7 @@ def plan(k: Kernel) -> TilePlan | None:
     dot = False
     contig = [(v, n) for v, n in cand if contiguous(v)]
     if contig:
-        vn, n = contig[-1]
+        col_var, n = contig[-1]
     else:
         # no output axis is contiguous: the dot form, if the innermost reduction axis is
         # the column axis: one that has a partner with loads exclusive to each side
@@ -194,61 +205,64 @@ def plan(k: Kernel) -> TilePlan | None:
             v = c[0]
             best = max((min(reuse(v, o), reuse(o, v)) for o, s in dims if o is not v and s >= 2), default=0)
             return (best > 0, min(c[1], 32), reuse(v, None) == 0, c[1])
-        vn, n = max(cand, key=pair_score)
-        dot = any(coef(s.arg[1], rvar.name) == 1 and vn.name in deps[s.name] for s in loads)
-    others = [(v, m) for v, m in dims if v is not vn]
-    vm, m = None, 1
+        col_var, n = max(cand, key=pair_score)
+        dot = any(coef(s.arg[1], rvar.name) == 1 and col_var.name in deps[s.name] for s in loads)
+    others = [(v, m) for v, m in dims if v is not col_var]
+    row_var, m = None, 1
     if others:
-        best = max(range(len(others)), key=lambda i: (min(reuse(others[i][0], vn), reuse(vn, others[i][0])) > 0,
-                                                      reuse(others[i][0], vn), _rows(others[i][1]), i))
-        if reuse(others[best][0], vn) > 0:
-            vm, m = others[best]
-        elif not dot and contig and len(k.global_dims) >= 2 and k.global_dims[-1][0] is vn:
+        best = max(range(len(others)), key=lambda i: (min(reuse(others[i][0], col_var),
+                                                          reuse(col_var, others[i][0])) > 0,
+                                                      reuse(others[i][0], col_var), _rows(others[i][1]), i))
+        if reuse(others[best][0], col_var) > 0:
+            row_var, m = others[best]
+        elif not dot and contig and len(k.global_dims) >= 2 and k.global_dims[-1][0] is col_var:
             # a reduction over a leading axis: no reuse, but row blocks still cut loop overhead
-            vm, m = others[-1]
-    has_a = vm is not None and reuse(vm, vn) > 0
-    has_b = reuse(vn, vm) > 0
+            row_var, m = others[-1]
+    has_a = row_var is not None and reuse(row_var, col_var) > 0
+    has_b = reuse(col_var, row_var) > 0
     lanes = max(4, 64 // compute_dtype(acc.dtype).itemsize)
     # (a reduction axis shorter than the lanes: the outer product was faster, measured on a
     # convolution's weight gradient over 14-wide rows - 0.67 vs 2.4 ms)
     if dot and not (has_a and has_b and acc.kind == "SUM" and nest[-1].size >= lanes):
         dot = False  # too short to fill the lanes: the outer product, with gathered panels
     pack = False
-    if dot and len(nest) == 1 and vm is not None:
+    if dot and len(nest) == 1 and row_var is not None:
         # A @ B^T with enough column blocks to share out: copy each block of B's columns
         # once, transposed, into a small buffer (as BLAS packs), and run the outer product
-        tj = _cols(n, False)
+        tile_cols = _cols(n, False)
         itemsize = max(4, compute_dtype(acc.dtype).itemsize)
-        if tj is not None and tj >= 8 and (n // tj) * math.prod(
-                s for v, s in dims if v is not vn and v is not vm) >= 4 \
+        if tile_cols is not None and tile_cols >= 8 and (n // tile_cols) * math.prod(
+                s for v, s in dims if v is not col_var and v is not row_var) >= 4 \
                 and nest[-1].size * 32 * itemsize <= 128 * 1024:
             dot, pack = False, True
     if dot:
-        ti = next((t for t in (4, 2) if m % t == 0), None) or (2 if m >= 4 else 1)
-        tj = next((t for t in (4, 2) if n % t == 0), None) or 2
-        tj = min(tj, n)
+        tile_rows = next((t for t in (4, 2) if m % t == 0), None) or (2 if m >= 4 else 1)
+        tile_cols = next((t for t in (4, 2) if n % t == 0), None) or 2
+        tile_cols = min(tile_cols, n)
     else:
         if not contig and not (has_a and has_b):
             return None
         lanes = 1
-        tj = _cols(n, bool(contig))
-        if tj is None:
+        tile_cols = _cols(n, bool(contig))
+        if tile_cols is None:
             return None
-        ti = _rows(m, tj) if vm is not None else 1
-    cls = {}
+        tile_rows = _rows(m, tile_cols) if row_var is not None else 1
+    side = {}
     for s in stmts:
         d = deps[s.name]
-        cls[s.name] = ("a" if vm is not None and vm.name in d else "") + ("b" if vn.name in d else "")
-    if not dot and not pack and len(nest) == 1 and vm is not None and (m // ti) >= 4 \
-            and (n // tj) * math.prod(s for v, s in dims if v is not vn and v is not vm) >= 4 \
+        side[s.name] = (ROW if row_var is not None and row_var.name in d else SHARED) \
+            + (COL if col_var.name in d else SHARED)
+    if not dot and not pack and len(nest) == 1 and row_var is not None and (m // tile_rows) >= 4 \
+            and (n // tile_cols) * math.prod(s for v, s in dims if v is not col_var and v is not row_var) >= 4 \
             and nest[-1].size * 32 * max(4, compute_dtype(acc.dtype).itemsize) <= 256 * 1024 \
-            and (any(cls[s.name] == "b" and s.op not in ("LOAD", "CONST") for s in stmts)
+            and (any(side[s.name] == COL and s.op not in ("LOAD", "CONST") for s in stmts)
                  or (nest[-1].size >= 512 and m >= 256)):
         # a computed B side (a ReLU mask in a weight gradient): compute it once per column
         # block rather than once per row tile; a long reduction over many rows: one
         # contiguous panel instead of R rows a page apart (TLB misses)
         pack = True
-    return TilePlan(li, nest, stmts, up, acc, vn, n, tj, vm, m, ti, dot, lanes, cls, pack)
+    return TilePlan(loop_pos, nest, stmts, update, acc, col_var, n, tile_cols, row_var, m, tile_rows, dot, lanes,
+                    side, pack)
 
 
 def _gate_load(s, var, size: int, reach: int):
@@ -267,8 +281,8 @@ GLOBAL_PACK_MAX = 64 << 20  # bytes of B^T a kernel may copy to the heap (malloc
 
 
 def _gpack_values(p: TilePlan) -> list:
-    users = {x for s in p.stmts if p.cls[s.name] != "b" for x in reads(s)} | {p.up.src}
-    return [s for s in p.stmts if p.cls[s.name] == "b" and s.op != "CONST" and s.name in users]
+    users = {x for s in p.stmts if p.side[s.name] != "b" for x in reads(s)} | {p.update.src}
+    return [s for s in p.stmts if p.side[s.name] == COL and s.op != "CONST" and s.name in users]
 
 
 def _global_pack(p: TilePlan, k: Kernel) -> str | None:
@@ -280,24 +294,25 @@ def _global_pack(p: TilePlan, k: Kernel) -> str | None:
     weight gradient reads the output gradient across channels, 196 floats apart, in every
     one of its 3x3 x channel-block tiles - the gathers are done once instead of once per
     tile, and each tile then reads two contiguous vectors per step (0.66 -> 0.48 ms)."""
-    if p.dot or p.pack or p.vm is None or p.n % p.tj or p.tj % 16:
+    if p.dot or p.pack or p.row_var is None or p.cols % p.tile_cols or p.tile_cols % 16:
         return None
-    bs = [s for s in p.stmts if p.cls[s.name] == "b"]
+    bs = [s for s in p.stmts if p.side[s.name] == COL]
     loads = [s for s in bs if s.op == "LOAD"]
     if not loads or any(s.op in ("RAND", "INDEX", "CLAMP") for s in bs):
         return None
-    if any(coef(s.arg[1], p.vn.name) == 1 for s in loads):
+    if any(coef(s.arg[1], p.col_var.name) == 1 for s in loads):
         return None  # the panel is a contiguous read already
-    allowed = {p.vn.name} | {lp.var.name for lp in p.nest}
+    allowed = {p.col_var.name} | {lp.var.name for lp in p.nest}
     deps = dependencies(p.stmts)
     if any(deps[s.name] - allowed for s in bs):
         return None
     R = math.prod(lp.size for lp in p.nest)
     vals = _gpack_values(p)
-    if not vals or R * p.n * sum(max(4, compute_dtype(s.dtype).itemsize) for s in vals) > GLOBAL_PACK_MAX:
+    if not vals or R * p.cols * sum(max(4, compute_dtype(s.dtype).itemsize) for s in vals) > GLOBAL_PACK_MAX:
         return None
     # tiles that share it: the row blocks and the other output axes
-    if (p.m // p.ti) * math.prod(n for v, n in k.global_dims if v is not p.vn and v is not p.vm) < 4:
+    others = math.prod(n for v, n in k.global_dims if v is not p.col_var and v is not p.row_var)
+    if (p.rows // p.tile_rows) * others < 4:
         return None
     flat, stride = [], 1
     for lp in reversed(p.nest):
@@ -309,22 +324,22 @@ def _global_pack(p: TilePlan, k: Kernel) -> str | None:
 def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> list:
     """Allocate and fill the B^T copies; returns the values copied (``zgp_<name>``)."""
     it = r.index_type
-    stmts = [s for s in p.stmts if p.cls[s.name] in ("", "b")]
+    stmts = [s for s in p.stmts if p.side[s.name] in (SHARED, COL)]
     R = math.prod(lp.size for lp in p.nest)
     vals = _gpack_values(p)
     for s in vals:
         t = r.ctype(s.dtype)
-        out.append(f"  {t}* zgp_{s.name} = ({t}*)ZYX_SCRATCH_ALLOC(sizeof({t}) * {R * p.n});")
+        out.append(f"  {t}* zgp_{s.name} = ({t}*)ZYX_SCRATCH_ALLOC(sizeof({t}) * {R * p.cols});")
     ok = " && ".join(f"zgp_{s.name}" for s in vals)
     out.append(f"  if ({ok}) {{")
     out.append(f"  #pragma omp parallel for collapse({len(p.nest)}) schedule(static)")
     for lp in p.nest:
         out.append(f"  for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++)")
     out.append("  {")
-    out.append(f"    for ({it} {p.vn.name} = 0; {p.vn.name} < {p.n}; {p.vn.name}++) {{")
+    out.append(f"    for ({it} {p.col_var.name} = 0; {p.col_var.name} < {p.cols}; {p.col_var.name}++) {{")
     dtypes = {s.name: s.dtype for s in p.stmts}
     r.render_body(k, stmts, 3, dtypes, out)
-    out.extend(f"      zgp_{s.name}[({flat}) * {p.n} + {p.vn.name}] = {s.name};" for s in vals)
+    out.extend(f"      zgp_{s.name}[({flat}) * {p.cols} + {p.col_var.name}] = {s.name};" for s in vals)
     out.append("    }")
     out.append("  }")
     out.append("  }")
@@ -337,437 +352,550 @@ def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     parallel = total >= r.min_parallel_work
     flat = _global_pack(p, k) if parallel else None
     if flat is None:
-        _render(r, k, p, out, parallel, None)
+        TileEmitter(r, k, p, out, parallel, None).render()
         return
     # B^T copied to the heap first; should the allocation fail, the same tiles without it
     vals = _emit_global_pack(r, k, p, flat, out)
     out.append(f"  if ({' && '.join(f'zgp_{s.name}' for s in vals)}) {{")
-    _render(r, k, p, out, parallel, flat)
+    TileEmitter(r, k, p, out, parallel, flat).render()
     out.append("  } else {")
-    _render(r, k, p, out, parallel, None)
+    TileEmitter(r, k, p, out, parallel, None).render()
     out.append("  }")
     out.extend(f"  free(zgp_{s.name});" for s in vals)
 
 
-def _render(r, k: Kernel, p: TilePlan, out: list[str], parallel: bool, gpack: str | None) -> None:
-    acc, up = p.acc, p.up
-    t = r.ctype(acc.dtype)
-    it = r.index_type
-    pre = [s for s in k.body[:p.li] if not isinstance(s, Acc)]
-    post = k.body[p.li + 1:]
-    dtypes = {s.name: s.dtype for s in p.stmts}
-    dtypes[acc.name] = acc.dtype
-    flagged = acc.kind in ("MAX", "MIN") and compute_dtype(acc.dtype).kind == "f"
-    outer = [(v, n) for v, n in k.global_dims if v is not p.vn and v is not p.vm]
-    n_main, m_main = p.n - p.n % p.tj, p.m - p.m % p.ti
-    heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in outer]
-    heads.append(f"for ({it} zj = 0; zj < {n_main // p.tj}; zj++)")
-    if p.vm is not None and not p.pack:
-        heads.append(f"for ({it} zi = 0; zi < {m_main // p.ti}; zi++)")
-    if parallel:
-        out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
-    out.extend("  " + h for h in heads)
-    out.append("  {")
-    L = p.lanes
-    vm_decl = f"{it} {p.vm.name} = zi * {p.ti} + a;" if p.vm is not None else ""
-    vn_decl = f"{it} {p.vn.name} = zj * {p.tj} + b;"
-    groups = {c: [s for s in p.stmts if p.cls[s.name] == c] for c in ("", "a", "b", "ab")}
-    consts = [s for s in p.stmts if s.op == "CONST"]
-    users: dict = {}
-    for s in p.stmts:
-        for x in reads(s):
-            users.setdefault(x, set()).add(p.cls[s.name])
-    users.setdefault(up.src, set()).add("ab")
+class TileEmitter:
+    """Writes one register-tiled kernel body, a method per phase:
 
-    def exported(c):  # values of class c that a later class reads
-        return [s for s in groups[c] if s.op != "CONST" and (users.get(s.name, set()) - {c})]
+    1. ``open_tiles``: the parallel loops over the other output axes, the column blocks and
+       the row blocks of the tile;
+    2. ``pack_column_block`` (``plan.pack``): the block's B side, transposed, once per block;
+    3. ``declare_accumulators``: ``zacc[row][col]`` (the dot form: ``[lane]`` too), and named
+       vector registers where the multiply-add runs on them;
+    4. ``outer_product`` or ``dot_product``: the reduction loops and the tile's multiply-adds;
+    5. ``epilogue``: each accumulator finished, the statements after the reduction run;
+    6. ``edges``: the outputs the whole tiles did not cover, element by element.
 
-    # a float sum of products accumulates with fused multiply-adds (one rounding instead of
-    # two, as BLAS does; the renderer otherwise keeps a*b+c unfused to match NumPy)
-    cd = compute_dtype(acc.dtype)
-    src_stmt = next((s for s in groups["ab"] if s.name == up.src), None)
-    fused = None
-    if acc.kind == "SUM" and cd.kind == "f" and cd.itemsize in (4, 8) and src_stmt is not None \
-            and src_stmt.op == "MUL" and dtypes[src_stmt.srcs[0]] == acc.dtype == dtypes[src_stmt.srcs[1]] \
-            and all(up.src not in s.srcs for s in p.stmts):
-        fused = src_stmt
-        groups["ab"] = [s for s in groups["ab"] if s is not src_stmt]
+    Names in the generated C: ``zi`` / ``zj`` count row / column blocks, ``a`` / ``b`` a row
+    / column inside the tile, ``l`` a lane (a reduction step of a chunk), ``zr`` the first
+    reduction step of a chunk; ``za_`` / ``zb_`` / ``zn_`` prefix the panels of ROW, COL and
+    SHARED values."""
 
-    def update(src):
-        if fused is not None and src == fused.name:
-            tgt = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
-            fn = "fmaf" if cd.itemsize == 4 else "fma"
-            return f"{tgt} = {fn}({fused.srcs[0]}, {fused.srcs[1]}, {tgt});"
-        if flagged:
+    def __init__(self, r, k: Kernel, p: TilePlan, out: list[str], parallel: bool, global_pack: str | None):
+        self.r, self.k, self.p, self.out = r, k, p, out
+        self.parallel = parallel
+        self.global_pack = global_pack  # flat reduction index into the B^T heap copy, or None
+        acc = p.acc
+        self.acc_type = r.ctype(acc.dtype)
+        self.index_type = r.index_type
+        self.cd = compute_dtype(acc.dtype)
+        self.bits = self.cd.itemsize * 8
+        self.pre = [s for s in k.body[:p.loop_pos] if not isinstance(s, Acc)]
+        self.post = k.body[p.loop_pos + 1:]
+        self.dtypes = {s.name: s.dtype for s in p.stmts}
+        self.dtypes[acc.name] = acc.dtype
+        self.nan_flagged = acc.kind in ("MAX", "MIN") and self.cd.kind == "f"
+        self.outer_dims = [(v, n) for v, n in k.global_dims if v is not p.col_var and v is not p.row_var]
+        # the extents whole tiles cover
+        self.cols_main, self.rows_main = p.cols - p.cols % p.tile_cols, p.rows - p.rows % p.tile_rows
+        self.row_decl = f"{self.index_type} {p.row_var.name} = zi * {p.tile_rows} + a;" if p.row_var is not None else ""
+        self.col_decl = f"{self.index_type} {p.col_var.name} = zj * {p.tile_cols} + b;"
+        self.by_side = {side: [s for s in p.stmts if p.side[s.name] == side] for side in (SHARED, ROW, COL, BOTH)}
+        self.consts = [s for s in p.stmts if s.op == "CONST"]
+        self.readers: dict = {}  # value name -> the sides of the statements reading it
+        for s in p.stmts:
+            for x in reads(s):
+                self.readers.setdefault(x, set()).add(p.side[s.name])
+        self.readers.setdefault(p.update.src, set()).add(BOTH)
+        self.red_var, self.red_size = p.nest[-1].var.name, p.nest[-1].size  # the innermost reduction loop
+        self.fma = self._fused_product()
+        self.padded_cols = self._padded_cols()
+        self.vector_fma = self._vector_fma()
+        self.dot_vectors = self._dot_vectors()
+
+    # ------------------------------------------------------------------ decisions
+    def _fused_product(self):
+        """The MUL whose product a float sum accumulates, to be done as fused multiply-adds
+        (one rounding instead of two, as BLAS does; the renderer otherwise keeps a*b+c
+        unfused to match NumPy); it leaves the per-element statements. None otherwise."""
+        p, acc = self.p, self.p.acc
+        src = next((s for s in self.by_side[BOTH] if s.name == p.update.src), None)
+        if acc.kind == "SUM" and self.cd.kind == "f" and self.cd.itemsize in (4, 8) and src is not None \
+                and src.op == "MUL" and self.dtypes[src.srcs[0]] == acc.dtype == self.dtypes[src.srcs[1]] \
+                and all(p.update.src not in s.srcs for s in p.stmts):
+            self.by_side[BOTH] = [s for s in self.by_side[BOTH] if s is not src]
+            return src
+        return None
+
+    def _padded_cols(self) -> int:
+        """A tile width that is not a whole number of vectors (14 for a 14-wide image row, 10
+        classes) is computed padded to one: the padding columns multiply zeros and are never
+        stored. Only when the per-element statements read no memory (they run for padding too)."""
+        p = self.p
+        if not p.dot and not any(s.op in ("LOAD", "GATE", "RAND", "INDEX", "CLAMP") for s in self.by_side[BOTH]):
+            vec = max(1, 64 // max(1, self.cd.itemsize))
+            return -(-p.tile_cols // vec) * vec if p.tile_cols % vec else p.tile_cols
+        return p.tile_cols
+
+    def _vector_fma(self):
+        """The outer product's multiply-add in named vector registers - a value of the row
+        times a vector of column values (see zyx_vfma32 in the C preamble): (row value,
+        column value, lanes per vector, vectors per row), or None."""
+        p, fma = self.p, self.fma
+        if fma is None or p.dot or self.by_side[BOTH] or self.nan_flagged:
+            return None
+        width = 64 // self.cd.itemsize
+        x, y = fma.srcs
+        cx, cy = p.side.get(x, ""), p.side.get(y, "")
+        if cx == COL and cy in (SHARED, ROW):
+            x, y = y, x
+            cx, cy = cy, cx
+        if cy == COL and cx in (SHARED, ROW) and self.padded_cols % width == 0 \
+                and p.tile_rows * (self.padded_cols // width) <= 24:
+            return x, y, width, self.padded_cols // width
+        return None
+
+    def _dot_vectors(self) -> bool:
+        """The dot form's accumulators as named vectors too (one per (a, b), the lanes of the
+        reduction chunk), multiply-added from the two panels' vectors."""
+        p, fma = self.p, self.fma
+        return p.dot and fma is not None and not self.by_side[BOTH] and p.lanes * self.cd.itemsize == 64 \
+            and p.tile_rows * p.tile_cols <= 16 and all(p.side.get(x) in (ROW, COL) for x in fma.srcs) \
+            and {p.side[x] for x in fma.srcs} == {ROW, COL}
+
+    def vector_registers(self) -> list[tuple[str, str]]:
+        """(name, place in zacc) of each named vector accumulator: per tile row, the vectors
+        of its columns (outer product), or one per tile element (the dot form's lanes)."""
+        p = self.p
+        if self.vector_fma is not None:
+            width, per_row = self.vector_fma[2], self.vector_fma[3]
+            return [(f"zacc_{a}_{c}", f"zacc[{a}][{c * width}]") for a in range(p.tile_rows) for c in range(per_row)]
+        if self.dot_vectors:
+            return [(f"zacc_{a}_{b}", f"zacc[{a}][{b}][0]") for a in range(p.tile_rows) for b in range(p.tile_cols)]
+        return []
+
+    def exported(self, side: str) -> list:
+        """Values of ``side`` that statements of another side read (kept in a panel)."""
+        return [s for s in self.by_side[side] if s.op != "CONST" and (self.readers.get(s.name, set()) - {side})]
+
+    # ------------------------------------------------------------------ small pieces
+    def emit(self, stmts: list, ind: int) -> None:
+        self.r.render_body(self.k, stmts, ind, dict(self.dtypes), self.out)
+
+    def declare_from(self, pad: str, stmts: list, source: str) -> None:
+        """Declare each value of ``stmts`` as ``source`` (a format of its name)."""
+        self.out.extend(f"{pad}{self.r.ctype(s.dtype)} {s.name} = {source.format(s.name)};" for s in stmts)
+
+    def simd_loop(self, q: str, ind: int, var: str, count: int, first: str, stmts: list, exports: list,
+                  target: str) -> None:
+        """A vectorized loop of ``var`` over ``count`` (indent ``q`` / ``ind``) that starts with
+        the line ``first``, computes ``stmts`` and keeps each of ``exports`` in ``target`` (a
+        format of the value's name): a panel of values, one per row, column or step."""
+        out = self.out
+        out.append(f"{q}#pragma omp simd")
+        out.append(f"{q}for (int {var} = 0; {var} < {count}; {var}++) {{")
+        out.append(f"{q}  {first}")
+        self.emit(stmts, ind + 1)
+        out.extend(f"{q}  {target.format(s.name)} = {s.name};" for s in exports)
+        out.append(f"{q}}}")
+
+    def declare_consts(self, pad: str, consts: list) -> None:
+        self.out.extend(f"{pad}{self.r.ctype(s.dtype)} {s.name} = {self.r.literal(s.arg, s.dtype)};" for s in consts)
+
+    def update_stmt(self, src: str) -> str:
+        """The statement folding value ``src`` into the tile's accumulator ``[a][b]``."""
+        p, acc = self.p, self.p.acc
+        target = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
+        if self.fma is not None and src == self.fma.name:
+            fn = "fmaf" if self.cd.itemsize == 4 else "fma"
+            return f"{target} = {fn}({self.fma.srcs[0]}, {self.fma.srcs[1]}, {target});"
+        if self.nan_flagged:
             cmp = ">" if acc.kind == "MAX" else "<"
             return (f"zacc[a][b] = ({src} {cmp} zacc[a][b]) ? {src} : zacc[a][b]; "
                     f"zaccn[a][b] |= ({src} != {src});")
-        tgt = "zacc[a][b][l]" if p.dot else "zacc[a][b]"
-        from .render_c import CStyleRenderer  # the plain update, without the NaN flag
-        return CStyleRenderer.acc_update(r, tgt, acc.kind, src, acc.dtype)
+        return self.r.unflagged_acc_update(target, acc.kind, src, acc.dtype)
 
-    def emit(stmts, ind):
-        r.render_body(k, stmts, ind, dict(dtypes), out)
+    # ------------------------------------------------------------------ phases
+    def render(self) -> None:
+        p = self.p
+        self.open_tiles()
+        if p.pack:
+            self.pack_column_block()
+        self.declare_accumulators()
+        if p.dot:
+            self.dot_product()
+        else:
+            self.outer_product()
+        self.epilogue()
+        self.edges()
 
-    # a tile width that is not a whole number of vectors (14 for a 14-wide image row, 10
-    # classes) is computed padded to one: the padding columns multiply zeros and are never
-    # stored. Only when the per-element statements read no memory (they run for padding too).
-    tjp = p.tj
-    if not p.dot and not any(s.op in ("LOAD", "GATE", "RAND", "INDEX", "CLAMP") for s in groups["ab"]):
-        vec = max(1, 64 // max(1, compute_dtype(acc.dtype).itemsize))
-        tjp = -(-p.tj // vec) * vec if p.tj % vec else p.tj
-    # the multiply-add in named vector registers: a value of the row times a vector of
-    # column values (see zyx_vfma32 in the C preamble)
-    vreg = None
-    if fused is not None and not p.dot and not groups["ab"] and not flagged:
-        V = 64 // cd.itemsize
-        x, y = fused.srcs
-        cx, cy = p.cls.get(x, ""), p.cls.get(y, "")
-        if cx == "b" and cy in ("", "a"):
-            x, y = y, x
-            cx, cy = cy, cx
-        if cy == "b" and cx in ("", "a") and tjp % V == 0 and p.ti * (tjp // V) <= 24:
-            vreg = (x, y, V, tjp // V)  # (row value, column value, lanes, vectors per row)
-    if p.pack:
-        # B's column block, transposed: zpk[r][b], once per block, shared by every row tile
-        rv0, R0 = p.nest[-1].var.name, p.nest[-1].size
-        pexp = exported("b")
-        for s in pexp:
-            out.append(f"    {r.ctype(s.dtype)} zpk_{s.name}[{R0}][{tjp}];")
-        along_cols = all(coef(s.arg[1], p.vn.name) == 1 for s in groups["b"] if s.op == "LOAD")
-        if along_cols:  # B's loads run along the columns: vectors over b, one row at a time
-            out.append(f"    for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{")
-            emit(groups[""], 3)
+    def open_tiles(self) -> None:
+        p, it, out = self.p, self.index_type, self.out
+        heads = [f"for ({it} {v.name} = 0; {v.name} < {size}; {v.name}++)" for v, size in self.outer_dims]
+        heads.append(f"for ({it} zj = 0; zj < {self.cols_main // p.tile_cols}; zj++)")
+        if p.row_var is not None and not p.pack:
+            heads.append(f"for ({it} zi = 0; zi < {self.rows_main // p.tile_rows}; zi++)")
+        if self.parallel:
+            out.append(f"  #pragma omp parallel for collapse({len(heads)}) schedule(static)")
+        out.extend("  " + h for h in heads)
+        out.append("  {")
+
+    def pack_column_block(self) -> None:
+        """B's column block, transposed: zpk_<value>[step][b], once per block, shared by
+        every row tile (the row-block loop opens here)."""
+        p, it, out = self.p, self.index_type, self.out
+        rv, size, width = self.red_var, self.red_size, self.padded_cols
+        exports = self.exported(COL)
+        for s in exports:
+            out.append(f"    {self.r.ctype(s.dtype)} zpk_{s.name}[{size}][{width}];")
+        zero_fill = " ".join(f"zpk_{s.name}[{rv}][b] = 0;" for s in exports)
+        if all(coef(s.arg[1], p.col_var.name) == 1 for s in self.by_side[COL] if s.op == "LOAD"):
+            # B's loads run along the columns: vectors over b, one reduction step at a time
+            out.append(f"    for ({it} {rv} = 0; {rv} < {size}; {rv}++) {{")
+            self.emit(self.by_side[SHARED], 3)
             out.append("      #pragma omp simd")
-            out.append(f"      for (int b = 0; b < {p.tj}; b++) {{")
-            out.append(f"        {vn_decl}")
-            emit(groups["b"], 4)
-            out.extend(f"        zpk_{s.name}[{rv0}][b] = {s.name};" for s in pexp)
+            out.append(f"      for (int b = 0; b < {p.tile_cols}; b++) {{")
+            out.append(f"        {self.col_decl}")
+            self.emit(self.by_side[COL], 4)
+            out.extend(f"        zpk_{s.name}[{rv}][b] = {s.name};" for s in exports)
             out.append("      }")
-            if tjp > p.tj:
-                out.append(f"      for (int b = {p.tj}; b < {tjp}; b++) {{ "
-                           + " ".join(f"zpk_{s.name}[{rv0}][b] = 0;" for s in pexp) + " }")
+            if width > p.tile_cols:
+                out.append(f"      for (int b = {p.tile_cols}; b < {width}; b++) {{ " + zero_fill + " }")
             out.append("    }")
-        else:  # along the reduction axis (A @ B^T): vectors over r, one column at a time
-            out.append(f"    for (int b = 0; b < {tjp}; b++) {{")
-            out.append(f"      {vn_decl}")
-            out.append(f"      if (b >= {p.tj}) {{ for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{ "
-                       + " ".join(f"zpk_{s.name}[{rv0}][b] = 0;" for s in pexp) + " } continue; }")
+        else:  # along the reduction axis (A @ B^T): vectors over the steps, one column at a time
+            out.append(f"    for (int b = 0; b < {width}; b++) {{")
+            out.append(f"      {self.col_decl}")
+            out.append(f"      if (b >= {p.tile_cols}) {{ for ({it} {rv} = 0; {rv} < {size}; {rv}++) {{ "
+                       + zero_fill + " } continue; }")
             out.append("      #pragma omp simd")
-            out.append(f"      for ({it} {rv0} = 0; {rv0} < {R0}; {rv0}++) {{")
-            emit(groups[""], 4)
-            emit(groups["b"], 4)
-            out.extend(f"        zpk_{s.name}[{rv0}][b] = {s.name};" for s in pexp)
+            out.append(f"      for ({it} {rv} = 0; {rv} < {size}; {rv}++) {{")
+            self.emit(self.by_side[SHARED], 4)
+            self.emit(self.by_side[COL], 4)
+            out.extend(f"        zpk_{s.name}[{rv}][b] = {s.name};" for s in exports)
             out.append("      }")
             out.append("    }")
-        out.append(f"    for ({it} zi = 0; zi < {m_main // p.ti}; zi++) {{")
-    shape = f"[{p.ti}][{tjp}]" + (f"[{L}]" if p.dot else "")
-    init = r.acc_init(acc.kind, acc.dtype)
-    out.append(f"    {t} zacc{shape};" + (f" int zaccn{shape};" if flagged else ""))
-    bits = cd.itemsize * 8
-    if vreg is not None:
-        out.append("    " + " ".join(f"zyx_vf{bits} zacc_{a}_{c} = {{0}};"
-                                     for a in range(p.ti) for c in range(vreg[3])))
-    # the dot form's accumulators as named vectors too (one per (a, b), the lanes of the
-    # reduction chunk), multiply-added from the two panels' vectors
-    dreg = p.dot and fused is not None and not groups["ab"] and L * cd.itemsize == 64 \
-        and p.ti * p.tj <= 16 and all(p.cls.get(x) in ("a", "b") for x in fused.srcs) \
-        and {p.cls[x] for x in fused.srcs} == {"a", "b"}
-    if dreg:
-        out.append("    " + " ".join(f"zyx_vf{bits} zacc_{a}_{b} = {{0}};"
-                                     for a in range(p.ti) for b in range(p.tj)))
-    lane_loop = f" for (int l = 0; l < {L}; l++)" if p.dot else ""
-    out.append(f"    for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {tjp}; b++){lane_loop} {{ "
-               f"zacc[a][b]{'[l]' if p.dot else ''} = {init};" + (" zaccn[a][b] = 0;" if flagged else "") + " }")
+        out.append(f"    for ({it} zi = 0; zi < {self.rows_main // p.tile_rows}; zi++) {{")
 
-    b_loads = [s for s in groups["b"] if s.op == "LOAD"]
-    b_gated = bool(b_loads) and all(s.arg[2] for s in b_loads)
-    b_wide = []
-    if b_gated:
-        wide = Var(p.vn.name, 0, p.n + tjp)  # the range the padded panel reaches
-        for s in groups["b"]:
-            if s.op == "LOAD":
-                pi, idx, gate = s.arg
-                s = Assign(s.name, s.dtype, s.op, s.srcs, (pi, idx, tuple(gate) + ((wide, 0, p.n),)))
-            b_wide.append(s)
-    rv, R = p.nest[-1].var.name, p.nest[-1].size
-    # outer product with a computed A side (a fused ReLU mask, a bias) that reads along the
-    # innermost reduction axis: compute the A panel for K reduction steps at a time, as
-    # vectors along that axis, instead of as scalars once per step
-    a_work = [s for s in groups["a"] if s.op not in ("LOAD", "CONST")]
-    a_loads = [s for s in groups["a"] if s.op == "LOAD"]
-    K = 16 if (not p.dot and a_work and a_loads and R >= 16
-               and all(coef(s.arg[1], rv) == 1 for s in a_loads)) else 1
-    # ... or, when it reads along the tile's rows (A^T @ B), as one vector over the rows
-    a_vec = K == 1 and not p.dot and p.vm is not None and a_work and a_loads and p.ti >= 4 \
-        and all(coef(s.arg[1], p.vm.name) == 1 for s in a_loads)
-    for lp in p.nest[:-1] if (p.dot or K > 1) else p.nest:
-        out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
-    if not p.dot:
-        bexp = exported("b")
-        nexp = exported("")
-        aexp = exported("a")
+    def declare_accumulators(self) -> None:
+        p, out, bits = self.p, self.out, self.bits
+        shape = f"[{p.tile_rows}][{self.padded_cols}]" + (f"[{p.lanes}]" if p.dot else "")
+        out.append(f"    {self.acc_type} zacc{shape};" + (f" int zaccn{shape};" if self.nan_flagged else ""))
+        if self.vector_registers():
+            out.append("    " + " ".join(f"zyx_vf{bits} {reg} = {{0}};" for reg, _ in self.vector_registers()))
+        init = self.r.acc_init(p.acc.kind, p.acc.dtype)
+        lane_loop = f" for (int l = 0; l < {p.lanes}; l++)" if p.dot else ""
+        out.append(f"    for (int a = 0; a < {p.tile_rows}; a++) "
+                   f"for (int b = 0; b < {self.padded_cols}; b++){lane_loop} {{ "
+                   f"zacc[a][b]{'[l]' if p.dot else ''} = {init};"
+                   + (" zaccn[a][b] = 0;" if self.nan_flagged else "") + " }")
 
-        def row_values(q, ind, chunked):
-            """Inside the loop over tile rows: the row index and the A-side values, from
-            the panels or computed here."""
-            if vm_decl:
-                out.append(f"{q}  {vm_decl}")
-            if chunked:
-                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
-            elif a_vec:
-                out.extend(f"{q}  {r.ctype(s.dtype)} {s.name} = za_{s.name}[a];" for s in aexp)
-            else:
-                emit(groups["a"], ind + 1)
-
-        def step(ind, chunked):
-            """One reduction step of the outer product at indent ``ind``; with ``chunked``
-            the neither/A values come from the panels at lane ``l``."""
-            q = "  " * ind
-            if chunked:
-                out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts)
-                out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];" for s in nexp)
-            else:
-                emit(groups[""], ind)
-            for s in bexp if not (p.pack or gpack) else ():
-                out.append(f"{q}{r.ctype(s.dtype)} zb_{s.name}[{tjp}];")
-            if gpack:
-                pass  # the B values are read from the kernel's transposed copy
-            elif groups["b"] and not p.pack and tjp > p.tj and b_gated:
-                # every column load is gated (a padded window): run the panel over the padded
-                # width too, the gates extended by "column < n" - a full-width vector loop
-                out.append(f"{q}#pragma omp simd")
-                out.append(f"{q}for (int b = 0; b < {tjp}; b++) {{")
-                out.append(f"{q}  {vn_decl}")
-                emit(b_wide, ind + 1)
-                out.extend(f"{q}  zb_{s.name}[b] = {s.name};" for s in bexp)
-                out.append(f"{q}}}")
-            elif groups["b"] and not p.pack:
-                out.append(f"{q}#pragma omp simd")
-                out.append(f"{q}for (int b = 0; b < {p.tj}; b++) {{")
-                out.append(f"{q}  {vn_decl}")
-                emit(groups["b"], ind + 1)
-                out.extend(f"{q}  zb_{s.name}[b] = {s.name};" for s in bexp)
-                out.append(f"{q}}}")
-                if tjp > p.tj:
-                    out.append(f"{q}for (int b = {p.tj}; b < {tjp}; b++) {{ "
-                               + " ".join(f"zb_{s.name}[b] = 0;" for s in bexp) + " }")
-            if a_vec:
-                for s in aexp:
-                    out.append(f"{q}{r.ctype(s.dtype)} za_{s.name}[{p.ti}];")
-                out.append(f"{q}#pragma omp simd")
-                out.append(f"{q}for (int a = 0; a < {p.ti}; a++) {{")
-                out.append(f"{q}  {vm_decl}")
-                emit(groups["a"], ind + 1)
-                out.extend(f"{q}  za_{s.name}[a] = {s.name};" for s in aexp)
-                out.append(f"{q}}}")
-            if vreg is not None:
-                aval, bval, V, nv = vreg
-                src = f"zpk_{bval}[{rv}]" if p.pack else f"zb_{bval}"
-                if gpack:
-                    src = f"(zgp_{bval} + ({gpack}) * {p.n} + zj * {p.tj})"
-                out.append(f"{q}" + " ".join(f"zyx_vf{bits} zbv{c} = zyx_vld{bits}(&{src}[{c * V}]);"
-                                             for c in range(nv)))
-                for a in range(p.ti):
-                    out.append(f"{q}{{")
-                    out.append(f"{q}  const int a = {a};")
-                    row_values(q, ind, chunked)
-                    out.append(f"{q}  " + " ".join(f"zacc_{a}_{c} = zyx_vfma{bits}({aval}, zbv{c}, zacc_{a}_{c});"
-                                                   for c in range(nv)))
-                    out.append(f"{q}}}")
-                return
-            out.append(f"{q}for (int a = 0; a < {p.ti}; a++) {{")
-            row_values(q, ind, chunked)
-            out.append(f"{q}  #pragma omp simd")
-            out.append(f"{q}  for (int b = 0; b < {tjp}; b++) {{")
-            out.append(f"{q}    {vn_decl}")
-            if p.pack:
-                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zpk_{s.name}[{rv}][b];" for s in bexp)
-            elif gpack:
-                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zgp_{s.name}[({gpack}) * {p.n} + zj * {p.tj} + b];"
-                           for s in bexp)
-            else:
-                out.extend(f"{q}    {r.ctype(s.dtype)} {s.name} = zb_{s.name}[b];" for s in bexp)
-            emit(groups["ab"], ind + 2)
-            out.append(f"{q}    {update(up.src)}")
-            out.append(f"{q}  }}")
-            out.append(f"{q}}}")
-
-        if K == 1:
-            step(3, False)
+    # ------------------------------------------------------------------ outer product
+    def outer_product(self) -> None:
+        """For each reduction step, the TI x TJ accumulators take ``a[i] * b[j]``."""
+        p, out = self.p, self.out
+        col_loads = [s for s in self.by_side[COL] if s.op == "LOAD"]
+        self.col_loads_gated = bool(col_loads) and all(s.arg[2] for s in col_loads)
+        self.col_stmts_padded = []  # the COL statements, gated by "column < n" for the padding
+        if self.col_loads_gated:
+            wide = Var(p.col_var.name, 0, p.cols + self.padded_cols)  # the range the padded panel reaches
+            for s in self.by_side[COL]:
+                if s.op == "LOAD":
+                    pi, idx, gate = s.arg
+                    s = Assign(s.name, s.dtype, s.op, s.srcs, (pi, idx, tuple(gate) + ((wide, 0, p.cols),)))
+                self.col_stmts_padded.append(s)
+        # a computed A side (a fused ReLU mask, a bias) that reads along the innermost
+        # reduction axis: compute the A panel for ``chunk`` reduction steps at a time, as
+        # vectors along that axis, instead of as scalars once per step
+        row_work = [s for s in self.by_side[ROW] if s.op not in ("LOAD", "CONST")]
+        row_loads = [s for s in self.by_side[ROW] if s.op == "LOAD"]
+        self.chunk = 16 if (row_work and row_loads and self.red_size >= 16
+                            and all(coef(s.arg[1], self.red_var) == 1 for s in row_loads)) else 1
+        # ... or, when it reads along the tile's rows (A^T @ B), as one vector over the rows
+        self.row_vector_panel = self.chunk == 1 and p.row_var is not None and row_work and row_loads \
+            and p.tile_rows >= 4 \
+            and all(coef(s.arg[1], p.row_var.name) == 1 for s in row_loads)
+        for lp in p.nest if self.chunk == 1 else p.nest[:-1]:
+            out.append(f"    for ({self.index_type} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
+        self.col_exports, self.shared_exports, self.row_exports = \
+            self.exported(COL), self.exported(SHARED), self.exported(ROW)
+        if self.chunk == 1:
+            self.outer_step(3, False)
             out.extend("    }" for _ in p.nest)
         else:
-            r_main = R - R % K
-            pad = "  " * (len(p.nest) + 1)
-            pad2 = pad + "  "
-            out.append(f"{pad}for ({it} zr = 0; zr < {r_main}; zr += {K}) {{")
-            for s in nexp:
-                out.append(f"{pad2}{r.ctype(s.dtype)} zn_{s.name}[{K}];")
-            if nexp:
-                out.append(f"{pad2}#pragma omp simd")
-                out.append(f"{pad2}for (int l = 0; l < {K}; l++) {{")
-                out.append(f"{pad2}  {it} {rv} = zr + l;")
-                emit(groups[""], len(pad2) // 2 + 1)
-                out.extend(f"{pad2}  zn_{s.name}[l] = {s.name};" for s in nexp)
-                out.append(f"{pad2}}}")
-            for s in aexp:
-                out.append(f"{pad2}{r.ctype(s.dtype)} za_{s.name}[{p.ti}][{K}];")
-            out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) {{")
-            if vm_decl:
-                out.append(f"{pad2}  {vm_decl}")
-            out.append(f"{pad2}  #pragma omp simd")
-            out.append(f"{pad2}  for (int l = 0; l < {K}; l++) {{")
-            out.append(f"{pad2}    {it} {rv} = zr + l;")
-            emit(groups[""], len(pad2) // 2 + 2)
-            emit(groups["a"], len(pad2) // 2 + 2)
-            out.extend(f"{pad2}    za_{s.name}[a][l] = {s.name};" for s in aexp)
-            out.append(f"{pad2}  }}")
-            out.append(f"{pad2}}}")
-            out.append(f"{pad2}for (int l = 0; l < {K}; l++) {{")
-            out.append(f"{pad2}  {it} {rv} = zr + l;")
-            step(len(pad2) // 2 + 1, True)
-            out.append(f"{pad2}}}")
-            out.append(f"{pad}}}")
-            if r_main < R:
-                out.append(f"{pad}for ({it} {rv} = {r_main}; {rv} < {R}; {rv}++) {{")
-                step(len(pad) // 2 + 1, False)
-                out.append(f"{pad}}}")
+            self.outer_chunked_steps()
             out.extend("    }" for _ in p.nest[:-1])
-    else:
-        # ---- dot: lanes over a chunk of the innermost reduction axis
-        r_main = R - R % L
+
+    def outer_chunked_steps(self) -> None:
+        """The innermost reduction loop in chunks of ``chunk`` steps: the SHARED and ROW
+        panels computed as vectors along the steps, then one outer-product step per lane."""
+        it, out, chunk, rv = self.index_type, self.out, self.chunk, self.red_var
+        steps_main = self.red_size - self.red_size % chunk
+        pad = "  " * (len(self.p.nest) + 1)
+        inner = pad + "  "
+        ind = len(inner) // 2
+        out.append(f"{pad}for ({it} zr = 0; zr < {steps_main}; zr += {chunk}) {{")
+        for s in self.shared_exports:
+            out.append(f"{inner}{self.r.ctype(s.dtype)} zn_{s.name}[{chunk}];")
+        if self.shared_exports:
+            self.simd_loop(inner, ind, "l", chunk, f"{it} {rv} = zr + l;", self.by_side[SHARED],
+                           self.shared_exports, "zn_{}[l]")
+        for s in self.row_exports:
+            out.append(f"{inner}{self.r.ctype(s.dtype)} za_{s.name}[{self.p.tile_rows}][{chunk}];")
+        out.append(f"{inner}for (int a = 0; a < {self.p.tile_rows}; a++) {{")
+        if self.row_decl:
+            out.append(f"{inner}  {self.row_decl}")
+        out.append(f"{inner}  #pragma omp simd")
+        out.append(f"{inner}  for (int l = 0; l < {chunk}; l++) {{")
+        out.append(f"{inner}    {it} {rv} = zr + l;")
+        self.emit(self.by_side[SHARED], ind + 2)
+        self.emit(self.by_side[ROW], ind + 2)
+        out.extend(f"{inner}    za_{s.name}[a][l] = {s.name};" for s in self.row_exports)
+        out.append(f"{inner}  }}")
+        out.append(f"{inner}}}")
+        out.append(f"{inner}for (int l = 0; l < {chunk}; l++) {{")
+        out.append(f"{inner}  {it} {rv} = zr + l;")
+        self.outer_step(ind + 1, True)
+        out.append(f"{inner}}}")
+        out.append(f"{pad}}}")
+        if steps_main < self.red_size:
+            out.append(f"{pad}for ({it} {rv} = {steps_main}; {rv} < {self.red_size}; {rv}++) {{")
+            self.outer_step(len(pad) // 2 + 1, False)
+            out.append(f"{pad}}}")
+
+    def outer_row_values(self, q: str, ind: int, chunked: bool) -> None:
+        """Inside the loop over tile rows: the row index and the ROW values, from the
+        panels or computed here."""
+        if self.row_decl:
+            self.out.append(f"{q}  {self.row_decl}")
+        if chunked:
+            self.declare_from(q + "  ", self.row_exports, "za_{}[a][l]")
+        elif self.row_vector_panel:
+            self.declare_from(q + "  ", self.row_exports, "za_{}[a]")
+        else:
+            self.emit(self.by_side[ROW], ind + 1)
+
+    def outer_col_panel(self, q: str, ind: int) -> None:
+        """The COL values of this step for the tile's columns, into zb_<value>[b]."""
+        p, out, exports = self.p, self.out, self.col_exports
+        for s in exports:
+            out.append(f"{q}{self.r.ctype(s.dtype)} zb_{s.name}[{self.padded_cols}];")
+        if not self.by_side[COL]:
+            return
+        padded = self.padded_cols > p.tile_cols and self.col_loads_gated
+        # every column load gated (a padded window): the panel runs over the padded width
+        # too, the gates extended by "column < n" - a full-width vector loop
+        self.simd_loop(q, ind, "b", self.padded_cols if padded else p.tile_cols, self.col_decl,
+                       self.col_stmts_padded if padded else self.by_side[COL], exports, "zb_{}[b]")
+        if not padded and self.padded_cols > p.tile_cols:
+            out.append(f"{q}for (int b = {p.tile_cols}; b < {self.padded_cols}; b++) {{ "
+                       + " ".join(f"zb_{s.name}[b] = 0;" for s in exports) + " }")
+
+    def outer_step(self, ind: int, chunked: bool) -> None:
+        """One reduction step of the outer product at indent ``ind``; with ``chunked`` the
+        SHARED / ROW values come from the panels at lane ``l``."""
+        p, out, q, gpack = self.p, self.out, "  " * ind, self.global_pack
+        if chunked:
+            self.declare_consts(q, self.consts)
+            self.declare_from(q, self.shared_exports, "zn_{}[l]")
+        else:
+            self.emit(self.by_side[SHARED], ind)
+        if not (p.pack or gpack):  # (else the B values are read from a transposed copy)
+            self.outer_col_panel(q, ind)
+        if self.row_vector_panel:
+            for s in self.row_exports:
+                out.append(f"{q}{self.r.ctype(s.dtype)} za_{s.name}[{p.tile_rows}];")
+            self.simd_loop(q, ind, "a", p.tile_rows, self.row_decl, self.by_side[ROW], self.row_exports, "za_{}[a]")
+        if self.vector_fma is not None:
+            self.outer_vector_fma(q, ind, chunked)
+            return
+        out.append(f"{q}for (int a = 0; a < {p.tile_rows}; a++) {{")
+        self.outer_row_values(q, ind, chunked)
+        out.append(f"{q}  #pragma omp simd")
+        out.append(f"{q}  for (int b = 0; b < {self.padded_cols}; b++) {{")
+        out.append(f"{q}    {self.col_decl}")
+        if p.pack:
+            self.declare_from(q + "    ", self.col_exports, "zpk_{}[" + self.red_var + "][b]")
+        elif gpack:
+            self.declare_from(q + "    ", self.col_exports,
+                              "zgp_{}[(" + gpack + f") * {p.cols} + zj * {p.tile_cols} + b]")
+        else:
+            self.declare_from(q + "    ", self.col_exports, "zb_{}[b]")
+        self.emit(self.by_side[BOTH], ind + 2)
+        out.append(f"{q}    {self.update_stmt(p.update.src)}")
+        out.append(f"{q}  }}")
+        out.append(f"{q}}}")
+
+    def outer_vector_fma(self, q: str, ind: int, chunked: bool) -> None:
+        """The step's multiply-adds on named vector registers, one tile row at a time."""
+        p, out, bits = self.p, self.out, self.bits
+        row_value, col_value, width, per_row = self.vector_fma
+        src = f"zpk_{col_value}[{self.red_var}]" if p.pack else f"zb_{col_value}"
+        if self.global_pack:
+            src = f"(zgp_{col_value} + ({self.global_pack}) * {p.cols} + zj * {p.tile_cols})"
+        out.append(f"{q}" + " ".join(f"zyx_vf{bits} zbv{c} = zyx_vld{bits}(&{src}[{c * width}]);"
+                                     for c in range(per_row)))
+        for a in range(p.tile_rows):
+            out.append(f"{q}{{")
+            out.append(f"{q}  const int a = {a};")
+            self.outer_row_values(q, ind, chunked)
+            out.append(f"{q}  " + " ".join(f"zacc_{a}_{c} = zyx_vfma{bits}({row_value}, zbv{c}, zacc_{a}_{c});"
+                                           for c in range(per_row)))
+            out.append(f"{q}}}")
+
+    # ------------------------------------------------------------------ dot form
+    def dot_product(self) -> None:
+        """Lanes over a chunk of the innermost reduction axis: each accumulator holds a
+        vector of partial sums."""
+        p, it, out, lanes, rv = self.p, self.index_type, self.out, self.p.lanes, self.red_var
+        for lp in p.nest[:-1]:
+            out.append(f"    for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++) {{")
+        self.steps_main = self.red_size - self.red_size % lanes
+        rest = self.red_size % lanes
         # the steps past the last whole chunk: one more chunk with the lanes past the end
         # reading the last step (in bounds) and giving zeros to the product, when the
         # update is a bare multiply-add of panel values (a 28-wide image row: 16 + 12)
-        tail = R % L != 0 and (R % L >= L // 4 or dreg) and fused is not None and not groups["ab"]
+        tail = rest != 0 and (rest >= lanes // 4 or self.dot_vectors) and self.fma is not None \
+            and not self.by_side[BOTH]
         pad = "  " * (len(p.nest) + 1)
-        pad2 = pad + "  "
-
-        def panel(c, rows, decl, gated):
-            exp = exported(c)
-            if not groups[c]:
-                return exp
-            dims = f"[{rows}]" if rows else ""
-            for s in exp:
-                out.append(f"{pad2}{r.ctype(s.dtype)} z{c or 'n'}_{s.name}{dims}[{L}];")
-            if rows:
-                out.append(f"{pad2}for (int {'a' if c == 'a' else 'b'} = 0; {'a' if c == 'a' else 'b'} < {rows}; "
-                           f"{'a' if c == 'a' else 'b'}++) {{")
-                if decl:
-                    out.append(f"{pad2}  {decl}")
-            out.append(f"{pad2}#pragma omp simd")
-            out.append(f"{pad2}for (int l = 0; l < {L}; l++) {{")
-            out.append(f"{pad2}  {it} {rv} = zr + l;")
-            for s in exported(""):
-                if c != "":
-                    out.append(f"{pad2}  {r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];")
-            out.extend(f"{pad2}  {r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts
-                       if c != "")
-            body = [s for s in groups[c] if not (c != "" and s.op == "CONST")]
-            if gated:  # lanes past the end load nothing (masked loads), and export zeros
-                body = [_gate_load(s, p.nest[-1].var, R, r_main + L) for s in body]
-            r.render_body(k, body, len(pad2) // 2 + 1, dict(dtypes), out)
-            sub = "[a]" if c == "a" else "[b]" if c == "b" else ""
-            for s in exp:
-                val = f"(zr + l < {R} ? {s.name} : {r.literal(0, s.dtype)})" if gated else s.name
-                out.append(f"{pad2}  z{c or 'n'}_{s.name}{sub if rows else ''}[l] = {val};")
-            out.append(f"{pad2}}}")
-            if rows:
-                out.append(f"{pad2}}}")
-            return exp
-
-        def chunk(gated):
-            nexp = panel("", 0, "", gated)
-            aexp = panel("a", p.ti, vm_decl, gated)
-            bexp = panel("b", p.tj, vn_decl, gated)
-            if dreg:
-                x, y = fused.srcs if p.cls[fused.srcs[0]] == "a" else fused.srcs[::-1]
-                out.append(f"{pad2}" + " ".join(f"zyx_vf{bits} zav{a} = zyx_vld{bits}(&za_{x}[{a}][0]);"
-                                                for a in range(p.ti)))
-                out.append(f"{pad2}" + " ".join(f"zyx_vf{bits} zbv{b} = zyx_vld{bits}(&zb_{y}[{b}][0]);"
-                                                for b in range(p.tj)))
-                for a in range(p.ti):
-                    out.append(f"{pad2}" + " ".join(f"zacc_{a}_{b} = zyx_vfmav{bits}(zav{a}, zbv{b}, zacc_{a}_{b});"
-                                                    for b in range(p.tj)))
-                return
-            out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++) {{")
-            out.append(f"{pad2}  #pragma omp simd")
-            out.append(f"{pad2}  for (int l = 0; l < {L}; l++) {{")
-            q = pad2 + "    "
-            out.append(f"{q}{it} {rv} = zr + l;")
-            if groups["ab"] and vm_decl:
-                out.append(q + vm_decl)
-            if groups["ab"]:
-                out.append(q + vn_decl)
-            out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zn_{s.name}[l];" for s in nexp)
-            out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = za_{s.name}[a][l];" for s in aexp)
-            out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = zb_{s.name}[b][l];" for s in bexp)
-            out.extend(f"{q}{r.ctype(s.dtype)} {s.name} = {r.literal(s.arg, s.dtype)};" for s in consts
-                       if p.cls[s.name] == "")
-            r.render_body(k, [s for s in groups["ab"]], len(q) // 2, dict(dtypes), out)
-            out.append(q + update(up.src))
-            out.append(f"{pad2}  }}")
-            out.append(f"{pad2}}}")
-
-        out.append(f"{pad}for ({it} zr = 0; zr < {r_main}; zr += {L}) {{")
-        chunk(False)
+        self.pad2 = pad + "  "
+        out.append(f"{pad}for ({it} zr = 0; zr < {self.steps_main}; zr += {lanes}) {{")
+        self.dot_chunk(False)
         out.append(f"{pad}}}")
         if tail:
-            out.append(f"{pad}{{ const {it} zr = {r_main};")
-            chunk(True)
+            out.append(f"{pad}{{ const {it} zr = {self.steps_main};")
+            self.dot_chunk(True)
             out.append(f"{pad}}}")
-        elif r_main < R:
-            # the reduction steps the lanes did not cover, one at a time into lane 0
-            out.append(f"{pad}for ({it} {rv} = {r_main}; {rv} < {R}; {rv}++) {{")
-            out.append(f"{pad2}for (int a = 0; a < {p.ti}; a++) for (int b = 0; b < {p.tj}; b++) {{")
-            if vm_decl:
-                out.append(f"{pad2}  {vm_decl}")
-            out.append(f"{pad2}  {vn_decl}")
-            out.append(f"{pad2}  const int l = 0;")
-            r.render_body(k, p.stmts, len(pad2) // 2 + 1, dict(dtypes), out)
-            out.append(f"{pad2}  {update(up.src)}")
-            out.append(f"{pad2}}}")
-            out.append(f"{pad}}}")
+        elif self.steps_main < self.red_size:
+            self.dot_remainder(pad)
         out.extend("    }" for _ in p.nest[:-1])
-    # ---- epilogue: finish each accumulator and run the statements after the loop
-    if vreg is not None:
-        out.append("    " + " ".join(f"zyx_vst{bits}(&zacc[{a}][{c * vreg[2]}], zacc_{a}_{c});"
-                                     for a in range(p.ti) for c in range(vreg[3])))
-    if dreg:
-        out.append("    " + " ".join(f"zyx_vst{bits}(&zacc[{a}][{b}][0], zacc_{a}_{b});"
-                                     for a in range(p.ti) for b in range(p.tj)))
-    out.append(f"    for (int a = 0; a < {p.ti}; a++) {{")
-    if vm_decl:
-        out.append("      " + vm_decl)
-    out.append(f"      for (int b = 0; b < {p.tj}; b++) {{")
-    out.append("        " + vn_decl)
-    if p.dot:
-        out.append(f"        {t} {acc.name} = zacc[a][b][0];")
-        out.append(f"        for (int l = 1; l < {L}; l++) {acc.name} += zacc[a][b][l];")
-    else:
-        out.append(f"        {t} {acc.name} = " + ("zaccn[a][b] ? NAN : zacc[a][b];" if flagged else "zacc[a][b];"))
-    r.render_body(k, pre + post, 4, {acc.name: acc.dtype}, out)
-    out.append("      }")
-    out.append("    }")
-    if p.pack:
+
+    def dot_remainder(self, pad: str) -> None:
+        """The reduction steps the lanes did not cover, one at a time into lane 0."""
+        p, out, pad2 = self.p, self.out, self.pad2
+        out.append(f"{pad}for ({self.index_type} {self.red_var} = {self.steps_main}; {self.red_var} < {self.red_size}; "
+                   f"{self.red_var}++) {{")
+        out.append(f"{pad2}for (int a = 0; a < {p.tile_rows}; a++) for (int b = 0; b < {p.tile_cols}; b++) {{")
+        if self.row_decl:
+            out.append(f"{pad2}  {self.row_decl}")
+        out.append(f"{pad2}  {self.col_decl}")
+        out.append(f"{pad2}  const int l = 0;")
+        self.emit(p.stmts, len(pad2) // 2 + 1)
+        out.append(f"{pad2}  {self.update_stmt(p.update.src)}")
+        out.append(f"{pad2}}}")
+        out.append(f"{pad}}}")
+
+    def dot_panel(self, side: str, rows: int, decl: str, gated: bool) -> list:
+        """The ``side`` values of this chunk, per lane (and per tile row or column when
+        ``rows``) into z<a|b|n>_<value>; returns the values kept."""
+        p, it, out, pad2, lanes = self.p, self.index_type, self.out, self.pad2, self.p.lanes
+        exports = self.exported(side)
+        if not self.by_side[side]:
+            return exports
+        prefix = f"z{side or 'n'}_"
+        loop_var = "a" if side == ROW else "b"
+        dims = f"[{rows}]" if rows else ""
+        for s in exports:
+            out.append(f"{pad2}{self.r.ctype(s.dtype)} {prefix}{s.name}{dims}[{lanes}];")
+        if rows:
+            out.append(f"{pad2}for (int {loop_var} = 0; {loop_var} < {rows}; {loop_var}++) {{")
+            if decl:
+                out.append(f"{pad2}  {decl}")
+        out.append(f"{pad2}#pragma omp simd")
+        out.append(f"{pad2}for (int l = 0; l < {lanes}; l++) {{")
+        out.append(f"{pad2}  {it} {self.red_var} = zr + l;")
+        if side != SHARED:
+            self.declare_from(pad2 + "  ", self.exported(SHARED), "zn_{}[l]")
+            self.declare_consts(pad2 + "  ", self.consts)
+        body = [s for s in self.by_side[side] if not (side != SHARED and s.op == "CONST")]
+        if gated:  # lanes past the end load nothing (masked loads), and export zeros
+            body = [_gate_load(s, p.nest[-1].var, self.red_size, self.steps_main + lanes) for s in body]
+        self.r.render_body(self.k, body, len(pad2) // 2 + 1, dict(self.dtypes), out)
+        sub = f"[{loop_var}]" if rows else ""
+        for s in exports:
+            val = f"(zr + l < {self.red_size} ? {s.name} : {self.r.literal(0, s.dtype)})" if gated else s.name
+            out.append(f"{pad2}  {prefix}{s.name}{sub}[l] = {val};")
+        out.append(f"{pad2}}}")
+        if rows:
+            out.append(f"{pad2}}}")
+        return exports
+
+    def dot_chunk(self, gated: bool) -> None:
+        """One chunk of ``lanes`` reduction steps: the three panels, then the tile's
+        multiply-adds lane by lane (or on named vectors)."""
+        p, it, out, pad2, bits = self.p, self.index_type, self.out, self.pad2, self.bits
+        shared = self.dot_panel(SHARED, 0, "", gated)
+        row = self.dot_panel(ROW, p.tile_rows, self.row_decl, gated)
+        col = self.dot_panel(COL, p.tile_cols, self.col_decl, gated)
+        if self.dot_vectors:
+            x, y = self.fma.srcs if p.side[self.fma.srcs[0]] == ROW else self.fma.srcs[::-1]
+            out.append(f"{pad2}" + " ".join(f"zyx_vf{bits} zav{a} = zyx_vld{bits}(&za_{x}[{a}][0]);"
+                                            for a in range(p.tile_rows)))
+            out.append(f"{pad2}" + " ".join(f"zyx_vf{bits} zbv{b} = zyx_vld{bits}(&zb_{y}[{b}][0]);"
+                                            for b in range(p.tile_cols)))
+            for a in range(p.tile_rows):
+                out.append(f"{pad2}" + " ".join(f"zacc_{a}_{b} = zyx_vfmav{bits}(zav{a}, zbv{b}, zacc_{a}_{b});"
+                                                for b in range(p.tile_cols)))
+            return
+        out.append(f"{pad2}for (int a = 0; a < {p.tile_rows}; a++) for (int b = 0; b < {p.tile_cols}; b++) {{")
+        out.append(f"{pad2}  #pragma omp simd")
+        out.append(f"{pad2}  for (int l = 0; l < {p.lanes}; l++) {{")
+        q = pad2 + "    "
+        out.append(f"{q}{it} {self.red_var} = zr + l;")
+        if self.by_side[BOTH] and self.row_decl:
+            out.append(q + self.row_decl)
+        if self.by_side[BOTH]:
+            out.append(q + self.col_decl)
+        self.declare_from(q, shared, "zn_{}[l]")
+        self.declare_from(q, row, "za_{}[a][l]")
+        self.declare_from(q, col, "zb_{}[b][l]")
+        self.declare_consts(q, [s for s in self.consts if p.side[s.name] == SHARED])
+        self.r.render_body(self.k, list(self.by_side[BOTH]), len(q) // 2, dict(self.dtypes), out)
+        out.append(q + self.update_stmt(p.update.src))
+        out.append(f"{pad2}  }}")
+        out.append(f"{pad2}}}")
+
+    # ------------------------------------------------------------------ finishing
+    def epilogue(self) -> None:
+        """Finish each accumulator and run the statements after the loop."""
+        p, out, bits, acc = self.p, self.out, self.bits, self.p.acc
+        if self.vector_registers():
+            out.append("    " + " ".join(f"zyx_vst{bits}(&{place}, {reg});" for reg, place in self.vector_registers()))
+        out.append(f"    for (int a = 0; a < {p.tile_rows}; a++) {{")
+        if self.row_decl:
+            out.append("      " + self.row_decl)
+        out.append(f"      for (int b = 0; b < {p.tile_cols}; b++) {{")
+        out.append("        " + self.col_decl)
+        if p.dot:
+            out.append(f"        {self.acc_type} {acc.name} = zacc[a][b][0];")
+            out.append(f"        for (int l = 1; l < {p.lanes}; l++) {acc.name} += zacc[a][b][l];")
+        else:
+            out.append(f"        {self.acc_type} {acc.name} = "
+                       + ("zaccn[a][b] ? NAN : zacc[a][b];" if self.nan_flagged else "zacc[a][b];"))
+        self.r.render_body(self.k, self.pre + self.post, 4, {acc.name: acc.dtype}, out)
+        out.append("      }")
         out.append("    }")
-    out.append("  }")
-    # ---- the edges the tiles did not cover, element by element
-    edges = []
-    if n_main < p.n:
-        edges.append(((0, m_main), (n_main, p.n)))
-    if m_main < p.m:
-        edges.append(((m_main, p.m), (0, p.n)))
-    for (mlo, mhi), (nlo, nhi) in edges:
-        if mlo >= mhi or nlo >= nhi:
-            continue
-        loops_ = []
-        for v, size in k.global_dims:
-            lo, hi = (mlo, mhi) if v is p.vm else (nlo, nhi) if v is p.vn else (0, size)
-            loops_.append(f"for ({it} {v.name} = {lo}; {v.name} < {hi}; {v.name}++)")
-        if parallel:
-            out.append(f"  #pragma omp parallel for collapse({len(loops_)}) schedule(static)")
-        out.extend("  " + h for h in loops_)
-        out.append("  {")
-        r.render_body(k, k.body, 2, {}, out)
+        if p.pack:
+            out.append("    }")
         out.append("  }")
+
+    def edges(self) -> None:
+        """The outputs the tiles did not cover, element by element."""
+        p, k, out = self.p, self.k, self.out
+        edges = []
+        if self.cols_main < p.cols:
+            edges.append(((0, self.rows_main), (self.cols_main, p.cols)))
+        if self.rows_main < p.rows:
+            edges.append(((self.rows_main, p.rows), (0, p.cols)))
+        for (row_lo, row_hi), (col_lo, col_hi) in edges:
+            if row_lo >= row_hi or col_lo >= col_hi:
+                continue
+            loops = []
+            for v, size in k.global_dims:
+                lo, hi = (row_lo, row_hi) if v is p.row_var else (col_lo, col_hi) if v is p.col_var else (0, size)
+                loops.append(f"for ({self.index_type} {v.name} = {lo}; {v.name} < {hi}; {v.name}++)")
+            if self.parallel:
+                out.append(f"  #pragma omp parallel for collapse({len(loops)}) schedule(static)")
+            out.extend("  " + h for h in loops)
+            out.append("  {")
+            self.r.render_body(k, k.body, 2, {}, out)
+            out.append("  }")

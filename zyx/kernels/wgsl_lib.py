@@ -19,6 +19,11 @@ import re
 
 def _float_helpers(t: str) -> dict[str, str]:
     """Helpers for one float type (f32 or f64); f64 ones need 64-bit integers."""
+    return {**_float_bits(t), **_float_math(t)}
+
+
+def _float_consts(t: str) -> tuple:
+    """The spellings the parts of ``_float_helpers`` share."""
     u = "u32" if t == "f32" else "u64"
     s = "u" if t == "f32" else "lu"
     absmask, expmask, sign, qnan = (("0x7fffffff", "0x7f800000", "0x80000000", "0x7fc00000") if t == "f32" else
@@ -28,6 +33,12 @@ def _float_helpers(t: str) -> dict[str, str]:
     one, zero, half = f"1.0{lit}", f"0.0{lit}", f"0.5{lit}"
     mb = 23 if t == "f32" else 52
     mmask, hidden = hex((1 << mb) - 1), hex(1 << mb)
+    return (u, s, absmask, expmask, sign, qnan, lit, one, zero, half, mb, mmask, hidden)
+
+
+def _float_bits(t: str) -> dict[str, str]:
+    """Bit tests, NaN-aware selects and NumPy's division and modulo."""
+    (u, s, absmask, expmask, sign, qnan, lit, one, zero, half, mb, mmask, hidden) = _float_consts(t)
     return {
         f"isnan_{t}": f"fn zyx_isnan_{t}(x: {t}) -> bool {{ return (bitcast<{u}>(x) & {absmask}{s}) > {expmask}{s}; }}",
         f"isinf_{t}": f"fn zyx_isinf_{t}(x: {t}) -> bool {{ return (bitcast<{u}>(x) & {absmask}{s}) == {expmask}{s}; }}",
@@ -96,6 +107,13 @@ def _float_helpers(t: str) -> dict[str, str]:
   if (m != {zero}) {{ if ((b < {zero}) != (m < {zero})) {{ m = m + b; }} }} else {{ m = zyx_copysign_{t}({zero}, b); }}
   return m;
 }}""",
+    }
+
+
+def _float_math(t: str) -> dict[str, str]:
+    """Math functions not built into WGSL (pow, expm1, log1p, hypot, erf, nextafter)."""
+    (u, s, absmask, expmask, sign, qnan, lit, one, zero, half, mb, mmask, hidden) = _float_consts(t)
+    return {
         f"pow_{t}": f"""fn zyx_pow_{t}(x: {t}, y: {t}) -> {t} {{
   if (y == {zero} || x == {one}) {{ return {one}; }}
   if (zyx_isnan_{t}(x) || zyx_isnan_{t}(y)) {{ return zyx_nan_{t}(); }}
@@ -461,6 +479,11 @@ def _soft_math(t: str) -> dict[str, str]:
     """exp, log, sin, cos, atan... in software for one float type. Vulkan's 64-bit floats
     have no transcendental instructions at all, and 32-bit ones are only approximate
     (absolute error, no NaN handling) on some drivers, so both types use these."""
+    return {**_soft_exp_trig(t), **_soft_inverse_hyperbolic(t)}
+
+
+def _soft_consts(t: str) -> tuple:
+    """The spellings the parts of ``_soft_math`` share."""
     (lit, u, bits, mb, bias, ln2hi, ln2lo, eterms, ovf, unf, lden, tiny, sub, pio2, sterms, aden,
      (sinh_big, tanh_big, asinh_big), trig_max) = _SOFT_PARAMS[t]
     one, zero, half = f"1.0{lit}", f"0.0{lit}", f"0.5{lit}"
@@ -471,6 +494,14 @@ def _soft_math(t: str) -> dict[str, str]:
     hidden = f"0x{1 << mb:x}{us}"
     m0, m1 = ("mant", "0u") if t == "f32" else ("u32(mant & 0xfffffffflu)", "u32(mant >> 32u)")
     ln2 = f"0.6931471805599453{lit}"
+    return (lit, u, bits, mb, bias, ln2hi, ln2lo, eterms, ovf, unf, lden, tiny, sub, pio2, sterms, aden, trig_max,
+            sinh_big, tanh_big, asinh_big, one, zero, half, us, mmask, onebits, emask, hidden, m0, m1, ln2)
+
+
+def _soft_exp_trig(t: str) -> dict[str, str]:
+    """exp, log and the circular functions in software."""
+    (lit, u, bits, mb, bias, ln2hi, ln2lo, eterms, ovf, unf, lden, tiny, sub, pio2, sterms, aden, trig_max,
+     sinh_big, tanh_big, asinh_big, one, zero, half, us, mmask, onebits, emask, hidden, m0, m1, ln2) = _soft_consts(t)
     return {
         f"exp_{t}": f"""fn zyx_exp_{t}(x: {t}) -> {t} {{
   if (zyx_isnan_{t}(x)) {{ return x; }}
@@ -564,6 +595,14 @@ def _soft_math(t: str) -> dict[str, str]:
   if (x > {zero}) {{ return r; }}
   return r + zyx_copysign_{t}(pi, y);
 }}""",
+    }
+
+
+def _soft_inverse_hyperbolic(t: str) -> dict[str, str]:
+    """The inverse circular and the hyperbolic functions, exp2 and log2, in software."""
+    (lit, u, bits, mb, bias, ln2hi, ln2lo, eterms, ovf, unf, lden, tiny, sub, pio2, sterms, aden, trig_max,
+     sinh_big, tanh_big, asinh_big, one, zero, half, us, mmask, onebits, emask, hidden, m0, m1, ln2) = _soft_consts(t)
+    return {
         f"asin_{t}": (f"fn zyx_asin_{t}(x: {t}) -> {t} {{ if (x == {zero}) {{ return x; }} "
                       f"return zyx_atan2_{t}(x, sqrt(({one} - x) * ({one} + x))); }}"),
         f"acos_{t}": f"fn zyx_acos_{t}(x: {t}) -> {t} {{ return zyx_atan2_{t}(sqrt(({one} - x) * ({one} + x)), x); }}",

@@ -1,15 +1,24 @@
 """Movement and indexing on Tensor: reshape, permute, slicing, padding, concatenation,
 gather. None of these copy: they become index arithmetic in the kernels that read them.
+
+The functions take the tensor first; ``_MovementMixin`` at the bottom makes them Tensor's
+methods (``Tensor`` inherits it).
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import dtypes as dt
 from ._views import apply_steps, assign, make_view, new_handle, write_through
-from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
+from .tensor import AxisError, broadcast_shapes, normalize_axis
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MovementMixin)
 
 
 def _shape_args(shape) -> tuple:
@@ -679,18 +688,40 @@ def _scatter_host(self: Tensor, sel: Tensor, v: Tensor) -> Tensor:
     return Tensor(base.reshape(self.shape), device=self.device)
 
 
-_METHODS = {
-    "reshape": reshape, "view": reshape, "permute": permute, "swapaxes": swapaxes,
-    "transpose": transpose, "broadcast_to": broadcast_to, "expand": expand, "squeeze": squeeze,
-    "unsqueeze": unsqueeze, "flatten": flatten, "flip": flip, "pad": pad, "split": split,
-    "chunk": chunk, "roll": roll, "repeat": repeat, "tile": tile, "gather": gather, "take": take,
-    "take_along_axis": take_along_axis, "__getitem__": getitem, "__setitem__": setitem,
-    "shrink": shrink_to,
-}
+class _MovementMixin:
+    """Reshaping, views, padding, concatenation and indexing: methods of ``Tensor``, which
+    inherits this class. Each entry is one of the functions above (they take the tensor
+    first; ``cat`` and ``stack`` take a sequence and are static)."""
 
+    __slots__ = ()
 
-def install() -> None:
-    for name, fn in _METHODS.items():
-        setattr(Tensor, name, fn)
-    Tensor.cat = staticmethod(cat)
-    Tensor.stack = staticmethod(stack)
+    # ------------------------------------------------------------ views
+    reshape = reshape
+    view = reshape
+    permute = permute
+    swapaxes = swapaxes
+    transpose = transpose
+    squeeze = squeeze
+    unsqueeze = unsqueeze
+    flatten = flatten
+    flip = flip
+    shrink = shrink_to
+
+    # ------------------------------------------------------------ new arrays
+    broadcast_to = broadcast_to
+    expand = expand
+    pad = pad
+    split = split
+    chunk = chunk
+    roll = roll
+    repeat = repeat
+    tile = tile
+    cat = staticmethod(cat)
+    stack = staticmethod(stack)
+
+    # ------------------------------------------------------------ indexing
+    __getitem__ = getitem
+    __setitem__ = setitem
+    gather = gather
+    take = take
+    take_along_axis = take_along_axis

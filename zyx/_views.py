@@ -25,11 +25,16 @@ they apply, are in ``_movement.py``.
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 from . import dtypes as dt
 from . import graph
 from . import tensor as _tensor
-from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it imports this module first)
 
 
 class ViewLink:

@@ -9,6 +9,8 @@ See README.md and docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
+import typing as _typing
+
 # zyx.tensor first: it imports the modules of Tensor's bases (_math, _reduce, _movement,
 # creation) before it defines the class, and hands them the class after
 from .tensor import AxisError, Tensor, TensorLike, broadcast_shapes
@@ -22,7 +24,21 @@ from .device import (Device, DeviceUnavailable, available_devices, get_device, m
 from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
                      int32, int64, uint8, uint16, uint32, uint64, get_default_float, set_default_float)
 from . import realize as _engine  # the module; the public name zyx.realize is the function below
-from .tensor import realize
+from .tensor import realize as _realize
+
+
+class _RealizeFunction(_typing.Protocol):
+    """The type of ``zyx.realize``: the function, with the engine's controls on it."""
+    stats: _typing.Any
+    clear_cache: _typing.Callable[..., _typing.Any]
+    specialization: _typing.Callable[..., _typing.Any]
+    set_specialization: _typing.Callable[..., _typing.Any]
+    wait_compiles: _typing.Callable[..., _typing.Any]
+
+    def __call__(self, *items: _typing.Any) -> None: ...
+
+
+realize = _typing.cast(_RealizeFunction, _realize)
 
 # `zyx.realize(...)` realizes tensors; `zyx.realize.stats`, `zyx.realize.clear_cache()` and the
 # specialization policy reach the engine's counters, schedule cache and compile policy (also importable as `from zyx.realize import

@@ -208,14 +208,14 @@ def ge(self: Tensor, other: TensorLike, /) -> Tensor:
     return le(self._operand(other, ">="), self) if not isinstance(other, Tensor) else le(other, self)
 
 
-def _eq_dunder(self: Tensor, other: object, /) -> Tensor:
+def _eq_dunder(self: Tensor, other: Any, /) -> Tensor:
     try:
         return eq(self, other)
     except TypeError:
         return NotImplemented
 
 
-def _ne_dunder(self: Tensor, other: object, /) -> Tensor:
+def _ne_dunder(self: Tensor, other: Any, /) -> Tensor:
     try:
         return ne(self, other)
     except TypeError:

@@ -14,6 +14,7 @@ find it.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -89,7 +90,7 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
             elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
                 arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
-        arr = np.asarray(data, dtype=dtype.np)
+        arr = np.asarray(data, dtype=dtype.np)  # type: ignore[union-attr]  # callers give scalars a dtype
     else:
         arr = np.asarray(data)
     if arr.dtype == object:
@@ -139,6 +140,9 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
     # made). Both belong to the view rule in ``_views.py``.
     __slots__ = ("_node", "_view", "_dependents", "__weakref__")
     __array_priority__ = 100
+    _node: Node
+    _view: _views.ViewLink | None
+    _dependents: list[weakref.ref[Tensor]] | None
 
     def __init__(self, data: Any, dtype=None, device=None):
         self._view = self._dependents = None

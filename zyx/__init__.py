@@ -9,6 +9,11 @@ See README.md and docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
+import typing as _typing
+
+# zyx.tensor first: it imports the modules of Tensor's bases (_math, _reduce, _movement,
+# creation) before it defines the class, and hands them the class after
+from .tensor import AxisError, Tensor, TensorLike, broadcast_shapes
 from . import _math, _movement, _reduce, creation
 from . import debug
 from .creation import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
@@ -19,7 +24,21 @@ from .device import (Device, DeviceUnavailable, available_devices, get_device, m
 from .dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32, float64, int8, int16,
                      int32, int64, uint8, uint16, uint32, uint64, get_default_float, set_default_float)
 from . import realize as _engine  # the module; the public name zyx.realize is the function below
-from .tensor import AxisError, Tensor, broadcast_shapes, realize
+from .tensor import realize as _realize
+
+
+class _RealizeFunction(_typing.Protocol):
+    """The type of ``zyx.realize``: the function, with the engine's controls on it."""
+    stats: _typing.Any
+    clear_cache: _typing.Callable[..., _typing.Any]
+    specialization: _typing.Callable[..., _typing.Any]
+    set_specialization: _typing.Callable[..., _typing.Any]
+    wait_compiles: _typing.Callable[..., _typing.Any]
+
+    def __call__(self, *items: _typing.Any) -> None: ...
+
+
+realize = _typing.cast(_RealizeFunction, _realize)
 
 # `zyx.realize(...)` realizes tensors; `zyx.realize.stats`, `zyx.realize.clear_cache()` and the
 # specialization policy reach the engine's counters, schedule cache and compile policy (also importable as `from zyx.realize import
@@ -30,12 +49,7 @@ realize.specialization = _engine.specialization  # with zyx.realize.specializati
 realize.set_specialization = _engine.set_specialization
 realize.wait_compiles = _engine.wait_compiles
 
-_math.install()
-_movement.install()
-_reduce.install()
-creation._install()
-
-from .autograd import GradientTape, no_grad  # noqa: E402 - needs the installed Tensor methods
+from .autograd import GradientTape, no_grad  # noqa: E402 - builds on Tensor
 from . import nn, optim  # noqa: E402 - zyx.nn / zyx.optim build on the above
 
 bool = bool_  # noqa: A001 - the dtype, as in NumPy's namespace
@@ -61,7 +75,7 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "DType", "Device", "realize", "realize_all", "manual_seed", "zeros", "ones", "full", "empty",
+    "Tensor", "TensorLike", "DType", "Device", "realize", "realize_all", "manual_seed", "zeros", "ones", "full", "empty",
     "arange", "linspace", "eye", "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn",
     "uniform", "randint", "normal", "from_numpy", "cat", "stack", "where", "get_device", "available_devices",
     "set_default_device", "default_device", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16",

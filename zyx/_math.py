@@ -1,14 +1,27 @@
 """Elementwise math on Tensor: operators, unary functions and activations.
 
-Every function here is a composition of the primitive methods of ``tensor.py``.
+Every function here is a composition of the primitive methods of ``tensor.py``. The
+functions take the tensor first, so they are Tensor's methods as they stand:
+``_MathMixin`` at the bottom names each one (``__mul__ = mul``), and ``Tensor`` inherits
+it. The array API namespace calls the same functions.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import dtypes as dt
 from .dtypes import DType
-from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .tensor import Tensor, TensorLike
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MathMixin)
+
+# The types of the methods the factories below make (the tensor they are called on comes
+# first, typed ``Any`` so that each binds as a method of the class that inherits it)
+_Unary = Callable[[Any], "Tensor"]
+_Binary = Callable[[Any, "TensorLike"], "Tensor"]
 
 
 def _float_dtype(d: DType) -> DType:
@@ -21,13 +34,13 @@ def _to_float(x: Tensor) -> Tensor:
     return x.cast(d) if d is not x.dtype else x
 
 
-def _float_unary(op: str, complex_ok: bool = True):
+def _float_unary(op: str, complex_ok: bool = True) -> _Unary:
     def f(self: Tensor) -> Tensor:
         x = _to_float(self)
         if x.dtype.is_complex and not complex_ok:
             raise TypeError(f"{op.lower()} is not defined for complex tensors")
         return x._unary(op)
-    f.__name__ = op.lower()
+    f.__name__ = f.__qualname__ = op.lower()
     f.__doc__ = f"Elementwise {op.lower()}; integer and boolean inputs are promoted to floating."
     return f
 
@@ -36,10 +49,10 @@ def _float_unary(op: str, complex_ok: bool = True):
 _COMPARE = frozenset({"CMPLT", "CMPLE", "CMPEQ", "CMPNE"})
 
 
-def _binop(op: str, dtype_rule=None, reverse: bool = False):
+def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False) -> _Binary:
     compare = op in _COMPARE
 
-    def f(self: Tensor, other, /) -> Tensor:
+    def f(self: Tensor, other: TensorLike, /) -> Tensor:
         # fast paths, the common cases of array code: an operand of the same shape and
         # dtype, or a Python float with a float tensor (nothing to promote or broadcast)
         if dtype_rule is None:
@@ -61,15 +74,16 @@ def _binop(op: str, dtype_rule=None, reverse: bool = False):
         a, b = a._broadcast_pair(b, d)
         out_dtype = dt.bool_ if op in ("CMPLT", "CMPLE", "CMPEQ", "CMPNE") else d
         return a._binary(op, b, out_dtype)
+    f.__name__ = f.__qualname__ = op.lower() if not reverse else "r" + op.lower()
     return f
 
 
-def _truediv(reverse: bool = False):
+def _truediv(reverse: bool = False) -> _Binary:
     """True division. Its result dtype: for integer (or boolean) operands the *default
     floating dtype*, read at call time (float32, or float64 under the float64 default), as
     PyTorch does - never a half type, and uint64 / int64 too (NumPy gives float64 for every
     integer pair; the standard leaves it to the implementation); else the promoted dtype."""
-    def f(self: Tensor, other, /) -> Tensor:
+    def f(self: Tensor, other: TensorLike, /) -> Tensor:
         o = self._operand(other, "/")
         a, b = (o, self) if reverse else (self, o)
         if a.dtype.kind in "iub" and b.dtype.kind in "iub":
@@ -78,10 +92,11 @@ def _truediv(reverse: bool = False):
             d = dt.promote_types(a.dtype, b.dtype)
         a, b = a._broadcast_pair(b, d)
         return a._binary("DIV", b, d)
+    f.__name__ = f.__qualname__ = "rtruediv" if reverse else "truediv"
     return f
 
 
-def _no_complex(name):
+def _no_complex(name: str) -> Callable[[DType], DType]:
     def rule(d: DType) -> DType:
         if d.is_complex:
             raise TypeError(f"{name} is not defined for complex tensors")
@@ -89,7 +104,7 @@ def _no_complex(name):
     return rule
 
 
-def _int_only(name):
+def _int_only(name: str) -> Callable[[DType], DType]:
     def rule(d: DType) -> DType:
         if d.kind not in "iub":
             raise TypeError(f"{name} needs integer or boolean tensors (got {d.name})")
@@ -97,7 +112,7 @@ def _int_only(name):
     return rule
 
 
-def _int_strict(name):
+def _int_strict(name: str) -> Callable[[DType], DType]:
     def rule(d: DType) -> DType:
         if d.kind not in "iu":
             raise TypeError(f"{name} needs integer tensors (got {d.name})")
@@ -121,7 +136,7 @@ _pow = _binop("POW")
 rpow = _binop("POW", reverse=True)
 
 
-def pow_(self: Tensor, other, /) -> Tensor:
+def pow_(self: Tensor, other: TensorLike, /) -> Tensor:
     """``self ** other``. As in NumPy, an integer tensor to a negative integer power known
     when the graph is built (a Python int, a constant) raises ValueError; negative values
     inside an integer exponent tensor give ``trunc(x ** e)`` (documented in array_api.md)."""
@@ -132,19 +147,19 @@ def pow_(self: Tensor, other, /) -> Tensor:
     return _pow(self, other)
 maximum = _binop("MAX", _no_complex("maximum"))
 minimum = _binop("MIN", _no_complex("minimum"))
-def _float_binop(op: str, name: str):
+def _float_binop(op: str, name: str) -> _Binary:
     """A binary function of real floating-point values. Integer operands take NumPy's float
     type each (int8 -> float16, int16 -> float32, int32 -> float64) before promotion, as
     NumPy's loop selection does: hypot(uint16, int16) is float32, not float64 (the float of
     their promoted int32)."""
-    def f(self: Tensor, other, /) -> Tensor:
+    def f(self: Tensor, other: TensorLike, /) -> Tensor:
         o = self._operand(other, name)
         d = dt.promote_types(_float_dtype(self.dtype), _float_dtype(o.dtype))
         if d.is_complex:
             raise TypeError(f"{name} is not defined for complex tensors")
         a, b = self._broadcast_pair(o, d)
         return a._binary(op, b, d)
-    f.__name__ = name
+    f.__name__ = f.__qualname__ = name
     return f
 
 
@@ -154,7 +169,7 @@ copysign = _float_binop("COPYSIGN", "copysign")
 _nextafter_prim = _float_binop("NEXTAFTER", "nextafter")
 
 
-def nextafter(self: Tensor, other) -> Tensor:
+def nextafter(self: Tensor, other: TensorLike) -> Tensor:
     """The next representable value after self towards other. Half dtypes are computed
     in float32 inside kernels, so for them the step is taken on the 16-bit pattern."""
     o = self._operand(other, "nextafter")
@@ -185,41 +200,41 @@ eq = _binop("CMPEQ")
 ne = _binop("CMPNE")
 
 
-def gt(self: Tensor, other, /) -> Tensor:
+def gt(self: Tensor, other: TensorLike, /) -> Tensor:
     return lt(self._operand(other, ">"), self) if not isinstance(other, Tensor) else lt(other, self)
 
 
-def ge(self: Tensor, other, /) -> Tensor:
+def ge(self: Tensor, other: TensorLike, /) -> Tensor:
     return le(self._operand(other, ">="), self) if not isinstance(other, Tensor) else le(other, self)
 
 
-def _eq_dunder(self: Tensor, other, /):
+def _eq_dunder(self: Tensor, other: Any, /) -> Tensor:
     try:
         return eq(self, other)
     except TypeError:
         return NotImplemented
 
 
-def _ne_dunder(self: Tensor, other, /):
+def _ne_dunder(self: Tensor, other: Any, /) -> Tensor:
     try:
         return ne(self, other)
     except TypeError:
         return NotImplemented
 
 
-def logical_and(self: Tensor, other) -> Tensor:
+def logical_and(self: Tensor, other: TensorLike) -> Tensor:
     a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
     a, b = a._broadcast_pair(b)
     return a._binary("AND", b)
 
 
-def logical_or(self: Tensor, other) -> Tensor:
+def logical_or(self: Tensor, other: TensorLike) -> Tensor:
     a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
     a, b = a._broadcast_pair(b)
     return a._binary("OR", b)
 
 
-def logical_xor(self: Tensor, other) -> Tensor:
+def logical_xor(self: Tensor, other: TensorLike) -> Tensor:
     a, b = self.cast(dt.bool_), self._operand(other).cast(dt.bool_)
     a, b = a._broadcast_pair(b)
     return a._binary("XOR", b)
@@ -265,7 +280,7 @@ def square(self: Tensor) -> Tensor:
     return self * self
 
 
-def _rounding(op: str):
+def _rounding(op: str) -> _Unary:
     def f(self: Tensor) -> Tensor:
         if self.dtype.kind in "iub":
             return self
@@ -274,7 +289,7 @@ def _rounding(op: str):
                 return complex_(self.real._unary(op), self.imag._unary(op))
             raise TypeError(f"{op.lower()} is not defined for complex tensors")
         return self._unary(op)
-    f.__name__ = op.lower()
+    f.__name__ = f.__qualname__ = op.lower()
     return f
 
 
@@ -370,7 +385,7 @@ def angle(self: Tensor) -> Tensor:
     return self._unary("ANGLE", dt.real_of(self.dtype))
 
 
-def complex_(re: Tensor, im) -> Tensor:
+def complex_(re: Tensor, im: TensorLike) -> Tensor:
     """Build a complex tensor from real and imaginary parts."""
     im = re._operand(im)
     d = dt.promote_types(re.dtype, im.dtype)
@@ -381,7 +396,7 @@ def complex_(re: Tensor, im) -> Tensor:
     return a._binary("COMPLEX", b, dt.complex_of(a.dtype))
 
 
-def where(cond: Tensor, a, b) -> Tensor:
+def where(cond: Tensor, a: TensorLike, b: TensorLike) -> Tensor:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together)."""
     if isinstance(a, Tensor):
         b = a._operand(b)
@@ -402,7 +417,7 @@ def _bshape(*shapes):
     return broadcast_shapes(*shapes)
 
 
-def clip(self: Tensor, min=None, max=None) -> Tensor:
+def clip(self: Tensor, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
     out = self
     if min is not None:
         m = self._operand(min)
@@ -468,7 +483,7 @@ def hardtanh(self: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
     return clip(self, lo, hi)
 
 
-def logaddexp(self: Tensor, other) -> Tensor:
+def logaddexp(self: Tensor, other: TensorLike) -> Tensor:
     """log(exp(a) + exp(b)) as max(a, b) + log1p(exp(-|a - b|)): the small term keeps its
     digits (logaddexp(0, -40) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
     o = self._operand(other)
@@ -478,47 +493,20 @@ def logaddexp(self: Tensor, other) -> Tensor:
     return where(logical_and(isinf(m), a == b), m, m + log1p(exp(-abs_(a - b))))
 
 
-def lerp(self: Tensor, end, weight) -> Tensor:
+def lerp(self: Tensor, end: TensorLike, weight: TensorLike) -> Tensor:
     return self + (self._operand(end) - self) * weight
-
-
-_METHODS = {
-    "__add__": add, "__radd__": radd, "__sub__": sub, "__rsub__": rsub, "__mul__": mul,
-    "__rmul__": rmul, "__truediv__": truediv, "__rtruediv__": rtruediv, "__floordiv__": floordiv,
-    "__rfloordiv__": rfloordiv, "__mod__": mod, "__rmod__": rmod, "__pow__": pow_, "__rpow__": rpow,
-    "__and__": bitwise_and, "__rand__": rand_, "__or__": bitwise_or, "__ror__": ror,
-    "__xor__": bitwise_xor, "__rxor__": rxor, "__lshift__": lshift, "__rlshift__": rlshift,
-    "__rshift__": rshift, "__rrshift__": rrshift, "__lt__": lt, "__le__": le, "__gt__": gt,
-    "__ge__": ge, "__eq__": _eq_dunder, "__ne__": _ne_dunder, "__neg__": neg, "__pos__": pos,
-    "__abs__": abs_, "__invert__": bitwise_not,
-    "add": add, "sub": sub, "mul": mul, "div": truediv, "truediv": truediv, "floordiv": floordiv,
-    "mod": mod, "pow": pow_, "maximum": maximum, "minimum": minimum, "atan2": atan2, "hypot": hypot,
-    "copysign": copysign, "nextafter": nextafter, "bitwise_and": bitwise_and, "bitwise_or": bitwise_or,
-    "bitwise_xor": bitwise_xor, "bitwise_not": bitwise_not, "lshift": lshift, "rshift": rshift,
-    "lt": lt, "le": le, "gt": gt, "ge": ge, "eq": eq, "ne": ne,
-    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
-    "logical_not": logical_not, "neg": neg, "abs": abs_, "reciprocal": reciprocal, "rsqrt": rsqrt,
-    "square": square, "floor": floor, "ceil": ceil, "round": round_, "trunc": trunc, "exp": exp,
-    "exp2": exp2, "expm1": expm1, "log": log, "log2": log2, "log10": log10, "log1p": log1p,
-    "sqrt": sqrt, "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos, "atan": atan,
-    "sinh": sinh, "cosh": cosh, "tanh": tanh, "asinh": asinh, "acosh": acosh, "atanh": atanh,
-    "erf": erf, "sign": sign, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
-    "signbit": signbit, "conj": conj, "angle": angle, "where": where, "clip": clip, "relu": relu,
-    "sigmoid": sigmoid, "silu": silu, "gelu": gelu, "softplus": softplus, "leaky_relu": leaky_relu,
-    "elu": elu, "mish": mish, "hardtanh": hardtanh, "logaddexp": logaddexp, "lerp": lerp,
-}
 
 
 _KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
 
 
-def _inplace(op_name: str):
+def _inplace(op_name: str) -> _Binary:
     """``x op= y``: computes ``x op y`` and rebinds ``x``'s graph to the result (the
     tensor object is mutated, as with ``__setitem__``). The result keeps ``x``'s shape
     and dtype: a result that broadcasts to a bigger shape raises ValueError, one of a
     higher kind (float into an int tensor) raises TypeError, a wider one of the same
     kind is cast back (NumPy's same_kind rule)."""
-    def f(self: Tensor, other, /) -> Tensor:
+    def f(self: Tensor, other: TensorLike, /) -> Tensor:
         out = getattr(Tensor, op_name)(self, other)
         if out is NotImplemented:
             return NotImplemented
@@ -533,18 +521,161 @@ def _inplace(op_name: str):
         from ._views import assign
         assign(self, out)  # through a view to its root, and on to the root's other views
         return self
-    f.__name__ = "__i" + op_name[2:]
+    f.__name__ = f.__qualname__ = "__i" + op_name[2:]
     return f
 
 
-_INPLACE = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift",
-            "rshift")
 
+class _MathMixin:
+    """The elementwise operators and methods of ``Tensor``, which inherits this class.
+    Each entry is one of the functions above: they take the tensor first, so a function
+    is its method unchanged (no wrapper on the hot path of ``x * y``)."""
 
-def install() -> None:
-    for name, fn in _METHODS.items():
-        setattr(Tensor, name, fn)
-    for op in _INPLACE:
-        setattr(Tensor, f"__i{op}__", _inplace(f"__{op}__"))
-    Tensor.real = property(real)
-    Tensor.imag = property(imag)
+    __slots__ = ()
+
+    # ------------------------------------------------------------ arithmetic operators
+    __add__, __radd__ = add, radd
+    __sub__, __rsub__ = sub, rsub
+    __mul__, __rmul__ = mul, rmul
+    __truediv__, __rtruediv__ = truediv, rtruediv
+    __floordiv__, __rfloordiv__ = floordiv, rfloordiv
+    __mod__, __rmod__ = mod, rmod
+    __pow__, __rpow__ = pow_, rpow
+    __neg__ = neg
+    __pos__ = pos
+    __abs__ = abs_
+
+    # ------------------------------------------------------------ bitwise operators
+    __and__, __rand__ = bitwise_and, rand_
+    __or__, __ror__ = bitwise_or, ror
+    __xor__, __rxor__ = bitwise_xor, rxor
+    __lshift__, __rlshift__ = lshift, rlshift
+    __rshift__, __rrshift__ = rshift, rrshift
+    __invert__ = bitwise_not
+
+    # ------------------------------------------------------------ comparisons (elementwise, boolean results)
+    __lt__ = lt
+    __le__ = le
+    __gt__ = gt
+    __ge__ = ge
+    __eq__ = _eq_dunder  # type: ignore[assignment]  # elementwise, as in NumPy: a Tensor, not a bool
+    __ne__ = _ne_dunder  # type: ignore[assignment]
+
+    # ------------------------------------------------------------ in-place operators (rebind the tensor)
+    __iadd__ = _inplace("__add__")
+    __isub__ = _inplace("__sub__")
+    __imul__ = _inplace("__mul__")
+    __itruediv__ = _inplace("__truediv__")
+    __ifloordiv__ = _inplace("__floordiv__")
+    __imod__ = _inplace("__mod__")
+    __ipow__ = _inplace("__pow__")
+    __imatmul__ = _inplace("__matmul__")
+    __iand__ = _inplace("__and__")
+    __ior__ = _inplace("__or__")
+    __ixor__ = _inplace("__xor__")
+    __ilshift__ = _inplace("__lshift__")
+    __irshift__ = _inplace("__rshift__")
+
+    # ------------------------------------------------------------ named arithmetic
+    add = add
+    sub = sub
+    mul = mul
+    div = truediv
+    truediv = truediv
+    floordiv = floordiv
+    mod = mod
+    pow = pow_
+    maximum = maximum
+    minimum = minimum
+    atan2 = atan2
+    hypot = hypot
+    copysign = copysign
+    nextafter = nextafter
+    logaddexp = logaddexp
+    lerp = lerp
+    neg = neg
+    abs = abs_
+    reciprocal = reciprocal
+    rsqrt = rsqrt
+    square = square
+    sign = sign
+    clip = clip
+    where = where  # cond.where(a, b): a where cond is true, else b
+
+    # ------------------------------------------------------------ named bitwise, logical and comparisons
+    bitwise_and = bitwise_and
+    bitwise_or = bitwise_or
+    bitwise_xor = bitwise_xor
+    bitwise_not = bitwise_not
+    lshift = lshift
+    rshift = rshift
+    logical_and = logical_and
+    logical_or = logical_or
+    logical_xor = logical_xor
+    logical_not = logical_not
+    lt = lt
+    le = le
+    gt = gt
+    ge = ge
+    eq = eq
+    ne = ne
+
+    # ------------------------------------------------------------ rounding
+    floor = floor
+    ceil = ceil
+    round = round_
+    trunc = trunc
+
+    # ------------------------------------------------------------ transcendental functions
+    exp = exp
+    exp2 = exp2
+    expm1 = expm1
+    log = log
+    log2 = log2
+    log10 = log10
+    log1p = log1p
+    sqrt = sqrt
+    sin = sin
+    cos = cos
+    tan = tan
+    asin = asin
+    acos = acos
+    atan = atan
+    sinh = sinh
+    cosh = cosh
+    tanh = tanh
+    asinh = asinh
+    acosh = acosh
+    atanh = atanh
+    erf = erf
+
+    # ------------------------------------------------------------ classification
+    isnan = isnan
+    isinf = isinf
+    isfinite = isfinite
+    signbit = signbit
+
+    # ------------------------------------------------------------ complex numbers
+    conj = conj
+    angle = angle
+
+    @property
+    def real(self) -> Tensor:
+        """The real part (the tensor itself when it is real)."""
+        return real(self)  # type: ignore[arg-type]  # self is a Tensor: this class is its base
+
+    @property
+    def imag(self) -> Tensor:
+        """The imaginary part (zeros when the tensor is real)."""
+        return imag(self)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ activations
+    relu = relu
+    sigmoid = sigmoid
+    silu = silu
+    gelu = gelu
+    softplus = softplus
+    leaky_relu = leaky_relu
+    elu = elu
+    mish = mish
+    hardtanh = hardtanh

@@ -1,15 +1,24 @@
 """Movement and indexing on Tensor: reshape, permute, slicing, padding, concatenation,
 gather. None of these copy: they become index arithmetic in the kernels that read them.
+
+The functions take the tensor first; ``_MovementMixin`` at the bottom makes them Tensor's
+methods (``Tensor`` inherits it).
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import dtypes as dt
 from ._views import apply_steps, assign, make_view, new_handle, write_through
-from .tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
+from .tensor import AxisError, broadcast_shapes, normalize_axis
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MovementMixin)
 
 
 def _shape_args(shape) -> tuple:
@@ -205,7 +214,7 @@ def cat(tensors, axis: int = 0) -> Tensor:
     if len(tensors) == 1:
         return new_handle(tensors[0])
     total = sum(t.shape[axis] for t in tensors)
-    out = None
+    out: Any = None  # the first part, then the parts selected so far
     offset = 0
     from .creation import arange
     pos = None
@@ -471,7 +480,7 @@ def _basic_steps(self: Tensor, key: list) -> list:
             bounds.append((start if n else 0, n, step if n else 1))
             shape.append(n)
         dim += 1
-    steps = []
+    steps: list[tuple[str, Any]] = []
     if any(b != (0, s, 1) for b, s in zip(bounds, self.shape)):
         steps.append(("SHRINK", tuple(bounds)))
     if tuple(shape) != tuple(b[1] for b in bounds):
@@ -493,7 +502,7 @@ def getitem(self: Tensor, key, /) -> Tensor:
         return make_view(self, _basic_steps(self, _normalize_key(self, key)))
     key = _normalize_key(self, key)
     # bool masks -> integer index arrays (data-dependent: realizes the mask)
-    expanded = []
+    expanded: list[Any] = []  # the key's entries with boolean masks made integer arrays
     cur = 0  # first axis of self that k indexes
     for k in key:
         if isinstance(k, Tensor) and k.dtype is dt.bool_:
@@ -521,8 +530,10 @@ def getitem(self: Tensor, key, /) -> Tensor:
         adv_slots != list(range(adv_slots[0], adv_slots[-1] + 1))
     x = self
     dim = 0  # current axis of x being consumed
-    bounds, new_shape, advanced = [], [], []
-    drop_false = []
+    bounds: list[tuple[int, int, int]] = []  # (start, size, step) per indexed axis
+    new_shape: list[tuple[str, int]] = []  # (what, axis of x) per axis of the result
+    advanced: list[tuple[int, int, Tensor]] = []  # (slot in new_shape, axis of x, index array)
+    drop_false: list[int] = []
     for k in expanded:
         if k is None:
             new_shape.append(("new", 1))
@@ -571,7 +582,7 @@ def getitem(self: Tensor, key, /) -> Tensor:
 
 def _advanced_index(y: Tensor, axes: list[int], idxs: list[Tensor], front: bool = False) -> Tensor:
     bshape = broadcast_shapes(*[t.shape for t in idxs])
-    lin = None
+    lin: Any = None  # the linear index over the advanced axes
     sizes = [y.shape[a] for a in axes]
     for t, n in zip(idxs, sizes):
         t = _wrap_negative(t, n)
@@ -679,18 +690,40 @@ def _scatter_host(self: Tensor, sel: Tensor, v: Tensor) -> Tensor:
     return Tensor(base.reshape(self.shape), device=self.device)
 
 
-_METHODS = {
-    "reshape": reshape, "view": reshape, "permute": permute, "swapaxes": swapaxes,
-    "transpose": transpose, "broadcast_to": broadcast_to, "expand": expand, "squeeze": squeeze,
-    "unsqueeze": unsqueeze, "flatten": flatten, "flip": flip, "pad": pad, "split": split,
-    "chunk": chunk, "roll": roll, "repeat": repeat, "tile": tile, "gather": gather, "take": take,
-    "take_along_axis": take_along_axis, "__getitem__": getitem, "__setitem__": setitem,
-    "shrink": shrink_to,
-}
+class _MovementMixin:
+    """Reshaping, views, padding, concatenation and indexing: methods of ``Tensor``, which
+    inherits this class. Each entry is one of the functions above (they take the tensor
+    first; ``cat`` and ``stack`` take a sequence and are static)."""
 
+    __slots__ = ()
 
-def install() -> None:
-    for name, fn in _METHODS.items():
-        setattr(Tensor, name, fn)
-    Tensor.cat = staticmethod(cat)
-    Tensor.stack = staticmethod(stack)
+    # ------------------------------------------------------------ views
+    reshape = reshape
+    view = reshape
+    permute = permute
+    swapaxes = swapaxes
+    transpose = transpose
+    squeeze = squeeze
+    unsqueeze = unsqueeze
+    flatten = flatten
+    flip = flip
+    shrink = shrink_to
+
+    # ------------------------------------------------------------ new arrays
+    broadcast_to = broadcast_to
+    expand = expand
+    pad = pad
+    split = split
+    chunk = chunk
+    roll = roll
+    repeat = repeat
+    tile = tile
+    cat = staticmethod(cat)
+    stack = staticmethod(stack)
+
+    # ------------------------------------------------------------ indexing
+    __getitem__ = getitem
+    __setitem__ = setitem
+    gather = gather
+    take = take
+    take_along_axis = take_along_axis

@@ -1,11 +1,25 @@
-"""Reductions, scans, matmul and softmax on Tensor, composed from primitives."""
+"""Reductions, scans, matmul and softmax on Tensor, composed from primitives.
+
+The functions take the tensor first; ``_ReduceMixin`` at the bottom makes them Tensor's
+methods (``Tensor`` inherits it)."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from . import dtypes as dt
 from ._movement import _broadcast, pad as _pad
-from .tensor import Tensor, normalize_axes, normalize_axis
+from .tensor import normalize_axes, normalize_axis
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .tensor import Tensor, TensorLike
+
+    # an axis argument: one axis, several, or None for all of them
+    Axis: TypeAlias = "int | tuple[int, ...] | list[int] | None"
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it inherits _ReduceMixin)
 
 
 def _keep(x: Tensor, axes, keepdims: bool) -> Tensor:
@@ -28,7 +42,7 @@ def _sum_dtype(d: dt.DType) -> dt.DType:
     return d
 
 
-def sum(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+def sum(self: Tensor, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
     d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
     x = self.cast(d)
@@ -38,7 +52,7 @@ def sum(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     return _new(_keep(x._reduce("SUM", axes), axes, keepdims), self)
 
 
-def prod(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
+def prod(self: Tensor, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
     d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
     x = self.cast(d)
@@ -48,26 +62,27 @@ def prod(self: Tensor, axis=None, keepdims: bool = False, dtype=None) -> Tensor:
     return _new(_keep(x._reduce("PROD", axes), axes, keepdims), self)
 
 
-def _extreme(kind: str):
-    def f(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-        axes = normalize_axes(axis, self.ndim)
-        if self.dtype.is_complex:
-            raise TypeError(f"{kind.lower()} is not defined for complex tensors")
-        if any(self.shape[a] == 0 for a in axes):
-            raise ValueError(f"{kind.lower()} of an empty axis has no identity (shape {self.shape}, axis {axis})")
-        return _new(_keep(self._reduce(kind, axes), axes, keepdims), self)
-    f.__name__ = kind.lower()
-    return f
+def _extreme(self: Tensor, kind: str, axis: Axis, keepdims: bool) -> Tensor:
+    axes = normalize_axes(axis, self.ndim)
+    if self.dtype.is_complex:
+        raise TypeError(f"{kind.lower()} is not defined for complex tensors")
+    if any(self.shape[a] == 0 for a in axes):
+        raise ValueError(f"{kind.lower()} of an empty axis has no identity (shape {self.shape}, axis {axis})")
+    return _new(_keep(self._reduce(kind, axes), axes, keepdims), self)
 
 
-max_ = _extreme("MAX")
-min_ = _extreme("MIN")
+def max_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return _extreme(self, "MAX", axis, keepdims)
+
+
+def min_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return _extreme(self, "MIN", axis, keepdims)
 
 
 _HALF = (dt.float16, dt.bfloat16)
 
 
-def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def mean(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     if self.dtype in _HALF:  # in float32, rounded once (a stored half sum lost the digits)
         return mean(self.cast(dt.float32), axis, keepdims).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
@@ -79,7 +94,7 @@ def mean(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return s / n if n else Tensor._const(_nan(s.dtype), s.shape, s.dtype, s.device)
 
 
-def var(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+def var(self: Tensor, axis: Axis = None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
     if self.dtype in _HALF:  # as NumPy: float32 intermediates (var of a constant half array was not 0)
         return var(self.cast(dt.float32), axis, keepdims, correction).cast(self.dtype)
     axes = normalize_axes(axis, self.ndim)
@@ -98,11 +113,11 @@ def _nan(d: "dt.DType"):
     return complex("nan+nanj") if d.is_complex else float("nan")
 
 
-def std(self: Tensor, axis=None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
+def std(self: Tensor, axis: Axis = None, keepdims: bool = False, correction: float = 0.0) -> Tensor:
     return var(self, axis, keepdims, correction).sqrt()
 
 
-def any_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def any_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
     b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
     if any(self.shape[a] == 0 for a in axes):
@@ -111,7 +126,7 @@ def any_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return _new(_keep(b._reduce("MAX", axes), axes, keepdims), self)
 
 
-def all_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def all_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     axes = normalize_axes(axis, self.ndim)
     b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
     if any(self.shape[a] == 0 for a in axes):
@@ -120,37 +135,38 @@ def all_(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     return _new(_keep(b._reduce("MIN", axes), axes, keepdims), self)
 
 
-def _arg_extreme(kind: str):
-    def f(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-        from .creation import arange
-        if self.dtype.is_complex:
-            raise TypeError(f"arg{kind.lower()} is not defined for complex tensors")
-        if axis is None:
-            flat = self._movement("RESHAPE", (self.size,))
-            out = f(flat, 0, False)
-            return out._movement("RESHAPE", (1,) * self.ndim) if keepdims else out
-        ax = normalize_axis(axis, self.ndim)
-        n = self.shape[ax]
-        if n == 0:
-            raise ValueError(f"arg{kind.lower()} of an empty axis")
-        m = self._reduce(kind, (ax,))
-        hit = self == m
-        if self.dtype.is_float:
-            hit = hit.logical_or(self.isnan().logical_and(m.isnan()))
-        shape = [1] * self.ndim
-        shape[ax] = n
-        pos = arange(n, dtype=dt.int64, device=self.device)._movement("RESHAPE", tuple(shape))
-        cand = hit.where(pos, n)
-        return _keep(cand._reduce("MIN", (ax,)), (ax,), keepdims)
-    f.__name__ = f"arg{kind.lower()}"
-    return f
+def _arg_extreme(self: Tensor, kind: str, axis: int | None, keepdims: bool) -> Tensor:
+    from .creation import arange
+    if self.dtype.is_complex:
+        raise TypeError(f"arg{kind.lower()} is not defined for complex tensors")
+    if axis is None:
+        flat = self._movement("RESHAPE", (self.size,))
+        out = _arg_extreme(flat, kind, 0, False)
+        return out._movement("RESHAPE", (1,) * self.ndim) if keepdims else out
+    ax = normalize_axis(axis, self.ndim)
+    n = self.shape[ax]
+    if n == 0:
+        raise ValueError(f"arg{kind.lower()} of an empty axis")
+    m = self._reduce(kind, (ax,))
+    hit = self == m
+    if self.dtype.is_float:
+        hit = hit.logical_or(self.isnan().logical_and(m.isnan()))
+    shape = [1] * self.ndim
+    shape[ax] = n
+    pos = arange(n, dtype=dt.int64, device=self.device)._movement("RESHAPE", tuple(shape))
+    cand = hit.where(pos, n)
+    return _keep(cand._reduce("MIN", (ax,)), (ax,), keepdims)
 
 
-argmax = _arg_extreme("MAX")
-argmin = _arg_extreme("MIN")
+def argmax(self: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _arg_extreme(self, "MAX", axis, keepdims)
 
 
-def logsumexp(self: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+def argmin(self: Tensor, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    return _arg_extreme(self, "MIN", axis, keepdims)
+
+
+def logsumexp(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """m + log1p(sum of exp(x - m) over the elements below the maximum m, + ties - 1): the
     maximum's own 1 is left out of the sum, so a small rest keeps its digits (as SciPy does:
     logsumexp([0, -40]) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
@@ -227,7 +243,7 @@ def _scan(x: Tensor, axis: int, kind: str) -> Tensor:
     return out._movement("SHRINK", tuple((0, n, 1) if i == axis else (0, s, 1) for i, s in enumerate(out.shape)))
 
 
-def cumsum(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
+def cumsum(self: Tensor, axis: int = 0, dtype: Any = None) -> Tensor:
     if self.ndim == 0:
         raise ValueError("cumsum needs at least one dimension")
     ax = normalize_axis(axis, self.ndim)
@@ -235,7 +251,7 @@ def cumsum(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
     return _scan(self.cast(d), ax, "SUM")
 
 
-def cumprod(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
+def cumprod(self: Tensor, axis: int = 0, dtype: Any = None) -> Tensor:
     if self.ndim == 0:
         raise ValueError("cumprod needs at least one dimension")
     ax = normalize_axis(axis, self.ndim)
@@ -244,7 +260,7 @@ def cumprod(self: Tensor, axis: int = 0, dtype=None) -> Tensor:
 
 
 # ---------------------------------------------------------------- matmul
-def matmul(self: Tensor, other, /) -> Tensor:
+def matmul(self: Tensor, other: TensorLike, /) -> Tensor:
     """Batched matrix product with NumPy's rules for 1-d operands."""
     b = other = self._operand(other, "@")  # `other` may be a list: keep the tensor for messages
     a = self
@@ -279,22 +295,42 @@ def matmul(self: Tensor, other, /) -> Tensor:
     return out
 
 
-def rmatmul(self: Tensor, other, /) -> Tensor:
+def rmatmul(self: Tensor, other: TensorLike, /) -> Tensor:
     return matmul(self._operand(other, "@"), self)
 
 
-def dot(self: Tensor, other) -> Tensor:
+def dot(self: Tensor, other: TensorLike) -> Tensor:
     return matmul(self, other)
 
 
-_METHODS = {
-    "sum": sum, "prod": prod, "max": max_, "min": min_, "mean": mean, "var": var, "std": std,
-    "any": any_, "all": all_, "argmax": argmax, "argmin": argmin, "logsumexp": logsumexp,
-    "softmax": softmax, "log_softmax": log_softmax, "cumsum": cumsum, "cumprod": cumprod,
-    "matmul": matmul, "__matmul__": matmul, "__rmatmul__": rmatmul, "dot": dot,
-}
+class _ReduceMixin:
+    """Reductions, scans, softmax and matmul: methods of ``Tensor``, which inherits this
+    class. Each entry is one of the functions above (they take the tensor first)."""
 
+    __slots__ = ()
 
-def install() -> None:
-    for name, fn in _METHODS.items():
-        setattr(Tensor, name, fn)
+    # ------------------------------------------------------------ reductions
+    sum = sum
+    prod = prod
+    max = max_
+    min = min_
+    mean = mean
+    var = var
+    std = std
+    any = any_
+    all = all_
+    argmax = argmax
+    argmin = argmin
+    logsumexp = logsumexp
+
+    # ------------------------------------------------------------ softmax and scans
+    softmax = softmax
+    log_softmax = log_softmax
+    cumsum = cumsum
+    cumprod = cumprod
+
+    # ------------------------------------------------------------ matrix product
+    __matmul__ = matmul
+    __rmatmul__ = rmatmul
+    matmul = matmul
+    dot = dot

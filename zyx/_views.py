@@ -25,11 +25,16 @@ they apply, are in ``_movement.py``.
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 from . import dtypes as dt
 from . import graph
 from . import tensor as _tensor
-from .tensor import Tensor
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it imports this module first)
 
 
 class ViewLink:
@@ -91,7 +96,7 @@ def assign(t: Tensor, new: Tensor) -> None:
 
 
 def _refresh(root: Tensor) -> None:
-    live = [ref for ref in root._dependents if ref() is not None]
+    live = [ref for ref in root._dependents or () if ref() is not None]
     root._dependents = live
     if not live:
         return
@@ -107,7 +112,7 @@ def _refresh(root: Tensor) -> None:
     for ref in live:
         v = ref()
         if v is not None:
-            v._node = apply_steps(base, v._view.steps)._node
+            v._node = apply_steps(base, v._view.steps)._node  # type: ignore[union-attr]  # a dependent is a view
 
 
 def write_through(root: Tensor, steps: tuple, new: Tensor) -> Tensor:

@@ -8,13 +8,19 @@ device for a given ``zyx.manual_seed``.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import dtypes as dt
 from . import graph
 from .device import get_device
-from .tensor import Tensor, _seq
+from .tensor import _seq
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+else:
+    Tensor = None  # bound by zyx.tensor once the class exists (it inherits _CreationMixin)
 
 
 def _dev_dtype(dtype, device, default=None):
@@ -221,16 +227,21 @@ def from_numpy(a: np.ndarray, device=None) -> Tensor:
     return Tensor(a, device=device)
 
 
-def _install() -> None:
-    Tensor.randn = staticmethod(randn)
-    Tensor.rand = staticmethod(rand)
-    Tensor.uniform = staticmethod(uniform)
-    Tensor.randint = staticmethod(randint)
-    Tensor.normal = staticmethod(normal)
-    Tensor.zeros = staticmethod(zeros)
-    Tensor.ones = staticmethod(ones)
-    Tensor.full = staticmethod(full)
-    Tensor.arange = staticmethod(arange)
-    Tensor.eye = staticmethod(eye)
-    Tensor.linspace = staticmethod(linspace)
-    Tensor.empty = staticmethod(empty)
+class _CreationMixin:
+    """The static constructors of ``Tensor`` (``Tensor.randn((2, 3))``), which inherits
+    this class: the module functions above."""
+
+    __slots__ = ()
+
+    zeros = staticmethod(zeros)
+    ones = staticmethod(ones)
+    full = staticmethod(full)
+    empty = staticmethod(empty)
+    arange = staticmethod(arange)
+    linspace = staticmethod(linspace)
+    eye = staticmethod(eye)
+    rand = staticmethod(rand)
+    randn = staticmethod(randn)
+    uniform = staticmethod(uniform)
+    normal = staticmethod(normal)
+    randint = staticmethod(randint)

@@ -4,13 +4,18 @@ A Tensor is a handle on a graph ``Node``. Every operation builds new nodes; noth
 runs until a result is needed. All graph building goes through the handful of
 *primitive* methods at the bottom of this file (``_unary``, ``_binary``, ``_reduce``,
 ``_movement``...): they are where an open ``GradientTape`` records what happened, so
-backward rules exist only for primitives. The math, reduction and movement methods
-(in ``_math.py``, ``_reduce.py``, ``_movement.py``) are compositions of them.
+backward rules exist only for primitives. The math, reduction, movement and creation
+methods are compositions of them, defined in ``_math.py``, ``_reduce.py``, ``_movement.py``
+and ``creation.py`` and collected there in mixin classes that ``Tensor`` inherits
+(``_MathMixin``, ``_ReduceMixin``, ``_MovementMixin``, ``_CreationMixin``): every method
+and operator is declared in a class body, where readers, ``help()`` and type checkers
+find it.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+import weakref
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -85,7 +90,7 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
             elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
                 arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
-        arr = np.asarray(data, dtype=dtype.np)
+        arr = np.asarray(data, dtype=dtype.np)  # type: ignore[union-attr]  # callers give scalars a dtype
     else:
         arr = np.asarray(data)
     if arr.dtype == object:
@@ -95,14 +100,49 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
     return arr
 
 
-class Tensor:
-    """A lazy n-dimensional array on a device. See the module docstring."""
+def _seq(shape) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    out = tuple(int(s) for s in shape)
+    for s in out:
+        if s < 0:
+            raise ValueError(f"negative dimension in shape {out}")
+    return out
+
+
+# What binary operators and functions take besides a Tensor: Python scalars (weakly
+# typed, as the array API says), NumPy arrays and scalars, and nested lists of numbers.
+TensorLike = Union["Tensor", bool, int, float, complex, np.ndarray, np.generic, list, tuple]
+
+# Tensor's bases: the method groups defined beside the functions that implement them. They
+# are imported here, after the helpers above (which they import), and before the class;
+# each of those modules gets the ``Tensor`` class itself right after its definition (below).
+from . import _views  # noqa: E402
+from ._math import _MathMixin  # noqa: E402
+from ._movement import _MovementMixin  # noqa: E402
+from ._reduce import _ReduceMixin  # noqa: E402
+from . import _math, _movement, _reduce, creation  # noqa: E402
+from .creation import _CreationMixin  # noqa: E402
+
+
+class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
+    """A lazy n-dimensional array on a device. See the module docstring.
+
+    Methods by group: this class body holds the properties, conversions, protocols and
+    the taped primitives; the elementwise operators and math functions come from
+    ``_MathMixin`` (``zyx/_math.py``), reductions and matmul from ``_ReduceMixin``
+    (``zyx/_reduce.py``), reshaping and indexing from ``_MovementMixin``
+    (``zyx/_movement.py``), and the static constructors (``Tensor.randn``...) from
+    ``_CreationMixin`` (``zyx/creation.py``)."""
 
     # _view: how this tensor views another one's elements (a ``_views.ViewLink``), or
     # None; _dependents: weak references to the views of this tensor (None until one is
     # made). Both belong to the view rule in ``_views.py``.
     __slots__ = ("_node", "_view", "_dependents", "__weakref__")
     __array_priority__ = 100
+    _node: Node
+    _view: _views.ViewLink | None
+    _dependents: list[weakref.ref[Tensor]] | None
 
     def __init__(self, data: Any, dtype=None, device=None):
         self._view = self._dependents = None
@@ -544,16 +584,11 @@ def ensure_tensor(x, device=None, dtype=None) -> Tensor:
     return Tensor(x, dtype=dtype, device=device)
 
 
-def _seq(shape) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        return (int(shape),)
-    out = tuple(int(s) for s in shape)
-    for s in out:
-        if s < 0:
-            raise ValueError(f"negative dimension in shape {out}")
-    return out
-
+# The modules of Tensor's bases were imported before the class existed; their functions
+# make Tensors (``Tensor._wrap``, ``isinstance(x, Tensor)``), so they get the class now.
+if not TYPE_CHECKING:
+    _math.Tensor = _reduce.Tensor = _movement.Tensor = _views.Tensor = creation.Tensor = Tensor
 
 from . import _numpy_interop as _np_interop  # noqa: E402 - it builds on Tensor
 
-__all__ = ["Tensor", "realize", "broadcast_shapes", "AxisError"]
+__all__ = ["Tensor", "TensorLike", "realize", "broadcast_shapes", "AxisError"]

@@ -260,7 +260,7 @@ def _after_fork_in_child() -> None:
         _forked_away.add(name)
     for dev in _devices.values():
         if dev.type in _forked_away and not isinstance(dev.backend, _ForkedBackend):
-            dev.backend = _ForkedBackend(dev.type, dev.backend)
+            dev.backend = _ForkedBackend(dev.type, dev.backend)  # type: ignore[assignment]  # raises on use
     try:  # only if libgomp is loaded: the forking thread's OpenMP pool is gone, use one thread
         gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
     except OSError:

@@ -216,6 +216,7 @@ class BatchCompiler:
       the batch in the disk cache)."""
 
     _mem: ProgramCache
+    compile: Callable[[Kernel, str], Any]  # the Backend's
 
     def _program_key(self, source: str) -> str:
         raise NotImplementedError
@@ -241,4 +242,4 @@ class BatchCompiler:
             built = self._build_batch(batch_key, [items[i] for i in missing], names)
             for i, prog in zip(missing, built):
                 progs[keys[i]] = self._mem.put(keys[i], prog)
-        return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]  # type: ignore[attr-defined]
+        return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]

@@ -239,7 +239,8 @@ class WGPUBackend(Backend):
             if p.dtype not in self.dtypes:
                 raise TypeError(f"device wgpu:0 ({self.description}) does not support dtype {p.dtype.name}")
         if len(kernel.params) > self.max_buffers:  # the scheduler splits kernels to fit: a bug if not
-            raise RuntimeError(
+            # an explicit raise (not an assert statement: it holds under python -O too)
+            raise AssertionError(
                 f"internal error: kernel {kernel.name} binds {len(kernel.params)} storage buffers but this WGPU "
                 f"device allows {self.max_buffers} per shader stage; the scheduler (zyx/kernels/schedule.py, "
                 "_fit_buffer_limit) should have split it")

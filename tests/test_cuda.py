@@ -23,6 +23,7 @@ import pytest
 
 import zyx
 from zyx import dtypes as dt
+from zyx.device import Backend
 from zyx.kernels import schedule as sched
 from zyx.kernels.lower import lower_kernel
 
@@ -431,8 +432,9 @@ static inline uint32_t zyx_tf32(uint32_t u) {  /* round to 10 mantissa bits, tie
 EMU_MAX_GRID = 3
 
 
-class EmulatedCUDA:
-    """A zyx backend whose kernels are the CUDA renderer's source run on the host."""
+class EmulatedCUDA(Backend):
+    """A zyx backend whose kernels are the CUDA renderer's source run on the host (it
+    declares the backend interface, as every backend does: ``zyx.device.Backend``)."""
 
     description = "CUDA C emulated on the host (tests only)"
 

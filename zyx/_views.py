@@ -128,9 +128,10 @@ def write_through(root: Tensor, steps: tuple, new: Tensor) -> Tensor:
             for i, p in enumerate(arg):
                 inverse[p] = i
             new = new._movement("PERMUTE", tuple(inverse))
-        else:
-            assert op == "SHRINK", op
+        elif op == "SHRINK":
             new = _place(old, arg, new)
+        else:  # views are made of reshapes, permutes and slices only
+            raise RuntimeError(f"internal error: {op} in a view chain")
     return new
 
 

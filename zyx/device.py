@@ -2,7 +2,9 @@
 
 A *backend* (``zyx/backends/<name>.py``) knows only memory and programs: allocate,
 free, copy in, copy out, compile kernel IR to a program, launch, synchronize, and an
-info record. A ``Device`` is one backend instance with an index (``cpu``, ``opencl:1``).
+info record. What every backend provides is declared by ``zyx.backends.base.Backend``
+(re-exported here); a ``Device`` is one backend instance with an index (``cpu``,
+``opencl:1``). This module is the registry: the only place that imports backends.
 
 Fork: drivers do not survive ``os.fork()``. PoCL (OpenCL), wgpu-native and CUDA hang or
 fail in a child whose parent had touched the driver (even only to list devices), and
@@ -23,7 +25,12 @@ import numpy as np
 
 from . import debug
 from . import dtypes as dt
+from .backends.base import MAX_ELEMENTS, Backend, CompileError
 from .dtypes import DType
+
+__all__ = ["BACKENDS", "Backend", "Buffer", "CompileError", "Device", "DeviceUnavailable", "MAX_ELEMENTS",
+           "MemoryCounters", "available_devices", "default_device", "get_device", "memory_stats", "parse",
+           "set_default_device"]
 
 BACKENDS = ("cpu", "opencl", "cuda", "wgpu")
 
@@ -97,7 +104,7 @@ class Buffer:
 class Device:
     """One device of one backend. Compare devices with ``==``; print gives its name."""
 
-    def __init__(self, backend_name: str, index: int, backend):
+    def __init__(self, backend_name: str, index: int, backend: Backend):
         self.type, self.index, self.backend = backend_name, index, backend
         self.memory = MemoryCounters()
 
@@ -148,18 +155,8 @@ class Device:
         """(bytes one buffer may hold, elements one kernel may index) on this device."""
         lim = self.__dict__.get("_limit_cache")
         if lim is None:
-            b, n = self.backend, MAX_ELEMENTS
-            if self.type == "cpu":
-                nbytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            elif self.type == "opencl":
-                nbytes = int(b.device.max_mem_alloc_size)
-            elif self.type == "wgpu":
-                nbytes, n = int(b.max_buffer), 2 ** 31 - 1  # WGSL indexes with 32-bit integers
-            elif self.type == "cuda":
-                nbytes = int(b.total_mem)
-            else:
-                nbytes = MAX_ELEMENTS
-            lim = self.__dict__["_limit_cache"] = (nbytes, n)
+            b = self.backend
+            lim = self.__dict__["_limit_cache"] = (int(b.max_alloc_bytes()), int(b.max_elements))
         return lim
 
     def check_size(self, numel: int, dtype: DType, what: str = "an array") -> None:
@@ -202,10 +199,6 @@ class Device:
     def __reduce__(self):
         # by name: the receiving process opens (or finds) its own device of that name
         return (get_device, (self.name,))
-
-
-# no device indexes more elements than a signed 64-bit integer counts
-MAX_ELEMENTS = 2 ** 63 - 1
 
 
 def _fmt_bytes(n: int) -> str:
@@ -251,7 +244,7 @@ class _ForkedBackend:
     def __init__(self, name: str, real):
         self._name = name
         self.dtypes, self.description = real.dtypes, real.description
-        self.max_buffers = getattr(real, "max_buffers", None)
+        self.max_buffers = real.max_buffers
 
     def free(self, handle) -> None:
         pass
@@ -267,7 +260,7 @@ def _after_fork_in_child() -> None:
         _forked_away.add(name)
     for dev in _devices.values():
         if dev.type in _forked_away and not isinstance(dev.backend, _ForkedBackend):
-            dev.backend = _ForkedBackend(dev.type, dev.backend)
+            dev.backend = _ForkedBackend(dev.type, dev.backend)  # type: ignore[assignment]  # raises on use
     try:  # only if libgomp is loaded: the forking thread's OpenMP pool is gone, use one thread
         gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
     except OSError:
@@ -277,6 +270,14 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _cuda_compile_check(kernel) -> None:
+    """With ZYX_CUDA_COMPILE_CHECK=1 (CI), every kernel the cpu device compiles must also
+    compile for CUDA (NVRTC + ptxas for sm_90): a real check of the CUDA renderer without
+    a GPU. Runs ``zyx.backends.cuda.compile_only``, which touches no driver."""
+    if os.environ.get("ZYX_CUDA_COMPILE_CHECK", "0") not in ("", "0"):
+        importlib.import_module(".backends.cuda", __package__).compile_only(kernel)
 
 
 def parse(spec) -> tuple[str, int]:
@@ -310,7 +311,10 @@ def get_device(spec=None) -> Device:
                 raise DeviceUnavailable(
                     f"device {key[0]}:{key[1]} is not available ({count} {key[0]} device(s) found). "
                     + mod.install_hint())
-            dev = Device(key[0], key[1], mod.open_device(key[1]))
+            backend = mod.open_device(key[1])
+            if key[0] == "cpu":
+                backend.kernel_check = _cuda_compile_check
+            dev = Device(key[0], key[1], backend)
             _devices[key] = dev
             if debug.level & 1:
                 debug.log(f"opened device {dev.name}: {dev.backend.description}")

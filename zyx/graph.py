@@ -59,7 +59,8 @@ def rand_bits(shape: Shape, seed: int, offset: int, device, dtype) -> Node:
 def elementwise(op: str, srcs: tuple[Node, ...], dtype: DType, arg=None) -> Node:
     shape = srcs[0].shape
     for s in srcs[1:]:
-        assert s.shape == shape, (op, [x.shape for x in srcs])
+        if s.shape != shape:
+            raise ValueError(f"{op}: operand shapes {[x.shape for x in srcs]} differ (broadcast them first)")
     return Node(op, tuple(srcs), arg, shape, dtype, srcs[0].device)
 
 
@@ -154,7 +155,8 @@ def reshape(x: Node, shape: Shape) -> Node:
     shape = tuple(shape)
     if shape == x.shape:
         return x
-    assert math.prod(shape) == x.numel, (x.shape, shape)
+    if math.prod(shape) != x.numel:
+        raise ValueError(f"cannot reshape an array of shape {x.shape} ({x.numel} elements) to {shape}")
     if x.op == "CONST":
         return _const_like(x, shape)
     if x.op == "RESHAPE":
@@ -183,8 +185,8 @@ def expand(x: Node, shape: Shape) -> Node:
         return x
     # a 0-d value broadcasts to any shape directly (no reshape to rank first: optimizer steps
     # broadcast several 0-d hyperparameters per parameter, every step)
-    assert not x.shape or (len(shape) == len(x.shape) and all(a == b or a == 1 for a, b in zip(x.shape, shape))), \
-        (x.shape, shape)
+    if x.shape and (len(shape) != len(x.shape) or any(a != b and a != 1 for a, b in zip(x.shape, shape))):
+        raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
     if x.op == "CONST":
         return _const_like(x, shape)
     if x.op == "EXPAND":

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _progress, debug
 from . import dtypes as dt
+from .backends.base import PREAMBLE_END
 from .device import Buffer, Device
 from .graph import Node
 from .kernels import host_eval
@@ -153,9 +154,9 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
     work = seen[1]
     backend = dev.backend
     # a contraction the generic code would run far slower than a compile takes
-    if c.has_reduce and work >= getattr(backend, "special_sync_work", 1 << 25):
+    if c.has_reduce and work >= backend.special_sync_work:
         return "now"
-    if work >= getattr(backend, "special_async_work", 1 << 16) and seen[0] >= 2:
+    if work >= backend.special_async_work and seen[0] >= 2:
         return "now" if _mode == "sync" else "later"
     return None
 
@@ -188,7 +189,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     order, key, pos = sched.walk(targets)
     backend = dev.backend
     # GPU kernels index with 32 bits when the sizes allow: a fact of the structure's key there
-    wide = getattr(backend, "narrow_index", False) and any(n.numel >= WIDE for n in order)
+    wide = backend.narrow_index and any(n.numel >= WIDE for n in order)
     full_key = (dev.type, dev.index, key, wide)
     compiled = _cache.get(full_key)
     if compiled is None:
@@ -297,11 +298,9 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
         c.special[args] = value
 
     backend = dev.backend
-    many = getattr(backend, "compile_many", None)
     out = []
     if now:
-        items = [lowered(c) for c, _ in now]
-        out = many(items) if many is not None and len(items) > 1 else [backend.compile(k, s) for k, s in items]
+        out = _compile_items(backend, [lowered(c) for c, _ in now])
         for (c, args), p in zip(now, out):
             keep(c, args, p)
     if later:
@@ -309,8 +308,7 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
         global _pool
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
-        batch = _pool.submit(lambda: many(items) if many is not None and len(items) > 1
-                             else [backend.compile(k, s) for k, s in items])
+        batch = _pool.submit(_compile_items, backend, items)
         _pending.append(batch)
         if len(_pending) > 256:
             del _pending[: len(_pending) - 256]
@@ -326,7 +324,7 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     stats.schedules += 1
     # the backend's per-kernel buffer limit (e.g. WGPU's storage buffers per shader stage); the
     # cache key holds the device, so schedules cut for one device's limit are not reused on another
-    specs = sched.plan(order, pos, targets, getattr(dev.backend, "max_buffers", None))
+    specs = sched.plan(order, pos, targets, dev.backend.max_buffers)
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
@@ -351,7 +349,7 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce))
     todo = [c for c in out if c.kernel is not None]
     backend = dev.backend
-    if _host_tier and _mode == "auto" and getattr(backend, "host_tier", False):
+    if _host_tier and _mode == "auto" and backend.host_tier:
         # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
         # background; kernels already compiled (in process or on disk) just load
         later = [c for c in todo if not backend.ready(c.kernel, c.source)
@@ -361,11 +359,7 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
             _compile_later(backend, later)
             todo = [c for c in todo if c not in later]
     t0 = time.perf_counter()
-    many = getattr(backend, "compile_many", None)
-    if many is not None and len(todo) > 1:  # one compiler run for the whole schedule
-        programs = many([(c.kernel, c.source) for c in todo])
-    else:
-        programs = [backend.compile(c.kernel, c.source) for c in todo]
+    programs = _compile_items(backend, [(c.kernel, c.source) for c in todo])
     for c, p in zip(todo, programs):
         c.program = p
     if debug.level & 2 and todo:
@@ -374,16 +368,21 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     return out
 
 
+def _compile_items(backend, items: list) -> list:
+    """Programs for (kernel, source) pairs: several in one go (``compile_many``: one
+    compiler run for the whole schedule where the backend batches), one alone."""
+    if len(items) > 1:
+        return backend.compile_many(items)
+    return [backend.compile(k, s) for k, s in items]
+
+
 def _compile_later(backend, kernels: list) -> None:
     """Compile ``kernels``' generic programs in one background batch; each kernel runs on
     the host tier until its program is ready."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
-    items = [(c.kernel, c.source) for c in kernels]
-    many = getattr(backend, "compile_many", None)
-    batch = _pool.submit(lambda: many(items) if many is not None and len(items) > 1
-                         else [backend.compile(k, s) for k, s in items])
+    batch = _pool.submit(_compile_items, backend, [(c.kernel, c.source) for c in kernels])
     _pending.append(batch)
     for j, c in enumerate(kernels):
         f: Future = Future()
@@ -491,9 +490,8 @@ def _extractor(kernel: Kernel):
 
 
 def _strip_preamble(src: str) -> str:
-    marker = "/* end of zyx preamble */"
-    cut = src.find(marker)
-    return src[cut + len(marker) + 1:] if cut >= 0 else src
+    cut = src.find(PREAMBLE_END)
+    return src[cut + len(PREAMBLE_END) + 1:] if cut >= 0 else src
 
 
 def _kernel_name(root: Node, kernel: Kernel) -> str:

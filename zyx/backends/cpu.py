@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,9 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_c import CRenderer
+from .base import Backend, BatchCompiler, CompileError, ProgramCache, split_preamble
+
+__all__ = ["CPUBackend", "CompileError", "HostPool", "device_count", "install_hint", "open_device"]
 
 # OpenMP worker threads sleep between kernels instead of spinning (set before libgomp
 # loads with the first kernel; the environment can override it). Python runs between
@@ -38,14 +41,6 @@ os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 # register-tiled contractions keep a packed panel of up to 256 KiB on each worker's stack
 # (zyx/kernels/tile_c.py); some platforms give secondary threads as little as 512 KiB
 os.environ.setdefault("OMP_STACKSIZE", "8M")
-
-
-class CompileError(RuntimeError):
-    """A generated kernel failed to compile; carries the source and the compiler log."""
-
-    def __init__(self, msg: str, source: str = "", log: str = "", path: str = ""):
-        super().__init__(f"{msg}\n--- compiler log ---\n{log}\n--- source saved at {path} ---")
-        self.source, self.log, self.path = source, log, path
 
 
 def device_count() -> int:
@@ -152,8 +147,9 @@ class HostPool:
             self.cached = 0
 
 
-class CPUBackend:
+class CPUBackend(BatchCompiler, Backend):
     description = "C compiled by the system C compiler, OpenMP"
+    host_tier = True  # first-seen kernels of exact ops may run on NumPy while they compile
 
     def __init__(self):
         self.cc = _find_compiler()
@@ -163,9 +159,11 @@ class CPUBackend:
         self.flags = self._flags()
         self.renderer = CRenderer()
         self.dtypes = frozenset(dt.ALL)
-        self._mem: OrderedDict[str, CPUProgram] = OrderedDict()
-        self.max_programs = int(os.environ.get("ZYX_MAX_PROGRAMS", "1024"))
-        self._lock = threading.Lock()
+        self.max_buffers = None  # a C function takes any number of pointers
+        # at most ZYX_MAX_PROGRAMS programs; a library is unloaded once nothing uses its
+        # programs any more (the schedule cache and running code hold their own
+        # references), so a long-lived process does not run out of memory mappings
+        self._mem = ProgramCache(int(os.environ.get("ZYX_MAX_PROGRAMS", "1024")))
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
@@ -237,73 +235,45 @@ class CPUBackend:
     def render(self, kernel: Kernel) -> str:
         return self.renderer.render(kernel)
 
-    def _get(self, key: str) -> CPUProgram | None:
-        with self._lock:
-            prog = self._mem.get(key)
-            if prog is not None:
-                self._mem.move_to_end(key)
-            return prog
+    def max_alloc_bytes(self) -> int:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
-    def _put(self, key: str, prog: CPUProgram) -> CPUProgram:
-        """Keep ``prog`` (the first one stored under ``key`` wins). At most ``max_programs``
-        are kept; a library is unloaded once nothing uses its programs any more (the
-        schedule cache and running code hold their own references), so a long-lived
-        process does not run out of memory mappings."""
-        with self._lock:
-            old = self._mem.get(key)
-            if old is not None:
-                return old
-            self._mem[key] = prog
-            while len(self._mem) > self.max_programs:
-                self._mem.popitem(last=False)
-            return prog
+    def _program_key(self, source: str) -> str:
+        return cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
 
-    host_tier = True  # first-seen kernels of exact ops may run on NumPy while they compile
+    def _on_disk(self, key: str) -> bool:
+        return cache.read("cpu", key, ".so") is not None
 
     def ready(self, kernel: Kernel, source: str) -> bool:
         """Whether ``source`` is compiled already, in this process or on disk (loading it
         then costs a millisecond, not a compiler run)."""
-        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
-        if self._get(key) is not None:
-            return True
-        return cache.read("cpu", key, ".so") is not None
+        key = self._program_key(source)
+        return self._mem.get(key) is not None or self._on_disk(key)
 
     def compile(self, kernel: Kernel, source: str) -> CPUProgram:
-        key = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
-        prog = self._get(key)
+        key = self._program_key(source)
+        prog = self._mem.get(key)
         if prog is not None:
             return prog
-        _cuda_check(kernel)
-        # built outside the lock: a background compile must not hold up the next realize
+        if self.kernel_check is not None:
+            self.kernel_check(kernel)
+        # built outside any lock: a background compile must not hold up the next realize
         lib = self._library(key, lambda: source)
-        return self._put(key, CPUProgram(lib, kernel.name, kernel))
+        return self._mem.put(key, CPUProgram(lib, kernel.name, kernel))
 
-    def compile_many(self, items: list[tuple[Kernel, str]]) -> list[CPUProgram]:
-        """Compile several kernels with one compiler run (one shared object); kernels
-        already in the in-process cache are reused."""
-        keys = [cache.key_of(src, self.cc_version, self.flags, self.cpu_id) for _, src in items]
-        with self._lock:
-            missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in self._mem))
-            missing = list({keys[i]: i for i in reversed(missing)}.values())[::-1]  # one per distinct source
-        # a kernel compiled on its own before (this process's cache dir) loads from its own file
-        missing = [i for i in missing if cache.read("cpu", keys[i], ".so") is None]
-        progs: dict[str, CPUProgram] = {}
-        if len(missing) > 1:
-            batch_key = cache.key_of("batch", *[keys[i] for i in missing])
-            names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
-            for i in missing:
-                _cuda_check(items[i][0])
+    def _build_batch(self, batch_key: str, items: list[tuple[Kernel, str]], names: list[str]) -> list[CPUProgram]:
+        """One shared object for all ``items`` (the preamble once, then each kernel renamed)."""
+        if self.kernel_check is not None:
+            for k, _ in items:
+                self.kernel_check(k)
 
-            def batch_source() -> str:
-                parts = [_split_preamble(items[missing[0]][1])[0]]
-                for j, i in enumerate(missing):
-                    k, src = items[i]
-                    parts.append(_split_preamble(src)[1].replace(f"void {k.name}(", f"void {names[j]}(", 1))
-                return "\n".join(parts)
-            lib = self._library(batch_key, batch_source)
-            for j, i in enumerate(missing):
-                progs[keys[i]] = self._put(keys[i], CPUProgram(lib, names[j], items[i][0]))
-        return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]
+        def batch_source() -> str:
+            parts = [split_preamble(items[0][1])[0]]
+            for (k, src), name in zip(items, names):
+                parts.append(split_preamble(src)[1].replace(f"void {k.name}(", f"void {name}(", 1))
+            return "\n".join(parts)
+        lib = self._library(batch_key, batch_source)
+        return [CPUProgram(lib, name, k) for (k, _), name in zip(items, names)]
 
     def _library(self, key: str, make_source) -> ctypes.CDLL:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
@@ -379,25 +349,6 @@ def _cache_limit() -> int:
     except ValueError:
         raise ValueError(f"ZYX_CPU_CACHE_MB must be a number of MiB (0 turns the buffer cache off), "
                          f"not {raw!r}") from None
-
-
-def _cuda_check(kernel: Kernel) -> None:
-    """With ZYX_CUDA_COMPILE_CHECK=1 (CI), every kernel must also compile for CUDA
-    (NVRTC + ptxas for sm_90), a real check of the CUDA renderer without a GPU."""
-    if os.environ.get("ZYX_CUDA_COMPILE_CHECK", "0") not in ("", "0"):
-        from . import cuda
-        cuda.compile_only(kernel)
-
-
-_PREAMBLE_END = "/* end of zyx preamble */"
-
-
-def _split_preamble(src: str) -> tuple[str, str]:
-    cut = src.find(_PREAMBLE_END)
-    if cut < 0:
-        raise ValueError("kernel source has no zyx preamble marker")
-    cut += len(_PREAMBLE_END)
-    return src[:cut], src[cut:]
 
 
 def _cpu_id() -> str:

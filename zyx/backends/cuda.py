@@ -41,18 +41,14 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_cuda import CUDARenderer, launch_config
+from .base import Backend, CompileError, ProgramCache
+
+__all__ = ["CUDABackend", "CUDAError", "CompileError", "compile_only", "device_count", "install_hint",
+           "open_device", "set_allow_tf32", "allow_tf32"]
 
 
 class CUDAError(RuntimeError):
     """A CUDA driver or NVRTC call failed."""
-
-
-class CompileError(RuntimeError):
-    """NVRTC (or ptxas) rejected a generated kernel; carries the source and the log."""
-
-    def __init__(self, msg: str, source: str = "", log: str = ""):
-        super().__init__(f"{msg}\n--- compiler log ---\n{log}")
-        self.source, self.log = source, log
 
 
 def install_hint() -> str:
@@ -424,7 +420,7 @@ class CUDAProgram:
         self.kernel = kernel if kernel is not None and kernel.generic else None  # grid from the arguments
 
 
-class CUDABackend:
+class CUDABackend(Backend):
     narrow_index = True  # generic kernels index with 32 bits when every size is below 2^30
     special_sync_work = 1 << 24  # NVRTC takes 25-300 ms; a contraction's generic kernel is far slower
     special_async_work = 1 << 16
@@ -461,7 +457,7 @@ class CUDABackend:
         self.renderer = CUDARenderer(self.target_cc)
         self._free: dict[int, list[int]] = {}
         self._lock = threading.Lock()
-        self._programs: dict[str, CUDAProgram] = {}
+        self._programs = ProgramCache()
         self._prebuilt: dict[str, bytes] = {}  # compile_many's NVRTC output, awaiting its load
         self.compiles = 0
         self.staging = PinnedStaging(drv)
@@ -499,6 +495,9 @@ class CUDABackend:
         """Bytes of freed blocks the pool keeps for reuse (Device.memory_stats)."""
         with self._lock:
             return sum(size * len(ptrs) for size, ptrs in self._free.items())
+
+    def max_alloc_bytes(self) -> int:
+        return self.total_mem
 
     def empty_cache(self) -> None:
         """Return every pooled block to the driver (after the stream's work is done)."""
@@ -648,8 +647,7 @@ class CUDABackend:
 
     def compile(self, kernel: Kernel, source: str) -> CUDAProgram:
         key = self._program_key(source)
-        with self._lock:
-            prog = self._programs.get(key)
+        prog = self._programs.get(key)
         if prog is not None:
             return prog
         suffix = ".cubin" if self.arch.startswith("sm_") else ".ptx"
@@ -672,9 +670,7 @@ class CUDABackend:
         grid, block = (1, 1) if kernel.generic else launch_config(kernel, self.target_cc)
         prog = CUDAProgram(module, func, kernel.name, grid, block, len(kernel.params), len(kernel.scalars),
                            tuple(i for i, p in enumerate(kernel.params) if p.output), kernel)
-        with self._lock:
-            self._programs[key] = prog
-        return prog
+        return self._programs.put(key, prog)
 
     def compile_many(self, items: list[tuple[Kernel, str]]) -> list[CUDAProgram]:
         """Compile a schedule's kernels. The sources compiled neither in this process nor

@@ -20,7 +20,7 @@ from .. import dtypes as dt
 from ..kernels.ir import Kernel, size_fn
 from ..kernels.opencl_preamble import opencl_preamble
 from ..kernels.render_opencl import LaunchPlan, OpenCLRenderer, uses_complex, uses_fp64
-from .cpu import CompileError
+from .base import Backend, BatchCompiler, CompileError, ProgramCache, split_preamble
 
 try:  # pyopencl is an optional dependency: pip install zyx[opencl]
     import pyopencl as cl
@@ -29,7 +29,6 @@ except Exception:  # noqa: BLE001 - a broken install must not break `import zyx`
 
 __all__ = ["CompileError", "OpenCLBackend", "device_count", "install_hint", "open_device"]
 
-_MARKER = "/* end of zyx preamble */"
 _device_list: list | None = None
 _backends: dict[int, "OpenCLBackend"] = {}
 _lock = threading.Lock()
@@ -81,7 +80,7 @@ class OpenCLProgram:
         self.scratch = None  # the partials buffer of a split reduction, made on first launch
 
 
-class OpenCLBackend:
+class OpenCLBackend(BatchCompiler, Backend):
     """One OpenCL device: memory, programs and launches on an in-order queue."""
 
     narrow_index = True  # generic kernels index with 32 bits when every size is below 2^30
@@ -113,8 +112,8 @@ class OpenCLBackend:
         self.options = opts
         self.device_id = "|".join(s.strip() for s in (device.name, device.vendor, device.version,
                                                       device.driver_version, platform.name, platform.version))
-        self._mem: dict[str, OpenCLProgram] = {}
-        self._lock = threading.Lock()
+        self._mem = ProgramCache()
+        self._lock = threading.RLock()  # one build at a time (a batch holds it while it compiles one by one)
         self.compiles = 0  # programs built from source in this process (tests read it)
 
     # ------------------------------------------------------------------ memory
@@ -124,8 +123,8 @@ class OpenCLBackend:
     def free(self, handle) -> None:
         handle.release()
 
-    def cached_bytes(self) -> int:
-        return 0  # no pool: freed buffers go back to the driver (Device.memory_stats)
+    def max_alloc_bytes(self) -> int:
+        return int(self.device.max_mem_alloc_size)
 
     def copy_in(self, handle, arr: np.ndarray) -> None:
         if arr.size:
@@ -152,41 +151,37 @@ class OpenCLBackend:
     def render(self, kernel: Kernel) -> str:
         return self.renderer.render(kernel)
 
+    def _program_key(self, source: str) -> str:
+        return cache.key_of(source, self.options, self.device_id)
+
+    def _on_disk(self, key: str) -> bool:
+        return cache.read("opencl", key, ".bin") is not None
+
     def compile(self, kernel: Kernel, source: str) -> OpenCLProgram:
-        key = cache.key_of(source, self.options, self.device_id)
+        key = self._program_key(source)
         with self._lock:
             prog = self._mem.get(key)
             if prog is None:
                 built = self._load_binary(key) or self._build(source, key)
-                prog = self._program(built, kernel)
-                self._mem[key] = prog
+                prog = self._mem.put(key, self._program(built, kernel))
             return prog
 
     def compile_many(self, items: list[tuple[Kernel, str]]) -> list[OpenCLProgram]:
         """Compile several kernels as one OpenCL program (one compiler run: PoCL spends
         most of a build on fixed costs); kernels already compiled are reused."""
-        keys = [cache.key_of(src, self.options, self.device_id) for _, src in items]
         with self._lock:
-            missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in self._mem))
-            if len(missing) > 1:
-                first = {keys[i]: i for i in reversed(missing)}  # one per distinct source
-                missing = sorted(first.values())
-                names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
-                batch_key = cache.key_of("batch", *[keys[i] for i in missing])
-                built = self._load_binary(batch_key)
-                if built is None:
-                    kernels = [items[i][0] for i in missing]
-                    parts = [opencl_preamble(any(uses_complex(k) for k in kernels),
-                                             any(uses_fp64(k) for k in kernels))]
-                    for j, i in enumerate(missing):
-                        k, src = items[i]
-                        body = src[src.index(_MARKER) + len(_MARKER):]
-                        parts.append(body.replace(f"void {k.name}(", f"void {names[j]}(")
-                                     .replace(f"void {k.name}_fin(", f"void {names[j]}_fin("))
-                    built = self._build("\n".join(parts), batch_key)
-                for j, i in enumerate(missing):
-                    self._mem[keys[i]] = self._program(built, items[i][0], names[j])
-        return [self.compile(k, src) for k, src in items]
+            return super().compile_many(items)
+
+    def _build_batch(self, batch_key: str, items: list[tuple[Kernel, str]], names: list[str]) -> list:
+        built = self._load_binary(batch_key)
+        if built is None:
+            kernels = [k for k, _ in items]
+            parts = [opencl_preamble(any(uses_complex(k) for k in kernels), any(uses_fp64(k) for k in kernels))]
+            for (k, src), name in zip(items, names):
+                parts.append(split_preamble(src)[1].replace(f"void {k.name}(", f"void {name}(")
+                             .replace(f"void {k.name}_fin(", f"void {name}_fin("))
+            built = self._build("\n".join(parts), batch_key)
+        return [self._program(built, k, name) for (k, _), name in zip(items, names)]
 
     def _load_binary(self, key: str):
         path = cache.read("opencl", key, ".bin")

@@ -36,6 +36,7 @@ from .. import debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_wgsl import WGSLRenderer, launch_config
+from .base import Backend, CompileError, ProgramCache
 
 _WANTED_FEATURES = ("shader-f64", "shader-int64")
 _WANTED_LIMITS = ("max-storage-buffers-per-shader-stage", "max-storage-buffer-binding-size", "max-buffer-size",
@@ -146,7 +147,9 @@ class WGPUProgram:
         self.kernel = kernel if kernel.generic else None  # a generic kernel's grid comes from its arguments
 
 
-class WGPUBackend:
+class WGPUBackend(Backend):
+    max_elements = 2 ** 31 - 1  # WGSL indexes with 32-bit integers
+
     def __init__(self):
         import wgpu
         self.wgpu = wgpu
@@ -178,7 +181,7 @@ class WGPUBackend:
         self.features = frozenset(feats)
         self._usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
         self._sync_buf = self.device.create_buffer(size=16, usage=self._usage)
-        self._programs: dict[str, WGPUProgram] = {}
+        self._programs = ProgramCache()  # by source: WGSL has no binary to keep on disk
         self._lock = threading.Lock()
         self.compiles = 0
 
@@ -199,8 +202,8 @@ class WGPUBackend:
             handle.buf.destroy()
             handle.buf = None
 
-    def cached_bytes(self) -> int:
-        return 0  # no pool: freed buffers are destroyed (Device.memory_stats)
+    def max_alloc_bytes(self) -> int:
+        return self.max_buffer
 
     def copy_in(self, handle: WGPUBuffer, arr: np.ndarray) -> None:
         data = np.ascontiguousarray(arr).view(np.uint8).reshape(-1)
@@ -236,6 +239,7 @@ class WGPUBackend:
             if p.dtype not in self.dtypes:
                 raise TypeError(f"device wgpu:0 ({self.description}) does not support dtype {p.dtype.name}")
         if len(kernel.params) > self.max_buffers:  # the scheduler splits kernels to fit: a bug if not
+            # an explicit raise (not an assert statement: it holds under python -O too)
             raise AssertionError(
                 f"internal error: kernel {kernel.name} binds {len(kernel.params)} storage buffers but this WGPU "
                 f"device allows {self.max_buffers} per shader stage; the scheduler (zyx/kernels/schedule.py, "
@@ -252,8 +256,7 @@ class WGPUBackend:
             try:
                 module = self.device.create_shader_module(code=source)
             except Exception as e:
-                raise RuntimeError(f"wgpu rejected the WGSL of kernel {kernel.name}: {e}\n--- source ---\n"
-                                   f"{source}") from e
+                raise CompileError(f"wgpu rejected the WGSL of kernel {kernel.name}", source, str(e)) from e
             entries = []
             for i, p in enumerate(kernel.params):
                 kind = wgpu.BufferBindingType.storage if p.output else wgpu.BufferBindingType.read_only_storage
@@ -268,8 +271,7 @@ class WGPUBackend:
             groups = None if kernel.generic else launch_config(kernel)[0]
             prog = WGPUProgram(pipeline, layout, kernel.name, groups, len(kernel.params),
                                len(kernel.scalars) + 2 * kernel.nargs, kernel)
-            self._programs[source] = prog
-            return prog
+            return self._programs.put(source, prog)
 
     def launch(self, prog: WGPUProgram, buffers: list, scalars: list[int], args=()) -> None:
         gx, gy = prog.groups if prog.kernel is None else launch_config(prog.kernel, args)[0]

@@ -28,8 +28,9 @@ from .symbolic import Sym
 
 # Generated source is the preamble (helper functions, identical for every kernel of a
 # language) followed by the kernels; backends cut the source at this comment to compile
-# the preamble once for a batch of kernels.
-PREAMBLE_END = "/* end of zyx preamble */"
+# the preamble once for a batch of kernels. The marker is part of the program contract
+# the backends declare, so it is defined once, in backends/base.py.
+from ..backends.base import PREAMBLE_END  # noqa: E402
 
 
 # --------------------------------------------------------------------------- IR shapes

@@ -1,6 +1,7 @@
 """Long runs of the differential fuzzer (``tests/fuzzgraph.py``) against NumPy.
 
     python benches/fuzz.py --minutes 30 --device cpu
+    python benches/fuzz.py --minutes 120 --graphs 20000 --device cpu
     python benches/fuzz.py --minutes 10 --device opencl:0 --seed 5000000 --batch 20
 
 Graphs run in batches in a child process, so a crash in generated code (a segfault, an
@@ -123,6 +124,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--graphs", type=int, default=0, help="stop after this many graphs (0: only --minutes)")
     ap.add_argument("--seed", type=int, default=0, help="first seed (the suite uses 1000000 and up)")
     ap.add_argument("--batch", type=int, default=0, help="graphs per child batch (default: 50 cpu, 15 else)")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds a batch may take before it is a hang")
@@ -140,7 +142,7 @@ def main() -> None:
     seed = args.seed
     worker = Worker(args.device)
     t0 = time.time()
-    while time.time() < t_end:
+    while time.time() < t_end and not (args.graphs and sum(counts.values()) >= args.graphs):
         if worker.graphs >= args.restart:
             worker.close()
             worker = Worker(args.device)

@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import dtypes as dt
+from . import ops
 from .dtypes import DType
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _float_unary(op: str, complex_ok: bool = True) -> _Unary:
 
 
 # ---------------------------------------------------------------- binary operators
-_COMPARE = frozenset({"CMPLT", "CMPLE", "CMPEQ", "CMPNE"})
+_COMPARE = ops.COMPARE
 
 
 def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False) -> _Binary:
@@ -72,7 +73,7 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
         if dtype_rule is not None:
             d = dtype_rule(d)
         a, b = a._broadcast_pair(b, d)
-        out_dtype = dt.bool_ if op in ("CMPLT", "CMPLE", "CMPEQ", "CMPNE") else d
+        out_dtype = dt.bool_ if compare else d
         return a._binary(op, b, out_dtype)
     f.__name__ = f.__qualname__ = op.lower() if not reverse else "r" + op.lower()
     return f

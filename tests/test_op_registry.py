@@ -166,6 +166,7 @@ NUMPY = {
     "HYPOT": ([ANY, ANY], lambda a, b: a.hypot(b), np.hypot, 2e-7),
     "COPYSIGN": (["e", "e"], lambda a, b: a.copysign(b), np.copysign, 0),
     "NEXTAFTER": ([ANY, ANY], lambda a, b: a.nextafter(b), np.nextafter, 0),
+    "LOGADDEXP": (["e", "e"], lambda a, b: a.logaddexp(b), np.logaddexp, 2e-6),
     "AND": (["i", "i"], lambda a, b: a & b, np.bitwise_and, 0),
     "OR": (["i", "i"], lambda a, b: a | b, np.bitwise_or, 0),
     "XOR": (["i", "i"], lambda a, b: a ^ b, np.bitwise_xor, 0),
@@ -232,3 +233,74 @@ def test_every_elementwise_primitive_matches_numpy(device):
         except AssertionError as e:
             bad.append(f"{op}: {str(e)[:300]}")
     assert not bad, "\n".join(bad)
+
+
+# ------------------------------------------------------------------ LOGADDEXP, the primitive added through the registry
+def _float_dtypes(device):
+    return [d for d in (np.float32, np.float64) if zyx.get_device(device).supports(dt.from_numpy(np.dtype(d)))]
+
+
+def test_logaddexp_is_one_primitive():
+    a, b = zyx.Tensor(np.zeros(3, np.float32)), zyx.Tensor(np.ones(3, np.float32))
+    for out in (a.logaddexp(b), xp.logaddexp(a, b), np.logaddexp(a, b)):
+        assert out._node.op == "LOGADDEXP" and out.dtype == dt.float32
+    i = zyx.Tensor(np.arange(3, dtype=np.int16))
+    assert i.logaddexp(i)._node.srcs[0].op == "CAST" and i.logaddexp(i).dtype == dt.float32  # NumPy's float rule
+    with pytest.raises(TypeError):
+        zyx.Tensor(np.ones(2, np.complex64)).logaddexp(1.0)
+
+
+def test_logaddexp_edge_cases(device):
+    """Every pair of specials (both infinities of one sign give that infinity, nan stays nan),
+    tiny and huge differences, equal finite values; float32 and float64 where the device has it."""
+    v = np.array([0.0, -0.0, 1.0, -1.0, -40.0, 40.0, 3.5, 88.0, -1e30, 1e30, -np.inf, np.inf, np.nan])
+    a, b = np.meshgrid(v, v)
+    for d in _float_dtypes(device):
+        x, y = a.astype(d), b.astype(d)
+        got = xp.logaddexp(zyx.Tensor(x, device=device), zyx.Tensor(y, device=device)).numpy()
+        with np.errstate(all="ignore"):
+            want = np.logaddexp(x, y)
+        assert got.dtype == d
+        np.testing.assert_allclose(got, want, rtol=4e-7 if d == np.float32 else 1e-15, atol=0)
+        # rows and columns: -3 is -inf, -2 is +inf, -1 is nan
+        assert np.isneginf(got[-3, -3]) and np.isposinf(got[-2, -2]) and np.isnan(got[-1, -1])
+        assert np.isposinf(got[-2, -3]) and np.isposinf(got[-3, -2]) and np.isnan(got[-1, -2])
+    # the small term keeps its digits
+    got = xp.logaddexp(zyx.Tensor(np.float32(0), device=device), zyx.Tensor(np.float32(-40), device=device))
+    assert float(got) > 0
+
+
+def test_logaddexp_gradient(device):
+    """d/da = exp(a - out), d/db = exp(b - out): against NumPy and central differences."""
+    rng = np.random.default_rng(5)
+    for d in _float_dtypes(device):
+        a0, b0 = rng.uniform(-4, 4, 16).astype(d), rng.uniform(-4, 4, 16).astype(d)
+        b0[:3] = a0[:3]  # equal operands: half each
+        a, b = zyx.Tensor(a0, device=device), zyx.Tensor(b0, device=device)
+        with zyx.GradientTape() as tape:
+            loss = (a.logaddexp(b) * zyx.Tensor(np.linspace(0.5, 1.5, 16).astype(d), device=device)).sum()
+            ga, gb = tape.gradient(loss, [a, b])
+        w = np.linspace(0.5, 1.5, 16)
+        o = np.logaddexp(a0.astype(np.float64), b0.astype(np.float64))
+        rtol = 1e-5 if d == np.float32 else 1e-12
+        np.testing.assert_allclose(ga.numpy(), w * np.exp(a0 - o), rtol=rtol, atol=1e-7)
+        np.testing.assert_allclose(gb.numpy(), w * np.exp(b0 - o), rtol=rtol, atol=1e-7)
+        np.testing.assert_allclose(ga.numpy()[:3], w[:3] * 0.5, rtol=rtol)
+        if d == np.float64:
+            h = 1e-6
+            fd = (np.logaddexp(a0 + h, b0) - np.logaddexp(a0 - h, b0)) / (2 * h) * w
+            np.testing.assert_allclose(ga.numpy(), fd, rtol=1e-6)
+
+
+def test_logaddexp_compiles_with_nvrtc():
+    """The CUDA spelling compiles (NVRTC; no GPU needed), float32 and float64."""
+    cuda = pytest.importorskip("zyx.backends.cuda")
+    try:
+        cuda.nvrtc_version()
+    except Exception:
+        pytest.skip("NVRTC is not installed")
+    for d in (dt.float32, dt.float64):
+        k = _kernel("LOGADDEXP", d)
+        src = CUDARenderer().render(k)
+        assert "isinf" in src
+        cuda.nvrtc_compile(src, "compute_90", k.name)

@@ -484,14 +484,9 @@ def hardtanh(self: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
     return clip(self, lo, hi)
 
 
-def logaddexp(self: Tensor, other: TensorLike) -> Tensor:
-    """log(exp(a) + exp(b)) as max(a, b) + log1p(exp(-|a - b|)): the small term keeps its
-    digits (logaddexp(0, -40) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
-    o = self._operand(other)
-    a, b = _to_float(self), _to_float(o)
-    m = maximum(a, b)
-    # equal infinities: a - b is nan, the answer is that infinity (nan stays nan through m)
-    return where(logical_and(isinf(m), a == b), m, m + log1p(exp(-abs_(a - b))))
+# log(exp(a) + exp(b)), the primitive LOGADDEXP: max(a, b) + log1p(exp(-|a - b|)), so the
+# small term keeps its digits (logaddexp(0, -40) is 4.2e-18 in float32)
+logaddexp = _float_binop("LOGADDEXP", "logaddexp")
 
 
 def lerp(self: Tensor, end: TensorLike, weight: TensorLike) -> Tensor:

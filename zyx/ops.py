@@ -141,6 +141,7 @@ ATAN2         atan2             atan2                f t k=f
 HYPOT         hypot             hypot                f t k=f
 COPYSIGN      copysign          copysign             f k=f
 NEXTAFTER     nextafter         nextafter            f k=f nd
+LOGADDEXP     logaddexp         logaddexp            f t k=f
 AND           bitwise_and       bitwise_and          k=biu nd
 OR            bitwise_or        bitwise_or           k=biu nd
 XOR           bitwise_xor       bitwise_xor          k=biu nd

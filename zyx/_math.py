@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import dtypes as dt
+from . import ops
 from .dtypes import DType
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _float_unary(op: str, complex_ok: bool = True) -> _Unary:
 
 
 # ---------------------------------------------------------------- binary operators
-_COMPARE = frozenset({"CMPLT", "CMPLE", "CMPEQ", "CMPNE"})
+_COMPARE = ops.COMPARE
 
 
 def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False) -> _Binary:
@@ -72,7 +73,7 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
         if dtype_rule is not None:
             d = dtype_rule(d)
         a, b = a._broadcast_pair(b, d)
-        out_dtype = dt.bool_ if op in ("CMPLT", "CMPLE", "CMPEQ", "CMPNE") else d
+        out_dtype = dt.bool_ if compare else d
         return a._binary(op, b, out_dtype)
     f.__name__ = f.__qualname__ = op.lower() if not reverse else "r" + op.lower()
     return f
@@ -483,14 +484,9 @@ def hardtanh(self: Tensor, lo: float = -1.0, hi: float = 1.0) -> Tensor:
     return clip(self, lo, hi)
 
 
-def logaddexp(self: Tensor, other: TensorLike) -> Tensor:
-    """log(exp(a) + exp(b)) as max(a, b) + log1p(exp(-|a - b|)): the small term keeps its
-    digits (logaddexp(0, -40) is 4.2e-18 in float32, where log(1 + 4.2e-18) is 0)."""
-    o = self._operand(other)
-    a, b = _to_float(self), _to_float(o)
-    m = maximum(a, b)
-    # equal infinities: a - b is nan, the answer is that infinity (nan stays nan through m)
-    return where(logical_and(isinf(m), a == b), m, m + log1p(exp(-abs_(a - b))))
+# log(exp(a) + exp(b)), the primitive LOGADDEXP: max(a, b) + log1p(exp(-|a - b|)), so the
+# small term keeps its digits (logaddexp(0, -40) is 4.2e-18 in float32)
+logaddexp = _float_binop("LOGADDEXP", "logaddexp")
 
 
 def lerp(self: Tensor, end: TensorLike, weight: TensorLike) -> Tensor:

@@ -170,6 +170,12 @@ def hypot(g, inputs, out, arg):
     return (lambda: g * a / out, lambda: g * b / out)
 
 
+def logaddexp(g, inputs, out, arg):
+    """log(e^a + e^b): e^(a - out) and e^(b - out)."""
+    a, b = inputs
+    return (lambda: g * (a - out).exp(), lambda: g * (b - out).exp())
+
+
 def copysign(g, inputs, out, arg):
     """|a| with b's sign: +-1 for a, nothing for b."""
     a, b = inputs
@@ -297,7 +303,7 @@ RULES.update({
     "NEG": neg, "ABS": abs_, "REAL": real, "IMAG": imag, "CONJ": conj, "ANGLE": angle,
     "FLOOR": zero, "CEIL": zero, "ROUND": zero, "TRUNC": zero,
     "ADD": add, "SUB": sub, "MUL": mul, "DIV": div, "POW": pow_, "MAX": maximum, "MIN": minimum,
-    "ATAN2": atan2, "HYPOT": hypot, "COPYSIGN": copysign, "MOD": mod, "IDIV": zero,
+    "ATAN2": atan2, "HYPOT": hypot, "LOGADDEXP": logaddexp, "COPYSIGN": copysign, "MOD": mod, "IDIV": zero,
     "NEXTAFTER": nondifferentiable, "COMPLEX": complex_,
     "WHERE": where, "CAST": cast, "BITCAST": nondifferentiable,
     "REDUCE": reduce,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes as dt
 from .. import ops
 from ..dtypes import DType
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks
@@ -158,6 +159,26 @@ class Renderer:
     def after_loop(self, loop: Loop, siblings: list, pad: str) -> list[str]:
         """Lines emitted right after a loop closes (e.g. finishing accumulators)."""
         return []
+
+    def spells(self, op: str, d: DType) -> bool:
+        """Whether this language spells elementwise primitive ``op`` on operands of dtype
+        ``d`` (``alu`` gives an expression rather than NotImplementedError); the result
+        dtype follows the op's rule in ``ops.OPS``. ``tests/test_op_registry.py`` asks it of
+        every renderer for every primitive."""
+        rec = ops.OPS[op]
+        names = ["za", "zb", "zc"][:rec.arity]
+        srcs = [d] * rec.arity
+        if op == "WHERE":
+            srcs[0] = dt.bool_
+        if rec.dtype == "given":
+            out, arg = d, (d, d)
+        else:
+            out, arg = ops.result_dtype(op, d), None
+        try:
+            text = self.alu(op, out, names, srcs, arg)
+        except NotImplementedError:
+            return False
+        return isinstance(text, str)
 
     # ------------------------------------------------------------------ the walk
     def render_body(self, k: Kernel, stmts: list, ind: int, dtypes: dict, out: list[str]) -> None:

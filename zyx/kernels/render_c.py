@@ -220,6 +220,10 @@ class CStyleRenderer(Renderer):
             return f"zyx_floordiv{self.sfx(sd)}({a[0]}, {a[1]})"
         if op == "MOD":
             return f"zyx_pymod{self.sfx(sd)}({a[0]}, {a[1]})"
+        if op == "LOGADDEXP":  # max(a, b) + log1p(exp(-|a - b|)); equal infinities give themselves
+            x, y = a
+            small = f"{self.fn('log1p', sd)}({self.fn('exp', sd)}(-{self.fn('fabs', sd)}({x} - {y})))"
+            return f"((isinf({x}) && {x} == {y}) ? {x} : ({x} > {y} ? {x} : {y}) + {small})"
         if op in FLOAT_FUNCS:
             return f"{self.fn(FLOAT_FUNCS[op], sd)}({', '.join(a)})"
         raise NotImplementedError(f"{self.lang}: op {op} on {sd.name}")

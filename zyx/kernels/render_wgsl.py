@@ -241,6 +241,11 @@ class WGSLRenderer(Renderer):
         if op == "NOT":
             return f"({a[0]} == {self.literal(0, cd)})"
         if k == "f":
+            if op == "LOGADDEXP":  # max(a, b) + log1p(exp(-|a - b|)); equal infinities give themselves
+                x, y = a
+                e = self._num_alu("EXP", [f"(-abs({self._num_alu('SUB', a, cd, t)}))"], cd, t)
+                s = self._num_alu("ADD", [self._num_alu("MAX", a, cd, t), self._num_alu("LOG1P", [e], cd, t)], cd, t)
+                return f"select({s}, {x}, {self.need('isinf_' + t)}({x}) && {x} == {y})"
             if op in _SOFT:
                 return f"{self.need(_FLOAT_BUILTIN[op] + '_' + t)}({', '.join(a)})"
             if op in _FLOAT_BUILTIN:

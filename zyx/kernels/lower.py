@@ -15,7 +15,7 @@ import math
 
 from .. import dtypes as dt
 from .. import ops
-from ..graph import Node
+from ..graph import Node, post_order
 from . import symbolic as sym
 from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store
 
@@ -200,20 +200,7 @@ class GenericSizes:
     def _solve(self, root: Node, leaves: set) -> None:
         """Size classes of every (node, dim) of the kernel's region, from the equalities
         and products its ops force."""
-        order, seen, stack = [], set(), [root]
-        while stack:  # post-order over the region, iteratively
-            x = stack[-1]
-            if id(x) in seen:
-                stack.pop()
-                continue
-            pending = [] if id(x) in leaves else [s for s in x.srcs if id(s) not in seen]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            seen.add(id(x))
-            order.append(x)
-        for x in order:
+        for x in post_order(root, lambda x: () if id(x) in leaves else x.srcs):
             self._node[id(x)] = x
             if id(x) in leaves or not x.srcs:
                 continue

@@ -480,7 +480,7 @@ class Lowerer:
                 return self.value(src, tuple(new), gate)
             inner_gate = tuple(sorted(set(gate) | set(conds), key=lambda c: repr(c[0].key())))
             val, lvl = self.value(src, tuple(new), inner_gate)
-            if val in self.gated_loads and _is_plain_zero(padval):
+            if val in self.gated_loads and is_plain_zero(padval):
                 # a load under these conditions already reads 0 outside them: no select (gcc
                 # vectorized a convolution's padded panel 1.7x slower with it)
                 return val, lvl
@@ -556,7 +556,7 @@ def lower_kernel(root: Node, inputs: list[Node], name: str, rands: list[Node] = 
     return k
 
 
-def _is_plain_zero(v) -> bool:
+def is_plain_zero(v) -> bool:
     """0, 0.0 (not -0.0), False or 0j: the value a gated load reads where its gate fails."""
     if isinstance(v, complex):
         return v == 0 and math.copysign(1.0, v.real) > 0 and math.copysign(1.0, v.imag) > 0

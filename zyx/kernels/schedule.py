@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from .. import dtypes as dt
 from .. import ops
 from ..graph import Node, post_order
-from .lower import reshape_groups
+from .lower import is_plain_zero, reshape_groups
 
 
 @dataclass
@@ -103,7 +103,7 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
                     arg = tuple((step, start == 0 and step == 1 and size == sz)
                                 for (start, size, step), sz in zip(n.arg, s0.shape))
                 elif op == "PAD":
-                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), _plain_zero(n.arg[1]),
+                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), is_plain_zero(n.arg[1]),
                            bool(n.arg[1]) if n.dtype is _BOOL else None)
                 elif op == "EXPAND":
                     arg = _expand_bits(n)
@@ -143,11 +143,6 @@ def _sig(shape: tuple) -> tuple:
         _SIGS.clear()
     _SIGS[shape] = out
     return out
-
-
-def _plain_zero(v) -> bool:
-    from .lower import _is_plain_zero
-    return _is_plain_zero(v)
 
 
 def _expand_bits(e: Node) -> tuple:

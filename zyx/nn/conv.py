@@ -15,6 +15,7 @@ class _ConvBase(Module):
     convolution, ``(in, out / groups, *k)`` for a transposed one)."""
     _n = 2
     _repr_tail: tuple[str, ...] = ()  # the attributes repr shows after the padding
+    padding: tuple[int, ...] | str  # set by the subclass ("same" / "valid" for a convolution)
 
     def _setup(self, in_channels: int, out_channels: int, groups: int, padding_mode: str, kernel_size, stride,
                dilation, bias: bool, transposed: bool, device, dtype) -> None:
@@ -63,6 +64,7 @@ class Conv2d(_ConvNd):
 
 class _ConvTransposeNd(_ConvBase):
     _repr_tail = ("output_padding",)
+    padding: tuple[int, ...]
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",

@@ -460,6 +460,13 @@ def _normalize_key(self: Tensor, key):
     return out
 
 
+def _in_bounds(k: int, size: int, dim: int) -> int:
+    """Integer index ``k`` of axis ``dim`` (length ``size``) as a position, negatives from the end."""
+    if not -size <= k < size:
+        raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
+    return k % size
+
+
 def _basic_steps(self: Tensor, key: list) -> list:
     """The movement steps of a normalized key of ints, slices and None: one SHRINK, then
     one RESHAPE that drops the int-indexed axes and inserts the new ones."""
@@ -471,9 +478,7 @@ def _basic_steps(self: Tensor, key: list) -> list:
             continue
         size = self.shape[dim]
         if isinstance(k, int):
-            if not -size <= k < size:
-                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
-            bounds.append((k % size, 1, 1))
+            bounds.append((_in_bounds(k, size, dim), 1, 1))
         else:
             start, stop, step = k.indices(size)
             n = len(range(start, stop, step))
@@ -544,9 +549,7 @@ def getitem(self: Tensor, key, /) -> Tensor:
             continue
         size = x.shape[dim]
         if isinstance(k, int):
-            if not -size <= k < size:
-                raise IndexError(f"index {k} is out of bounds for axis {dim} with size {size}")
-            bounds.append((k % size, 1, 1))
+            bounds.append((_in_bounds(k, size, dim), 1, 1))
             new_shape.append(("drop", dim))
         elif isinstance(k, slice):
             start, stop, step = k.indices(size)

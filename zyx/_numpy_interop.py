@@ -419,22 +419,22 @@ def _count_nonzero(dev, a, axis=None, *, keepdims=False):
     return _xp().count_nonzero(_arr(a, dev), axis=_axis(axis), keepdims=bool(keepdims))
 
 
+def _arrs(arrays, dev, dtype) -> list:
+    """The arrays to join, as tensors on ``dev``, in ``dtype`` when one is given."""
+    xs = [_arr(a, dev) for a in arrays]
+    return xs if dtype is None else [x.astype(dtype) for x in xs]
+
+
 @_implements(np.concatenate)
 def _concatenate(dev, arrays, axis=0, dtype=None, **extra):
     _need(not extra)
-    xs = [_arr(a, dev) for a in arrays]
-    if dtype is not None:
-        xs = [x.astype(dtype) for x in xs]
-    return _xp().concat(xs, axis=None if axis is None else int(axis))
+    return _xp().concat(_arrs(arrays, dev, dtype), axis=None if axis is None else int(axis))
 
 
 @_implements(np.stack)
 def _stack(dev, arrays, axis=0, dtype=None, **extra):
     _need(not extra)
-    xs = [_arr(a, dev) for a in arrays]
-    if dtype is not None:
-        xs = [x.astype(dtype) for x in xs]
-    return _xp().stack(xs, axis=int(axis))
+    return _xp().stack(_arrs(arrays, dev, dtype), axis=int(axis))
 
 
 @_implements(np.where)
@@ -562,22 +562,25 @@ def _tensordot(dev, a, b, axes=2):
     return _xp().tensordot(_arr(a, dev), _arr(b, dev), axes=axes)
 
 
-@_implements(np.sort)
-def _sort(dev, a, axis=-1, kind=None, order=None, **extra):
+def _sort_operand(dev, a, axis, order, extra) -> tuple:
+    """``np.sort`` / ``np.argsort``'s array and axis (``axis=None``: the flattened array)."""
     _need(order is None and not extra)
     x = _arr(a, dev)
     if axis is None:
-        x, axis = _xp().reshape(x, (-1,)), 0
-    return _xp().sort(x, axis=int(axis), stable=kind == "stable" or kind is None)
+        return _xp().reshape(x, (-1,)), 0
+    return x, int(axis)
+
+
+@_implements(np.sort)
+def _sort(dev, a, axis=-1, kind=None, order=None, **extra):
+    x, axis = _sort_operand(dev, a, axis, order, extra)
+    return _xp().sort(x, axis=axis, stable=kind == "stable" or kind is None)
 
 
 @_implements(np.argsort)
 def _argsort(dev, a, axis=-1, kind=None, order=None, **extra):
-    _need(order is None and not extra)
-    x = _arr(a, dev)
-    if axis is None:
-        x, axis = _xp().reshape(x, (-1,)), 0
-    return _xp().argsort(x, axis=int(axis), stable=True)
+    x, axis = _sort_operand(dev, a, axis, order, extra)
+    return _xp().argsort(x, axis=axis, stable=True)
 
 
 def _like(fname: str):

@@ -42,24 +42,29 @@ def _sum_dtype(d: dt.DType) -> dt.DType:
     return d
 
 
-def sum(self: Tensor, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
-    axes = normalize_axes(axis, self.ndim)
-    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
-    x = self.cast(d)
+def _fold(self: Tensor, x: Tensor, kind: str, identity, axes: tuple[int, ...], keepdims: bool) -> Tensor:
+    """``x`` (``self`` in the result dtype) reduced by ``kind`` over ``axes``; an empty
+    axis gives ``identity``."""
     if any(self.shape[a] == 0 for a in axes):
         shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
-        return _keep(Tensor._const(0, shape, d, self.device), axes, keepdims)
-    return _new(_keep(x._reduce("SUM", axes), axes, keepdims), self)
+        return _keep(Tensor._const(identity, shape, x.dtype, self.device), axes, keepdims)
+    return _new(_keep(x._reduce(kind, axes), axes, keepdims), self)
+
+
+def _accumulate(self: Tensor, kind: str, identity: int, axis: Axis, keepdims: bool, dtype: Any) -> Tensor:
+    """``sum`` / ``prod``: integers and booleans accumulate in 64 bits unless ``dtype``
+    says otherwise."""
+    axes = normalize_axes(axis, self.ndim)
+    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
+    return _fold(self, self.cast(d), kind, identity, axes, keepdims)
+
+
+def sum(self: Tensor, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
+    return _accumulate(self, "SUM", 0, axis, keepdims, dtype)
 
 
 def prod(self: Tensor, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
-    axes = normalize_axes(axis, self.ndim)
-    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
-    x = self.cast(d)
-    if any(self.shape[a] == 0 for a in axes):
-        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
-        return _keep(Tensor._const(1, shape, d, self.device), axes, keepdims)
-    return _new(_keep(x._reduce("PROD", axes), axes, keepdims), self)
+    return _accumulate(self, "PROD", 1, axis, keepdims, dtype)
 
 
 def _extreme(self: Tensor, kind: str, axis: Axis, keepdims: bool) -> Tensor:
@@ -118,21 +123,15 @@ def std(self: Tensor, axis: Axis = None, keepdims: bool = False, correction: flo
 
 
 def any_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    axes = normalize_axes(axis, self.ndim)
-    b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
-    if any(self.shape[a] == 0 for a in axes):
-        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
-        return _keep(Tensor._const(False, shape, dt.bool_, self.device), axes, keepdims)
-    return _new(_keep(b._reduce("MAX", axes), axes, keepdims), self)
+    return _fold(self, _truth(self), "MAX", False, normalize_axes(axis, self.ndim), keepdims)
 
 
 def all_(self: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    axes = normalize_axes(axis, self.ndim)
-    b = self.cast(dt.bool_) if self.dtype is not dt.bool_ else self
-    if any(self.shape[a] == 0 for a in axes):
-        shape = tuple(1 if i in axes else s for i, s in enumerate(self.shape))
-        return _keep(Tensor._const(True, shape, dt.bool_, self.device), axes, keepdims)
-    return _new(_keep(b._reduce("MIN", axes), axes, keepdims), self)
+    return _fold(self, _truth(self), "MIN", True, normalize_axes(axis, self.ndim), keepdims)
+
+
+def _truth(x: Tensor) -> Tensor:
+    return x.cast(dt.bool_) if x.dtype is not dt.bool_ else x
 
 
 def _arg_extreme(self: Tensor, kind: str, axis: int | None, keepdims: bool) -> Tensor:
@@ -243,20 +242,21 @@ def _scan(x: Tensor, axis: int, kind: str) -> Tensor:
     return out._movement("SHRINK", tuple((0, n, 1) if i == axis else (0, s, 1) for i, s in enumerate(out.shape)))
 
 
-def cumsum(self: Tensor, axis: int = 0, dtype: Any = None) -> Tensor:
+def _cumulate(self: Tensor, kind: str, axis: int, dtype: Any) -> Tensor:
+    """``cumsum`` / ``cumprod``, in ``sum``'s accumulation dtype unless ``dtype`` says."""
     if self.ndim == 0:
-        raise ValueError("cumsum needs at least one dimension")
+        raise ValueError(f"cum{kind.lower()} needs at least one dimension")
     ax = normalize_axis(axis, self.ndim)
     d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
-    return _scan(self.cast(d), ax, "SUM")
+    return _scan(self.cast(d), ax, kind)
+
+
+def cumsum(self: Tensor, axis: int = 0, dtype: Any = None) -> Tensor:
+    return _cumulate(self, "SUM", axis, dtype)
 
 
 def cumprod(self: Tensor, axis: int = 0, dtype: Any = None) -> Tensor:
-    if self.ndim == 0:
-        raise ValueError("cumprod needs at least one dimension")
-    ax = normalize_axis(axis, self.ndim)
-    d = dt.to_dtype(dtype) if dtype is not None else _sum_dtype(self.dtype)
-    return _scan(self.cast(d), ax, "PROD")
+    return _cumulate(self, "PROD", axis, dtype)
 
 
 # ---------------------------------------------------------------- matmul

@@ -8,6 +8,7 @@ here, when the node is built, so errors surface at the call that is wrong.
 from __future__ import annotations
 
 import math
+from typing import Callable, Container, Iterable
 
 from . import ops
 from .dtypes import DType
@@ -35,6 +36,30 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.op}, {self.shape}, {self.dtype.name}, arg={self.arg!r})"
+
+
+def post_order(root: Node, children: Callable[[Node], Iterable[Node]], known: Container = ()) -> list[Node]:
+    """``root`` and the nodes below it, sources before their users, each once: below a
+    node ``x`` the walk goes to ``children(x)`` (its sources inside the region of
+    interest), but never into a node in ``known`` (answers the caller already has); an
+    empty list where ``root`` is known. Iterative: graphs are deeper than Python's
+    recursion limit."""
+    order: list[Node] = []
+    seen: set = set()
+    stack = [root]
+    while stack:
+        x = stack[-1]
+        if x in seen or x in known:
+            stack.pop()
+            continue
+        pending = [s for s in children(x) if s not in seen and s not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        seen.add(x)
+        order.append(x)
+    return order
 
 
 def buffer_node(buffer, shape: Shape, dtype: DType, device) -> Node:

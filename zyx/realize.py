@@ -463,6 +463,12 @@ def _encoder(d: dt.DType) -> str:
     return _ENCODERS[d.kind]
 
 
+# how a kernel argument of each kind is read from node ``o`` of the walk order (``d``: the
+# axis; ``enc``: the encoder of a value's dtype): a size, a slice start, a pad width, a value
+_ARG_READS = {"dim": "{o}.shape[{d}]", "start": "{o}.arg[{d}][0]", "before": "{o}.arg[0][{d}][0]",
+              "after": "{o}.arg[0][{d}][1]", "const": "{enc}({o}.arg)", "padval": "{enc}({o}.arg[1])"}
+
+
 def _extractor(kernel: Kernel):
     """A function of the walk order returning the kernel's argument list (generated once per
     kernel, so a launch reads its arguments with one Python call)."""
@@ -470,21 +476,11 @@ def _extractor(kernel: Kernel):
         return None
     parts = []
     for a in kernel.args:
-        o = f"o[{a.pos}]"
-        if a.kind == "dim":
-            parts.append(f"{o}.shape[{a.d}]")
-        elif a.kind == "start":
-            parts.append(f"{o}.arg[{a.d}][0]")
-        elif a.kind == "before":
-            parts.append(f"{o}.arg[0][{a.d}][0]")
-        elif a.kind == "after":
-            parts.append(f"{o}.arg[0][{a.d}][1]")
-        elif a.kind == "const":
-            parts.append(f"{_encoder(a.dtype)}({o}.arg)")
-        elif a.kind == "padval":
-            parts.append(f"{_encoder(a.dtype)}({o}.arg[1])")
-        else:
+        form = _ARG_READS.get(a.kind)
+        if form is None:
             raise ValueError(a.kind)
+        enc = _encoder(a.dtype) if "{enc}" in form else ""
+        parts.append(form.format(o=f"o[{a.pos}]", d=a.d, enc=enc))
     env = {"_bool": _bool, "_i64": _i64, "_f32": _f32, "_f64": _f64, "_c64": _c64, "_c128": _c128}
     return eval(f"lambda o: ({', '.join(parts)},)", env)  # noqa: S307 - our own generated expression
 

@@ -267,18 +267,20 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
                              "use .any() or .all()")
         return bool(self.item())
 
-    def __float__(self) -> float:
+    def _scalar(self, to: str):
+        """The element of a 0-d tensor, for ``float()`` / ``int()`` / ``complex()``."""
         if self.ndim != 0:
-            raise TypeError(f"only 0-d tensors convert to float (shape {self.shape}), as in NumPy 2")
-        v = self.item()
+            raise TypeError(f"only 0-d tensors convert to {to} (shape {self.shape}), as in NumPy 2")
+        return self.item()
+
+    def __float__(self) -> float:
+        v = self._scalar("float")
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to float; use .real")
         return float(v)
 
     def __int__(self) -> int:
-        if self.ndim != 0:
-            raise TypeError(f"only 0-d tensors convert to int (shape {self.shape}), as in NumPy 2")
-        v = self.item()
+        v = self._scalar("int")
         if isinstance(v, complex):
             raise TypeError("cannot convert a complex tensor to int")
         if isinstance(v, float) and math.isnan(v):
@@ -286,9 +288,7 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
         return int(v)  # OverflowError for +-inf, as int(float("inf"))
 
     def __complex__(self) -> complex:
-        if self.ndim != 0:
-            raise TypeError(f"only 0-d tensors convert to complex (shape {self.shape}), as in NumPy 2")
-        return complex(self.item())
+        return complex(self._scalar("complex"))
 
     def __index__(self) -> int:
         if self.dtype.kind not in "iu" or self.ndim != 0:

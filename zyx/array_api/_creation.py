@@ -287,26 +287,33 @@ def meshgrid(*arrays: Tensor, indexing: str = "xy") -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+def _constant(shape, value: int, dtype, device, fname: str) -> Tensor:
+    """``ones`` / ``zeros``: ``value`` in the dtype given, else in the default float dtype."""
+    d = dtype_arg(dtype, fname)
+    return creation.full(shape_tuple(shape, fname), value if d else float(value), dtype=d, device=device_arg(device))
+
+
+def _constant_like(x: Tensor, value: int, dtype, device, fname: str) -> Tensor:
+    """``ones_like`` / ``zeros_like``: dtype and device default to ``x``'s."""
+    check_array(x, fname)
+    return creation.full(x.shape, value, dtype=dtype_arg(dtype, fname) or x.dtype,
+                         device=device_arg(device) or x.device)
+
+
 def ones(shape, *, dtype=None, device=None) -> Tensor:
-    d = dtype_arg(dtype, "ones")
-    return creation.full(shape_tuple(shape, "ones"), 1 if d else 1.0, dtype=d, device=device_arg(device))
+    return _constant(shape, 1, dtype, device, "ones")
 
 
 def ones_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
-    check_array(x, "ones_like")
-    return creation.full(x.shape, 1, dtype=dtype_arg(dtype, "ones_like") or x.dtype,
-                         device=device_arg(device) or x.device)
+    return _constant_like(x, 1, dtype, device, "ones_like")
 
 
 def zeros(shape, *, dtype=None, device=None) -> Tensor:
-    d = dtype_arg(dtype, "zeros")
-    return creation.full(shape_tuple(shape, "zeros"), 0 if d else 0.0, dtype=d, device=device_arg(device))
+    return _constant(shape, 0, dtype, device, "zeros")
 
 
 def zeros_like(x: Tensor, /, *, dtype=None, device=None) -> Tensor:
-    check_array(x, "zeros_like")
-    return creation.full(x.shape, 0, dtype=dtype_arg(dtype, "zeros_like") or x.dtype,
-                         device=device_arg(device) or x.device)
+    return _constant_like(x, 0, dtype, device, "zeros_like")
 
 
 def _triangle(x: Tensor, k: int, lower: bool, fname: str) -> Tensor:

@@ -59,6 +59,13 @@ def _check_n(n, fname: str):
         raise ValueError(f"fft.{fname}: n must be a positive int or None")
 
 
+def _named(f, name: str, where: str):
+    """``f`` named ``name``, its docstring saying ``where`` it transforms."""
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"``{name}`` {where}, normalization ``norm``). Host fallback (NumPy's pocketfft)."
+    return f
+
+
 def _one_dim(name: str, want: str, out_kind: str):
     np_fn = getattr(np.fft, name)
 
@@ -70,10 +77,7 @@ def _one_dim(name: str, want: str, out_kind: str):
             from . import _cuda_fft
             return _cuda_fft.one_dim(name, x, n, ax, norm)
         return _out(np_fn(_host(x), n=n, axis=ax, norm=norm), x, out_kind)
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = (f"``{name}`` along ``axis`` (length ``n``, normalization ``norm``). Host fallback "
-                 "(NumPy's pocketfft).")
-    return f
+    return _named(f, name, "along ``axis`` (length ``n``")
 
 
 def _n_dim(name: str, want: str, out_kind: str):
@@ -98,10 +102,7 @@ def _n_dim(name: str, want: str, out_kind: str):
             from . import _cuda_fft
             return _cuda_fft.n_dim(name, x, s, axes, norm)
         return _out(np_fn(_host(x), s=s, axes=axes, norm=norm), x, out_kind)
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = (f"``{name}`` over ``axes`` (sizes ``s``, normalization ``norm``). Host fallback "
-                 "(NumPy's pocketfft).")
-    return f
+    return _named(f, name, "over ``axes`` (sizes ``s``")
 
 
 fft = _one_dim("fft", "complex", "complex")

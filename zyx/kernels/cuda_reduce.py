@@ -130,28 +130,48 @@ def render_block_reduce(r, k: Kernel, out: list[str]) -> None:
     out.extend(split_decls([(v.name, n) for v, n in k.global_dims], "zo", "    "))
     pad = "    "
     loops = [s for s in k.body if isinstance(s, Loop)]
-    for s in k.body:
-        if isinstance(s, Loop) and outer_accs(s):
-            nest, body = perfect_nest(s)
-            size = math.prod(lp.size for lp in nest)
-            vec = _vector_loads(k, s) if len(loops) == 1 else None
-            if vec is None:
-                out.append(f"{pad}#pragma unroll {UNROLL}")
-                out.append(f"{pad}for (int64_t zr = threadIdx.x; zr < {size}LL; zr += {BLOCK}) {{")
-                out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
-                r.render_body(k, body, 3, dtypes, out)
-            else:
-                _vector_steps(r, k, nest, body, vec, dtypes, pad, out)
+
+    def reduce_loop(s: Loop) -> None:
+        nest, body = perfect_nest(s)
+        vec = _vector_loads(k, s) if len(loops) == 1 else None
+        if vec is None:
+            _strided_loop(r, k, nest, body, "threadIdx.x", BLOCK, dtypes, pad, out)
+        else:
+            _vector_steps(r, k, nest, body, vec, dtypes, pad, out)
             out.append(f"{pad}}}")
-            for a in outer_accs(s):
-                _tree(r, accs[a], shared[a], BLOCK, "threadIdx.x", "", pad, out)
+        for a in outer_accs(s):
+            _tree(r, accs[a], shared[a], BLOCK, "threadIdx.x", "", pad, out)
+    _output_body(r, k, lambda s: bool(outer_accs(s)), reduce_loop, "threadIdx.x == 0", dtypes, out)
+
+
+def _output_body(r, k: Kernel, reduced, reduce_loop, store_guard: str, dtypes: dict, out: list[str]) -> None:
+    """The statements of one output, inside the loop over outputs (which this closes):
+    each loop ``reduced(loop)`` selects through ``reduce_loop`` (the threads' strided share
+    and the tree combining it), stores only on the threads ``store_guard`` names, the rest
+    as they are on every thread."""
+    pad = "    "
+    for s in k.body:
+        if isinstance(s, Loop) and reduced(s):
+            reduce_loop(s)
         elif isinstance(s, Store):
-            out.append(f"{pad}if (threadIdx.x == 0) {{")
+            out.append(f"{pad}if ({store_guard}) {{")
             r.render_body(k, [s], 3, dtypes, out)
             out.append(f"{pad}}}")
         else:
             r.render_body(k, [s], 2, dtypes, out)
     out.append("  }")
+
+
+def _strided_loop(r, k: Kernel, nest: list, body: list, start: str, step: int, dtypes: dict, pad: str,
+                  out: list[str]) -> None:
+    """A thread's share of a reduction nest, flattened: positions ``start``, ``start +
+    step``, ..."""
+    size = math.prod(lp.size for lp in nest)
+    out.append(f"{pad}#pragma unroll {UNROLL}")
+    out.append(f"{pad}for (int64_t zr = {start}; zr < {size}LL; zr += {step}) {{")
+    out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
+    r.render_body(k, body, 3, dtypes, out)
+    out.append(f"{pad}}}")
 
 
 def _vector_steps(r, k: Kernel, nest: list, body: list, vec: list, dtypes: dict, pad: str, out: list[str]) -> None:
@@ -199,24 +219,13 @@ def render_column_reduce(r, k: Kernel, cp: ColumnPlan, out: list[str]) -> None:
     out.extend(split_decls([(v.name, n) for v, n in k.global_dims], "zc", "    "))
     dtypes: dict = {}
     pad = "    "
-    for s in k.body:
-        if s is loop:
-            nest, body = perfect_nest(s)
-            size = math.prod(lp.size for lp in nest)
-            out.append(f"{pad}#pragma unroll {UNROLL}")
-            out.append(f"{pad}for (int64_t zr = zty; zr < {size}LL; zr += {lanes}) {{")
-            out.extend(split_decls(loop_dims(nest), "zr", pad + "  "))
-            r.render_body(k, body, 3, dtypes, out)
-            out.append(f"{pad}}}")
-            for a, sh in shared.items():
-                _tree(r, accs[a], sh, lanes, "zty", "[ztx]", pad, out)
-        elif isinstance(s, Store):
-            out.append(f"{pad}if (zty == 0 && zin) {{")
-            r.render_body(k, [s], 3, dtypes, out)
-            out.append(f"{pad}}}")
-        else:
-            r.render_body(k, [s], 2, dtypes, out)
-    out.append("  }")
+
+    def reduce_loop(s: Loop) -> None:
+        nest, body = perfect_nest(s)
+        _strided_loop(r, k, nest, body, "zty", lanes, dtypes, pad, out)
+        for a, sh in shared.items():
+            _tree(r, accs[a], sh, lanes, "zty", "[ztx]", pad, out)
+    _output_body(r, k, lambda s: s is loop, reduce_loop, "zty == 0 && zin", dtypes, out)
 
 
 def _tree(r, acc: Acc, sh: str, n: int, lane: str, col: str, pad: str, out: list[str]) -> None:

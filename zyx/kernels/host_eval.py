@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
-from ..graph import Node
+from ..graph import Node, post_order
 
 # ops evaluated bit-exactly (see the module docstring); complex only where noted
 _EXACT = frozenset({
@@ -39,20 +39,7 @@ _MOVES = frozenset({"RESHAPE", "PERMUTE", "EXPAND", "SHRINK", "PAD"})
 
 def _region(root: Node, leaves: set) -> list[Node]:
     """The kernel's nodes below ``root`` (stopping at its inputs), in post-order."""
-    order, seen, stack = [], set(), [root]
-    while stack:
-        x = stack[-1]
-        if x in seen:
-            stack.pop()
-            continue
-        pending = [] if x in leaves else [s for s in x.srcs if s not in seen]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        seen.add(x)
-        order.append(x)
-    return order
+    return post_order(root, lambda x: () if x in leaves else x.srcs)
 
 
 def host_ok(root: Node, inputs: list[Node]) -> bool:
@@ -94,18 +81,8 @@ def evaluate(root: Node, inputs: list[Node]) -> np.ndarray:
             return n.srcs[0].srcs
         return n.srcs
     vals: dict = {}
-    stack = [root]
     with np.errstate(all="ignore"):
-        while stack:  # post-order on demand
-            x = stack[-1]
-            if x in vals:
-                stack.pop()
-                continue
-            pending = [s for s in deps(x) if s not in vals]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
+        for x in post_order(root, deps):
             vals[x] = _leaf(x) if x in leaves else _eval(x, vals, leaves)
         out = vals[root]
         if root.dtype in (dt.float16, dt.bfloat16):

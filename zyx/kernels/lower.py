@@ -15,7 +15,7 @@ import math
 
 from .. import dtypes as dt
 from .. import ops
-from ..graph import Node
+from ..graph import Node, post_order
 from . import symbolic as sym
 from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store
 
@@ -200,20 +200,7 @@ class GenericSizes:
     def _solve(self, root: Node, leaves: set) -> None:
         """Size classes of every (node, dim) of the kernel's region, from the equalities
         and products its ops force."""
-        order, seen, stack = [], set(), [root]
-        while stack:  # post-order over the region, iteratively
-            x = stack[-1]
-            if id(x) in seen:
-                stack.pop()
-                continue
-            pending = [] if id(x) in leaves else [s for s in x.srcs if id(s) not in seen]
-            if pending:
-                stack.extend(pending)
-                continue
-            stack.pop()
-            seen.add(id(x))
-            order.append(x)
-        for x in order:
+        for x in post_order(root, lambda x: () if id(x) in leaves else x.srcs):
             self._node[id(x)] = x
             if id(x) in leaves or not x.srcs:
                 continue
@@ -493,7 +480,7 @@ class Lowerer:
                 return self.value(src, tuple(new), gate)
             inner_gate = tuple(sorted(set(gate) | set(conds), key=lambda c: repr(c[0].key())))
             val, lvl = self.value(src, tuple(new), inner_gate)
-            if val in self.gated_loads and _is_plain_zero(padval):
+            if val in self.gated_loads and is_plain_zero(padval):
                 # a load under these conditions already reads 0 outside them: no select (gcc
                 # vectorized a convolution's padded panel 1.7x slower with it)
                 return val, lvl
@@ -569,7 +556,7 @@ def lower_kernel(root: Node, inputs: list[Node], name: str, rands: list[Node] = 
     return k
 
 
-def _is_plain_zero(v) -> bool:
+def is_plain_zero(v) -> bool:
     """0, 0.0 (not -0.0), False or 0j: the value a gated load reads where its gate fails."""
     if isinstance(v, complex):
         return v == 0 and math.copysign(1.0, v.real) > 0 and math.copysign(1.0, v.imag) > 0

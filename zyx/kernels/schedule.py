@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from .. import dtypes as dt
 from .. import ops
-from ..graph import Node
-from .lower import reshape_groups
+from ..graph import Node, post_order
+from .lower import is_plain_zero, reshape_groups
 
 
 @dataclass
@@ -103,7 +103,7 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
                     arg = tuple((step, start == 0 and step == 1 and size == sz)
                                 for (start, size, step), sz in zip(n.arg, s0.shape))
                 elif op == "PAD":
-                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), _plain_zero(n.arg[1]),
+                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), is_plain_zero(n.arg[1]),
                            bool(n.arg[1]) if n.dtype is _BOOL else None)
                 elif op == "EXPAND":
                     arg = _expand_bits(n)
@@ -143,11 +143,6 @@ def _sig(shape: tuple) -> tuple:
         _SIGS.clear()
     _SIGS[shape] = out
     return out
-
-
-def _plain_zero(v) -> bool:
-    from .lower import _is_plain_zero
-    return _is_plain_zero(v)
 
 
 def _expand_bits(e: Node) -> tuple:
@@ -364,47 +359,28 @@ def _fit_buffer_limit(nodes: list[Node], boundary: set, max_buffers: int) -> Non
 
 def _reads(root: Node, boundary: set, memo: dict) -> frozenset:
     """Ids of the buffers (leaves and stored nodes) a kernel computing ``root`` inline
-    loads; ``memo`` holds the answer for the nodes below, valid while ``boundary`` is."""
-    stack = [root]
-    while stack:
-        x = stack[-1]
-        if id(x) in memo:
-            stack.pop()
-            continue
-        pending = [s for s in x.srcs if s.op != "BUFFER" and id(s) not in boundary and id(s) not in memo]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
+    loads; ``memo`` holds the answer for the nodes below (by node), valid while
+    ``boundary`` is."""
+    for x in post_order(root, lambda x: _fused_srcs(x, boundary), memo):
         acc: set[int] = set()
         for s in x.srcs:
             if s.op == "BUFFER" or id(s) in boundary:
                 acc.add(id(s))
             else:
-                acc |= memo[id(s)]
-        memo[id(x)] = frozenset(acc)
-    return memo[id(root)]
+                acc |= memo[s]
+        memo[x] = frozenset(acc)
+    return memo[root]
+
+
+def _fused_srcs(x: Node, boundary: set) -> list[Node]:
+    """The sources of ``x`` computed inline in its kernel (neither buffers nor stored)."""
+    return [s for s in x.srcs if s.op != "BUFFER" and id(s) not in boundary]
 
 
 def _split(root: Node, boundary: set, most: int) -> None:
     """Store nodes of ``root``'s fused region until it reads at most ``most`` buffers."""
-    order: list[Node] = []  # the region in post-order, root last
-    done: set[int] = set()
-    stack = [root]
-    while stack:
-        x = stack[-1]
-        if id(x) in done:
-            stack.pop()
-            continue
-        pending = [s for s in x.srcs if s.op != "BUFFER" and id(s) not in boundary and id(s) not in done]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        done.add(id(x))
-        order.append(x)
     memo: dict = {}
-    for c in order:
+    for c in post_order(root, lambda x: _fused_srcs(x, boundary)):  # the region, root last
         while len(_reads(c, boundary, memo)) > most:
             cands = _operands(c, boundary, memo, exact=True) or _operands(c, boundary, memo, exact=False)
             if not cands:
@@ -418,7 +394,7 @@ def _split(root: Node, boundary: set, most: int) -> None:
                 boundary.add(id(x))
                 size = len(_reads(c, boundary, {}))
                 boundary.discard(id(x))
-                return (size, -len(memo[id(x)]))  # then the one covering most inputs
+                return (size, -len(memo[x]))  # then the one covering most inputs
             boundary.add(id(min(cands, key=after)))
             memo = {}
 

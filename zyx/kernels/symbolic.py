@@ -432,20 +432,30 @@ def provably_less(e: Sym, d) -> bool:
     return u is not None and nonnegative(add(add(d, mul(u, -1)), Num(-1)))
 
 
+def _settled(a: Sym, c, is_div: bool) -> tuple[Sym | None, int]:
+    """What ``a // c`` (``is_div``) or ``a % c`` is without looking inside ``a``: by a
+    symbolic ``c``, the symbolic rules; by 1, by a number, or of an ``a`` known to lie in
+    ``[0, c)``, the answer. Else ``(None, c)``, ``c`` as a positive int."""
+    if isinstance(c, Sym) and not isinstance(c, Num):
+        return (_div_sym if is_div else _mod_sym)(a, c), 0
+    c = c.v if isinstance(c, Num) else c
+    if c <= 0:
+        raise ValueError(f"index {'division' if is_div else 'modulo'} by a non-positive constant")
+    if c == 1:
+        return (a if is_div else Num(0)), c
+    if isinstance(a, Num):
+        return Num(a.v // c if is_div else a.v % c), c
+    if a.vmin >= 0 and a.vmax < c:
+        return (Num(0) if is_div else a), c
+    return None, c
+
+
 def div(a: Sym, c) -> Sym:
     """Floor division by a positive constant or parameter expression (operands of index
     expressions that reach a real memory access are never negative)."""
-    if isinstance(c, Sym) and not isinstance(c, Num):
-        return _div_sym(a, c)
-    c = c.v if isinstance(c, Num) else c
-    if c <= 0:
-        raise ValueError("index division by a non-positive constant")
-    if c == 1:
-        return a
-    if isinstance(a, Num):
-        return Num(a.v // c)
-    if a.vmin >= 0 and a.vmax < c:
-        return Num(0)
+    done, c = _settled(a, c, True)
+    if done is not None:
+        return done
     if a.vmin // c == a.vmax // c:
         return Num(a.vmin // c)
     if isinstance(a, Div):
@@ -523,17 +533,9 @@ def _div_sym(a: Sym, d: Sym) -> Sym:
 
 
 def mod(a: Sym, c) -> Sym:
-    if isinstance(c, Sym) and not isinstance(c, Num):
-        return _mod_sym(a, c)
-    c = c.v if isinstance(c, Num) else c
-    if c <= 0:
-        raise ValueError("index modulo by a non-positive constant")
-    if c == 1:
-        return Num(0)
-    if isinstance(a, Num):
-        return Num(a.v % c)
-    if a.vmin >= 0 and a.vmax < c:
-        return a
+    done, c = _settled(a, c, False)
+    if done is not None:
+        return done
     if isinstance(a, Mod) and isinstance(a.c, int) and a.c % c == 0:
         return mod(a.a, c)
     terms, const = _as_terms(a)

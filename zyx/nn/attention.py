@@ -137,10 +137,11 @@ def _activation(activation) -> Callable[[Tensor], Tensor]:
     raise ValueError(f"activation must be 'relu', 'gelu' or a callable, not {activation!r}")
 
 
-class TransformerEncoderLayer(Module):
-    """``torch.nn.TransformerEncoderLayer``: self-attention and a feed-forward block, each
-    with residual connection, dropout and LayerNorm (post-norm, or pre-norm with
-    ``norm_first``)."""
+class _TransformerLayer(Module):
+    """What the encoder and decoder layers share: self-attention (and, in a decoder,
+    attention over ``memory``), a feed-forward block, and a LayerNorm ``norm<i>`` and a
+    dropout ``dropout<i>`` per block, made in PyTorch's order (so parameters line up)."""
+    _cross = False  # a decoder attends to the encoder's memory as well
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
@@ -148,15 +149,36 @@ class TransformerEncoderLayer(Module):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first=batch_first, **kw)
+        if self._cross:
+            self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first=batch_first, **kw)
         self.linear1 = Linear(d_model, dim_feedforward, bias, **kw)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias, **kw)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
         self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
+        if self._cross:
+            self.norm3 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
+        if self._cross:
+            self.dropout3 = Dropout(dropout)
         self.activation = _activation(activation)
+
+    def _sa(self, x, mask, padding_mask, is_causal):
+        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding_mask, need_weights=False,
+                             is_causal=is_causal)[0]
+        return self.dropout1(out)
+
+    def _ff(self, x):
+        last = self.dropout3 if self._cross else self.dropout2
+        return last(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_TransformerLayer):
+    """``torch.nn.TransformerEncoderLayer``: self-attention and a feed-forward block, each
+    with residual connection, dropout and LayerNorm (post-norm, or pre-norm with
+    ``norm_first``)."""
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
@@ -167,37 +189,11 @@ class TransformerEncoderLayer(Module):
         x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._ff(x))
 
-    def _sa(self, x, mask, padding_mask, is_causal):
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding_mask, need_weights=False,
-                             is_causal=is_causal)[0]
-        return self.dropout1(out)
 
-    def _ff(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
-
-
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_TransformerLayer):
     """``torch.nn.TransformerDecoderLayer``: self-attention, attention over ``memory``, and
     a feed-forward block, each with residual, dropout and LayerNorm."""
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-                 activation="relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
-                 norm_first: bool = False, bias: bool = True, device=None, dtype=None):
-        super().__init__()
-        kw = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first=batch_first, **kw)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout, bias, batch_first=batch_first, **kw)
-        self.linear1 = Linear(d_model, dim_feedforward, bias, **kw)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias, **kw)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
-        self.norm2 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
-        self.norm3 = LayerNorm(d_model, layer_norm_eps, bias=bias, **kw)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(activation)
+    _cross = True
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
                 memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
@@ -212,15 +208,7 @@ class TransformerDecoderLayer(Module):
         x = self.norm2(x + self._mha(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
         return self.norm3(x + self._ff(x))
 
-    def _sa(self, x, mask, padding_mask, is_causal):
-        out = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=padding_mask, need_weights=False,
-                             is_causal=is_causal)[0]
-        return self.dropout1(out)
-
     def _mha(self, x, mem, mask, padding_mask, is_causal):
         out = self.multihead_attn(x, mem, mem, attn_mask=mask, key_padding_mask=padding_mask, need_weights=False,
                                   is_causal=is_causal)[0]
         return self.dropout2(out)
-
-    def _ff(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))

@@ -669,31 +669,41 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     else:
         mean = running_mean.reshape(shape)
         var = running_var.reshape(shape)
-    y = (x - mean) * (var + eps).rsqrt()
+    return _affine((x - mean) * (var + eps).rsqrt(), weight, bias, shape)
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: tuple | None = None) -> Tensor:
+    """``y * weight + bias`` of a normalization, either optional; ``shape`` lines the
+    per-channel ones up with ``y`` (None: they already are)."""
     if weight is not None:
-        y = y * weight.reshape(shape)
+        y = y * (weight if shape is None else weight.reshape(shape))
     if bias is not None:
-        y = y + bias.reshape(shape)
+        y = y + (bias if shape is None else bias.reshape(shape))
     return y
+
+
+def _standardize(x: Tensor, axes) -> tuple[Tensor, Tensor]:
+    """``x``'s deviation from its mean over ``axes`` and its (biased) variance there, both
+    keeping the reduced axes."""
+    mean = x.mean(axis=axes, keepdims=True)
+    d = x - mean
+    return d, (d * d).mean(axis=axes, keepdims=True)
+
+
+def _trailing_axes(x: Tensor, normalized_shape: _IntOrSeq, fname: str) -> tuple[int, ...]:
+    """The trailing axes of ``x`` that ``normalized_shape`` names (checked against x)."""
+    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(ns):] != ns:
+        raise ValueError(f"{fname}: input shape {x.shape} does not end with normalized_shape {ns}")
+    return tuple(range(x.ndim - len(ns), x.ndim))
 
 
 def layer_norm(x: Tensor, normalized_shape: _IntOrSeq, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the trailing ``normalized_shape`` axes (biased variance)."""
     _check_tensor(x)
-    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(ns):] != ns:
-        raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}")
-    axes = tuple(range(x.ndim - len(ns), x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    d = x - mean
-    var = (d * d).mean(axis=axes, keepdims=True)
-    y = d * (var + eps).rsqrt()
-    if weight is not None:
-        y = y * weight
-    if bias is not None:
-        y = y + bias
-    return y
+    d, var = _standardize(x, _trailing_axes(x, normalized_shape, "layer_norm"))
+    return _affine(d * (var + eps).rsqrt(), weight, bias)
 
 
 def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -703,17 +713,8 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: T
     if x.ndim < 2 or x.shape[1] % num_groups:
         raise ValueError(f"group_norm: {num_groups} groups must divide the channels of input {x.shape}")
     n, c = x.shape[:2]
-    g = x.reshape((n, num_groups, -1))
-    mean = g.mean(axis=2, keepdims=True)
-    d = g - mean
-    var = (d * d).mean(axis=2, keepdims=True)
-    y = (d * (var + eps).rsqrt()).reshape(x.shape)
-    shape = (1, c) + (1,) * (x.ndim - 2)
-    if weight is not None:
-        y = y * weight.reshape(shape)
-    if bias is not None:
-        y = y + bias.reshape(shape)
-    return y
+    d, var = _standardize(x.reshape((n, num_groups, -1)), 2)
+    return _affine((d * (var + eps).rsqrt()).reshape(x.shape), weight, bias, (1, c) + (1,) * (x.ndim - 2))
 
 
 def rms_norm(x: Tensor, normalized_shape: _IntOrSeq, weight: Tensor | None = None,
@@ -721,12 +722,9 @@ def rms_norm(x: Tensor, normalized_shape: _IntOrSeq, weight: Tensor | None = Non
     """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing axes; ``eps=None`` is the
     dtype's machine epsilon, as PyTorch."""
     _check_tensor(x)
-    ns = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(ns):] != ns:
-        raise ValueError(f"rms_norm: input shape {x.shape} does not end with normalized_shape {ns}")
+    axes = _trailing_axes(x, normalized_shape, "rms_norm")
     if eps is None:
         eps = float(np.finfo(x.dtype.np if x.dtype.is_float and x.dtype.name != "bfloat16" else np.float32).eps)
-    axes = tuple(range(x.ndim - len(ns), x.ndim))
     y = x * ((x * x).mean(axis=axes, keepdims=True) + eps).rsqrt()
     return y * weight if weight is not None else y
 

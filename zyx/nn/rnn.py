@@ -57,19 +57,25 @@ class _CellBase(Module):
         self.bias_hh = _uniform((g,), hidden_size, dtype, device) if bias else None
 
     def _prepare(self, x: Tensor, hx):
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects input (N, {self.input_size}) or ({self.input_size},), "
-                             f"got {x.shape}")
-        batched = x.ndim == 2
-        if not batched:
-            x = x.unsqueeze(0)
-        return x, batched
+        return _with_batch(self, x, 2, f"(N, {self.input_size}) or ({self.input_size},)", 0)
 
     def _zeros(self, x: Tensor) -> Tensor:
         return zeros((x.shape[0], self.hidden_size), dtype=x.dtype, device=x.device)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+def _with_batch(m, x: Tensor, rank: int, expects: str, batch_axis: int) -> tuple[Tensor, bool]:
+    """``x`` (checked: rank ``rank``, or one less when unbatched, and ``m.input_size``
+    features) with a batch axis, inserted at ``batch_axis`` if it had none; and whether it
+    had one."""
+    if x.ndim not in (rank - 1, rank) or x.shape[-1] != m.input_size:
+        raise ValueError(f"{type(m).__name__} expects input {expects}, got {x.shape}")
+    batched = x.ndim == rank
+    if not batched:
+        x = x.unsqueeze(batch_axis)
+    return x, batched
 
 
 def _batch_state(h: Tensor | None, batched: bool) -> Tensor | None:
@@ -153,13 +159,8 @@ class _RNNBase(Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor, hx=None):
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects input (L, N, {self.input_size}) "
-                             f"(or batch_first / unbatched), got {x.shape}")
-        batched = x.ndim == 3
-        if not batched:
-            x = x.unsqueeze(1)
-        elif self.batch_first:
+        x, batched = _with_batch(self, x, 3, f"(L, N, {self.input_size}) (or batch_first / unbatched)", 1)
+        if batched and self.batch_first:
             x = x.swapaxes(0, 1)  # (L, N, I)
         steps, n = x.shape[0], x.shape[1]
         dirs = 2 if self.bidirectional else 1

@@ -53,48 +53,61 @@ class LRScheduler:
         self.__dict__.update(state)
 
 
-class StepLR(LRScheduler):
+def _at_least_one(name: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+class _DecayLR(LRScheduler):
+    """``lr = base_lr * gamma ** decays(step)``: subclasses say how many decays a step has seen."""
+    gamma: float
+
+    def decays(self, step: int) -> int:
+        raise NotImplementedError
+
+    def lr_at(self, base_lr, step):
+        return base_lr * self.gamma ** self.decays(step)
+
+
+class StepLR(_DecayLR):
     """``lr = base_lr * gamma ** (step // step_size)``."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if step_size < 1:
-            raise ValueError(f"step_size must be >= 1, got {step_size}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size, self.gamma = _at_least_one("step_size", step_size), gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, step):
-        return base_lr * self.gamma ** (step // self.step_size)
+    def decays(self, step: int) -> int:
+        return step // self.step_size
 
 
-class MultiStepLR(LRScheduler):
+class MultiStepLR(_DecayLR):
     """``lr = base_lr * gamma ** (number of milestones <= step)``."""
 
     def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1):
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, step):
-        return base_lr * self.gamma ** sum(1 for m in self.milestones if m <= step)
+    def decays(self, step: int) -> int:
+        return sum(1 for m in self.milestones if m <= step)
 
 
-class ExponentialLR(LRScheduler):
+class ExponentialLR(_DecayLR):
     """``lr = base_lr * gamma ** step``."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr, step):
-        return base_lr * self.gamma ** step
+    def decays(self, step: int) -> int:
+        return step
 
 
 class CosineAnnealingLR(LRScheduler):
     """``lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * step / T_max)) / 2``."""
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if T_max < 1:
-            raise ValueError(f"T_max must be >= 1, got {T_max}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max, self.eta_min = _at_least_one("T_max", T_max), eta_min
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr, step):
@@ -125,8 +138,7 @@ class LinearWarmup(LRScheduler):
     ``base_lr``."""
 
     def __init__(self, optimizer: Optimizer, warmup_steps: int, last_epoch: int = -1):
-        if warmup_steps < 1:
-            raise ValueError(f"warmup_steps must be >= 1, got {warmup_steps}")
+        _at_least_one("warmup_steps", warmup_steps)
         self.warmup_steps = warmup_steps
         super().__init__(optimizer, last_epoch)
 

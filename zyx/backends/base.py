@@ -16,6 +16,7 @@ never import each other: what two of them share lives here.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable
@@ -217,6 +218,7 @@ class BatchCompiler:
 
     _mem: ProgramCache
     compile: Callable[[Kernel, str], Any]  # the Backend's
+    build_jobs: int = 1  # compiler runs one batch may be cut into (run at once on threads)
 
     def _program_key(self, source: str) -> str:
         raise NotImplementedError
@@ -237,9 +239,21 @@ class BatchCompiler:
         missing = [i for i in first.values() if not self._on_disk(keys[i])]
         progs: dict[str, Any] = {}
         if len(missing) > 1:
-            names = [f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)]
-            batch_key = cache.key_of("batch", *[keys[i] for i in missing])
-            built = self._build_batch(batch_key, [items[i] for i in missing], names)
-            for i, prog in zip(missing, built):
-                progs[keys[i]] = self._mem.put(keys[i], prog)
+            names = {i: f"{items[i][0].name}_b{j}" for j, i in enumerate(missing)}
+            # several compiler runs at once where the machine has the cores (gcc is a
+            # subprocess): a batch of n kernels is cut into up to build_jobs even parts
+            parts = min(self.build_jobs, len(missing) // 2) or 1
+            groups = [missing[g::parts] for g in range(parts)]
+
+            def build(group: list[int]) -> list:
+                batch_key = cache.key_of("batch", *[keys[i] for i in group])
+                return self._build_batch(batch_key, [items[i] for i in group], [names[i] for i in group])
+            if parts == 1:
+                built = [build(groups[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="zyx-build") as ex:
+                    built = list(ex.map(build, groups))
+            for group, progs_of in zip(groups, built):
+                for i, prog in zip(group, progs_of):
+                    progs[keys[i]] = self._mem.put(keys[i], prog)
         return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]

@@ -165,6 +165,9 @@ class CPUBackend(BatchCompiler, Backend):
         # references), so a long-lived process does not run out of memory mappings
         self._mem = ProgramCache(int(os.environ.get("ZYX_MAX_PROGRAMS", "1024")))
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
+        self._compiles_lock = threading.Lock()
+        # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)
+        self.build_jobs = _compile_jobs()
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
         self._ptrs: dict = {}  # id(array) -> (weak reference, data address)
@@ -291,7 +294,8 @@ class CPUBackend(BatchCompiler, Backend):
         return lib
 
     def _build(self, source: str, key: str) -> Path:
-        self.compiles += 1
+        with self._compiles_lock:
+            self.compiles += 1
         with tempfile.TemporaryDirectory(prefix="zyx-cc-") as d:
             src = Path(d) / "kernel.c"
             src.write_text(source)
@@ -339,6 +343,22 @@ def _dlclose(handle: int) -> None:
         _ctypes.dlclose(handle)
     except Exception:  # noqa: BLE001 - at interpreter exit, or a platform without dlclose
         pass
+
+
+def _compile_jobs() -> int:
+    """``ZYX_COMPILE_JOBS``: compiler runs one batch may use at once (default: the cores this
+    process may run on, at most 8)."""
+    raw = os.environ.get("ZYX_COMPILE_JOBS", "").strip()
+    if raw:
+        try:
+            return max(1, int(raw))
+        except ValueError:
+            raise ValueError(f"ZYX_COMPILE_JOBS must be a whole number of compiler runs, not {raw!r}") from None
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
 
 
 def _cache_limit() -> int:

@@ -258,9 +258,15 @@ def test_suite_under_sanitizers(tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
     tests = [os.path.join(here, f) for f in ("test_movement.py", "test_reduce.py", "test_fusion.py")]
     sel = ("cpu and not hypothesis and (getitem or setitem or gather or pad or roll or matmul or cumsum or "
-           "large_full or empty or fuse or kernel or cat or flip or argmax)")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", sel, *tests,
-                        os.path.join(here, "test_errors.py") + "::test_crashy_inputs_in_a_subprocess"],
-                       env=env, capture_output=True, text=True, timeout=1200, cwd=os.path.dirname(here))
-    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout[-4000:]}\n{r.stderr[-4000:]}"
-    assert " passed" in r.stdout
+           "large_full or empty or fuse or kernel or cat or flip or argmax) and "
+           "not (argmax_argmin and not (int32 or float32))")  # its index math is the same for every dtype
+    # two halves at once (the machine's cores; each compiles its own kernels under ASan)
+    halves = [tests[:1], tests[1:] + [os.path.join(here, "test_errors.py") + "::test_crashy_inputs_in_a_subprocess"]]
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", sel, *h],
+                              env={**env, "ZYX_CACHE_DIR": str(tmp_path / f"cache{i}")}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(here))
+             for i, h in enumerate(halves)]
+    for p in procs:
+        out, err = p.communicate(timeout=1200)
+        assert p.returncode == 0, f"exit {p.returncode}\n{out[-4000:]}\n{err[-4000:]}"
+        assert " passed" in out

@@ -1,6 +1,6 @@
 """Latency: what ordinary array code waits for, side by side with NumPy in one run.
 
-    python benches/bench_latency.py [--device cpu] [--skip-sklearn] [--write]
+    python benches/bench_latency.py [--device cpu] [--skip-sklearn]
 
 Each part runs in a fresh process twice: "cold" with an empty kernel cache (every new
 structure compiles) and "warm" with the cache the cold run left on disk (a new process,
@@ -16,7 +16,7 @@ Workloads (issue 10):
   GaussianMixture): geomean of NumPy time / zyx time (targets on cpu: warm >= 1.0,
   cold >= 0.5).
 
-``--write`` replaces the "Latency" section of benches/RESULTS.md with the printed table.
+Record the printed table in benches/RESULTS.md ("Latency").
 """
 from __future__ import annotations
 
@@ -152,7 +152,6 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--child", action="store_true")
-    ap.add_argument("--write", action="store_true", help="write the table into benches/RESULTS.md")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(run_parts(args.device, not args.skip_sklearn)))

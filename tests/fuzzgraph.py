@@ -992,9 +992,10 @@ def _perturb(env: dict, name: str, seed: int, direction: float, floor: float = 0
         return
     eps = max(2.0 ** -7 if n == "bfloat16" else float(np.finfo(a.dtype).eps), floor)
     # one sign pattern for the whole run (random signs let two perturbations cancel
-    # exactly): by element parity, so a value made of differences of near-equal elements
-    # (a variance of values near pi/2) shows its sensitivity - a uniform factor cannot
-    sign = direction * (1 - 2 * (np.arange(a.size) % 2)).reshape(a.shape)
+    # exactly): a checkerboard (parity of the index sum), so neighbours along every axis move
+    # apart and a value made of differences of near-equal elements (a variance of values near
+    # pi/2, along any axis) shows its sensitivity - a uniform factor cannot
+    sign = direction * (1 - 2 * (np.indices(a.shape).sum(axis=0) % 2)) if a.ndim else direction
     with np.errstate(all="ignore"):
         env[name] = (a * (1 + 8 * eps * sign)).astype(a.dtype)
 

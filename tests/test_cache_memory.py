@@ -290,3 +290,52 @@ def test_cpu_cache_size_setting_is_checked(monkeypatch):
         cpu._cache_limit()
     monkeypatch.setenv("ZYX_CPU_CACHE_MB", "0.5")
     assert cpu._cache_limit() == 1 << 19
+
+
+def test_a_process_compiling_ever_new_kernels_keeps_a_bounded_number(device, tmp_path):
+    """A long-lived process that keeps meeting new structures (issue 11: ~5,400 loaded CPU
+    libraries exhausted the memory mappings) holds at most ZYX_MAX_PROGRAMS programs in a
+    device's cache, and on the cpu device at most that many libraries plus the ones cached
+    schedules use stay mapped. (The 10,000-kernel soak is ``benches``-sized; here 40 new
+    kernels against limits of 4 programs and 8 schedules.)"""
+    code = textwrap.dedent(f"""
+        import importlib, json, numpy as np, zyx
+        realize = importlib.import_module("zyx.realize")  # the module (zyx.realize is the function)
+        realize._CACHE_LIMIT = 8
+        dev = zyx.get_device({device!r})
+        be = dev.backend
+        x = zyx.Tensor(np.linspace(-1, 1, 64, dtype=np.float32), device={device!r})
+        for k in range(1, 41):  # 40 structures: chains of k multiply-adds
+            y = x
+            for _ in range(k):
+                y = y * 0.5 + 0.25
+            want = np.linspace(-1, 1, 64, dtype=np.float32)
+            for _ in range(k):
+                want = want * np.float32(0.5) + np.float32(0.25)
+            assert np.allclose(y.numpy(), want, rtol=1e-5, atol=1e-6), k
+        cache = be._mem if hasattr(be, "_mem") else be._programs
+        import gc; gc.collect()
+        libs = {{ln.split()[-1] for ln in open("/proc/self/maps") if ln.rstrip().endswith(".so")
+                and {str(tmp_path)!r} in ln}}
+        print(json.dumps({{"programs": len(cache), "compiles": be.compiles, "libs": len(libs)}}))
+    """)
+    env = {**os.environ, "ZYX_MAX_PROGRAMS": "4", "ZYX_CACHE_DIR": str(tmp_path), "ZYX_HOST_TIER": "0",
+           "ZYX_SPECIALIZE": "never"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["compiles"] >= 40, got  # every structure was new
+    assert got["programs"] <= 4, got
+    assert got["libs"] <= 4 + 8 + 2, got  # the cache's, the cached schedules', the last one's
+
+
+def test_max_programs_must_be_a_positive_number(monkeypatch):
+    from zyx.backends.base import max_programs
+    monkeypatch.setenv("ZYX_MAX_PROGRAMS", "lots")
+    with pytest.raises(ValueError, match="ZYX_MAX_PROGRAMS"):
+        max_programs()
+    monkeypatch.setenv("ZYX_MAX_PROGRAMS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        max_programs()
+    monkeypatch.setenv("ZYX_MAX_PROGRAMS", "12")
+    assert max_programs() == 12

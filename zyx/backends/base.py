@@ -57,6 +57,21 @@ def split_preamble(src: str) -> tuple[str, str]:
     return src[:cut], src[cut:]
 
 
+def max_programs() -> int:
+    """``ZYX_MAX_PROGRAMS``: compiled programs a device keeps in its cache (default 1024), so
+    a long-lived process compiling ever new kernels holds a bounded number of them (the
+    schedule cache keeps the programs it uses alive on its own; the rest are released)."""
+    import os
+    raw = os.environ.get("ZYX_MAX_PROGRAMS", "1024").strip() or "1024"
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ValueError(f"ZYX_MAX_PROGRAMS must be a whole number of programs, not {raw!r}") from None
+    if n < 1:
+        raise ValueError(f"ZYX_MAX_PROGRAMS must be at least 1, not {n}")
+    return n
+
+
 class ProgramCache:
     """Compiled programs of one device by key (a hash of the source and the compiler's
     settings), safe across threads. The first program stored under a key wins. With a

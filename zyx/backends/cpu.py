@@ -24,7 +24,7 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_c import CRenderer
-from .base import Backend, BatchCompiler, CompileError, ProgramCache, split_preamble
+from .base import Backend, BatchCompiler, CompileError, ProgramCache, max_programs, split_preamble
 
 __all__ = ["CPUBackend", "CompileError", "HostPool", "device_count", "install_hint", "open_device"]
 
@@ -163,7 +163,7 @@ class CPUBackend(BatchCompiler, Backend):
         # at most ZYX_MAX_PROGRAMS programs; a library is unloaded once nothing uses its
         # programs any more (the schedule cache and running code hold their own
         # references), so a long-lived process does not run out of memory mappings
-        self._mem = ProgramCache(int(os.environ.get("ZYX_MAX_PROGRAMS", "1024")))
+        self._mem = ProgramCache(max_programs())
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
         # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)

@@ -41,7 +41,7 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_cuda import CUDARenderer, launch_config
-from .base import Backend, CompileError, ProgramCache
+from .base import Backend, CompileError, ProgramCache, max_programs
 
 __all__ = ["CUDABackend", "CUDAError", "CompileError", "compile_only", "device_count", "install_hint",
            "open_device", "set_allow_tf32", "allow_tf32"]
@@ -457,7 +457,7 @@ class CUDABackend(Backend):
         self.renderer = CUDARenderer(self.target_cc)
         self._free: dict[int, list[int]] = {}
         self._lock = threading.Lock()
-        self._programs = ProgramCache()
+        self._programs = ProgramCache(max_programs())
         self._prebuilt: dict[str, bytes] = {}  # compile_many's NVRTC output, awaiting its load
         self.compiles = 0
         self.staging = PinnedStaging(drv)

@@ -20,7 +20,7 @@ from .. import dtypes as dt
 from ..kernels.ir import Kernel, size_fn
 from ..kernels.opencl_preamble import opencl_preamble
 from ..kernels.render_opencl import LaunchPlan, OpenCLRenderer, uses_complex, uses_fp64
-from .base import Backend, BatchCompiler, CompileError, ProgramCache, split_preamble
+from .base import Backend, BatchCompiler, CompileError, ProgramCache, max_programs, split_preamble
 
 try:  # pyopencl is an optional dependency: pip install zyx[opencl]
     import pyopencl as cl
@@ -112,7 +112,7 @@ class OpenCLBackend(BatchCompiler, Backend):
         self.options = opts
         self.device_id = "|".join(s.strip() for s in (device.name, device.vendor, device.version,
                                                       device.driver_version, platform.name, platform.version))
-        self._mem = ProgramCache()
+        self._mem = ProgramCache(max_programs())
         self._lock = threading.RLock()  # one build at a time (a batch holds it while it compiles one by one)
         self.compiles = 0  # programs built from source in this process (tests read it)
 

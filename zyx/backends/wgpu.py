@@ -36,7 +36,7 @@ from .. import debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_wgsl import WGSLRenderer, launch_config
-from .base import Backend, CompileError, ProgramCache
+from .base import Backend, CompileError, ProgramCache, max_programs
 
 _WANTED_FEATURES = ("shader-f64", "shader-int64")
 _WANTED_LIMITS = ("max-storage-buffers-per-shader-stage", "max-storage-buffer-binding-size", "max-buffer-size",
@@ -181,7 +181,7 @@ class WGPUBackend(Backend):
         self.features = frozenset(feats)
         self._usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
         self._sync_buf = self.device.create_buffer(size=16, usage=self._usage)
-        self._programs = ProgramCache()  # by source: WGSL has no binary to keep on disk
+        self._programs = ProgramCache(max_programs())  # by source: WGSL has no binary to keep on disk
         self._lock = threading.Lock()
         self.compiles = 0
 

@@ -111,6 +111,53 @@ class NumpyNS:
     def dtype(self, name: str) -> np.dtype:
         return NP_DTYPES[self.map.get(name, name)]
 
+    def _periodic(self, fname: str, x, parts: str):
+        """``np.<fname>(x)``; in the "pert" runs NaN where the argument of a sine or cosine
+        inside it (``parts``: "r" the real part, "i" the imaginary part) is so large that an
+        ulp of it is a good part of a period: any rounding upstream makes the value (its
+        sign included) a coin toss, and two probes agreeing by chance must not make it
+        count as well-conditioned (opencl seed 5000577: expm1 of cos of -71.7-179.7j)."""
+        r = getattr(np, fname)(x)
+        a = np.asarray(x)
+        if not self.mode.startswith("pert") or a.dtype.kind not in "fc" or not a.size:
+            return r
+        comps = ([np.real(a)] if "r" in parts else []) + ([np.imag(a)] if "i" in parts and a.dtype.kind == "c" else [])
+        if not comps:
+            return r
+        eps = float(np.finfo(a.dtype).eps)
+        with np.errstate(all="ignore"):
+            wild = np.zeros(a.shape, bool)
+            for c in comps:
+                wild |= np.abs(c) * eps > 1e-3
+        if not wild.any():
+            return r
+        rr = np.asarray(r)
+        return np.where(wild, np.array(np.nan, rr.dtype), rr).astype(rr.dtype)
+
+    def sin(self, x, /):
+        return self._periodic("sin", x, "ri")
+
+    def cos(self, x, /):
+        return self._periodic("cos", x, "ri")
+
+    def tan(self, x, /):
+        return self._periodic("tan", x, "ri")
+
+    def sinh(self, x, /):
+        return self._periodic("sinh", x, "i")
+
+    def cosh(self, x, /):
+        return self._periodic("cosh", x, "i")
+
+    def tanh(self, x, /):
+        return self._periodic("tanh", x, "i")
+
+    def exp(self, x, /):
+        return self._periodic("exp", x, "i")
+
+    def expm1(self, x, /):
+        return self._periodic("expm1", x, "i")
+
     def convert(self, a: np.ndarray, seed: int = 0) -> np.ndarray:
         n = dname(a.dtype)
         out = a.astype(NP_DTYPES[self.map[n]]) if n in self.map else a.copy()

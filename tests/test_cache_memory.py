@@ -339,3 +339,69 @@ def test_max_programs_must_be_a_positive_number(monkeypatch):
         max_programs()
     monkeypatch.setenv("ZYX_MAX_PROGRAMS", "12")
     assert max_programs() == 12
+
+
+_PLAN_SCRIPT = textwrap.dedent("""
+    import importlib, json, sys
+    import numpy as np
+    import zyx
+    zr = importlib.import_module("zyx.realize")
+    lowered = [0]
+    real = zr.lower_kernel
+    def counting(*a, **k):
+        lowered[0] += 1
+        return real(*a, **k)
+    zr.lower_kernel = counting
+    dev = sys.argv[1]
+    x = zyx.Tensor(np.arange(24, dtype=np.float32).reshape(4, 6), device=dev)
+    w = zyx.Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3), device=dev)
+    y = ((x @ w).maximum(0.5) - x.sum(1, keepdims=True)).max(0)
+    z = (x[1:, ::2] * 3 - 1).sum()
+    zyx.realize(y, z)
+    zr.wait_compiles()  # the host tier's background builds land on disk
+    print(json.dumps({"compiles": zyx.get_device(dev).backend.compiles, "lowered": lowered[0],
+                      "host": zr.stats.host_launches, "y": y.numpy().tolist(), "z": float(z)}))
+""")
+
+
+def test_second_process_lowers_nothing_and_loads_batched_kernels(device, tmp_path):
+    """A schedule's plan (lowered kernels and their sources) is stored with its programs: a
+    second process running the same structures neither lowers, renders nor compiles, and on
+    the cpu device finds kernels built together in one batch without the host tier."""
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
+    env.pop("ZYX_DISABLE_DISK_CACHE", None)
+
+    def run() -> dict:
+        r = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, device], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    first, second = run(), run()
+    assert first["lowered"] >= 2 and first["compiles"] > 0
+    assert second["lowered"] == 0, "a second process lowered kernels its cache holds plans for"
+    if not device.startswith("wgpu"):  # (WGSL pipelines are not stored on disk)
+        assert second["compiles"] == 0
+    if device == "cpu":
+        assert first["host"] >= 2 and second["host"] == 0, "batched kernels were not found on disk"
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    w = np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3)
+    assert_close(np.array(second["y"]), (np.maximum(x @ w, 0.5) - x.sum(1, keepdims=True)).max(0), rtol=1e-5)
+    assert second["z"] == pytest.approx(float((x[1:, ::2] * 3 - 1).sum()))
+    assert second["y"] == first["y"] and second["z"] == first["z"]
+
+
+def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
+    """Plans are keyed by zyx's code version; a damaged entry (valid digest, bad pickle)
+    is ignored and replaced."""
+    import hashlib
+    _run("cpu", tmp_path)
+    plans = _cache_files(tmp_path, "plans")
+    assert plans
+    for f in plans:
+        junk = b"not a pickle"
+        f.write_bytes(junk)
+        Path(str(f) + ".sha256").write_text(hashlib.sha256(junk).hexdigest())
+    again = _run("cpu", tmp_path)
+    y, z = _expected()
+    assert_close(np.array(again["y"]), y, rtol=1e-5, atol=1e-6)
+    assert all(f.read_bytes() != b"not a pickle" for f in _cache_files(tmp_path, "plans"))

@@ -3,6 +3,8 @@ NumPy while they compile. It must give the compiled kernels' bits - both run, on
 graphs, and are compared bit for bit (float sums, whose order differs, to a tolerance)."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -158,3 +160,52 @@ def test_first_sight_runs_on_the_host_then_compiled(tmp_path, monkeypatch):
     assert stats.host_launches == 1 and stats.launches == 2
     _same_bits(first, second)
     np.testing.assert_array_equal(second, np.maximum(a * 3 - 1, 2))
+
+
+def test_big_contraction_runs_on_blas_until_its_specialised_version_is_built(tmp_path, monkeypatch):
+    """A big float contraction of exact ops (a matmul, here with a bias) never waits for a
+    compile and never runs the generic loop nest: BLAS (the host tier) computes it while the
+    version specialised on its sizes builds in the background; then that version runs."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    from zyx.realize import stats
+    zyx.get_device("cpu").backend._mem.clear()
+    zr.clear_cache()
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((384, 320)).astype(np.float32)  # 384*320*352 MACs > 2^25: once specialised at once
+    b = rng.standard_normal((320, 352)).astype(np.float32)
+    c = rng.standard_normal(352).astype(np.float32)
+    ref = a.astype(np.float64) @ b + c
+    x, y, z = zyx.Tensor(a), zyx.Tensor(b), zyx.Tensor(c)
+    stats.reset()
+    first = (x @ y + z).numpy()  # first sight: the generic kernel compiles in the background
+    assert stats.host_launches == 1 and stats.special_launches == 0
+    np.testing.assert_allclose(first, ref, rtol=1e-4, atol=1e-4)
+    zr.wait_compiles()
+    # the generic program is ready, but BLAS runs it while the specialised one builds
+    second = (x @ y + z).numpy()
+    assert stats.host_launches == 2 and stats.special_launches == 0 and stats.specialized == 1
+    np.testing.assert_allclose(second, ref, rtol=1e-4, atol=1e-4)
+    zr.wait_compiles()
+    third = (x @ y + z).numpy()
+    assert stats.special_launches == 1 and stats.host_launches == 2
+    np.testing.assert_allclose(third, ref, rtol=1e-4, atol=1e-4)
+    # a small contraction keeps its compiled kernel: a BLAS call costs more than it saves
+    small = zyx.Tensor(a[:8, :8]) @ zyx.Tensor(b[:8, :8])
+    zyx.realize(small)
+    zr.wait_compiles()
+    hosted = stats.host_launches
+    np.testing.assert_allclose((zyx.Tensor(a[:8, :8]) @ zyx.Tensor(b[:8, :8])).numpy(), a[:8, :8] @ b[:8, :8],
+                               rtol=1e-5, atol=1e-5)
+    assert stats.host_launches == hosted
+
+
+def test_blas_route_is_only_for_float_contractions_of_exact_ops():
+    x = zyx.Tensor(np.ones((64, 64), np.float32))
+    xi = zyx.Tensor(np.ones((64, 64), np.int32))
+    for t, want in ((x @ x, True), ((x @ x) * 2 + 1, True), ((x @ x).exp(), False), (xi @ xi, False),
+                    (x.sum(0), False)):
+        nodes = [t._node]
+        order, _, pos = sched.walk(nodes)
+        spec = sched.plan(order, pos, nodes)[-1]
+        assert host_eval.blas_ok(order[spec.out], [order[j] for j in spec.inputs]) == want

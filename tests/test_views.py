@@ -268,3 +268,52 @@ def test_a_written_view_does_not_hold_its_history():
     want[:, 1] = 20.0
     np.testing.assert_array_equal(x.numpy(), want)
     np.testing.assert_array_equal(v.numpy(), want[:, 1])
+
+
+def test_point_writes_through_views(device):
+    """``a[i, j] = v`` (one element) through views of views - permuted, strided, reshaped
+    - as scikit-learn's ``_add_to_diagonal`` writes a covariance's diagonal; every view of
+    the base sees the writes, values that are lazy 0-d results included."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 6, 6)).astype(np.float32)
+    z = xp.asarray(a.copy(), device=device)
+    r = a.copy()
+    zv, rv = z[2, :, :], r[2, :, :]
+    zt, rt = xp.permute_dims(z[1], (1, 0)), r[1].T
+    zs, rs = z[:, ::2, 1:], r[:, ::2, 1:]
+    zflat, rflat = xp.reshape(z[3], (36,)), r[3].reshape(36)
+    vals = xp.linalg.diagonal(zv) + 0.5  # lazy, as scikit-learn's
+    rvals = np.diagonal(rv) + 0.5
+    for i in range(6):
+        zv[i, i] = vals[i]
+        rv[i, i] = rvals[i]
+        zt[i, -1 - i] = float(i)
+        rt[i, -1 - i] = float(i)
+    zs[1, 2, 3] = -7.0
+    rs[1, 2, 3] = -7.0
+    zflat[-1] = xp.asarray(9.0, device=device)
+    rflat[-1] = 9.0
+    np.testing.assert_array_equal(z.numpy(), r)
+    for got, want in ((zv, rv), (zt, rt), (zs, rs), (zflat, rflat)):
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_point_writes_share_one_structure():
+    """The written position is a kernel argument: writes at other positions (and other
+    values) schedule nothing new, and each write adds a handful of nodes, not a slice's
+    pads at every level of the view chain."""
+    def run(positions, value):
+        z = xp.asarray(np.zeros((3, 8, 8), np.float32))
+        v = z[1]
+        for i, j in positions:
+            v[i, j] = value
+        return z
+    zyx.realize(run([(0, 0), (1, 1), (2, 2)], 1.0))
+    before = stats.schedules
+    out = run([(7, 7), (3, 5), (0, 6)], 2.5)
+    nodes = len(zyx.graph.post_order(out._node, lambda n: n.srcs))
+    want = np.zeros((3, 8, 8), np.float32)
+    want[1, 7, 7] = want[1, 3, 5] = want[1, 0, 6] = 2.5
+    np.testing.assert_array_equal(out.numpy(), want)
+    assert stats.schedules == before
+    assert nodes <= 3 * 6 + 4, nodes

@@ -95,6 +95,57 @@ def assign(t: Tensor, new: Tensor) -> None:
         _refresh(root)
 
 
+def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
+    """``t`` moved by ``steps`` (one element) set to the one-element ``value``: the root
+    becomes ``where(position == p, value, root)`` over a flat position grid, with ``p`` the
+    element's flat position in the root. ``p`` is a constant - an argument of the generic
+    kernel, not structure - so a loop of point writes (scikit-learn's ``a[i, i] = v[i]``)
+    builds one small node group per write, of one structure for every position, instead of a
+    slice's pads and masks at every level of the view chain."""
+    link = t._view
+    root, chain = (t, tuple(steps)) if link is None else (link.root, link.steps + tuple(steps))
+    shapes = [root.shape]
+    for op, arg in chain:  # the shape after each step
+        if op == "SHRINK":
+            shapes.append(tuple(b[1] for b in arg))
+        elif op == "PERMUTE":
+            shapes.append(tuple(shapes[-1][a] for a in arg))
+        else:
+            shapes.append(tuple(arg))
+    idx = [0] * len(shapes[-1])
+    for (op, arg), shape in zip(reversed(chain), reversed(shapes[:-1])):  # back to the root
+        if op == "SHRINK":
+            idx = [start + i * step for i, (start, _, step) in zip(idx, arg)]
+        elif op == "PERMUTE":
+            back = [0] * len(arg)
+            for i, a in enumerate(arg):
+                back[a] = idx[i]
+            idx = back
+        else:  # RESHAPE: the flat position is kept
+            flat = 0
+            for i, n in zip(idx, arg):
+                flat = flat * n + i
+            idx = []
+            for n in reversed(shape):
+                idx.append(flat % n if n else 0)
+                flat //= n if n else 1
+            idx.reverse()
+    flat = 0
+    for i, n in zip(idx, root.shape):
+        flat = flat * n + i
+    size = root.size
+    pdt = dt.int32 if size < 2 ** 31 else dt.int64
+    positions = Tensor._wrap(graph.iota((size,), 0, pdt, root.device))._movement("RESHAPE", root.shape)
+    mask = positions == Tensor._const(flat, (), pdt, root.device)
+    v = value._movement("RESHAPE", (1,) * root.ndim)
+    if root.ndim:
+        v = v._movement("EXPAND", root.shape)
+    new = mask.where(v, root)
+    root._node = new._node
+    if root._dependents:
+        _refresh(root)
+
+
 def _refresh(root: Tensor) -> None:
     live = [ref for ref in root._dependents or () if ref() is not None]
     root._dependents = live

@@ -51,6 +51,24 @@ def _give_up(err: OSError) -> None:
                       "ZYX_DISABLE_DISK_CACHE=1 to silence this).", RuntimeWarning, stacklevel=3)
 
 
+_code_version: str | None = None
+
+
+def code_version() -> str:
+    """A digest of zyx's own source files (names, sizes, modification times): entries
+    derived by zyx's Python code (the realizer's stored kernel plans) are keyed by it, so
+    another version - or an edited checkout - never reads them."""
+    global _code_version
+    if _code_version is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted(root.rglob("*.py")):
+            st = f.stat()
+            h.update(f"{f.relative_to(root)} {st.st_size} {st.st_mtime_ns}\n".encode())
+        _code_version = h.hexdigest()[:20]
+    return _code_version
+
+
 def key_of(*parts) -> str:
     h = hashlib.sha256()
     for p in parts:

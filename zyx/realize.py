@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
 import struct
 import threading
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _progress, debug
+from . import _progress, cache, debug
 from . import dtypes as dt
 from .backends.base import PREAMBLE_END
 from .device import Buffer, Device
@@ -37,6 +38,7 @@ from .kernels.ir import Kernel
 from .kernels.lower import lower_kernel
 
 _ALIAS = "alias"  # CompiledKernel.program of a reshape realized by sharing its source's buffer
+_HOST = "host"  # a launch's program: the host tier computes it (a BLAS contraction)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class CompiledKernel:
     special: dict = field(default_factory=dict)  # argument tuple -> specialised program or Future
     seen: dict = field(default_factory=dict)  # argument tuple -> times launched generic
     pending: Future | None = None  # the generic program, compiling in the background (host tier meanwhile)
+    blas: bool = False  # a contraction the host tier computes with BLAS (cpu): see _wants_special
+    host: bool = False  # every op gives the compiled code's bits on the host tier (cpu)
 
 
 class Stats:
@@ -153,6 +157,11 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
     seen[0] += 1
     work = seen[1]
     backend = dev.backend
+    if c.blas and _mode == "auto" and _host_tier and work >= backend.special_async_work:
+        # a big contraction of exact ops on the cpu device: BLAS (the host tier) runs it
+        # until a version specialised on these sizes is built in the background - neither
+        # the generic loop nest (10-50x slower) nor a blocking compile
+        return "host" if seen[0] < 2 and work < backend.special_sync_work else "host+later"
     # a contraction the generic code would run far slower than a compile takes
     if c.has_reduce and work >= backend.special_sync_work:
         return "now"
@@ -194,7 +203,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     compiled = _cache.get(full_key)
     if compiled is None:
         with _progress.compiling(dev.name):  # a line on stderr when this takes > 2 s
-            compiled = _compile(dev, order, pos, targets, wide)
+            compiled = _compile(dev, order, pos, targets, wide, full_key)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.pop(next(iter(_cache)))
         _cache[full_key] = compiled
@@ -213,6 +222,12 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             special, want = _special_program(dev, c, order, args)
             if special is not None:
                 program = special
+            elif want is not None and want.startswith("host"):
+                program = _HOST
+                if want == "host+later":
+                    later.append((c, args))
+            elif c.blas and _mode == "auto" and _host_tier and isinstance(c.special.get(args), Future):
+                program = _HOST  # its specialised version is still compiling
             elif want == "now":
                 now.append((len(steps), c, args))
             elif want == "later":
@@ -232,8 +247,8 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             out.become_buffer(inputs[0].buffer)
             continue
         buf = Buffer(dev, out.numel, out.dtype)
-        if program is None:
-            if c.pending is not None:  # still compiling: the host tier computes it now
+        if program is None or program is _HOST:
+            if c.pending is not None or program is _HOST:  # still compiling: the host tier computes it now
                 backend.copy_in(buf.handle, host_eval.evaluate(out, inputs).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
@@ -320,11 +335,39 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
     return out
 
 
-def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: bool) -> list[CompiledKernel]:
+def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: bool,
+             full_key: tuple) -> list[CompiledKernel]:
     stats.schedules += 1
+    backend = dev.backend
+    out = _load_plan(dev, full_key)
+    if out is None:
+        out = _plan(dev, order, pos, targets, wide)
+        _store_plan(dev, full_key, out)
+    todo = [c for c in out if c.kernel is not None]
+    if _host_tier and _mode == "auto" and backend.host_tier:
+        # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
+        # background; kernels already compiled (in process or on disk) just load
+        later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)]
+        if later:
+            _compile_later(backend, later)
+            todo = [c for c in todo if c not in later]
+    t0 = time.perf_counter()
+    programs = _compile_items(backend, [(c.kernel, c.source) for c in todo])
+    for c, p in zip(todo, programs):
+        c.program = p
+    if debug.level & 2 and todo:
+        debug.log(f"compiled {len(todo)} kernel(s) ({', '.join(c.kernel.name for c in todo)}) in "
+                  f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
+    return out
+
+
+def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: bool) -> list[CompiledKernel]:
+    """The schedule's kernels, lowered and rendered (programs not yet built)."""
     # the backend's per-kernel buffer limit (e.g. WGPU's storage buffers per shader stage); the
     # cache key holds the device, so schedules cut for one device's limit are not reused on another
     specs = sched.plan(order, pos, targets, dev.backend.max_buffers)
+    backend = dev.backend
+    tier = backend.host_tier  # (used only while _host_tier is on)
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
@@ -343,29 +386,59 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
         if debug.level & 4:
             debug.log(f"schedule: kernel {i} {name}: {kernel.ops_summary or 'copy'} -> {root.shape} "
                       f"{root.dtype.name}, reads {len(inputs)} buffer(s)")
-        source = dev.backend.render(kernel)
+        source = backend.render(kernel)
         _show(dev, kernel, source, "")
         work_pos, has_reduce = _work_positions(root, spec, order, pos)
-        out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce))
-    todo = [c for c in out if c.kernel is not None]
-    backend = dev.backend
-    if _host_tier and _mode == "auto" and backend.host_tier:
-        # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
-        # background; kernels already compiled (in process or on disk) just load
-        later = [c for c in todo if not backend.ready(c.kernel, c.source)
-                 and host_eval.host_ok(order[c.spec.out], [order[j] for j in c.spec.inputs])
-]
-        if later:
-            _compile_later(backend, later)
-            todo = [c for c in todo if c not in later]
-    t0 = time.perf_counter()
-    programs = _compile_items(backend, [(c.kernel, c.source) for c in todo])
-    for c, p in zip(todo, programs):
-        c.program = p
-    if debug.level & 2 and todo:
-        debug.log(f"compiled {len(todo)} kernel(s) ({', '.join(c.kernel.name for c in todo)}) in "
-                  f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
+        out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce,
+                                  blas=tier and host_eval.blas_ok(root, inputs),
+                                  host=tier and host_eval.host_ok(root, inputs)))
     return out
+
+
+# ------------------------------------------------------------- stored plans
+# A schedule's plan - its kernel specs, lowered kernels and rendered sources - is stored in
+# the disk cache under a digest of the structure key, zyx's code version, the device's plan
+# identity and the ZYX_ settings, so a new process running known structures neither lowers
+# nor renders (lowering is ~1-3 ms of Python a kernel: most of a warm first call).
+_PLAN_ENV_SKIP = ("ZYX_DEBUG", "ZYX_PROGRESS", "ZYX_PROGRESS_AFTER", "ZYX_CACHE_DIR", "ZYX_DISABLE_DISK_CACHE")
+
+
+def _plan_key(dev: Device, full_key: tuple) -> str | None:
+    if debug.level & (4 | 8 | 16) or not cache.enabled():  # printing the schedule, IR or source: lower
+        return None
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("ZYX_") and k not in _PLAN_ENV_SKIP)
+    return cache.key_of("plan", cache.code_version(), dev.backend.plan_identity(), env, repr(full_key))
+
+
+def _load_plan(dev: Device, full_key: tuple) -> list[CompiledKernel] | None:
+    key = _plan_key(dev, full_key)
+    path = cache.read("plans", key, ".pkl") if key is not None else None
+    if path is None:
+        return None
+    try:
+        rows = pickle.loads(path.read_bytes())
+        out = []
+        for spec, kernel, source, alias, work_pos, has_reduce, blas, host in rows:
+            spec = sched.KernelSpec(*spec)
+            out.append(CompiledKernel(spec, kernel, _ALIAS if alias else None, source,
+                                      _extractor(kernel) if kernel is not None else None,
+                                      work_pos, has_reduce, blas=blas, host=host))
+        return out
+    except Exception:  # an entry of another shape (it is verified, so not corrupt): plan anew
+        return None
+
+
+def _store_plan(dev: Device, full_key: tuple, out: list[CompiledKernel]) -> None:
+    key = _plan_key(dev, full_key)
+    if key is None:
+        return
+    rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)), c.kernel, c.source, c.program is _ALIAS,
+             c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
+    try:
+        data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a kernel holding something unpicklable: just not stored
+        return
+    cache.write("plans", key, ".pkl", data)
 
 
 def _compile_items(backend, items: list) -> list:

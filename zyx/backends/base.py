@@ -200,6 +200,16 @@ class Backend(ABC):
         """Whether ``compile`` would return without running a compiler (host tier)."""
         return False
 
+    def plan_identity(self) -> str:
+        """What decides the kernels zyx lowers and renders for this device besides a graph's
+        structure (the realizer keys its stored kernel plans by it): the backend, its device,
+        its limits and its renderer's settings. Override it where rendering depends on more."""
+        r = getattr(self, "renderer", None)
+        attrs = sorted((k, v) for k, v in (vars(r).items() if r is not None else ())
+                       if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None))))
+        return repr((type(self).__module__, type(self).__qualname__, self.description, self.max_buffers,
+                     self.max_elements, self.narrow_index, self.host_tier, type(r).__qualname__, attrs))
+
     # ---------------------------------------------------------------- memory (optional)
     def max_alloc_bytes(self) -> int:
         """The most bytes one buffer may hold (``Device.check_size``)."""

@@ -245,7 +245,21 @@ class CPUBackend(BatchCompiler, Backend):
         return cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
 
     def _on_disk(self, key: str) -> bool:
-        return cache.read("cpu", key, ".so") is not None
+        return cache.read("cpu", key, ".so") is not None or self._in_batch(key) is not None
+
+    def _in_batch(self, key: str) -> tuple[Path, str] | None:
+        """(shared object, function name) of the kernel whose program key is ``key`` where
+        it was built in a batch (a ``.batch`` note beside the single-kernel entries): another
+        process loads it from the batch's file instead of compiling it alone."""
+        note = cache.read("cpu", key, ".batch")
+        if note is None:
+            return None
+        try:
+            batch_key, name = note.read_text().split()
+        except (OSError, ValueError):
+            return None
+        path = cache.read("cpu", batch_key, ".so")
+        return (path, name) if path is not None else None
 
     def ready(self, kernel: Kernel, source: str) -> bool:
         """Whether ``source`` is compiled already, in this process or on disk (loading it
@@ -260,6 +274,14 @@ class CPUBackend(BatchCompiler, Backend):
             return prog
         if self.kernel_check is not None:
             self.kernel_check(kernel)
+        found = self._in_batch(key)
+        if found is not None:
+            try:
+                lib = ctypes.CDLL(str(found[0]))
+                weakref.finalize(lib, _dlclose, lib._handle)
+                return self._mem.put(key, CPUProgram(lib, found[1], kernel))
+            except (OSError, AttributeError):  # unloadable, or not the function named: build it alone
+                pass
         # built outside any lock: a background compile must not hold up the next realize
         lib = self._library(key, lambda: source)
         return self._mem.put(key, CPUProgram(lib, kernel.name, kernel))
@@ -276,7 +298,11 @@ class CPUBackend(BatchCompiler, Backend):
                 parts.append(split_preamble(src)[1].replace(f"void {k.name}(", f"void {name}(", 1))
             return "\n".join(parts)
         lib = self._library(batch_key, batch_source)
-        return [CPUProgram(lib, name, k) for (k, _), name in zip(items, names)]
+        progs = [CPUProgram(lib, name, k) for (k, _), name in zip(items, names)]
+        if cache.enabled():  # where each kernel lives, for other processes (``_in_batch``)
+            for (_, src), name in zip(items, names):
+                cache.write("cpu", self._program_key(src), ".batch", f"{batch_key} {name}".encode())
+        return progs
 
     def _library(self, key: str, make_source) -> ctypes.CDLL:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else

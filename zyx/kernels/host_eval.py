@@ -63,6 +63,15 @@ def host_ok(root: Node, inputs: list[Node]) -> bool:
     return True
 
 
+def blas_ok(root: Node, inputs: list[Node]) -> bool:
+    """Whether the kernel is a float contraction (``sum(a * b)``: a matmul, a covariance, a
+    batched dot) of exact ops, which ``evaluate`` hands to BLAS through einsum."""
+    leaves = set(inputs)
+    region = _region(root, leaves)
+    return (any(_is_contraction(n, leaves) and n.dtype.kind == "f" for n in region)
+            and host_ok(root, inputs))
+
+
 # ---------------------------------------------------------------------- evaluation
 def _cdt(d: dt.DType) -> np.dtype:
     """NumPy dtype values of ``d`` are computed in (half types in float32)."""

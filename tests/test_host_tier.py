@@ -209,3 +209,28 @@ def test_blas_route_is_only_for_float_contractions_of_exact_ops():
         order, _, pos = sched.walk(nodes)
         spec = sched.plan(order, pos, nodes)[-1]
         assert host_eval.blas_ok(order[spec.out], [order[j] for j in spec.inputs]) == want
+
+
+def test_a_specialised_contraction_that_loses_to_blas_is_dropped(tmp_path, monkeypatch):
+    """The specialised version of a big contraction runs _RACE_RUNS times timed against
+    BLAS; one more than twice as slow is dropped and BLAS runs those sizes from then on.
+    (BLAS's time is set tiny here so the outcome does not depend on this machine.)"""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    from zyx.realize import stats
+    zr.clear_cache()
+    a = np.random.default_rng(2).standard_normal((300, 400)).astype(np.float32)
+    x = zyx.Tensor(a)
+    for _ in range(2):  # generic built, then the specialised version
+        zyx.realize(x @ x.T)
+        zr.wait_compiles()
+    (c,) = [c for cs in zr._cache.values() for c in cs if c.blas and c.race]
+    (args,) = c.race
+    assert not isinstance(c.special.get(args), str)
+    c.race[args][0] = 1e-9
+    stats.reset()
+    for _ in range(zr._RACE_RUNS + 2):
+        out = (x @ x.T).numpy()
+    np.testing.assert_allclose(out, a @ a.T, rtol=1e-4, atol=1e-3)
+    assert stats.special_launches == zr._RACE_RUNS and stats.host_launches == 2
+    assert c.special[args] is zr._HOST

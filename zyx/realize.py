@@ -39,6 +39,10 @@ from .kernels.lower import lower_kernel
 
 _ALIAS = "alias"  # CompiledKernel.program of a reshape realized by sharing its source's buffer
 _HOST = "host"  # a launch's program: the host tier computes it (a BLAS contraction)
+# a big contraction's specialised version runs this many times, timed, before it is kept - or
+# dropped for BLAS, when BLAS was more than twice as fast (skinny shapes: X.T @ X at 4000 x 64
+# took 3.6 ms specialised, 0.3 ms in BLAS)
+_RACE_RUNS = 3
 
 
 @dataclass
@@ -55,6 +59,7 @@ class CompiledKernel:
     pending: Future | None = None  # the generic program, compiling in the background (host tier meanwhile)
     blas: bool = False  # a contraction the host tier computes with BLAS (cpu): see _wants_special
     host: bool = False  # every op gives the compiled code's bits on the host tier (cpu)
+    race: dict = field(default_factory=dict)  # blas contraction: args -> [BLAS s, specialised s, runs]
 
 
 class Stats:
@@ -249,11 +254,18 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         buf = Buffer(dev, out.numel, out.dtype)
         if program is None or program is _HOST:
             if c.pending is not None or program is _HOST:  # still compiling: the host tier computes it now
+                t0 = time.perf_counter()
                 backend.copy_in(buf.handle, host_eval.evaluate(out, inputs).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
+                if c.blas:
+                    if len(c.race) > 64:
+                        c.race.clear()
+                    r = c.race.setdefault(args, [math.inf, math.inf, 0])
+                    r[0] = min(r[0], time.perf_counter() - t0)
                 if debug.level & 32:
-                    debug.log(f"host tier {c.kernel.name} out={out.shape} {out.dtype.name} (compiling)")
+                    debug.log(f"host tier {c.kernel.name} out={out.shape} {out.dtype.name} "
+                              f"({'BLAS' if program is _HOST else 'compiling'})")
             out.become_buffer(buf)  # (else an empty tensor: nothing to compute)
             continue
         scalars = []
@@ -263,13 +275,28 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         if debug.level & 32:
             debug.log(f"launch {c.kernel.name}{' (specialised)' if special else ''} out={out.shape} "
                       f"{out.dtype.name} inputs={[(i.shape, i.dtype.name) for i in inputs]} args={list(args)}")
-        if timing:
+        race = c.race.get(args) if special and c.blas else None
+        if race is not None and race[2] >= _RACE_RUNS:
+            race = None
+        if timing or race is not None:
             backend.synchronize()
             t0 = time.perf_counter()
         backend.launch(program, [buf.handle] + [i.buffer.handle for i in inputs], scalars,
                        () if special else args)
         stats.launches += 1
         stats.special_launches += special
+        if race is not None:  # the specialised contraction against BLAS: keep what wins
+            backend.synchronize()
+            race[1] = min(race[1], time.perf_counter() - t0)
+            race[2] += 1
+            if race[2] == _RACE_RUNS:
+                # BLAS was timed while the version built, early (first calls pay NumPy's
+                # warm-up): time it once more, warm, before judging
+                t0 = time.perf_counter()
+                host_eval.evaluate(out, inputs)
+                race[0] = min(race[0], time.perf_counter() - t0)
+                if race[1] > 2 * race[0]:  # clear losses only: single timings are noisy
+                    c.special[args] = _HOST
         if timing:
             backend.synchronize()
             dt_ = time.perf_counter() - t0
@@ -285,7 +312,7 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
     (None, 'now' | 'later' | None): whether to build one."""
     sp = c.special.get(args)
     if sp is not None:
-        if not isinstance(sp, Future):
+        if sp is _HOST or not isinstance(sp, Future):  # (_HOST: BLAS beat it, see _RACE_RUNS)
             return sp, None
         if not sp.done():
             return None, None
@@ -320,18 +347,12 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
             keep(c, args, p)
     if later:
         items = [lowered(c) for c, _ in later]
-        global _pool
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
-        batch = _pool.submit(_compile_items, backend, items)
-        _pending.append(batch)
-        if len(_pending) > 256:
-            del _pending[: len(_pending) - 256]
-        for j, (c, args) in enumerate(later):
+        futures = []
+        for c, args in later:
             f: Future = Future()
             keep(c, args, f)
-            batch.add_done_callback(lambda b, f=f, j=j: f.set_exception(b.exception()) if b.exception()
-                                    else f.set_result(b.result()[j]))
+            futures.append(f)
+        _background(backend, items, futures)
     return out
 
 
@@ -340,21 +361,26 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     stats.schedules += 1
     backend = dev.backend
     out = _load_plan(dev, full_key)
+    # a new plan is stored once its programs have built: one that fails (or a renderer a
+    # test replaced) must not outlive this process
+    store = None if out is not None else (lambda: _store_plan(dev, full_key, out))
     if out is None:
         out = _plan(dev, order, pos, targets, wide)
-        _store_plan(dev, full_key, out)
     todo = [c for c in out if c.kernel is not None]
     if _host_tier and _mode == "auto" and backend.host_tier:
         # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
         # background; kernels already compiled (in process or on disk) just load
         later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)]
         if later:
-            _compile_later(backend, later)
             todo = [c for c in todo if c not in later]
+            _compile_later(backend, later, store if not todo else None)
+            store = None if not todo else store
     t0 = time.perf_counter()
     programs = _compile_items(backend, [(c.kernel, c.source) for c in todo])
     for c, p in zip(todo, programs):
         c.program = p
+    if store is not None:
+        store()
     if debug.level & 2 and todo:
         debug.log(f"compiled {len(todo)} kernel(s) ({', '.join(c.kernel.name for c in todo)}) in "
                   f"{(time.perf_counter() - t0) * 1e3:.1f} ms")
@@ -449,19 +475,38 @@ def _compile_items(backend, items: list) -> list:
     return [backend.compile(k, s) for k, s in items]
 
 
-def _compile_later(backend, kernels: list) -> None:
-    """Compile ``kernels``' generic programs in one background batch; each kernel runs on
-    the host tier until its program is ready."""
+def _background(backend, items: list, futures: list, on_success=None) -> None:
+    """Build ``items`` in one background batch; ``futures[j]`` gets item j's program (or
+    the build's error). The futures are settled inside the job, so ``wait_compiles`` - which
+    waits for the job - returns only once every one of them is."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
-    batch = _pool.submit(_compile_items, backend, [(c.kernel, c.source) for c in kernels])
-    _pending.append(batch)
-    for j, c in enumerate(kernels):
-        f: Future = Future()
-        c.pending = f
-        batch.add_done_callback(lambda b, f=f, j=j: f.set_exception(b.exception()) if b.exception()
-                                else f.set_result(b.result()[j]))
+
+    def job():
+        try:
+            progs = _compile_items(backend, items)
+        except BaseException as e:
+            for f in futures:
+                f.set_exception(e)
+            raise
+        for f, p in zip(futures, progs):
+            f.set_result(p)
+        if on_success is not None:
+            on_success()
+    _pending.append(_pool.submit(job))
+    if len(_pending) > 256:
+        del _pending[: len(_pending) - 256]
+
+
+def _compile_later(backend, kernels: list, on_success=None) -> None:
+    """Compile ``kernels``' generic programs in one background batch; each kernel runs on
+    the host tier until its program is ready."""
+    futures = []
+    for c in kernels:
+        c.pending = Future()
+        futures.append(c.pending)
+    _background(backend, [(c.kernel, c.source) for c in kernels], futures, on_success)
 
 
 def _show(dev: Device, kernel: Kernel, source: str, what: str) -> None:

@@ -29,9 +29,17 @@ def _dir_path() -> Path:
     return Path(base) / "zyx"
 
 
+_made: set[Path] = set()  # directories made (or found) in this process
+# entries whose bytes matched their digest in this process: path -> (mtime_ns, size); an
+# entry replaced since (another process rewrote it) has another stat and is verified again
+_verified: dict[str, tuple[int, int]] = {}
+
+
 def cache_dir() -> Path:
     p = _dir_path()
-    p.mkdir(parents=True, exist_ok=True)
+    if p not in _made:
+        p.mkdir(parents=True, exist_ok=True)
+        _made.add(p)
     return p
 
 
@@ -79,7 +87,9 @@ def key_of(*parts) -> str:
 
 def entry_path(namespace: str, key: str, suffix: str) -> Path:
     d = cache_dir() / namespace
-    d.mkdir(parents=True, exist_ok=True)
+    if d not in _made:
+        d.mkdir(parents=True, exist_ok=True)
+        _made.add(d)
     return d / f"{key}{suffix}"
 
 
@@ -94,12 +104,17 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
         return None
     digest = path.with_name(path.name + ".sha256")
     try:
+        st = path.stat()
+        seen = (st.st_mtime_ns, st.st_size)
+        if _verified.get(str(path)) == seen:
+            return path
         data = path.read_bytes()
         want = digest.read_text().strip()
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != want:
         return None
+    _verified[str(path)] = seen
     return path
 
 
@@ -109,6 +124,7 @@ def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:
     if enabled():
         try:
             path = entry_path(namespace, key, suffix)
+            path.parent.mkdir(parents=True, exist_ok=True)  # (removed since it was made?)
             _atomic_write(path, data)
             _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
             return path

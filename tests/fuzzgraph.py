@@ -90,7 +90,14 @@ class NumpyNS:
         self.mode = mode
         self.map = {"mid": _MID, "midr": _MID, "wide": _WIDER}.get(mode, {})
 
+    # functions with a sine or cosine inside, and which part of a complex argument feeds it
+    _PERIODIC = {"sin": "ri", "cos": "ri", "tan": "ri", "sinh": "i", "cosh": "i", "tanh": "i",
+                 "exp": "i", "expm1": "i"}
+
     def __getattr__(self, name):
+        parts = NumpyNS._PERIODIC.get(name)
+        if parts is not None:
+            return lambda x, /: self._periodic(name, x, parts)
         return getattr(np, name)
 
     def astype(self, x, dtype, /, *, copy=True):
@@ -133,30 +140,6 @@ class NumpyNS:
             return r
         rr = np.asarray(r)
         return np.where(wild, np.array(np.nan, rr.dtype), rr).astype(rr.dtype)
-
-    def sin(self, x, /):
-        return self._periodic("sin", x, "ri")
-
-    def cos(self, x, /):
-        return self._periodic("cos", x, "ri")
-
-    def tan(self, x, /):
-        return self._periodic("tan", x, "ri")
-
-    def sinh(self, x, /):
-        return self._periodic("sinh", x, "i")
-
-    def cosh(self, x, /):
-        return self._periodic("cosh", x, "i")
-
-    def tanh(self, x, /):
-        return self._periodic("tanh", x, "i")
-
-    def exp(self, x, /):
-        return self._periodic("exp", x, "i")
-
-    def expm1(self, x, /):
-        return self._periodic("expm1", x, "i")
 
     def convert(self, a: np.ndarray, seed: int = 0) -> np.ndarray:
         n = dname(a.dtype)

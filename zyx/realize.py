@@ -360,10 +360,11 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
              full_key: tuple) -> list[CompiledKernel]:
     stats.schedules += 1
     backend = dev.backend
-    out = _load_plan(dev, full_key)
+    pkey = _plan_key(dev, full_key)
+    out = _load_plan(pkey)
     # a new plan is stored once its programs have built: one that fails (or a renderer a
     # test replaced) must not outlive this process
-    store = None if out is not None else (lambda: _store_plan(dev, full_key, out))
+    store = None if out is not None or pkey is None else (lambda: _store_plan(pkey, out))
     if out is None:
         out = _plan(dev, order, pos, targets, wide)
     todo = [c for c in out if c.kernel is not None]
@@ -415,9 +416,9 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
         source = backend.render(kernel)
         _show(dev, kernel, source, "")
         work_pos, has_reduce = _work_positions(root, spec, order, pos)
+        host = tier and host_eval.host_ok(root, inputs)
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce,
-                                  blas=tier and host_eval.blas_ok(root, inputs),
-                                  host=tier and host_eval.host_ok(root, inputs)))
+                                  blas=host and host_eval.contracts(root, inputs), host=host))
     return out
 
 
@@ -436,8 +437,7 @@ def _plan_key(dev: Device, full_key: tuple) -> str | None:
     return cache.key_of("plan", cache.code_version(), dev.backend.plan_identity(), env, repr(full_key))
 
 
-def _load_plan(dev: Device, full_key: tuple) -> list[CompiledKernel] | None:
-    key = _plan_key(dev, full_key)
+def _load_plan(key: str | None) -> list[CompiledKernel] | None:
     path = cache.read("plans", key, ".pkl") if key is not None else None
     if path is None:
         return None
@@ -454,10 +454,7 @@ def _load_plan(dev: Device, full_key: tuple) -> list[CompiledKernel] | None:
         return None
 
 
-def _store_plan(dev: Device, full_key: tuple, out: list[CompiledKernel]) -> None:
-    key = _plan_key(dev, full_key)
-    if key is None:
-        return
+def _store_plan(key: str, out: list[CompiledKernel]) -> None:
     rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)), c.kernel, c.source, c.program is _ALIAS,
              c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
     try:

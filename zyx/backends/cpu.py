@@ -275,12 +275,11 @@ class CPUBackend(BatchCompiler, Backend):
         if self.kernel_check is not None:
             self.kernel_check(kernel)
         found = self._in_batch(key)
-        if found is not None:
+        lib = _load(found[0]) if found is not None else None
+        if lib is not None:
             try:
-                lib = ctypes.CDLL(str(found[0]))
-                weakref.finalize(lib, _dlclose, lib._handle)
                 return self._mem.put(key, CPUProgram(lib, found[1], kernel))
-            except (OSError, AttributeError):  # unloadable, or not the function named: build it alone
+            except AttributeError:  # not the function named: build it alone
                 pass
         # built outside any lock: a background compile must not hold up the next realize
         lib = self._library(key, lambda: source)
@@ -308,15 +307,10 @@ class CPUBackend(BatchCompiler, Backend):
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
         built from ``make_source()``. It is unloaded when the last reference goes."""
         path = cache.read("cpu", key, ".so")
-        lib = None
-        if path is not None:
-            try:
-                lib = ctypes.CDLL(str(path))
-            except OSError:
-                lib = None
+        lib = _load(path) if path is not None else None
         if lib is None:
             lib = ctypes.CDLL(str(self._build(make_source(), key)))
-        weakref.finalize(lib, _dlclose, lib._handle)
+            weakref.finalize(lib, _dlclose, lib._handle)
         return lib
 
     def _build(self, source: str, key: str) -> Path:
@@ -360,6 +354,17 @@ class CPUBackend(BatchCompiler, Backend):
             prog.fn(*[ptr(b) for b in buffers], ctypes.addressof(arr), *scalars)
         else:
             prog.fn(*[ptr(b) for b in buffers], *scalars)
+
+
+def _load(path: Path) -> ctypes.CDLL | None:
+    """The library at ``path`` (unloaded when its last reference goes), or None when it
+    does not load."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError:
+        return None
+    weakref.finalize(lib, _dlclose, lib._handle)
+    return lib
 
 
 def _dlclose(handle: int) -> None:

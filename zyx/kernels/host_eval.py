@@ -63,13 +63,16 @@ def host_ok(root: Node, inputs: list[Node]) -> bool:
     return True
 
 
-def blas_ok(root: Node, inputs: list[Node]) -> bool:
-    """Whether the kernel is a float contraction (``sum(a * b)``: a matmul, a covariance, a
-    batched dot) of exact ops, which ``evaluate`` hands to BLAS through einsum."""
+def contracts(root: Node, inputs: list[Node]) -> bool:
+    """Whether the kernel holds a float contraction (``sum(a * b)``: a matmul, a covariance,
+    a batched dot), which ``evaluate`` hands to BLAS through einsum."""
     leaves = set(inputs)
-    region = _region(root, leaves)
-    return (any(_is_contraction(n, leaves) and n.dtype.kind == "f" for n in region)
-            and host_ok(root, inputs))
+    return any(_is_contraction(n, leaves) and n.dtype.kind == "f" for n in _region(root, leaves))
+
+
+def blas_ok(root: Node, inputs: list[Node]) -> bool:
+    """A float contraction of exact ops: the host tier runs it on BLAS."""
+    return contracts(root, inputs) and host_ok(root, inputs)
 
 
 # ---------------------------------------------------------------------- evaluation

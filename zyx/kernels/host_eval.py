@@ -19,6 +19,8 @@ when stored or cast; integers wrap; booleans are NumPy bools.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import dtypes as dt
@@ -65,7 +67,7 @@ def host_ok(root: Node, inputs: list[Node]) -> bool:
 
 def contracts(root: Node, inputs: list[Node]) -> bool:
     """Whether the kernel holds a float contraction (``sum(a * b)``: a matmul, a covariance,
-    a batched dot), which ``evaluate`` hands to BLAS through einsum."""
+    a batched dot), which ``evaluate`` hands to BLAS (one batched matmul)."""
     leaves = set(inputs)
     return any(_is_contraction(n, leaves) and n.dtype.kind == "f" for n in _region(root, leaves))
 
@@ -185,25 +187,43 @@ def _reduce(n: Node, x: np.ndarray) -> np.ndarray:
 
 def _contract(a: np.ndarray, b: np.ndarray, axes: tuple) -> np.ndarray | None:
     """sum(a * b) over ``axes`` of two (broadcast) arrays without materializing the
-    broadcast product: einsum over the operands' own axes (BLAS for a matmul)."""
-    if a.dtype != b.dtype or a.ndim != b.ndim or a.ndim > 20:
+    broadcast product: one batched matmul (BLAS) over the operands' own axes. None where
+    a summed axis is not both operands' own (the caller multiplies, then sums)."""
+    if a.dtype != b.dtype or a.ndim != b.ndim:
         return None
-    letters = "abcdefghijklmnopqrstuvwxyz"
+    nd, red = a.ndim, set(axes)
+    bat, m, n, k = [], [], [], []  # batch axes, a's own, b's own, contracted
+    for d in range(nd):
+        ra = a.shape[d] != 1 and a.strides[d] != 0  # a has its own values along d
+        rb = b.shape[d] != 1 and b.strides[d] != 0
+        if d in red:
+            if ra and rb:
+                k.append(d)
+            elif ra or rb or max(a.shape[d], b.shape[d]) != 1:
+                return None
+        elif ra and rb:
+            bat.append(d)
+        elif ra:
+            m.append(d)
+        elif rb:
+            n.append(d)
+    size = [max(a.shape[d], b.shape[d]) for d in range(nd)]
 
-    def own(x):
-        keep, lab = [], []
-        for d in range(x.ndim):
-            if x.shape[d] != 1 and x.strides[d] == 0:  # a broadcast axis: read its first slice
-                keep.append(0)
-            else:
-                keep.append(slice(None))
-                lab.append(letters[d])
-        return x[tuple(keep)], "".join(lab)
-    (ao, la), (bo, lb) = own(a), own(b)
-    out = "".join(letters[d] for d in range(a.ndim) if d not in axes and (letters[d] in la or letters[d] in lb))
-    r = np.einsum(f"{la},{lb}->{out}", ao, bo, optimize=True)
-    shape = [1 if d in axes else max(a.shape[d], b.shape[d]) for d in range(a.ndim)]
-    return np.broadcast_to(r.reshape([s if letters[d] in out else 1 for d, s in enumerate(shape)]), shape)
+    def operand(x, own, order):
+        v = x[tuple(slice(None) if d in own else 0 for d in range(nd))]  # drop broadcast axes
+        kept = [d for d in range(nd) if d in own]
+        return v.transpose([kept.index(d) for d in order])
+    ao = operand(a, set(bat + m + k), bat + m + k)
+    bo = operand(b, set(bat + n + k), bat + k + n)
+    nb, nm, nn, nk = (math.prod(size[d] for d in g) for g in (bat, m, n, k))
+    if nm == 1 and nn == 1:  # batched dot products: einsum's loop, not nb 1x1 matmuls
+        r = np.einsum("bk,bk->b", ao.reshape(nb, nk), bo.reshape(nb, nk))
+    else:
+        r = np.matmul(ao.reshape(nb, nm, nk), bo.reshape(nb, nk, nn))
+    got = bat + m + n
+    r = r.reshape([size[d] for d in got]).transpose([got.index(d) for d in sorted(got)])
+    r = r.reshape([size[d] if d in got else 1 for d in range(nd)])
+    return np.broadcast_to(r, [1 if d in red else size[d] for d in range(nd)])
 
 
 def _philox(seed: int, offset: int, count: int) -> np.ndarray:

@@ -405,3 +405,39 @@ def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
     y, z = _expected()
     assert_close(np.array(again["y"]), y, rtol=1e-5, atol=1e-6)
     assert all(f.read_bytes() != b"not a pickle" for f in _cache_files(tmp_path, "plans"))
+
+
+_EXIT_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import zyx
+    from zyx.realize import stats
+    x = zyx.Tensor(np.arange(24, dtype=np.float32).reshape(4, 6))
+    outs = [x.sum(0), x.max(1), (x * 2).min(0), (x + 1).sum(1), (x - 3).max(0) * 2, (x // 2).sum()]
+    zyx.realize(*outs)
+    print(json.dumps({"host": stats.host_launches, "compiles": zyx.get_device("cpu").backend.compiles,
+                      "outs": [o.numpy().tolist() for o in outs]}))
+""")
+
+
+def test_kernels_compiling_when_a_script_ends_reach_the_disk_cache(tmp_path):
+    """A script whose last schedule runs on the host tier ends while its kernels compile in
+    the background, in parallel parts: they must still be built and stored (an executor
+    refuses work during interpreter shutdown: they were lost, and every later process ran
+    them on the host tier and compiled them again)."""
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0", "ZYX_COMPILE_JOBS": "2"}
+    for k in ("ZYX_DISABLE_DISK_CACHE", "ZYX_HOST_TIER", "ZYX_SPECIALIZE"):
+        env.pop(k, None)
+
+    def run() -> dict:
+        r = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT], env=env, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    first = run()
+    assert first["host"] >= 4, "expected the first process to run its kernels on the host tier"
+    second = run()
+    assert second["host"] == 0 and second["compiles"] == 0, "kernels built at exit were not stored"
+    assert second["outs"] == first["outs"]
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    assert second["outs"][5] == float((x // 2).sum())

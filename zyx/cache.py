@@ -21,37 +21,42 @@ from pathlib import Path
 _unusable: dict[str, str] = {}
 
 
-def _dir_path() -> Path:
+def _dir_str() -> str:
     d = os.environ.get("ZYX_CACHE_DIR")
     if d:
-        return Path(d)
+        return d
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "zyx"
+    return os.path.join(base, "zyx")
 
 
-_made: set[Path] = set()  # directories made (or found) in this process
-# entries whose bytes matched their digest in this process: path -> (mtime_ns, size); an
-# entry replaced since (another process rewrote it) has another stat and is verified again
-_verified: dict[str, tuple[int, int]] = {}
+def _dir_path() -> Path:
+    return Path(_dir_str())
+
+
+_made: set[str] = set()  # directories made (or found) in this process
+# entries whose bytes matched their digest in this process: path -> (mtime_ns, size, Path); an
+# entry replaced since (another process rewrote it) has another stat and is verified again.
+# A warm process looks up a few entries per kernel: this keeps each lookup to one stat
+_verified: dict[str, tuple[int, int, Path]] = {}
 
 
 def cache_dir() -> Path:
-    p = _dir_path()
-    if p not in _made:
-        p.mkdir(parents=True, exist_ok=True)
-        _made.add(p)
-    return p
+    d = _dir_str()
+    if d not in _made:
+        os.makedirs(d, exist_ok=True)
+        _made.add(d)
+    return Path(d)
 
 
 def enabled() -> bool:
     """Whether the disk cache is in use: not turned off, and its directory not found
     unusable."""
-    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0") and str(_dir_path()) not in _unusable
+    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0") and (not _unusable or _dir_str() not in _unusable)
 
 
 def _give_up(err: OSError) -> None:
     """The cache directory failed: warn once and run without the disk cache."""
-    d = str(_dir_path())
+    d = _dir_str()
     if d not in _unusable:
         _unusable[d] = f"{type(err).__name__}: {err}"
         warnings.warn(f"zyx: the kernel cache directory {d} cannot be used ({_unusable[d]}); running "
@@ -85,12 +90,16 @@ def key_of(*parts) -> str:
     return h.hexdigest()[:40]
 
 
-def entry_path(namespace: str, key: str, suffix: str) -> Path:
-    d = cache_dir() / namespace
+def _entry_str(namespace: str, key: str, suffix: str) -> str:
+    d = os.path.join(_dir_str(), namespace)
     if d not in _made:
-        d.mkdir(parents=True, exist_ok=True)
+        os.makedirs(d, exist_ok=True)
         _made.add(d)
-    return d / f"{key}{suffix}"
+    return os.path.join(d, key + suffix)
+
+
+def entry_path(namespace: str, key: str, suffix: str) -> Path:
+    return Path(_entry_str(namespace, key, suffix))
 
 
 def read(namespace: str, key: str, suffix: str) -> Path | None:
@@ -98,24 +107,26 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
     if not enabled():
         return None
     try:
-        path = entry_path(namespace, key, suffix)
+        path = _entry_str(namespace, key, suffix)
     except OSError as e:
         _give_up(e)
         return None
-    digest = path.with_name(path.name + ".sha256")
     try:
-        st = path.stat()
-        seen = (st.st_mtime_ns, st.st_size)
-        if _verified.get(str(path)) == seen:
-            return path
-        data = path.read_bytes()
-        want = digest.read_text().strip()
+        st = os.stat(path)
+        seen = _verified.get(path)
+        if seen is not None and seen[0] == st.st_mtime_ns and seen[1] == st.st_size:
+            return seen[2]
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path + ".sha256") as f:
+            want = f.read().strip()
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != want:
         return None
-    _verified[str(path)] = seen
-    return path
+    out = Path(path)
+    _verified[path] = (st.st_mtime_ns, st.st_size, out)
+    return out
 
 
 def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:

@@ -16,7 +16,6 @@ never import each other: what two of them share lives here.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable
@@ -273,12 +272,32 @@ class BatchCompiler:
             def build(group: list[int]) -> list:
                 batch_key = cache.key_of("batch", *[keys[i] for i in group])
                 return self._build_batch(batch_key, [items[i] for i in group], [names[i] for i in group])
-            if parts == 1:
-                built = [build(groups[0])]
-            else:
-                with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="zyx-build") as ex:
-                    built = list(ex.map(build, groups))
+            built = _run_parts(build, groups)
             for group, progs_of in zip(groups, built):
                 for i, prog in zip(group, progs_of):
                     progs[keys[i]] = self._mem.put(keys[i], prog)
         return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]
+
+
+def _run_parts(fn, groups: list) -> list:
+    """``[fn(g) for g in groups]``, the groups at once on plain threads (the first on this
+    one). Not a ThreadPoolExecutor: a background compile still running when the program
+    ends finishes during interpreter shutdown, where executors refuse new work - so the
+    kernels of a short script's last schedule never reached the disk cache."""
+    out: list = [None] * len(groups)
+    errors: list = []
+
+    def run(j: int) -> None:
+        try:
+            out[j] = fn(groups[j])
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(j,), name="zyx-build") for j in range(1, len(groups))]
+    for t in threads:
+        t.start()
+    run(0)
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out

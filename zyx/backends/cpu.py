@@ -164,6 +164,7 @@ class CPUBackend(BatchCompiler, Backend):
         # programs any more (the schedule cache and running code hold their own
         # references), so a long-lived process does not run out of memory mappings
         self._mem = ProgramCache(max_programs())
+        self._notes: dict = {}  # program key -> (its .batch note's entry, (batch key, function name))
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
         # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)
@@ -254,10 +255,17 @@ class CPUBackend(BatchCompiler, Backend):
         note = cache.read("cpu", key, ".batch")
         if note is None:
             return None
-        try:
-            batch_key, name = note.read_text().split()
-        except (OSError, ValueError):
-            return None
+        seen = self._notes.get(key)
+        if seen is not None and seen[0] is note:  # (the same verified entry: read already)
+            batch_key, name = seen[1]
+        else:
+            try:
+                batch_key, name = note.read_text().split()
+            except (OSError, ValueError):
+                return None
+            if len(self._notes) > 4096:
+                self._notes.clear()
+            self._notes[key] = (note, (batch_key, name))
         path = cache.read("cpu", batch_key, ".so")
         return (path, name) if path is not None else None
 
@@ -356,14 +364,23 @@ class CPUBackend(BatchCompiler, Backend):
             prog.fn(*[ptr(b) for b in buffers], *scalars)
 
 
+_loaded: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # path -> its library, while used
+
+
 def _load(path: Path) -> ctypes.CDLL | None:
     """The library at ``path`` (unloaded when its last reference goes), or None when it
-    does not load."""
+    does not load. A library already loaded is shared (a batch holds many kernels: a warm
+    process would otherwise open it once per kernel)."""
+    key = str(path)
+    lib = _loaded.get(key)
+    if lib is not None:
+        return lib
     try:
-        lib = ctypes.CDLL(str(path))
+        lib = ctypes.CDLL(key)
     except OSError:
         return None
     weakref.finalize(lib, _dlclose, lib._handle)
+    _loaded[key] = lib
     return lib
 
 

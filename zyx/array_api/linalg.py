@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _blas
 from .. import dtypes as dt
 from ..tensor import AxisError, Tensor, broadcast_shapes, normalize_axis
 from . import _cuda_linalg
@@ -70,6 +71,26 @@ def _floating(x: Tensor, fname: str, square: bool = False, min_ndim: int = 2) ->
     return x
 
 
+class _Lapack:
+    """``np.linalg``'s functions, each run with one BLAS thread when its matrices are
+    mid-sized or small (see zyx/_blas.py: the host fallbacks run between zyx's kernels,
+    where waking OpenBLAS's thread pool cost more than the factorisation)."""
+
+    def __getattr__(self, name: str):
+        f = getattr(np.linalg, name)
+
+        def call(a, *args, **kw):
+            shape = np.shape(a)
+            m, n = shape[-2:] if len(shape) >= 2 else (math.prod(shape), 1)
+            work = math.prod(shape[:-2]) * m * n * min(m, n)
+            with _blas.one_thread(work):
+                return f(a, *args, **kw)
+        return call
+
+
+_lapack = _Lapack()
+
+
 def _host(x: Tensor) -> np.ndarray:
     """Realize ``x`` and return it as a host array (the start of every host fallback)."""
     a = x.numpy()
@@ -92,7 +113,7 @@ def cholesky(x: Tensor, /, *, upper: bool = False) -> Tensor:
     _floating(x, "cholesky", square=True)
     if _cuda_linalg.usable(x):
         return _cuda_linalg.cholesky(x, upper)
-    L = np.linalg.cholesky(_host(x))
+    L = _lapack.cholesky(_host(x))
     if upper:
         L = np.conj(np.swapaxes(L, -1, -2))
     return _back(L, x)
@@ -103,7 +124,7 @@ def det(x: Tensor, /) -> Tensor:
     _floating(x, "det", square=True)
     if _cuda_linalg.usable(x):
         return _cuda_linalg.det(x)
-    return _back(np.linalg.det(_host(x)), x)
+    return _back(_lapack.det(_host(x)), x)
 
 
 def slogdet(x: Tensor, /) -> SlogdetResult:
@@ -111,7 +132,7 @@ def slogdet(x: Tensor, /) -> SlogdetResult:
     _floating(x, "slogdet", square=True)
     if _cuda_linalg.usable(x):
         return SlogdetResult(*_cuda_linalg.slogdet(x))
-    sign, logabs = np.linalg.slogdet(_host(x))
+    sign, logabs = _lapack.slogdet(_host(x))
     return SlogdetResult(_back(sign, x), _back(logabs, x, _real_dtype(x)))
 
 
@@ -120,7 +141,7 @@ def eigh(x: Tensor, /) -> EighResult:
     _floating(x, "eigh", square=True)
     if _cuda_linalg.usable(x):
         return EighResult(*_cuda_linalg.eigh(x))
-    w, v = np.linalg.eigh(_host(x))
+    w, v = _lapack.eigh(_host(x))
     return EighResult(_back(w, x, _real_dtype(x)), _back(v, x))
 
 
@@ -129,14 +150,14 @@ def eigvalsh(x: Tensor, /) -> Tensor:
     _floating(x, "eigvalsh", square=True)
     if _cuda_linalg.usable(x):
         return _cuda_linalg.eigh(x, vectors=False)
-    return _back(np.linalg.eigvalsh(_host(x)), x, _real_dtype(x))
+    return _back(_lapack.eigvalsh(_host(x)), x, _real_dtype(x))
 
 
 def eig(x: Tensor, /) -> EigResult:
     """Eigenvalues and right eigenvectors of general square matrices, always complex
     (2025.12). Host fallback."""
     _floating(x, "eig", square=True)
-    w, v = np.linalg.eig(_host(x))
+    w, v = _lapack.eig(_host(x))
     cd = dt.complex_of(_real_dtype(x))
     return EigResult(_back(w, x, cd), _back(v, x, cd))
 
@@ -144,7 +165,7 @@ def eig(x: Tensor, /) -> EigResult:
 def eigvals(x: Tensor, /) -> Tensor:
     """Eigenvalues of general square matrices, always complex (2025.12). Host fallback."""
     _floating(x, "eigvals", square=True)
-    return _back(np.linalg.eigvals(_host(x)), x, dt.complex_of(_real_dtype(x)))
+    return _back(_lapack.eigvals(_host(x)), x, dt.complex_of(_real_dtype(x)))
 
 
 def inv(x: Tensor, /) -> Tensor:
@@ -152,7 +173,7 @@ def inv(x: Tensor, /) -> Tensor:
     _floating(x, "inv", square=True)
     if _cuda_linalg.usable(x):
         return _cuda_linalg.inv(x)
-    return _back(np.linalg.inv(_host(x)), x)
+    return _back(_lapack.inv(_host(x)), x)
 
 
 def solve(x1: Tensor, x2: Tensor, /) -> Tensor:
@@ -169,11 +190,11 @@ def solve(x1: Tensor, x2: Tensor, /) -> Tensor:
     if b.ndim == 1:
         if b.shape[0] != a.shape[-1]:
             raise ValueError(f"linalg.solve: shapes {x1.shape} and {x2.shape} do not match")
-        out = np.linalg.solve(a, b[..., None])[..., 0] if a.ndim > 2 else np.linalg.solve(a, b)
+        out = _lapack.solve(a, b[..., None])[..., 0] if a.ndim > 2 else _lapack.solve(a, b)
     else:
         if b.shape[-2] != a.shape[-1]:
             raise ValueError(f"linalg.solve: shapes {x1.shape} and {x2.shape} do not match")
-        out = np.linalg.solve(a, b)
+        out = _lapack.solve(a, b)
     return _back(out, x1, d)
 
 
@@ -184,7 +205,7 @@ def qr(x: Tensor, /, *, mode: str = "reduced") -> QRResult:
         raise ValueError(f"linalg.qr: mode must be 'reduced' or 'complete', not {mode!r}")
     if _cuda_linalg.usable(x):
         return QRResult(*_cuda_linalg.qr(x, mode))
-    q, r = np.linalg.qr(_host(x), mode=mode)
+    q, r = _lapack.qr(_host(x), mode=mode)
     return QRResult(_back(q, x), _back(r, x))
 
 
@@ -193,7 +214,7 @@ def svd(x: Tensor, /, *, full_matrices: bool = True) -> SVDResult:
     _floating(x, "svd")
     if _cuda_linalg.usable(x):
         return SVDResult(*_cuda_linalg.svd(x, full_matrices))
-    u, s, vh = np.linalg.svd(_host(x), full_matrices=full_matrices)
+    u, s, vh = _lapack.svd(_host(x), full_matrices=full_matrices)
     return SVDResult(_back(u, x), _back(s, x, _real_dtype(x)), _back(vh, x))
 
 
@@ -202,7 +223,7 @@ def svdvals(x: Tensor, /) -> Tensor:
     _floating(x, "svdvals")
     if _cuda_linalg.usable(x):
         return _cuda_linalg.svd(x, compute_uv=False)
-    return _back(np.linalg.svd(_host(x), compute_uv=False), x, _real_dtype(x))
+    return _back(_lapack.svd(_host(x), compute_uv=False), x, _real_dtype(x))
 
 
 def _default_rtol(x: Tensor):
@@ -215,7 +236,7 @@ def matrix_rank(x: Tensor, /, *, rtol=None) -> Tensor:
     _floating(x, "matrix_rank")
     if _cuda_linalg.usable(x):
         return _cuda_linalg.matrix_rank(x, rtol, _default_rtol(x))
-    s = np.linalg.svd(_host(x), compute_uv=False)
+    s = _lapack.svd(_host(x), compute_uv=False)
     if rtol is None:
         tol = s.max(axis=-1, keepdims=True, initial=0.0) * _default_rtol(x)
     else:
@@ -231,7 +252,7 @@ def pinv(x: Tensor, /, *, rtol=None) -> Tensor:
     if _cuda_linalg.usable(x):
         return _cuda_linalg.pinv(x, _default_rtol(x) if rtol is None else rtol)
     r = _default_rtol(x) if rtol is None else (_host(rtol) if isinstance(rtol, Tensor) else rtol)
-    return _back(np.linalg.pinv(_host(x), rtol=r), x)
+    return _back(_lapack.pinv(_host(x), rtol=r), x)
 
 
 # ------------------------------------------------------------------ kernels

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .. import _blas
 from .. import dtypes as dt
 from ..graph import Node, post_order
 
@@ -219,7 +220,8 @@ def _contract(a: np.ndarray, b: np.ndarray, axes: tuple) -> np.ndarray | None:
     if nm == 1 and nn == 1:  # batched dot products: einsum's loop, not nb 1x1 matmuls
         r = np.einsum("bk,bk->b", ao.reshape(nb, nk), bo.reshape(nb, nk))
     else:
-        r = np.matmul(ao.reshape(nb, nm, nk), bo.reshape(nb, nk, nn))
+        with _blas.one_thread(nb * nm * nn * nk):  # (mid-sized: see zyx/_blas.py)
+            r = np.matmul(ao.reshape(nb, nm, nk), bo.reshape(nb, nk, nn))
     got = bat + m + n
     r = r.reshape([size[d] for d in got]).transpose([got.index(d) for d in sorted(got)])
     r = r.reshape([size[d] if d in got else 1 for d in range(nd)])

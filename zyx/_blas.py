@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import os
+import re
 import threading
 
 SMALL_WORK = 1 << 25  # multiply-adds (or the m n min(m, n) of a factorisation) below which one thread runs
@@ -31,17 +33,19 @@ _saved = 0
 
 def _find():
     """(get_num_threads, set_num_threads) of the OpenBLAS NumPy loaded, or False."""
-    import numpy  # noqa: F401 - its BLAS must be loaded to be found
-    paths = set()
-    try:
-        with open("/proc/self/maps") as f:  # (Linux; elsewhere nothing is found)
-            for ln in f:
-                parts = ln.split(None, 5)
-                if len(parts) == 6 and "openblas" in parts[5].lower():
-                    paths.add(parts[5].strip())
-    except OSError:
-        return False
-    for path in sorted(p for p in paths if os.path.basename(p).startswith("lib")):
+    import numpy  # its BLAS must be loaded to be found
+    # NumPy's wheels carry their OpenBLAS beside the package; other builds link one the
+    # process maps (Linux: /proc/self/maps, read whole - thousands of lines with scikit-learn)
+    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs",
+                                          "lib*openblas*")))
+    if not paths:
+        try:
+            with open("/proc/self/maps") as f:
+                maps = f.read()
+        except OSError:
+            return False
+        paths = sorted(set(re.findall(r"(/\S*/lib\S*openblas\S*)$", maps, re.M | re.I)))
+    for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:

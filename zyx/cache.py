@@ -29,10 +29,6 @@ def _dir_str() -> str:
     return os.path.join(base, "zyx")
 
 
-def _dir_path() -> Path:
-    return Path(_dir_str())
-
-
 _made: set[str] = set()  # directories made (or found) in this process
 # entries whose bytes matched their digest in this process: path -> (mtime_ns, size, Path); an
 # entry replaced since (another process rewrote it) has another stat and is verified again.
@@ -73,12 +69,18 @@ def code_version() -> str:
     another version - or an edited checkout - never reads them."""
     global _code_version
     if _code_version is None:
-        root = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for f in sorted(root.rglob("*.py")):
-            st = f.stat()
-            h.update(f"{f.relative_to(root)} {st.st_size} {st.st_mtime_ns}\n".encode())
-        _code_version = h.hexdigest()[:20]
+        rows: list[str] = []
+
+        def scan(d: str, rel: str) -> None:  # (os.scandir: a warm process pays this once, ~0.3 ms)
+            for e in os.scandir(d):
+                if e.is_dir():
+                    if e.name != "__pycache__":
+                        scan(e.path, rel + e.name + "/")
+                elif e.name.endswith(".py"):
+                    st = e.stat()
+                    rows.append(f"{rel}{e.name} {st.st_size} {st.st_mtime_ns}\n")
+        scan(os.path.dirname(os.path.abspath(__file__)), "")
+        _code_version = hashlib.sha256("".join(sorted(rows)).encode()).hexdigest()[:20]
     return _code_version
 
 

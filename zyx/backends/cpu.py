@@ -164,6 +164,7 @@ class CPUBackend(BatchCompiler, Backend):
         # programs any more (the schedule cache and running code hold their own
         # references), so a long-lived process does not run out of memory mappings
         self._mem = ProgramCache(max_programs())
+        self._keys: dict[str, str] = {}  # source -> program key (flags and compiler are fixed)
         self._notes: dict = {}  # program key -> (its .batch note's entry, (batch key, function name))
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
@@ -243,7 +244,14 @@ class CPUBackend(BatchCompiler, Backend):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
     def _program_key(self, source: str) -> str:
-        return cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+        # asked several times per kernel (ready, compile, batch notes): a digest of ~40 KB of
+        # source each time was ~1 ms a kernel in a warm process (a str caches its own hash)
+        key = self._keys.get(source)
+        if key is None:
+            if len(self._keys) > 4096:
+                self._keys.clear()
+            key = self._keys[source] = cache.key_of(source, self.cc_version, self.flags, self.cpu_id)
+        return key
 
     def _on_disk(self, key: str) -> bool:
         return cache.read("cpu", key, ".so") is not None or self._in_batch(key) is not None

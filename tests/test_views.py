@@ -317,3 +317,42 @@ def test_point_writes_share_one_structure():
     np.testing.assert_array_equal(out.numpy(), want)
     assert stats.schedules == before
     assert nodes <= 3 * 6 + 4, nodes
+
+
+def test_in_place_ops_on_one_element_views(device):
+    """``a[i, j] += x`` (scikit-learn's ``_add_to_diagonal``), and ``e = a[i, j]; e *= 2``:
+    the in-place op on the one-element view is a point write through to the base, and
+    ``a[i, j] = <that view>`` is then a no-op - while writing another element's view, or
+    another array's, still writes. Against NumPy doing the same on its own views."""
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((5, 5)).astype(np.float32)
+    z = xp.asarray(a.copy(), device=device)
+    r = a.copy()
+    zt, rt = xp.permute_dims(z, (1, 0)), r.T
+    d = xp.asarray(np.arange(5, dtype=np.float32), device=device)
+    for i in range(5):
+        z[i, i] += d[i]
+        r[i, i] += np.float32(i)
+    e, re_ = z[1, 3], r[1, 3:4].reshape(())
+    e *= 2.0
+    re_ *= 2.0
+    zt[0, 2] -= 1.5  # through a permuted view: z[2, 0]
+    rt[0, 2] -= 1.5
+    z[4, 0] = z[0, 4]  # another element's view: a real write
+    r[4, 0] = r[0, 4]
+    z[2, 2] = zt[2, 2]  # the same element through another view: nothing changes
+    np.testing.assert_array_equal(z.numpy(), r)
+    np.testing.assert_array_equal(zt.numpy(), rt)
+    np.testing.assert_array_equal(e.numpy(), r[1, 3])
+
+
+def test_in_place_add_on_an_element_builds_one_point_write():
+    """``a[i, i] += v`` adds one point write's few nodes per element (the in-place add writes
+    through; the assignment back is recognised as the same element), not pads per level."""
+    z = xp.asarray(np.zeros((6, 6), np.float32))
+    w = z[:, :]  # a view: writes go through a chain
+    for i in range(6):
+        w[i, i] += 1.0
+    nodes = len(zyx.graph.post_order(z._node, lambda n: n.srcs))
+    np.testing.assert_array_equal(z.numpy(), np.eye(6, dtype=np.float32))
+    assert nodes <= 6 * 12 + 4, nodes  # (the read of the old value included; 109 before)

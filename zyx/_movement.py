@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dtypes as dt
-from ._views import apply_steps, assign, make_view, new_handle, write_point, write_through
+from ._views import apply_steps, assign, make_view, new_handle, write_point, write_through, writes_itself
 from .tensor import AxisError, broadcast_shapes, normalize_axis
 
 if TYPE_CHECKING:
@@ -632,6 +632,8 @@ def setitem(self: Tensor, key, value, /) -> None:
         shape = _steps_shape(self, steps)
         if math.prod(shape) == 1 and v.size == 1 and self.size > 1:  # one element: a point write
             _broadcast(v, shape)  # (the standard's broadcasting rule: v may not have more axes)
+            if v is value and writes_itself(self, tuple(steps), v):
+                return  # a[i, j] += x: the in-place add already wrote through its view
             write_point(self, tuple(steps), v)
             return
         vb = _broadcast(v, shape) if v.shape != shape else v

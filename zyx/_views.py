@@ -88,6 +88,11 @@ def assign(t: Tensor, new: Tensor) -> None:
     if link is None:
         t._node = new._node
         root = t
+    elif t._node.shape.count(1) == len(t._node.shape) and link.root.size > 1:
+        # a one-element view (``v = a[i, j]; v += 1``): a point write, not a slice's pads
+        # and masks at every level of the chain
+        write_point(t, (), new)
+        return
     else:
         root = link.root
         root._node = write_through(root, link.steps, new)._node
@@ -95,15 +100,13 @@ def assign(t: Tensor, new: Tensor) -> None:
         _refresh(root)
 
 
-def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
-    """``t`` moved by ``steps`` (one element) set to the one-element ``value``: the root
-    becomes ``where(position == p, value, root)`` over a flat position grid, with ``p`` the
-    element's flat position in the root. ``p`` is a constant - an argument of the generic
-    kernel, not structure - so a loop of point writes (scikit-learn's ``a[i, i] = v[i]``)
-    builds one small node group per write, of one structure for every position, instead of a
-    slice's pads and masks at every level of the view chain."""
+def _root_and_chain(t: Tensor, steps: tuple) -> tuple:
     link = t._view
-    root, chain = (t, tuple(steps)) if link is None else (link.root, link.steps + tuple(steps))
+    return (t, tuple(steps)) if link is None else (link.root, link.steps + tuple(steps))
+
+
+def _flat_position(root: Tensor, chain: tuple) -> int:
+    """The flat position in ``root`` of the one element ``root`` moved by ``chain`` holds."""
     shapes = [root.shape]
     for op, arg in chain:  # the shape after each step
         if op == "SHRINK":
@@ -133,6 +136,29 @@ def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
     flat = 0
     for i, n in zip(idx, root.shape):
         flat = flat * n + i
+    return flat
+
+
+def writes_itself(t: Tensor, steps: tuple, value: Tensor) -> bool:
+    """Whether ``value`` is a one-element view of the very element ``t`` moved by ``steps``
+    is (``a[i, j] += x`` ends with ``a[i, j] = <the view the += already wrote through>``):
+    writing it is a no-op."""
+    link = value._view
+    if link is None:
+        return False
+    root, chain = _root_and_chain(t, steps)
+    return link.root is root and _flat_position(root, link.steps) == _flat_position(root, chain)
+
+
+def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
+    """``t`` moved by ``steps`` (one element) set to the one-element ``value``: the root
+    becomes ``where(position == p, value, root)`` over a flat position grid, with ``p`` the
+    element's flat position in the root. ``p`` is a constant - an argument of the generic
+    kernel, not structure - so a loop of point writes (scikit-learn's ``a[i, i] = v[i]``)
+    builds one small node group per write, of one structure for every position, instead of a
+    slice's pads and masks at every level of the view chain."""
+    root, chain = _root_and_chain(t, steps)
+    flat = _flat_position(root, chain)
     size = root.size
     pdt = dt.int32 if size < 2 ** 31 else dt.int64
     positions = Tensor._wrap(graph.iota((size,), 0, pdt, root.device))._movement("RESHAPE", root.shape)

@@ -478,7 +478,7 @@ class Lowerer:
                     conds.append((ne, 0, s))
             if not conds:
                 return self.value(src, tuple(new), gate)
-            inner_gate = tuple(sorted(set(gate) | set(conds), key=lambda c: repr(c[0].key())))
+            inner_gate = tuple(sorted(set(gate) | set(conds), key=lambda c: sym._order(c[0])))
             val, lvl = self.value(src, tuple(new), inner_gate)
             if val in self.gated_loads and is_plain_zero(padval):
                 # a load under these conditions already reads 0 outside them: no select (gcc

@@ -179,9 +179,55 @@ class Mod(Sym):
         return f"({self.a.render()}%{_crender(self.c)})"
 
 
+# Expressions are immutable, and hashed and compared by their key - in every dict of terms,
+# many times over while lowering one kernel. So each expression computes its key, the key's
+# hash and its sort order once (kept in the instance; a key nests its parts' keys, so a deep
+# expression was rebuilt and rehashed all the way down at every lookup: ~1/3 of lowering).
+# The memos are not pickled (a str hash differs between processes).
+_MEMO = ("_k", "_h", "_r")
+
+
+def _memoized_key(raw):
+    def key(self):
+        d = self.__dict__
+        k = d.get("_k")
+        if k is None:
+            k = d["_k"] = raw(self)
+        return k
+    return key
+
+
+def _hash(self) -> int:
+    d = self.__dict__
+    h = d.get("_h")
+    if h is None:
+        h = d["_h"] = hash(self.key())
+    return h
+
+
+def _eq(self, o) -> bool:
+    return self is o or (isinstance(o, Sym) and _hash(self) == _hash(o) and self.key() == o.key())
+
+
+def _order(x: "Sym") -> str:
+    """A total order of expressions (a Sum's terms are kept sorted by it)."""
+    d = x.__dict__
+    r = d.get("_r")
+    if r is None:
+        r = d["_r"] = repr(x.key())
+    return r
+
+
+def _getstate(self) -> dict:
+    d = self.__dict__
+    return {k: v for k, v in d.items() if k not in _MEMO} if any(k in d for k in _MEMO) else d
+
+
 for _cls in (Num, Var, Sum, Div, Mod, Prod):
-    _cls.__hash__ = lambda self: hash(self.key())  # type: ignore[assignment]
-    _cls.__eq__ = lambda self, o: isinstance(o, Sym) and self.key() == o.key()  # type: ignore
+    _cls.key = _memoized_key(_cls.key)  # type: ignore[method-assign]
+    _cls.__hash__ = _hash  # type: ignore[assignment]
+    _cls.__eq__ = _eq  # type: ignore[assignment]
+Sym.__getstate__ = _getstate  # type: ignore[method-assign]
 
 
 def num(v: int) -> Num:
@@ -232,7 +278,7 @@ def _make_sum(terms: dict, const: int) -> Sym:
         return Num(const)
     if len(items) == 1 and const == 0 and items[0][1] == 1:
         return items[0][0]
-    items.sort(key=lambda tc: repr(tc[0].key()))
+    items.sort(key=lambda tc: _order(tc[0]))
     return Sum(tuple(items), const)
 
 
@@ -323,7 +369,7 @@ def _factors(t: Sym) -> tuple:
 
 
 def _mono(factors) -> Sym:
-    factors = tuple(sorted(factors, key=lambda f: repr(f.key())))
+    factors = tuple(sorted(factors, key=_order))
     return factors[0] if len(factors) == 1 else Prod(factors)
 
 

@@ -150,6 +150,25 @@ def writes_itself(t: Tensor, steps: tuple, value: Tensor) -> bool:
     return link.root is root and _flat_position(root, link.steps) == _flat_position(root, chain)
 
 
+_grids: dict = {}  # (shape, dtype, device) -> the flat-position grid node point writes compare with
+
+
+def _positions(shape: tuple, pdt, device) -> graph.Node:
+    """One grid node per shape, shared by every point write: a chain of writes then reads
+    one grid (lowered once per kernel, not once per write: GaussianMixture's first fit
+    lowered 64 of them per covariance). If a schedule stores it, it stays the same values."""
+    key = (shape, pdt, device)
+    n = _grids.get(key)
+    if n is None:
+        if len(_grids) >= 16:
+            _grids.pop(next(iter(_grids)))
+        size = 1
+        for s in shape:
+            size *= s
+        n = _grids[key] = graph.reshape(graph.iota((size,), 0, pdt, device), shape)
+    return n
+
+
 def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
     """``t`` moved by ``steps`` (one element) set to the one-element ``value``: the root
     becomes ``where(position == p, value, root)`` over a flat position grid, with ``p`` the
@@ -163,7 +182,7 @@ def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
     pdt = dt.int32 if size < 2 ** 31 else dt.int64
     # the mask has no gradient: built on the graph directly (a Tensor comparison's
     # promotion and broadcasting checks were a third of a write's cost)
-    positions = graph.reshape(graph.iota((size,), 0, pdt, root.device), root.shape)
+    positions = _positions(root.shape, pdt, root.device)
     mask = Tensor._wrap(graph.elementwise("CMPEQ", (positions, graph.const(flat, root.shape, pdt, root.device)),
                                           dt.bool_))
     v = value._movement("RESHAPE", (1,) * root.ndim)

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _progress, cache, debug
 from . import dtypes as dt
-from .backends.base import PREAMBLE_END
+from .backends.base import PREAMBLE_END, in_background
 from .device import Buffer, Device
 from .graph import Node
 from .kernels import host_eval
@@ -63,6 +63,8 @@ class CompiledKernel:
     blas: bool = False  # a contraction the host tier computes with BLAS (cpu): see _wants_special
     host: bool = False  # every op gives the compiled code's bits on the host tier (cpu)
     race: dict = field(default_factory=dict)  # blas contraction: args -> [BLAS s, specialised s, runs]
+    quick: bool = False  # the program is a quick build (backend.quick_source), not fully optimised
+    upgrade: Future | None = None  # its full build, compiling in the background
 
 
 class Stats:
@@ -75,6 +77,8 @@ class Stats:
         self.specialized = 0  # specialised kernels built (compiled or found in a cache)
         self.special_launches = 0
         self.host_launches = 0  # kernels evaluated on the host tier (NumPy) while they compile
+        self.quick_builds = 0  # kernels built quickly (-O1 on the cpu device) to run at once
+        self.upgrades = 0  # quick builds replaced by their full build
 
     def reset(self):
         self.__init__()
@@ -217,6 +221,8 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         _cache[full_key] = compiled
     else:
         stats.cache_hits += 1
+        if any(c.quick for c in compiled):
+            _upgrade(dev, compiled, order)
     # every kernel's arguments and program are chosen before anything runs: launching turns
     # nodes into buffers, which drops the values the arguments are read from
     steps, now, later = [], [], []
@@ -310,6 +316,34 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         out.become_buffer(buf)
 
 
+def _upgrade(dev: Device, compiled: list, order: list) -> None:
+    """Quick builds met again: the full builds of those whose work is big enough for the
+    optimisation to matter (``special_async_work``) start in the background, in one batch,
+    and take over once built (the same bits: see ``Backend.quick_compile``)."""
+    backend = dev.backend
+    start = []
+    for c in compiled:
+        if not c.quick:
+            continue
+        if c.upgrade is None:
+            if _mode == "auto" and max(math.prod(order[p].shape) for p in c.work_pos) >= backend.special_async_work:
+                start.append(c)
+        elif c.upgrade.done():
+            try:
+                c.program = c.upgrade.result()
+                stats.upgrades += 1
+            except Exception:  # noqa: BLE001 - the quick build keeps working
+                if debug.level & 2:
+                    debug.log(f"the full build of {c.kernel.name} failed; its quick build stays")
+            c.quick, c.upgrade = False, None
+    if start:
+        futures = []
+        for c in start:
+            c.upgrade = Future()
+            futures.append(c.upgrade)
+        _background(backend, [(c.kernel, c.source) for c in start], futures)
+
+
 def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
     """(program, None) when a version of ``c`` specialised on ``args`` is ready, else
     (None, 'now' | 'later' | None): whether to build one."""
@@ -380,9 +414,18 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
             _compile_later(backend, later, store if not todo else None)
             store = None if not todo else store
     t0 = time.perf_counter()
+    quick = [c for c in todo if _mode == "auto" and backend.quick_compile and not backend.ready(c.kernel, c.source)]
+    if quick:
+        # a kernel no host tier can run waits for the compiler: build it quickly (the same
+        # bits), and fully later if it comes back with enough work (_upgrade)
+        todo = [c for c in todo if c not in quick]
+        for c, p in zip(quick, _compile_items(backend, [(c.kernel, backend.quick_source(c.source)) for c in quick])):
+            c.program, c.quick = p, True
+        stats.quick_builds += len(quick)
     programs = _compile_items(backend, [(c.kernel, c.source) for c in todo])
     for c, p in zip(todo, programs):
         c.program = p
+    todo += quick
     if store is not None:
         store()
     if debug.level & 2 and todo:
@@ -485,7 +528,8 @@ def _background(backend, items: list, futures: list, on_success=None) -> None:
 
     def job():
         try:
-            progs = _compile_items(backend, items)
+            with in_background():  # (the compiler at low priority: see backends.base)
+                progs = _compile_items(backend, items)
         except BaseException as e:
             for f in futures:
                 f.set_exception(e)

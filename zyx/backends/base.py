@@ -15,6 +15,7 @@ never import each other: what two of them share lives here.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -141,6 +142,10 @@ class Backend(ABC):
     """A reduction kernel with this much work is specialised on its sizes at once."""
     special_async_work: int = 1 << 16
     """A kernel with this much work whose sizes come back is specialised in the background."""
+    quick_compile: bool = False
+    """``quick_source`` gives a source that builds faster and computes the same bits (CPU:
+    -O1 instead of -O3): a first-seen kernel that cannot run on the host tier is built that
+    way, and rebuilt fully in the background when it comes back with enough work."""
     kernel_check: Callable[[Kernel], Any] | None = None
     """Called with every kernel before it is compiled here (``zyx.device`` sets the CUDA
     compile check on the cpu device: ``ZYX_CUDA_COMPILE_CHECK=1``)."""
@@ -198,6 +203,10 @@ class Backend(ABC):
     def ready(self, kernel: Kernel, source: str) -> bool:
         """Whether ``compile`` would return without running a compiler (host tier)."""
         return False
+
+    def quick_source(self, source: str) -> str:
+        """``source`` marked to be built quickly (``quick_compile``)."""
+        return source
 
     def plan_identity(self) -> str:
         """What decides the kernels zyx lowers and renders for this device besides a graph's
@@ -279,6 +288,29 @@ class BatchCompiler:
         return [progs.get(key) or self.compile(k, src) for key, (k, src) in zip(keys, items)]
 
 
+_where = threading.local()
+
+
+@contextlib.contextmanager
+def in_background():
+    """Builds started inside the block (on this thread, and on the threads ``_run_parts``
+    starts for them) are background work: a backend runs their compiler at low priority,
+    so they do not slow the program's own work - the host tier, or a compile it waits for
+    (on 2 cores, a first-seen kernel's build took 117 ms beside two background gcc runs
+    at the same priority, 70 ms alone)."""
+    old = getattr(_where, "bg", False)
+    _where.bg = True
+    try:
+        yield
+    finally:
+        _where.bg = old
+
+
+def in_background_now() -> bool:
+    """Whether this thread is building background work (see ``in_background``)."""
+    return getattr(_where, "bg", False)
+
+
 def _run_parts(fn, groups: list) -> list:
     """``[fn(g) for g in groups]``, the groups at once on plain threads (the first on this
     one). Not a ThreadPoolExecutor: a background compile still running when the program
@@ -286,8 +318,10 @@ def _run_parts(fn, groups: list) -> list:
     kernels of a short script's last schedule never reached the disk cache."""
     out: list = [None] * len(groups)
     errors: list = []
+    bg = in_background_now()
 
     def run(j: int) -> None:
+        _where.bg = bg
         try:
             out[j] = fn(groups[j])
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread

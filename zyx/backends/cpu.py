@@ -360,7 +360,8 @@ class CPUBackend(BatchCompiler, Backend):
             if r.returncode != 0:
                 keep = Path(tempfile.gettempdir()) / f"zyx-failed-{key}.c"
                 keep.write_text(source)
-                raise CompileError(f"{self.cc} failed to compile a generated kernel", source, r.stderr, str(keep))
+                shown = source[len(QUICK_MARK):] if source.startswith(QUICK_MARK) else source  # (the kernel's own text)
+                raise CompileError(f"{self.cc} failed to compile a generated kernel", shown, r.stderr, str(keep))
             data = so.read_bytes()
         return cache.write("cpu", key, ".so", data)
 

@@ -24,6 +24,7 @@ they apply, are in ``_movement.py``.
 """
 from __future__ import annotations
 
+import math
 import weakref
 from typing import TYPE_CHECKING
 
@@ -162,10 +163,7 @@ def _positions(shape: tuple, pdt, device) -> graph.Node:
     if n is None:
         if len(_grids) >= 16:
             _grids.pop(next(iter(_grids)))
-        size = 1
-        for s in shape:
-            size *= s
-        n = _grids[key] = graph.reshape(graph.iota((size,), 0, pdt, device), shape)
+        n = _grids[key] = graph.reshape(graph.iota((math.prod(shape),), 0, pdt, device), shape)
     return n
 
 

@@ -410,7 +410,7 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
         # background; kernels already compiled (in process or on disk) just load
         later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)]
         if later:
-            todo = [c for c in todo if c not in later]
+            todo = [c for c in todo if not any(c is x for x in later)]  # (by identity: dataclass == compares fields)
             _compile_later(backend, later, store if not todo else None)
             store = None if not todo else store
     t0 = time.perf_counter()
@@ -418,7 +418,7 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     if quick:
         # a kernel no host tier can run waits for the compiler: build it quickly (the same
         # bits), and fully later if it comes back with enough work (_upgrade)
-        todo = [c for c in todo if c not in quick]
+        todo = [c for c in todo if not any(c is x for x in quick)]
         for c, p in zip(quick, _compile_items(backend, [(c.kernel, backend.quick_source(c.source)) for c in quick])):
             c.program, c.quick = p, True
         stats.quick_builds += len(quick)

@@ -17,7 +17,8 @@ from .. import dtypes as dt
 from .. import ops
 from ..graph import Node, post_order
 from . import symbolic as sym
-from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store
+from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store, map_index_exprs
+from .ir import index_exprs as ir_index_exprs
 
 Index = tuple  # tuple[Sym, ...]
 Gate = tuple  # tuple[(Sym, lo, hi), ...] meaning lo <= Sym < hi for all (None: no check)
@@ -551,9 +552,74 @@ def lower_kernel(root: Node, inputs: list[Node], name: str, rands: list[Node] = 
     values become arguments (``Kernel.args``) filled in at each launch. ``wide``: a generic
     kernel's sizes may reach 2^30 elements (GPU renderers then index with 64 bits)."""
     sizes = GenericSizes(root, inputs, pos) if pos is not None else None
-    k = Lowerer(root, inputs, name, rands, sizes).lower()
+    k = merge_dims(Lowerer(root, inputs, name, rands, sizes).lower())
     k.wide = wide
     return k
+
+
+def merge_dims(k: Kernel) -> Kernel:
+    """``k`` with adjacent output loops fused into one wherever the kernel only ever uses
+    them together, as the row-major position ``u * n_v + v`` (every buffer it reads is laid
+    out like its output along those axes; none is broadcast along one of them and no index
+    is used as a value). The loop nest follows the output's shape, so an exp of a
+    (400000, 3) array ran 400000 loops of 3: too short to vectorize, every exp a scalar
+    libmvec call (3.9 ms; one loop of 1.2M: see benches/RESULTS.md). A pair merges only when
+    substituting ``w = u * n_v + v`` into every index expression and back gives each
+    expression unchanged, so the fused kernel computes the same values at the same places."""
+    from .render_base import walk
+    dims = list(k.global_dims)
+    if len(dims) < 2:
+        return k
+    stmts = list(walk(k.body))
+    exprs = [e for s in stmts for e in ir_index_exprs(s)]
+    # other places a loop variable could hide: reduction loop sizes, clamp bounds
+    other = set()
+    for s in stmts:
+        if isinstance(s, Loop) and isinstance(s.size, sym.Sym):
+            other |= sym.variables(s.size)
+        elif isinstance(s, Assign) and s.op == "CLAMP" and isinstance(s.arg, sym.Sym):
+            other |= sym.variables(s.arg)
+    merged = False
+    i = len(dims) - 1
+    while i >= 1:
+        (u, nu), (v, nv) = dims[i - 1], dims[i]
+        if u.name in other or v.name in other:
+            i -= 1
+            continue
+        both = isinstance(nu, int) and isinstance(nv, int)
+        ext = nu * nv if both else sym.mul_sym(sym._sym(nu), sym._sym(nv))
+        w = sym.loop_var(u.name, ext)
+        there = sym.add(sym.mul_sym(u, sym._sym(nv)), v)
+        names = {u.name, v.name}
+        new = []
+        for e in exprs:
+            if names.isdisjoint(sym.variables(e)):
+                new.append(e)
+                continue
+            f = sym.substitute(e, {u.name: sym.num(0), v.name: w})
+            if sym.substitute(f, {u.name: there}).key() != e.key():
+                break
+            new.append(f)
+        else:
+            mapping = {id(e): f for e, f in zip(exprs, new)}
+            k.body = _map_exprs(k.body, lambda e: mapping.get(id(e), e))
+            exprs = new
+            dims[i - 1:i + 1] = [(w, ext)]
+            merged = True
+        i -= 1
+    if merged:
+        k.global_dims = dims
+    return k
+
+
+def _map_exprs(body: list, f) -> list:
+    out = []
+    for s in body:
+        if isinstance(s, Loop):
+            out.append(Loop(s.var, s.size, _map_exprs(s.body, f)))
+        else:
+            out.append(map_index_exprs(s, f))
+    return out
 
 
 def is_plain_zero(v) -> bool:

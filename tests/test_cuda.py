@@ -144,8 +144,11 @@ def test_full_reduction_uses_block_reduce():
     (k2,) = kernels_of(x + 1)  # plain elementwise: 4 outputs per thread (float4), grid stride
     assert not uses_block_reduce(k2)
     assert launch_config(k2) == (math.ceil(300000 / 4 / 256), 256)
-    (k3,) = kernels_of(cpu(_data(dt.float32, (1000, 301))) + 1)  # 301 columns: one output per thread
+    y = cpu(_data(dt.float32, (1000, 301)))
+    (k3,) = kernels_of(y + cpu(_data(dt.float32, (301,))))  # rows of 301 (a broadcast row): one output per thread
     assert launch_config(k3) == (math.ceil(301000 / 256), 256)
+    (k4,) = kernels_of(y + 1)  # contiguous: the two loops fuse into one of 301000, float4 again
+    assert launch_config(k4) == (math.ceil(301000 / 4 / 256), 256)
 
 
 @needs_nvrtc
@@ -1460,7 +1463,8 @@ def test_unaligned_view_loads_stay_scalar():
 def test_other_kernels_do_not_vectorize():
     from zyx.kernels.render_cuda import vector_width
     x = cpu(_data(dt.float32, (8, 30)))
-    assert vector_width(kernels_of(x + 1)[-1]) == 1  # 30 columns
+    assert vector_width(kernels_of(x + cpu(_data(dt.float32, (30,))))[-1]) == 1  # rows of 30 (a broadcast row)
+    assert vector_width(kernels_of(x + 1)[-1]) == 4  # contiguous: one fused loop of 240
     assert vector_width(kernels_of(x.cast(dt.float64) + 1)[-1]) == 1  # 8-byte outputs
     w = cpu(_data(dt.float32, (8, 32)))
     assert vector_width(kernels_of(w.sum(axis=0))[-1]) == 1  # a reduction loop

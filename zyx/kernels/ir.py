@@ -192,6 +192,20 @@ def map_index_exprs(s, f):
     return s
 
 
+def walk(stmts):
+    """Every statement, depth first, loop bodies after their loop."""
+    for s in stmts:
+        yield s
+        if isinstance(s, Loop):
+            yield from walk(s.body)
+
+
+def map_body_exprs(body: list, f) -> list:
+    """``body`` with every index expression, in loops too, replaced by ``f(expr)``."""
+    return [Loop(s.var, s.size, map_body_exprs(s.body, f)) if isinstance(s, Loop) else map_index_exprs(s, f)
+            for s in body]
+
+
 def _fmt(arg) -> str:
     if isinstance(arg, tuple):
         return ", ".join(_fmt(a) for a in arg)

@@ -17,7 +17,7 @@ from .. import dtypes as dt
 from .. import ops
 from ..graph import Node, post_order
 from . import symbolic as sym
-from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store, map_index_exprs
+from .ir import Acc, AccUpdate, Assign, Kernel, KArg, Loop, Param, Store, map_body_exprs, walk
 from .ir import index_exprs as ir_index_exprs
 
 Index = tuple  # tuple[Sym, ...]
@@ -566,7 +566,6 @@ def merge_dims(k: Kernel) -> Kernel:
     libmvec call (3.9 ms; one loop of 1.2M: see benches/RESULTS.md). A pair merges only when
     substituting ``w = u * n_v + v`` into every index expression and back gives each
     expression unchanged, so the fused kernel computes the same values at the same places."""
-    from .render_base import walk
     dims = list(k.global_dims)
     if len(dims) < 2:
         return k
@@ -586,8 +585,7 @@ def merge_dims(k: Kernel) -> Kernel:
         if u.name in other or v.name in other:
             i -= 1
             continue
-        both = isinstance(nu, int) and isinstance(nv, int)
-        ext = nu * nv if both else sym.mul_sym(sym._sym(nu), sym._sym(nv))
+        ext = nu * nv if isinstance(nu, int) and isinstance(nv, int) else sym.mul_sym(sym._sym(nu), sym._sym(nv))
         w = sym.loop_var(u.name, ext)
         there = sym.add(sym.mul_sym(u, sym._sym(nv)), v)
         names = {u.name, v.name}
@@ -602,7 +600,7 @@ def merge_dims(k: Kernel) -> Kernel:
             new.append(f)
         else:
             mapping = {id(e): f for e, f in zip(exprs, new)}
-            k.body = _map_exprs(k.body, lambda e: mapping.get(id(e), e))
+            k.body = map_body_exprs(k.body, lambda e: mapping.get(id(e), e))
             exprs = new
             dims[i - 1:i + 1] = [(w, ext)]
             merged = True
@@ -610,16 +608,6 @@ def merge_dims(k: Kernel) -> Kernel:
     if merged:
         k.global_dims = dims
     return k
-
-
-def _map_exprs(body: list, f) -> list:
-    out = []
-    for s in body:
-        if isinstance(s, Loop):
-            out.append(Loop(s.var, s.size, _map_exprs(s.body, f)))
-        else:
-            out.append(map_index_exprs(s, f))
-    return out
 
 
 def is_plain_zero(v) -> bool:

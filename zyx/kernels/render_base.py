@@ -3,8 +3,8 @@
 A renderer turns a kernel's IR (``ir.py``) into source text. What is the same in every
 language lives here, once:
 
-* the walk over the IR's statements (``walk``) and the shapes read off it: perfect loop
-  nests, the accumulators a loop updates, recovering loop variables from a flat index;
+* the shapes read off the IR's statements (walked with ``ir.walk``, re-exported here):
+  perfect loop nests, the accumulators a loop updates, recovering loop variables from a flat index;
 * ``Renderer``: the statement walk that renders a kernel body (value declarations,
   accumulators and their updates, loops, stores), gated loads, the dispatch of each
   assignment kind (load, constant, argument, index, gate, random bits, clamp, ALU op),
@@ -23,7 +23,7 @@ import math
 from .. import dtypes as dt
 from .. import ops
 from ..dtypes import DType
-from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks
+from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store, gate_checks, walk
 from .lower import compute_dtype
 from .symbolic import Sym
 
@@ -35,14 +35,6 @@ from ..backends.base import PREAMBLE_END  # noqa: E402
 
 
 # --------------------------------------------------------------------------- IR shapes
-def walk(stmts):
-    """Every statement, depth first, loop bodies after their loop."""
-    for s in stmts:
-        yield s
-        if isinstance(s, Loop):
-            yield from walk(s.body)
-
-
 def perfect_nest(loop: Loop) -> tuple[list[Loop], list]:
     """The loops of a perfect nest (each body a single loop) and the innermost body."""
     nest = [loop]

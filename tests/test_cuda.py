@@ -630,6 +630,7 @@ def test_emulated_elementwise_logaddexp(emu, dtype):
     assert got[3, 0] > 0 and np.isposinf(got[8, 8]) and np.isneginf(got[7, 7])
 
 
+@pytest.mark.slow  # many emulated kernels (gcc): run by `pytest -m slow`, as in .ci/run
 def test_emulated_reductions_block_and_thread(emu):
     from zyx.kernels.render_cuda import uses_block_reduce
     a = RNG.standard_normal((37, 2000)).astype(np.float32)
@@ -652,6 +653,7 @@ def test_emulated_reductions_block_and_thread(emu):
     assert uses_block_reduce(kernels_of(on(emu, a).sum())[-1])
 
 
+@pytest.mark.slow  # many emulated kernels (gcc): run by `pytest -m slow`, as in .ci/run
 def test_emulated_softmax_matmul_views_gather(emu):
     a = RNG.standard_normal((33, 130)).astype(np.float32)
     w = RNG.standard_normal((130, 17)).astype(np.float32)

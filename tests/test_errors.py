@@ -262,7 +262,7 @@ def test_suite_under_sanitizers(tmp_path):
            "not (argmax_argmin and not (int32 or float32))")  # its index math is the same for every dtype
     # two halves at once (the machine's cores; each compiles its own kernels under ASan)
     halves = [tests[:1], tests[1:] + [os.path.join(here, "test_errors.py") + "::test_crashy_inputs_in_a_subprocess"]]
-    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", sel, *h],
+    procs = [subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", "-k", sel, *h],
                               env={**env, "ZYX_CACHE_DIR": str(tmp_path / f"cache{i}")}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(here))
              for i, h in enumerate(halves)]

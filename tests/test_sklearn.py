@@ -30,7 +30,7 @@ needs_scipy_array_api = pytest.mark.skipif(
 @pytest.mark.skipif(IN_PROCESS, reason="SciPy array API support is active in this process")
 def test_rerun_in_subprocess():
     env = dict(os.environ, SCIPY_ARRAY_API="1")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 

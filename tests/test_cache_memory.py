@@ -441,3 +441,34 @@ def test_kernels_compiling_when_a_script_ends_reach_the_disk_cache(tmp_path):
     assert second["outs"] == first["outs"]
     x = np.arange(24, dtype=np.float32).reshape(4, 6)
     assert second["outs"][5] == float((x // 2).sum())
+
+
+def test_plans_store_each_preamble_once(tmp_path):
+    """A stored plan holds its kernels without their backend's preamble (~24 KB of C on the
+    cpu device): the preamble is one entry of its own, which every plan shares, and a second
+    process rebuilds the same sources from them (it compiles nothing). A preamble entry whose
+    text is not the one its key names (digest rewritten) makes the plan be planned anew."""
+    import hashlib
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
+    env.pop("ZYX_DISABLE_DISK_CACHE", None)
+
+    def run() -> dict:
+        r = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, "cpu"], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    first = run()
+    pres = [f for f in _cache_files(tmp_path, "plans") if f.suffix == ".pre"]
+    pkls = [f for f in _cache_files(tmp_path, "plans") if f.suffix == ".pkl"]
+    assert len(pres) == 1 and pkls
+    assert all(f.stat().st_size < pres[0].stat().st_size for f in pkls), "a plan still holds a whole preamble"
+    second = run()
+    assert second["lowered"] == 0 and second["compiles"] == 0
+    assert second["y"] == first["y"] and second["z"] == first["z"]
+    junk = pres[0].read_bytes().replace(b"static", b"statik", 1)
+    pres[0].write_bytes(junk)
+    Path(str(pres[0]) + ".sha256").write_text(hashlib.sha256(junk).hexdigest())
+    third = run()
+    assert third["lowered"] >= 2, "a plan was loaded with a preamble that is not its own"
+    assert third["y"] == first["y"] and third["z"] == first["z"]
+    assert b"statik" not in pres[0].read_bytes()

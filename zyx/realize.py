@@ -491,6 +491,11 @@ def _load_plan(key: str | None) -> list[CompiledKernel] | None:
         rows = pickle.loads(path.read_bytes())
         out = []
         for spec, kernel, source, alias, work_pos, has_reduce, blas, host in rows:
+            if isinstance(source, tuple):  # (the preamble's entry, the kernel after it)
+                pre = _load_preamble(source[0])
+                if pre is None:
+                    return None
+                source = pre + source[1]
             spec = sched.KernelSpec(*spec)
             out.append(CompiledKernel(spec, kernel, _ALIAS if alias else None, source,
                                       _extractor(kernel) if kernel is not None else None,
@@ -501,13 +506,53 @@ def _load_plan(key: str | None) -> list[CompiledKernel] | None:
 
 
 def _store_plan(key: str, out: list[CompiledKernel]) -> None:
-    rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)), c.kernel, c.source, c.program is _ALIAS,
-             c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
+    rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)), c.kernel, _stored_source(c.source),
+             c.program is _ALIAS, c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
     try:
         data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # a kernel holding something unpicklable: just not stored
         return
     cache.write("plans", key, ".pkl", data)
+
+
+# A kernel's source starts with its backend's preamble (~24 KB of C helpers on the cpu
+# device, against ~1 KB of kernel): plans store each distinct preamble once, as its own
+# entry, and their kernels as (that entry's key, the text after the preamble). Whole
+# sources made a plan ~78 KB (the test suite left ~500 MB of plans) and a warm process
+# read, verified and unpickled all of it.
+_preambles: dict[str, str] = {}  # preamble entry key -> text (read or written in this process)
+
+
+def _stored_source(source: str):
+    cut = source.find(PREAMBLE_END)
+    if cut < 0:
+        return source
+    cut += len(PREAMBLE_END)
+    pre = source[:cut]
+    pkey = cache.key_of("preamble", pre)
+    if pkey not in _preambles:
+        if _load_preamble(pkey) is None:
+            cache.write("plans", pkey, ".pre", pre.encode())
+        _preambles[pkey] = pre
+    return (pkey, source[cut:])
+
+
+def _load_preamble(pkey: str) -> str | None:
+    """The preamble stored under ``pkey``; None when it is missing or is not the text its key
+    names (the entry's own digest only proves it is whole: the key proves it is this one)."""
+    pre = _preambles.get(pkey)
+    if pre is None:
+        path = cache.read("plans", pkey, ".pre")
+        if path is None:
+            return None  # (removed since: the plan is made anew)
+        try:
+            pre = path.read_bytes().decode()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if cache.key_of("preamble", pre) != pkey:
+            return None
+        _preambles[pkey] = pre
+    return pre
 
 
 def _compile_items(backend, items: list) -> list:

@@ -49,7 +49,8 @@ def _dtype_names(item) -> set:
 
 
 def _on_opencl(item) -> bool:
-    if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] == "test_opencl":
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__.rsplit(".", 1)[-1] == "test_opencl":
         return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and any(isinstance(v, str) and v.startswith("opencl") for v in callspec.params.values())
@@ -58,7 +59,8 @@ def _on_opencl(item) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if (_dtype_names(item) & _OPENCL_SLOW_DTYPES or item.originalname in _OPENCL_SLOW_TESTS) and _on_opencl(item):
+        if (_dtype_names(item) & _OPENCL_SLOW_DTYPES or getattr(item, "originalname", None) in _OPENCL_SLOW_TESTS) \
+                and _on_opencl(item):
             item.add_marker(pytest.mark.slow)
 
 

@@ -702,6 +702,7 @@ def test_emulated_random_bits_identical_to_cpu(emu):
     np.testing.assert_array_equal(gi, zyx.randint(-5, 1000, (777,), device="cpu").numpy())
 
 
+@pytest.mark.slow  # many emulated kernels (gcc): run by `pytest -m slow`, as in .ci/run
 def test_emulated_half_types_and_bitcast(emu):
     a = RNG.standard_normal((3, 100)).astype(np.float16)
     x = on(emu, a)
@@ -1085,6 +1086,7 @@ def tf32_allowed():
     cuda.set_allow_tf32(False)
 
 
+@pytest.mark.slow  # many emulated kernels (gcc): run by `pytest -m slow`, as in .ci/run
 @pytest.mark.parametrize("dtype,kind,names", [(dt.float16, "mma", ("nn", "tn", "nt_bias_relu", "batched")),
                                               (dt.bfloat16, "mma", ("nt_bias_relu",)),
                                               (dt.float32, "ffma", ("tn", "nt_bias_relu"))],

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _progress, cache, debug
 from . import dtypes as dt
-from .backends.base import PREAMBLE_END, in_background
+from .backends.base import PREAMBLE_END, in_background, split_preamble
 from .device import Buffer, Device
 from .graph import Node
 from .kernels import host_eval
@@ -524,17 +524,15 @@ _preambles: dict[str, str] = {}  # preamble entry key -> text (read or written i
 
 
 def _stored_source(source: str):
-    cut = source.find(PREAMBLE_END)
-    if cut < 0:
+    if PREAMBLE_END not in source:
         return source
-    cut += len(PREAMBLE_END)
-    pre = source[:cut]
+    pre, body = split_preamble(source)
     pkey = cache.key_of("preamble", pre)
     if pkey not in _preambles:
         if _load_preamble(pkey) is None:
             cache.write("plans", pkey, ".pre", pre.encode())
         _preambles[pkey] = pre
-    return (pkey, source[cut:])
+    return (pkey, body)
 
 
 def _load_preamble(pkey: str) -> str | None:

@@ -13,6 +13,7 @@ they trained alike.
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 
@@ -32,10 +33,16 @@ def cnn(m):
                         m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(32 * 7 * 7, 10))
 
 
+WARM = max(2, getattr(importlib.import_module("zyx.realize"), "_LOOP_HITS", 1) + 1)  # untimed steps
+
+
 def bench_zyx(model, xs, ys, steps):
     opt = zyx.optim.Adam(model.parameters(), lr=1e-3)
     times, loss = [], None
-    for i in range(steps + 2):  # two warm-up steps: the first compiles
+    # warm-up steps: the first compiles; the second starts the versions specialised on the
+    # step's sizes, a later one those of small kernels met again and again (realize._LOOP_HITS):
+    # the background builds finish before the timed steps
+    for i in range(steps + WARM):
         x, y = zyx.Tensor(xs[i % len(xs)]), zyx.Tensor(ys[i % len(ys)])
         t0 = time.perf_counter()
         with zyx.GradientTape() as tape:
@@ -43,9 +50,9 @@ def bench_zyx(model, xs, ys, steps):
             grads = tape.gradient(loss, model.parameters())
         opt.step(grads, realize=False)
         zyx.realize(loss, model, opt)
-        if i >= 2:
+        if i >= WARM:
             times.append(time.perf_counter() - t0)
-        elif i == 1:  # the step's kernels specialised on its sizes finish compiling in the background
+        elif i == 1 or i == WARM - 1:
             zyx.realize.wait_compiles()
     return statistics.median(times), float(loss.detach() if hasattr(loss, "requires_grad") else loss)
 
@@ -53,14 +60,14 @@ def bench_zyx(model, xs, ys, steps):
 def bench_torch(torch, model, xs, ys, steps):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     times, loss = [], None
-    for i in range(steps + 2):
+    for i in range(steps + WARM):  # (the same steps and batches as zyx)
         x, y = torch.from_numpy(xs[i % len(xs)]), torch.from_numpy(ys[i % len(ys)])
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = torch.nn.functional.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-        if i >= 2:
+        if i >= WARM:
             times.append(time.perf_counter() - t0)
     return statistics.median(times), float(loss.detach() if hasattr(loss, "requires_grad") else loss)
 

@@ -26,14 +26,24 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-# OpenCL-device cases of the less common dtypes: PoCL spends ~150 ms building each new
-# kernel (docs/ARCHITECTURE.md, "The test suite"), so these run with ``-m slow`` (which
-# ``.ci/run`` runs after the default suite) and the default run keeps OpenCL's bool, uint8,
-# int32, int64, float32, float64 and complex64 cases - the cpu and wgpu devices run every dtype
-_OPENCL_SLOW_DTYPES = {"int8", "int16", "uint16", "uint32", "uint64", "float16", "bfloat16", "complex128"}
-# and two OpenCL runs that compile hundreds of kernels each (fuzzing; a process compiling
-# ever new kernels): the default run does them on cpu and wgpu
-_OPENCL_SLOW_TESTS = {"test_random_graphs_match_numpy", "test_a_process_compiling_ever_new_kernels_keeps_a_bounded_number"}
+# What the default run leaves to ``-m slow`` (which ``.ci/run`` runs after it): cases whose
+# time is almost all kernel compiles that the default run's other cases already exercise
+# (docs/ARCHITECTURE.md, "The test suite"; PoCL spends ~150 ms building each new kernel).
+# * OpenCL cases of the dtypes beyond bool, int32, int64 and float32 - the cpu and wgpu
+#   devices run every dtype by default;
+_OPENCL_SLOW_DTYPES = {"int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16", "float64",
+                       "complex64", "complex128"}
+# * OpenCL runs that compile hundreds of kernels each (fuzzing; a process compiling ever new
+#   kernels; scikit-learn's estimators and metrics): the default run does them on cpu and wgpu;
+_OPENCL_SLOW_TESTS = {"test_random_graphs_match_numpy", "test_a_process_compiling_ever_new_kernels_keeps_a_bounded_number",
+                      "test_estimator_matches_numpy", "test_classification_and_regression_metrics",
+                      "test_pairwise_matches_numpy"}
+# * the conformance suite (array-api-tests/) on OpenCL: the default run has it on cpu (with
+#   hypothesis deadlines) and wgpu;
+# * the CUDA code generator's emulated and compile-only cases (tests/test_cuda.py) of the
+#   dtypes beyond these, which cover its distinct code paths (half, complex, bool, integer):
+_CUDA_DEFAULT_DTYPES = {"bool", "int32", "float16", "float32", "complex64"}
+_ALL_DTYPES = _OPENCL_SLOW_DTYPES | _CUDA_DEFAULT_DTYPES | {"int64"}
 
 
 def _dtype_names(item) -> set:
@@ -52,15 +62,24 @@ def _on_opencl(item) -> bool:
     module = getattr(item, "module", None)
     if module is not None and module.__name__.rsplit(".", 1)[-1] == "test_opencl":
         return True
-    callspec = getattr(item, "callspec", None)
-    return callspec is not None and any(isinstance(v, str) and v.startswith("opencl") for v in callspec.params.values())
+    callspec = getattr(item, "callspec", None)  # (a device parameter: a name, or a Device in array-api-tests/)
+    return callspec is not None and any(str(v).startswith("opencl") for v in callspec.params.values())
+
+
+def _slow_by_default(item) -> bool:
+    path = item.nodeid.split("::", 1)[0]
+    if path.endswith("test_cuda.py"):
+        return bool(_dtype_names(item) & (_ALL_DTYPES - _CUDA_DEFAULT_DTYPES))
+    if not _on_opencl(item):
+        return False
+    return (path.startswith("array-api-tests/") or bool(_dtype_names(item) & _OPENCL_SLOW_DTYPES)
+            or getattr(item, "originalname", None) in _OPENCL_SLOW_TESTS)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if (_dtype_names(item) & _OPENCL_SLOW_DTYPES or getattr(item, "originalname", None) in _OPENCL_SLOW_TESTS) \
-                and _on_opencl(item):
+        if _slow_by_default(item):
             item.add_marker(pytest.mark.slow)
 
 

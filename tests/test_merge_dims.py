@@ -83,3 +83,30 @@ def test_fused_and_unfused_kernels_compute_numpys_values(device):
     # and at other sizes through the same (generic) kernels
     a2 = _f32((70, 3))
     np.testing.assert_allclose(np.asarray(xp.exp(xp.asarray(a2, device=device)) * 2), np.exp(a2) * 2, rtol=2e-6)
+
+
+def _cpu_source(t) -> str:
+    order, _, pos = sched.walk([t._node])
+    spec = sched.plan(order, pos, [t._node])[-1]
+    k = lower_kernel(order[spec.out], [order[j] for j in spec.inputs], "k", [order[j] for j in spec.rand])
+    return zyx.get_device("cpu").backend.render(k)
+
+
+@pytest.mark.parametrize("shape", [(4000, 3), (50, 7, 3), (3, 5)])
+def test_a_specialised_kernel_with_a_short_last_axis_runs_one_flat_loop(shape):
+    """Loops a broadcast keeps apart (a row operand) with a short last axis: the specialised C
+    kernel runs them as one loop (indices by division: vectorised across rows), with the
+    bits of the generic kernel, which keeps the nest."""
+    import importlib
+    R = importlib.import_module("zyx.realize")
+    an, bn = _f32(shape), np.abs(_f32(shape[:-1] + (1,))) + 1
+    a, b = xp.asarray(an), xp.asarray(bn)
+    f = lambda: xp.exp(a - b) / b + xp.asarray(_f32(shape[-1:]) * 0 + 0.5)  # noqa: E731
+    src = _cpu_source(f())
+    assert "for (int zf = 0; zf < %d; zf++)" % int(np.prod(shape)) in src, src[-800:]
+    with R.specialization("always"):
+        special = f().numpy()
+    with R.specialization("never"):
+        generic = f().numpy()
+    assert (special.view(np.uint32) == generic.view(np.uint32)).all()
+    np.testing.assert_allclose(special, np.exp(an - bn) / bn + 0.5, rtol=1e-5)

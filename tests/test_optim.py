@@ -4,6 +4,7 @@ steps after the first schedule and compile nothing and whose memory stays flat."
 from __future__ import annotations
 
 import gc
+import importlib
 import math
 
 import numpy as np
@@ -283,16 +284,22 @@ def test_training_steps_after_the_first_compile_nothing():
     sched = optim.OneCycleLR(opt, max_lr=0.05, total_steps=100)  # lr and beta1 change every step
     backend = zyx.get_device("cpu").backend
     first = _train_step(model, opt, sched, x, y).item()
-    for _ in range(2):  # the warm-up: versions specialised on the step's sizes build in the background
+    # the warm-up: versions specialised on the step's sizes, and the -O3 builds of kernels
+    # first built quickly, build in the background (realize._upgrade: from a kernel's
+    # _LOOP_HITS-th cache hit)
+    for _ in range(importlib.import_module("zyx.realize")._LOOP_HITS + 1):
         _train_step(model, opt, sched, x, y)
     zyx.realize.wait_compiles()
-    schedules, compiles = zyx.realize.stats.schedules, backend.compiles
-    launches = zyx.realize.stats.launches
+    stats = zyx.realize.stats
+    schedules, compiles, specialised = stats.schedules, backend.compiles, stats.specialized
+    launches = stats.launches
     for _ in range(30):
         loss = _train_step(model, opt, sched, x, y)
-    per_step = (zyx.realize.stats.launches - launches) / 30
-    assert zyx.realize.stats.schedules == schedules
-    assert backend.compiles == compiles
+    per_step = (stats.launches - launches) / 30
+    assert stats.schedules == schedules
+    # nothing compiles but a kernel's version specialised on arguments that keep coming back
+    # (a scalar of the schedule that repeats: realize._wants_special), in the background
+    assert backend.compiles - compiles <= stats.specialized - specialised
     assert loss.item() < first * 0.7
     assert per_step < 80  # one schedule per step: kernels launched, not graphs built
 

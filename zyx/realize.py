@@ -65,6 +65,7 @@ class CompiledKernel:
     race: dict = field(default_factory=dict)  # blas contraction: args -> [BLAS s, specialised s, runs]
     quick: bool = False  # the program is a quick build (backend.quick_source), not fully optimised
     upgrade: Future | None = None  # its full build, compiling in the background
+    hits: int = 0  # schedule cache hits met while a quick build (see _upgrade)
 
 
 class Stats:
@@ -88,6 +89,16 @@ stats = Stats()
 _cache: dict[tuple, list[CompiledKernel]] = {}
 _CACHE_LIMIT = 1024  # schedules kept (each holds its programs: bounded, so libraries get unloaded)
 _SPECIAL_PER_KERNEL = 4  # specialised versions kept per generic kernel
+# A kernel met this many times is in a loop, where a background build pays whatever the
+# kernel's size: a quick build gets its full build (-O1 calls the math functions one element
+# at a time: exp over LogisticRegression's (4000, 3) logits took 45 us at -O1, 2 us at -O3),
+# and a kernel launched this often with the same arguments gets its specialised version (a
+# generic reduction over a short axis keeps a runtime trip count: LogisticRegression's
+# logsumexp over 3 classes took 120 us a call for 4000 rows, 21 us specialised) - when it
+# has _LOOP_WORK elements of work or more (below, launching costs more than the code saves)
+# and has met few distinct argument tuples (a sweep over sizes or scalars is no loop)
+_LOOP_HITS = 4
+_LOOP_WORK = 1 << 12
 _lock = threading.RLock()  # one realize at a time: realizing mutates the graph
 _pool: ThreadPoolExecutor | None = None
 _pending: list[Future] = []
@@ -177,7 +188,8 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
         # it until a version specialised on these sizes is built in the background - not
         # the generic loop nest (~20 ms for X.T @ X at 4000 x 64, BLAS ~0.3 ms)
         return "host" if seen[0] < 2 else "host+later"
-    if work >= backend.special_async_work and seen[0] >= 2:
+    if (work >= backend.special_async_work and seen[0] >= 2) or (
+            seen[0] >= _LOOP_HITS and work >= _LOOP_WORK and len(c.seen) <= _SPECIAL_PER_KERNEL):
         return "now" if _mode == "sync" else "later"
     return None
 
@@ -316,17 +328,22 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         out.become_buffer(buf)
 
 
+
+
 def _upgrade(dev: Device, compiled: list, order: list) -> None:
     """Quick builds met again: the full builds of those whose work is big enough for the
-    optimisation to matter (``special_async_work``) start in the background, in one batch,
-    and take over once built (the same bits: see ``Backend.quick_compile``)."""
+    optimisation to matter (``special_async_work``), or that keep coming back with some
+    work (``_LOOP_HITS``, ``_LOOP_WORK``), start in the background, in one batch, and take over once built
+    (the same bits: see ``Backend.quick_compile``)."""
     backend = dev.backend
     start = []
     for c in compiled:
         if not c.quick:
             continue
         if c.upgrade is None:
-            if _mode == "auto" and max(math.prod(order[p].shape) for p in c.work_pos) >= backend.special_async_work:
+            c.hits += 1
+            work = max(math.prod(order[p].shape) for p in c.work_pos)
+            if _mode == "auto" and (work >= backend.special_async_work or (c.hits >= _LOOP_HITS and work >= _LOOP_WORK)):
                 start.append(c)
         elif c.upgrade.done():
             try:

@@ -13,6 +13,7 @@ from decimal import Decimal
 import numpy as np
 
 from .. import dtypes as dt
+from .. import ops
 from ..dtypes import DType
 from . import tile_c
 from .ir import Acc, AccUpdate, Assign, Kernel, Loop, Store
@@ -648,6 +649,10 @@ class CRenderer(CStyleRenderer):
             self.render_split_reduce(k, sr, dtypes, body_lines)
         else:
             self.render_body(k, k.body, len(k.global_dims) + 1, dtypes, body_lines)
+            if self._flat_ok(k):
+                self._render_flat(k, par_if, body_lines, out)
+                out.append("}")
+                return "\n".join(out)
         if k.global_dims:
             par = par_if is not None
             ncollapse = 0
@@ -674,6 +679,40 @@ class CRenderer(CStyleRenderer):
             out.extend(body_lines)
         out.append("}")
         return "\n".join(out)
+
+    # A specialised kernel calling a math function whose innermost output loop is short and
+    # not a whole vector (a (4000, 3) array of logits) runs its output loops as one flat loop,
+    # the indices recovered by division by constants: vectorised across rows instead of a
+    # 3-step vector loop per row, which ran scalar - a libmvec call per element. The indices
+    # are 32-bit (every buffer of the kernel is below 2^31 elements): gcc vectorises the
+    # gathers this needs only with 32-bit indices. Measured (us, specialised, float32):
+    # exp(c - col) at (4000, 3) 76 -> 22, (400000, 3) 3271 -> 753, (100000, 15) 1490 -> 957,
+    # but (100000, 8) 466 -> 1098; plain arithmetic lost everywhere (gathers instead of
+    # contiguous loads: c - col at (100000, 8) 169 -> 505), so it keeps the nest.
+    FLAT_INNER = 16
+
+    def _flat_ok(self, k: Kernel) -> bool:
+        if k.generic or self._unroll or len(k.global_dims) < 2:
+            return False
+        sizes = [n for _, n in k.global_dims]
+        return (all(isinstance(n, int) for n in sizes) and sizes[-1] < self.FLAT_INNER and sizes[-1] % 8 != 0
+                and math.prod(sizes) < 2 ** 31 and all(p.size is not None and p.size < 2 ** 31 for p in k.params)
+                and self._simd_ok(k.body)
+                and any(isinstance(s, Assign) and s.op in ops.TRANSCENDENTAL for s in walk(k.body)))
+
+    def _render_flat(self, k: Kernel, par_if: str | None, body_lines: list, out: list) -> None:
+        sizes = [n for _, n in k.global_dims]
+        pragma = f"parallel for simd schedule(static){par_if}" if par_if is not None else "simd"
+        out.append(f"  #pragma omp {pragma}")
+        out.append(f"  for (int zf = 0; zf < {math.prod(sizes)}; zf++) {{")
+        for i, (v, n) in enumerate(k.global_dims):
+            inner = math.prod(sizes[i + 1:])
+            e = f"zf / {inner}" if inner > 1 else "zf"
+            if i > 0:
+                e = f"({e}) % {n}"
+            out.append(f"    const int {v.name} = {e};")
+        out.extend(body_lines)
+        out.append("  }")
 
     def _simd_ok(self, body: list) -> bool:
         # inner-loop vectorization hint only for straight-line bodies (small reduction loops

@@ -170,7 +170,9 @@ def _float_math(t: str) -> dict[str, str]:
         f"erf_{t}": f"""fn zyx_erf_{t}(x: {t}) -> {t} {{
   let ax = abs(x);
   if (zyx_isnan_{t}(x) || x == {zero}) {{ return x; }}
-  if (ax < 2.5{lit}) {{
+  // the alternating series cancels as x grows: in f32 it lost 2.4e-6 relative by x = 2.5,
+  // where the continued fraction below is good to ~7e-8 from x = 1 on (f64: series to 2.5)
+  if (ax < {'2.5' if t == 'f64' else '1.0'}{lit}) {{
     var term = x; var sum = x; let x2 = x * x;
     for (var n = 1; n < {40 if t == 'f64' else 24}; n++) {{
       term = -term * x2 / {t}(n);

@@ -89,8 +89,8 @@ stats = Stats()
 _cache: dict[tuple, list[CompiledKernel]] = {}
 _CACHE_LIMIT = 1024  # schedules kept (each holds its programs: bounded, so libraries get unloaded)
 _SPECIAL_PER_KERNEL = 4  # specialised versions kept per generic kernel
-# A kernel met this many times is in a loop, where a background build pays whatever the
-# kernel's size: a quick build gets its full build (-O1 calls the math functions one element
+# A kernel met this many times is in a loop, where a background build pays even below
+# special_async_work: a quick build gets its full build (-O1 calls the math functions one element
 # at a time: exp over LogisticRegression's (4000, 3) logits took 45 us at -O1, 2 us at -O3),
 # and a kernel launched this often with the same arguments gets its specialised version (a
 # generic reduction over a short axis keeps a runtime trip count: LogisticRegression's
@@ -328,13 +328,11 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         out.become_buffer(buf)
 
 
-
-
 def _upgrade(dev: Device, compiled: list, order: list) -> None:
     """Quick builds met again: the full builds of those whose work is big enough for the
     optimisation to matter (``special_async_work``), or that keep coming back with some
-    work (``_LOOP_HITS``, ``_LOOP_WORK``), start in the background, in one batch, and take over once built
-    (the same bits: see ``Backend.quick_compile``)."""
+    work (``_LOOP_HITS``, ``_LOOP_WORK``), start in the background, in one batch, and take
+    over once built (the same bits: see ``Backend.quick_compile``)."""
     backend = dev.backend
     start = []
     for c in compiled:

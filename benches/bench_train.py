@@ -33,7 +33,7 @@ def cnn(m):
                         m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(32 * 7 * 7, 10))
 
 
-WARM = max(2, getattr(importlib.import_module("zyx.realize"), "_LOOP_HITS", 1) + 1)  # untimed steps
+WARM = importlib.import_module("zyx.realize")._LOOP_HITS + 1  # untimed steps (see bench_zyx)
 
 
 def bench_zyx(model, xs, ys, steps):

@@ -42,8 +42,7 @@ _OPENCL_SLOW_TESTS = {"test_random_graphs_match_numpy", "test_a_process_compilin
 #   hypothesis deadlines) and wgpu;
 # * the CUDA code generator's emulated and compile-only cases (tests/test_cuda.py) of the
 #   dtypes beyond these, which cover its distinct code paths (half, complex, bool, integer):
-_CUDA_DEFAULT_DTYPES = {"bool", "int32", "float16", "float32", "complex64"}
-_ALL_DTYPES = _OPENCL_SLOW_DTYPES | _CUDA_DEFAULT_DTYPES | {"int64"}
+_CUDA_SLOW_DTYPES = {d.name for d in zyx.dtypes.ALL} - {"bool", "int32", "float16", "float32", "complex64"}
 
 
 def _dtype_names(item) -> set:
@@ -69,7 +68,7 @@ def _on_opencl(item) -> bool:
 def _slow_by_default(item) -> bool:
     path = item.nodeid.split("::", 1)[0]
     if path.endswith("test_cuda.py"):
-        return bool(_dtype_names(item) & (_ALL_DTYPES - _CUDA_DEFAULT_DTYPES))
+        return bool(_dtype_names(item) & _CUDA_SLOW_DTYPES)
     if not _on_opencl(item):
         return False
     return (path.startswith("array-api-tests/") or bool(_dtype_names(item) & _OPENCL_SLOW_DTYPES)

@@ -165,6 +165,11 @@ def wait_compiles() -> None:
             f.result()
 
 
+def _work(c: CompiledKernel, order: list) -> int:
+    """The kernel's work at this launch: the largest size at its ``work_pos``."""
+    return max(math.prod(order[p].shape) for p in c.work_pos)
+
+
 def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> str | None:
     """'now', 'later' or None: whether this launch should use (and build) a version of the
     kernel specialised on ``args``."""
@@ -176,7 +181,7 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
     if seen is None:
         if len(c.seen) > 64:
             c.seen.clear()
-        seen = c.seen[args] = [0, max(math.prod(order[p].shape) for p in c.work_pos)]
+        seen = c.seen[args] = [0, _work(c, order)]
     seen[0] += 1
     work = seen[1]
     backend = dev.backend
@@ -339,9 +344,11 @@ def _upgrade(dev: Device, compiled: list, order: list) -> None:
         if not c.quick:
             continue
         if c.upgrade is None:
+            if _mode != "auto":
+                continue
             c.hits += 1
-            work = max(math.prod(order[p].shape) for p in c.work_pos)
-            if _mode == "auto" and (work >= backend.special_async_work or (c.hits >= _LOOP_HITS and work >= _LOOP_WORK)):
+            work = _work(c, order)
+            if work >= backend.special_async_work or (c.hits >= _LOOP_HITS and work >= _LOOP_WORK):
                 start.append(c)
         elif c.upgrade.done():
             try:

@@ -695,8 +695,9 @@ class CRenderer(CStyleRenderer):
         if k.generic or self._unroll or len(k.global_dims) < 2:
             return False
         sizes = [n for _, n in k.global_dims]
+        # (the output is one of the params: its size is the loop's trip count)
         return (all(isinstance(n, int) for n in sizes) and sizes[-1] < self.FLAT_INNER and sizes[-1] % 8 != 0
-                and math.prod(sizes) < 2 ** 31 and all(p.size is not None and p.size < 2 ** 31 for p in k.params)
+                and all(p.size is not None and p.size < 2 ** 31 for p in k.params)
                 and self._simd_ok(k.body)
                 and any(isinstance(s, Assign) and s.op in ops.TRANSCENDENTAL for s in walk(k.body)))
 

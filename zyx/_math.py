@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import dtypes as dt
 from . import ops
 from .dtypes import DType
+from .graph import Node
 
 if TYPE_CHECKING:
     from .tensor import Tensor, TensorLike
 else:
     Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MathMixin)
+_recorders: list = []  # bound by zyx.tensor to its tape hook (the same list object)
+_new = object.__new__
 
 # The types of the methods the factories below make (the tensor they are called on comes
 # first, typed ``Any`` so that each binds as a method of the class that inherits it)
@@ -52,21 +55,37 @@ _COMPARE = ops.COMPARE
 
 def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False) -> _Binary:
     compare = op in _COMPARE
+    bool_ = dt.bool_
 
     def f(self: Tensor, other: TensorLike, /) -> Tensor:
         # fast paths, the common cases of array code: an operand of the same shape and
         # dtype, or a Python float with a float tensor (nothing to promote or broadcast)
+        # (with no tape open the nodes are built here directly: these two lines run for
+        # nearly every operator of array code, and each call saved is ~0.1 us)
         if dtype_rule is None:
             sn = self._node
             if type(other) is Tensor:
                 on = other._node
                 if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
+                    if not _recorders:
+                        t = _new(Tensor)
+                        t._node = Node(op, (on, sn) if reverse else (sn, on), None, sn.shape,
+                                       bool_ if compare else sn.dtype, sn.device)
+                        t._view = t._dependents = None
+                        return t
                     a, b = (other, self) if reverse else (self, other)
-                    return a._binary(op, b, dt.bool_ if compare else sn.dtype)
+                    return a._binary(op, b, bool_ if compare else sn.dtype)
             elif type(other) is float and sn.dtype.kind == "f":
+                if not _recorders:
+                    c = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
+                    t = _new(Tensor)
+                    t._node = Node(op, (c, sn) if reverse else (sn, c), None, sn.shape,
+                                   bool_ if compare else sn.dtype, sn.device)
+                    t._view = t._dependents = None
+                    return t
                 c = Tensor._const(other, sn.shape, sn.dtype, sn.device)
                 a, b = (c, self) if reverse else (self, c)
-                return a._binary(op, b, dt.bool_ if compare else sn.dtype)
+                return a._binary(op, b, bool_ if compare else sn.dtype)
         o = self._operand(other, op)
         a, b = (o, self) if reverse else (self, o)
         d = dt.promote_types(a.dtype, b.dtype)

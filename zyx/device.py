@@ -39,6 +39,9 @@ class DeviceUnavailable(RuntimeError):
     """The requested device does not exist on this machine."""
 
 
+_CHECKED_FROM = 1 << 24  # sizes up to this fit every device: check_size has nothing to check
+
+
 class MemoryCounters:
     """One device's buffer accounting, kept by ``Buffer``: bytes of live buffers zyx
     allocated (and their peak), and of live buffers over memory zyx borrowed (a zero-copy
@@ -77,11 +80,15 @@ class Buffer:
 
     def __init__(self, device: "Device", size: int, dtype: DType, handle=None):
         self.device, self.size, self.dtype = device, size, dtype
-        self.borrowed = handle is not None
-        if handle is None:
-            device.check_size(size, dtype)
-        self.handle = handle if handle is not None else device.backend.alloc(size, dtype)
-        device.memory.add(size * dtype.itemsize, self.borrowed)
+        if handle is None:  # (every realize makes one: kept short)
+            if size > _CHECKED_FROM:
+                device.check_size(size, dtype)
+            self.handle = device.backend.alloc(size, dtype)
+            self.borrowed = False
+            device.memory.add(size * dtype.itemsize, False)
+        else:
+            self.handle, self.borrowed = handle, True
+            device.memory.add(size * dtype.itemsize, True)
 
     @property
     def nbytes(self) -> int:
@@ -163,7 +170,7 @@ class Device:
         """ValueError for more elements than a kernel on this device can index, MemoryError
         for more bytes than one buffer on it can hold: raised before any code is generated
         or memory allocated, so the device stays usable."""
-        if numel <= 1 << 24:
+        if numel <= _CHECKED_FROM:
             return
         max_bytes, max_elements = self._limits()
         if numel > max_elements:

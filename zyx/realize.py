@@ -238,8 +238,10 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         _cache[full_key] = compiled
     else:
         stats.cache_hits += 1
-        if any(c.quick for c in compiled):
-            _upgrade(dev, compiled, order)
+        for c in compiled:
+            if c.quick:
+                _upgrade(dev, compiled, order)
+                break
     # every kernel's arguments and program are chosen before anything runs: launching turns
     # nodes into buffers, which drops the values the arguments are read from
     steps, now, later = [], [], []

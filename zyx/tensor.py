@@ -226,8 +226,8 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
 
     # ------------------------------------------------------------------ realization and host
     def realize(self) -> "Tensor":
-        from .realize import realize_nodes
-        realize_nodes([self._node])
+        if self._node.op != "BUFFER":
+            _realize_nodes([self._node])
         return self
 
     def numpy(self) -> np.ndarray:
@@ -587,8 +587,10 @@ def ensure_tensor(x, device=None, dtype=None) -> Tensor:
 # The modules of Tensor's bases were imported before the class existed; their functions
 # make Tensors (``Tensor._wrap``, ``isinstance(x, Tensor)``), so they get the class now.
 if not TYPE_CHECKING:
+    _math._recorders = _recorders
     _math.Tensor = _reduce.Tensor = _movement.Tensor = _views.Tensor = creation.Tensor = Tensor
 
 from . import _numpy_interop as _np_interop  # noqa: E402 - it builds on Tensor
+from .realize import realize_nodes as _realize_nodes  # noqa: E402 - the engine, below Tensor
 
 __all__ = ["Tensor", "TensorLike", "realize", "broadcast_shapes", "AxisError"]

@@ -58,6 +58,11 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
     for t in targets:
         if t in pos:
             continue
+        if not t.srcs:  # a leaf target (a constant or a random tensor realized as it stands)
+            pos[t] = len(order)
+            oappend(t)
+            kappend(_leaf_key(t))
+            continue
         stack = [t]
         spop, spush = stack.pop, stack.append
         while stack:
@@ -65,37 +70,43 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
             if n in pos:
                 spop()
                 continue
-            srcs = n.srcs
-            if srcs:
-                pending = False
-                for s in srcs:
-                    if s not in pos:
-                        if s.srcs:
-                            spush(s)
-                            pending = True
-                        else:  # a leaf: emitted at once (half the nodes of typical graphs)
-                            pos[s] = len(order)
-                            oappend(s)
+            srcs = n.srcs  # (never empty: only nodes with sources are pushed)
+            pending = False
+            for s in srcs:
+                if s not in pos:
+                    if s.srcs:
+                        spush(s)
+                        pending = True
+                    else:  # a leaf: emitted at once (half the nodes of typical graphs)
+                        pos[s] = len(order)
+                        oappend(s)
+                        sop = s.op
+                        sig = sigs.get(s.shape)
+                        if sig is None:
+                            sig = _sig(s.shape)
+                        # dtypes enter the key by name: a str caches its hash, a DType hashes
+                        # like NumPy's dtype (a Python-level __hash__), and the key is hashed
+                        # at every realize
+                        if sop == "BUFFER":
+                            kappend((sig, s.dtype.name))
+                        elif sop == "CONST":  # the value is an argument, but for booleans (see GenericSizes.value)
+                            kappend((sop, sig, s.dtype.name, bool(s.arg) if s.dtype is _BOOL else None))
+                        else:
                             kappend(_leaf_key(s))
-                if pending:
-                    continue
+            if pending:
+                continue
             spop()
             pos[n] = len(order)
             oappend(n)
-            op = n.op
             shape = n.shape
             sig = sigs.get(shape)
             if sig is None:
                 sig = _sig(shape)
-            # dtypes enter the key by name: a str caches its hash, a DType hashes like NumPy's
-            # dtype (a Python-level __hash__), and the key is hashed at every realize
-            if op == "BUFFER":
-                kappend((sig, n.dtype.name))
-            elif op == "CONST":  # the value is an argument, but for booleans (see GenericSizes.value)
-                kappend((op, sig, n.dtype.name, bool(n.arg) if n.dtype is _BOOL else None))
-            elif op == "RAND":  # seed and offset are runtime arguments, not structure
-                kappend((op, sig))
-            elif len(srcs) == 1:
+            ns = len(srcs)
+            if ns == 2:  # (the ops with a key item of their own have one source)
+                kappend((n.op, n.arg, sig, n.dtype.name, pos[srcs[0]], pos[srcs[1]]))
+            elif ns == 1:
+                op = n.op
                 s0 = srcs[0]
                 if op == "RESHAPE":
                     arg = reshape_groups(shape, s0.shape)
@@ -112,16 +123,16 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
                 else:
                     arg = n.arg
                 kappend((op, arg, sig, n.dtype.name, pos[s0]))
-            elif len(srcs) == 2:
-                kappend((op, n.arg, sig, n.dtype.name, pos[srcs[0]], pos[srcs[1]]))
             else:
-                kappend((op, n.arg, sig, n.dtype.name, tuple([pos[s] for s in srcs])))
+                kappend((n.op, n.arg, sig, n.dtype.name, tuple([pos[s] for s in srcs])))
     kappend(tuple([pos[t] for t in targets]))
     return order, tuple(key), pos
 
 
 def _leaf_key(n: Node) -> tuple:
-    sig = _SIGS.get(n.shape) or _sig(n.shape)
+    sig = _SIGS.get(n.shape)
+    if sig is None:
+        sig = _sig(n.shape)
     op = n.op
     if op == "BUFFER":
         return (sig, n.dtype.name)

@@ -356,3 +356,75 @@ def test_in_place_add_on_an_element_builds_one_point_write():
     nodes = len(zyx.graph.post_order(z._node, lambda n: n.srcs))
     np.testing.assert_array_equal(z.numpy(), np.eye(6, dtype=np.float32))
     assert nodes <= 6 * 12 + 4, nodes  # (the read of the old value included; 109 before)
+
+
+def test_point_writes_from_one_source_form_one_batch(device):
+    """A loop ``a[i, i] = v[i]`` (scikit-learn's ``_add_to_diagonal`` / ``_fill_diagonal``)
+    is one point batch: the root's graph stays a fixed handful of nodes however many
+    elements are written, 8 writes and 48 writes schedule the same kernel, and a reader
+    built between writes keeps the values of its moment."""
+    from zyx import _views
+
+    def run(n_writes, a):
+        z = xp.asarray(a.copy(), device=device)
+        view = z[1, :, :]
+        vals = xp.linalg.diagonal(view) + 0.25
+        fill = xp.asarray(5.0, device=device)
+        for i in range(n_writes):
+            view[i, i] = vals[i]
+        early = z * 1.0
+        for i in range(n_writes):
+            z[2, i, (i + 1) % 48] = fill
+        return z, early
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((3, 48, 48)).astype(np.float32)
+    for n_writes in (8, 48):
+        z, early = run(n_writes, a)
+        assert isinstance(_views._batches.get(z._node), _views._PointBatch)
+        nodes = len(zyx.graph.post_order(z._node, lambda n: n.srcs))
+        assert nodes <= 30, nodes
+        r = a.copy()
+        idx = np.arange(n_writes)
+        r[1, idx, idx] += 0.25
+        e = r.copy()
+        r[2, idx, (idx + 1) % 48] = 5.0
+        np.testing.assert_array_equal(early.numpy(), e)
+        np.testing.assert_array_equal(z.numpy(), r)
+        if n_writes == 8:
+            before = stats.schedules
+    assert stats.schedules == before
+
+
+def test_point_batches_keep_every_dtype_and_sign(device):
+    for name in ("bool", "int32", "float32"):
+        if not zyx.device.get_device(device).supports(getattr(zyx, name)):
+            continue
+        src = np.array([1, 0, 1, 1], dtype=name)
+        z = xp.asarray(np.zeros(4, dtype=name), device=device)
+        s = xp.asarray(src, device=device)
+        for i in range(4):
+            z[i] = s[3 - i]
+        np.testing.assert_array_equal(z.numpy(), src[::-1])
+    z = xp.asarray(np.ones(3, np.float32), device=device)
+    s = xp.asarray(np.array([-0.0, 2.0], np.float32), device=device)
+    z[1] = s[0]
+    z[2] = s[1]
+    assert np.signbit(z.numpy()).tolist() == [False, True, False]
+
+
+def test_point_writes_under_a_tape_keep_their_gradients():
+    """With a tape open the writes are selects (the tape records them), and the gradient
+    reaches both the written array and the source of the values."""
+    a = zyx.Tensor(np.ones((3, 3), np.float32))
+    v = zyx.Tensor(np.array([2.0, 3.0, 4.0], np.float32))
+    with zyx.GradientTape() as tape:
+        b = a * 1.0
+        for i in range(3):
+            b[i, i] = v[i] * 2.0
+        loss = (b * b).sum()
+        ga, gv = tape.gradient(loss, [a, v])
+    want_a = 2 * np.ones((3, 3), np.float32)
+    np.fill_diagonal(want_a, 0.0)
+    np.testing.assert_allclose(ga.numpy(), want_a)
+    np.testing.assert_allclose(gv.numpy(), 8 * np.array([2.0, 3.0, 4.0], np.float32))

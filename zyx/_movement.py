@@ -634,7 +634,7 @@ def setitem(self: Tensor, key, value, /) -> None:
             _broadcast(v, shape)  # (the standard's broadcasting rule: v may not have more axes)
             if v is value and writes_itself(self, tuple(steps), v):
                 return  # a[i, j] += x: the in-place add already wrote through its view
-            write_point(self, tuple(steps), v)
+            write_point(self, tuple(steps), v, batch=v is value)
             return
         vb = _broadcast(v, shape) if v.shape != shape else v
         assign(self, write_through(self, tuple(steps), vb))

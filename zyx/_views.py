@@ -167,15 +167,24 @@ def _positions(shape: tuple, pdt, device) -> graph.Node:
     return n
 
 
-def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
+def write_point(t: Tensor, steps: tuple, value: Tensor, batch: bool = False) -> None:
     """``t`` moved by ``steps`` (one element) set to the one-element ``value``: the root
     becomes ``where(position == p, value, root)`` over a flat position grid, with ``p`` the
     element's flat position in the root. ``p`` is a constant - an argument of the generic
-    kernel, not structure - so a loop of point writes (scikit-learn's ``a[i, i] = v[i]``)
-    builds one small node group per write, of one structure for every position, instead of a
-    slice's pads and masks at every level of the view chain."""
+    kernel, not structure - so a loop of point writes builds one small node group per
+    write, of one structure for every position, instead of a slice's pads and masks at
+    every level of the view chain.
+
+    ``batch`` (the caller's own tensor is written, as in scikit-learn's loops
+    ``a[i, i] = v[i]`` and ``a[i, i] = v``): writes of elements of one source go into one
+    *point batch* (``_batched_write``) - a gather through an index map - so k writes cost
+    one fixed-structure kernel over the root, not a chain of k selects."""
     root, chain = _root_and_chain(t, steps)
     flat = _flat_position(root, chain)
+    if batch and not _tensor._recorders and root.size <= _BATCH_MAX and _batched_write(root, flat, value):
+        if root._dependents:
+            _refresh(root)
+        return
     size = root.size
     pdt = dt.int32 if size < 2 ** 31 else dt.int64
     # the mask has no gradient: built on the graph directly (a Tensor comparison's
@@ -190,6 +199,79 @@ def write_point(t: Tensor, steps: tuple, value: Tensor) -> None:
     root._node = new._node
     if root._dependents:
         _refresh(root)
+
+
+# ---------------------------------------------------------------- point batches
+# A loop of point writes ``a[i, i] = v[i]`` (GaussianMixture: 64 per covariance, 4
+# covariances per step) as a where per write made a chain of k selects: every element of
+# the root compared k positions, and the walk, the kernel's arguments and its lowering grew
+# with k (~2.8 ms to realize 64 writes into a 64x64 matrix). A point batch is instead
+#
+#     root' = where(qidx != 0, pad(src, 1 before)[qidx], base)      (flat, then reshaped)
+#
+# with ``base`` the root's value before the batch, ``src`` the flat source the written values
+# are elements of, and ``qidx`` a realized int32 map: 0 where the root keeps its element, q + 1
+# where it takes source element q. A write into a root whose value is a batch's output of the
+# same source extends that batch: a copy of its map with one more entry (maps are never
+# changed once uploaded: an earlier state may still be read), and the same nodes over
+# ``base`` - one structure, compiled once, for any number of writes.
+_BATCH_MAX = 1 << 16  # roots up to this size are batched (each write copies the map)
+_BATCH_NEST = 8  # batches over batches (writes from ever new sources) before falling back
+_batches: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # output node -> _PointBatch
+
+
+class _PointBatch:
+    __slots__ = ("base", "src", "src_flat", "qidx", "nest")
+
+    def __init__(self, base, src, src_flat, qidx, nest: int):
+        # weak: once the output is realized (its graph dropped) nothing may keep it alive
+        self.base, self.src, self.src_flat = weakref.ref(base), weakref.ref(src), weakref.ref(src_flat)
+        self.qidx, self.nest = qidx, nest
+
+
+def _batched_write(root: Tensor, flat: int, value: Tensor) -> bool:
+    """Write ``value`` at flat position ``flat`` of ``root`` through a point batch; False
+    (nothing done) where the value's source does not suit one."""
+    import numpy as np
+    link = value._view
+    if link is not None:  # an element of another array: its root and position there
+        src_t = link.root
+        q = _flat_position(src_t, link.steps)
+    else:  # a one-element array written as it stands (the same one each time: a fill)
+        src_t, q = value, 0
+        if src_t._node.op not in ("BUFFER", "CONST"):
+            return False  # a fresh expression per write: no batch to share
+    src = src_t._node
+    dev = root.device
+    if src.dtype is not root.dtype or src.device is not dev or src.numel + 1 >= 2 ** 31:
+        return False
+    cur = root._node
+    n = root.size
+    b = _batches.get(cur) if cur.op != "BUFFER" else None
+    base = src_flat = None
+    if b is not None and b.src() is src:
+        base, src_flat = b.base(), b.src_flat()
+    if base is None or src_flat is None:  # a new batch, over the root's current value
+        nest = b.nest + 1 if b is not None else 0
+        if nest >= _BATCH_NEST:
+            return False
+        base, src_flat = graph.reshape(cur, (n,)), graph.reshape(src, (src.numel,))
+        qidx = np.zeros(n, np.int32)
+    else:
+        nest = b.nest
+        qidx = b.qidx.copy()
+    qidx[flat] = q + 1
+    buf = _tensor.Buffer(dev, n, dt.int32)
+    buf.copy_in(qidx)
+    idx = graph.buffer_node(buf, (n,), dt.int32, dev)
+    zero = False if src.dtype is dt.bool_ else 0
+    picked = graph.gather(graph.pad(src_flat, ((1, 0),), zero), idx, 0)
+    keep = graph.elementwise("CMPNE", (idx, graph.const(0, (n,), dt.int32, dev)), dt.bool_)
+    out = graph.elementwise("WHERE", (keep, picked, base), root.dtype)
+    out_root = graph.reshape(out, root.shape)
+    _batches[out_root] = _PointBatch(base, src, src_flat, qidx, nest)
+    root._node = out_root
+    return True
 
 
 def _refresh(root: Tensor) -> None:

@@ -101,6 +101,10 @@ def test_compile_failure_carries_source_and_log(device, monkeypatch):
     bad_source = "this is not valid kernel code @@@ ;\n"
     monkeypatch.setattr(dev.backend, "render", lambda kernel: bad_source + f"/* {kernel.name} {id(kernel)} */")
     monkeypatch.setattr(sys.modules["zyx.realize"], "_host_tier", False)  # compiled now, not in the background
+    # a structure another test in this worker built would come from the schedule cache or a
+    # stored plan, never rendered: plan it anew
+    monkeypatch.setenv("ZYX_DISABLE_DISK_CACHE", "1")
+    zyx.realize.clear_cache()
     x = T(np.ones(17, np.float32), device)
     with pytest.raises(Exception) as e:
         (x * 3.0625 + 0.171875).realize()

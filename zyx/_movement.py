@@ -500,9 +500,38 @@ def _steps_shape(self: Tensor, steps: list) -> tuple:
     return arg if op == "RESHAPE" else tuple(b[1] for b in arg)
 
 
+def _int_steps(self: Tensor, key) -> list | None:
+    """``_basic_steps`` of a key of Python ints only (``a[i]``, ``a[i, j]``: element reads in
+    loops), without normalizing a general key; None for any other key."""
+    shape = self.shape
+    if type(key) is int:
+        ks: tuple = (key,)
+    elif type(key) is tuple and 0 < len(key) <= len(shape) and all(type(k) is int for k in key):
+        ks = key
+    else:
+        return None
+    if not shape:
+        return None  # (a 0-d tensor: the general path says what is wrong)
+    bounds = []
+    whole = True  # every indexed axis has length 1: nothing to shrink
+    for d, k in enumerate(ks):
+        size = shape[d]
+        if not -size <= k < size:
+            raise IndexError(f"index {k} is out of bounds for axis {d} with size {size}")
+        bounds.append((k + size if k < 0 else k, 1, 1))
+        whole = whole and size == 1
+    rest = shape[len(ks):]
+    if whole:  # (the int-indexed axes are dropped: there is always a reshape)
+        return [("RESHAPE", rest)]
+    return [("SHRINK", tuple(bounds) + tuple([(0, sz, 1) for sz in rest])), ("RESHAPE", rest)]
+
+
 def getitem(self: Tensor, key, /) -> Tensor:
     """``self[key]``: a view for a basic key (ints, slices, None, ...), a new array when
     the key holds arrays or booleans (NumPy's advanced indexing)."""
+    steps = _int_steps(self, key)
+    if steps is not None:
+        return make_view(self, steps)
     if _is_basic(key):
         return make_view(self, _basic_steps(self, _normalize_key(self, key)))
     key = _normalize_key(self, key)

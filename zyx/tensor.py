@@ -490,6 +490,16 @@ def _read_view(node: Node) -> np.ndarray | None:
     realized buffer: the bytes it covers are copied from the device and arranged on the
     host, with no kernel - ``float(a[i])``, ``a[i, j].item()``, ``bool(x)`` of realized
     arrays cost one small copy. None when ``node`` is not such a view."""
+    n = node.srcs[0] if node.op == "RESHAPE" else node
+    if n.op == "SHRINK" and n.srcs[0].op == "BUFFER" and all(b[1] == 1 for b in n.arg):
+        # one element of a realized buffer (``a[i, j]``): its flat offset, read alone
+        base = n.srcs[0]
+        offset, acc = 0, 1
+        for (start, _, _), size in zip(reversed(n.arg), reversed(base.shape)):
+            offset += start * acc
+            acc *= size
+        buf = base.buffer
+        return buf.device.backend.read(buf.handle, offset, 1, buf.dtype).reshape(node.shape).copy()
     chain = []
     n = node
     while n.op in _VIEW_OPS:

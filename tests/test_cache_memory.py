@@ -390,6 +390,53 @@ def test_second_process_lowers_nothing_and_loads_batched_kernels(device, tmp_pat
     assert second["y"] == first["y"] and second["z"] == first["z"]
 
 
+_SPECIAL_SCRIPT = textwrap.dedent("""
+    import importlib, json, sys
+    import numpy as np
+    import zyx
+    zr = importlib.import_module("zyx.realize")
+    lowered = [0]
+    real = zr.lower_kernel
+    def counting(*a, **k):
+        lowered[0] += 1
+        return real(*a, **k)
+    zr.lower_kernel = counting
+    x = zyx.Tensor(np.arange(60, dtype=np.float32).reshape(10, 6))
+    w = zyx.Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3))
+    with zr.specialization("always"):  # every launch specialised on its sizes and scalars
+        y = ((x @ w) * 0.5 + 2.0).exp().sum(0)
+        z = (x[2:, 1:] - 1.5).max()
+        zyx.realize(y, z)
+    zr.wait_compiles()
+    print(json.dumps({"compiles": zyx.get_device("cpu").backend.compiles, "lowered": lowered[0],
+                      "special": zr.stats.special_launches, "y": y.numpy().tolist(), "z": float(z)}))
+""")
+
+
+def test_second_process_finds_specialised_versions_on_disk(tmp_path):
+    """A specialised version is stored with its plan (its lowered kernel and source, keyed
+    by the plan, its place there and its arguments): a second process specialising the same
+    structure at the same sizes neither lowers nor compiles."""
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
+    env.pop("ZYX_DISABLE_DISK_CACHE", None)
+
+    def run() -> dict:
+        r = subprocess.run([sys.executable, "-c", _SPECIAL_SCRIPT], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    first, second = run(), run()
+    assert first["special"] >= 2 and first["lowered"] >= 2 * first["special"]
+    assert second["special"] == first["special"]
+    assert second["lowered"] == 0 and second["compiles"] == 0
+    assert second["y"] == first["y"] and second["z"] == first["z"]
+    x = np.arange(60, dtype=np.float32).reshape(10, 6)
+    w = np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3)
+    assert_close(np.array(second["y"]), np.exp((x @ w) * 0.5 + 2.0).sum(0), rtol=1e-5)
+    assert second["z"] == float((x[2:, 1:] - 1.5).max())
+    assert any(f.suffix == ".spk" for f in _cache_files(tmp_path, "plans"))
+
+
 def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
     """Plans are keyed by zyx's code version; a damaged entry (valid digest, bad pickle)
     is ignored and replaced."""

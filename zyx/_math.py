@@ -77,9 +77,9 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
                     return a._binary(op, b, bool_ if compare else sn.dtype)
             elif type(other) is float and sn.dtype.kind == "f":
                 if not _recorders:
-                    c = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
+                    cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
                     t = _new(Tensor)
-                    t._node = Node(op, (c, sn) if reverse else (sn, c), None, sn.shape,
+                    t._node = Node(op, (cn, sn) if reverse else (sn, cn), None, sn.shape,
                                    bool_ if compare else sn.dtype, sn.device)
                     t._view = t._dependents = None
                     return t

@@ -251,15 +251,15 @@ def _batched_write(root: Tensor, flat: int, value: Tensor) -> bool:
     base = src_flat = None
     if b is not None and b.src() is src:
         base, src_flat = b.base(), b.src_flat()
-    if base is None or src_flat is None:  # a new batch, over the root's current value
+    if b is not None and base is not None and src_flat is not None:  # extend the batch
+        nest = b.nest
+        qidx = b.qidx.copy()
+    else:  # a new batch, over the root's current value
         nest = b.nest + 1 if b is not None else 0
         if nest >= _BATCH_NEST:
             return False
         base, src_flat = graph.reshape(cur, (n,)), graph.reshape(src, (src.numel,))
         qidx = np.zeros(n, np.int32)
-    else:
-        nest = b.nest
-        qidx = b.qidx.copy()
     qidx[flat] = q + 1
     buf = _tensor.Buffer(dev, n, dt.int32)
     buf.copy_in(qidx)

@@ -66,6 +66,7 @@ class CompiledKernel:
     quick: bool = False  # the program is a quick build (backend.quick_source), not fully optimised
     upgrade: Future | None = None  # its full build, compiling in the background
     hits: int = 0  # schedule cache hits met while a quick build (see _upgrade)
+    skey: str | None = None  # its stored plan's key and its place there: names its specialised versions on disk
 
 
 class Stats:
@@ -385,15 +386,29 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
 def _specialise(dev: Device, order: list, now: list, later: list) -> list:
     """Build the specialised versions a schedule asked for: ``now`` ones compiled at once
     (their programs returned), ``later`` ones in one background batch (one compiler run)."""
-    def lowered(c: CompiledKernel):
+    loaded: set = set()  # ids of the kernels read from the disk cache (stored already)
+
+    def lowered(c: CompiledKernel, args: tuple):
+        stats.specialized += 1
+        key = _special_key(c, args)
+        found = _load_special(key)
+        if found is not None:  # lowered and rendered by an earlier process
+            loaded.add(id(found[0]))
+            return found
         spec = c.spec
         kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
                               [order[i] for i in spec.rand])
         kernel.name = c.kernel.name + "_s"
         source = dev.backend.render(kernel)
         _show(dev, kernel, source, "specialised ")
-        stats.specialized += 1
         return kernel, source
+
+    def stored(pairs: list, items: list):
+        def store():  # once built (a version that fails to build is not kept)
+            for (c, args), (kernel, source) in zip(pairs, items):
+                if id(kernel) not in loaded:
+                    _store_special(_special_key(c, args), kernel, source)
+        return store
 
     def keep(c: CompiledKernel, args: tuple, value) -> None:
         if len(c.special) >= _SPECIAL_PER_KERNEL:
@@ -403,18 +418,54 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
     backend = dev.backend
     out = []
     if now:
-        out = _compile_items(backend, [lowered(c) for c, _ in now])
+        items = [lowered(c, a) for c, a in now]
+        out = _compile_items(backend, items)
         for (c, args), p in zip(now, out):
             keep(c, args, p)
+        stored(now, items)()
     if later:
-        items = [lowered(c) for c, _ in later]
+        items = [lowered(c, a) for c, a in later]
         futures = []
         for c, args in later:
             f: Future = Future()
             keep(c, args, f)
             futures.append(f)
-        _background(backend, items, futures)
+        _background(backend, items, futures, stored(later, items))
     return out
+
+
+# A specialised version's lowered kernel and source are stored too (under its plan's key,
+# its place in the plan and its argument tuple - what the in-process ``special`` dict keys
+# by), so a new process meeting a known structure at known sizes neither lowers nor renders
+# it again: ~1-3 ms of Python a kernel, 34 of them in a warm GaussianMixture fit.
+def _special_key(c: CompiledKernel, args: tuple) -> str | None:
+    return cache.key_of("special", c.skey, repr(args)) if c.skey is not None else None
+
+
+def _load_special(key: str | None):
+    path = cache.read("plans", key, ".spk") if key is not None else None
+    if path is None:
+        return None
+    try:
+        kernel, source = pickle.loads(path.read_bytes())
+        if isinstance(source, tuple):
+            pre = _load_preamble(source[0])
+            if pre is None:
+                return None
+            source = pre + source[1]
+        return kernel, source
+    except Exception:  # an entry of another shape: lower anew
+        return None
+
+
+def _store_special(key: str | None, kernel: Kernel, source: str) -> None:
+    if key is None:
+        return
+    try:
+        data = pickle.dumps((kernel, _stored_source(source)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return
+    cache.write("plans", key, ".spk", data)
 
 
 def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: bool,
@@ -428,6 +479,9 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     store = None if out is not None or pkey is None else (lambda: _store_plan(pkey, out))
     if out is None:
         out = _plan(dev, order, pos, targets, wide)
+    if pkey is not None:
+        for i, c in enumerate(out):
+            c.skey = f"{pkey}:{i}"
     todo = [c for c in out if c.kernel is not None]
     if _host_tier and _mode == "auto" and backend.host_tier:
         # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the

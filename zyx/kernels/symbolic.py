@@ -314,7 +314,24 @@ def _recombine(terms: dict):
                     if partner is not None and partner[0] != t and terms.get(partner[0]) == partner[1] * c:
                         del terms[partner[0]], terms[t]
                         return _add_into(terms, _times(mod(x, _times(s, t2.c)), rest_sym), c)
+                # (y//s)*s + x%s -> y where x is y with its coefficients reduced mod s (``mod``
+                # reduces them: (g*500 + r) % 64 is kept as (g*52 + r) % 64), so x%s == y%s
+                if isinstance(t2, Div) and isinstance(s, int) and t2.c == s and t2.a != x \
+                        and t2.a.vmin >= 0 and x.vmin >= 0 and _congruent(t2.a, x, s):
+                    partner = _single_term(_times(_times(t2, s), rest_sym))
+                    if partner is not None and partner[0] != t and terms.get(partner[0]) == partner[1] * c:
+                        del terms[partner[0]], terms[t]
+                        return _add_into(terms, _times(t2.a, rest_sym), c)
     return None
+
+
+def _congruent(y: Sym, x: Sym, s: int) -> bool:
+    """Whether ``y - x`` is a sum of multiples of ``s`` (every coefficient and the constant)."""
+    ty, cy = _as_terms(y)
+    tx, cx = _as_terms(x)
+    if (cy - cx) % s:
+        return False
+    return all((ty.get(k, 0) - tx.get(k, 0)) % s == 0 for k in set(ty) | set(tx))
 
 
 def _add_into(terms: dict, e: Sym, c: int) -> int:

@@ -490,6 +490,37 @@ def test_kernels_compiling_when_a_script_ends_reach_the_disk_cache(tmp_path):
     assert second["outs"][5] == float((x // 2).sum())
 
 
+_PARALLEL_EXIT_SCRIPT = textwrap.dedent("""
+    import importlib
+    import numpy as np
+    import zyx
+    zr = importlib.import_module("zyx.realize")
+    xp = zyx.array_api
+    x = xp.asarray(np.random.default_rng(0).standard_normal((4000, 64)).astype(np.float32))
+    p = xp.asarray(np.ones((4000, 3), np.float32))
+    with zr.specialization("always"):  # tiled, parallel kernels, the last thing the script runs
+        for _ in range(5):
+            zyx.realize(p.T @ x, x @ x.T[:, :3], xp.sum(x))
+    from zyx.backends import cpu
+    print(len(cpu._omp_runtime))
+""")
+
+
+def test_a_script_ending_after_parallel_kernels_exits_cleanly(tmp_path):
+    """The OpenMP runtime the kernels link stays loaded once a kernel brought it in: the
+    last kernel library unloading at exit took libgomp with it while its workers were still
+    in its code (a segfault at exit in about half of such runs)."""
+    import zyx
+    if "-fopenmp" not in zyx.get_device("cpu").backend.flags:
+        pytest.skip("this C compiler builds kernels without OpenMP")
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
+    for _ in range(4):
+        r = subprocess.run([sys.executable, "-c", _PARALLEL_EXIT_SCRIPT], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, f"exit status {r.returncode}: {r.stderr[-2000:]}"
+        assert int(r.stdout.strip().splitlines()[-1]) >= 1, "the OpenMP runtime was not held open"
+
+
 def test_plans_store_each_preamble_once(tmp_path):
     """A stored plan holds its kernels without their backend's preamble (~24 KB of C on the
     cpu device): the preamble is one entry of its own, which every plan shares, and a second

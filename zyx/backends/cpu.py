@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -349,6 +350,7 @@ class CPUBackend(BatchCompiler, Backend):
         if lib is None:
             lib = ctypes.CDLL(str(self._build(make_source(), key)))
             weakref.finalize(lib, _dlclose, lib._handle)
+            _pin_openmp()
         return lib
 
     def _build(self, source: str, key: str) -> Path:
@@ -410,7 +412,31 @@ def _load(path: Path) -> ctypes.CDLL | None:
         return None
     weakref.finalize(lib, _dlclose, lib._handle)
     _loaded[key] = lib
+    _pin_openmp()
     return lib
+
+
+_omp_runtime: list = []  # the OpenMP runtime the kernels linked, held open for good
+
+
+def _pin_openmp() -> None:
+    """Keep the OpenMP runtime (libgomp, or clang's libomp) loaded for the life of the
+    process once a kernel library has brought it in. Kernel libraries are unloaded when their
+    programs go (and all of them at exit); the last one unloading took libgomp with it while
+    its worker threads still ran or slept in its code - a segfault at interpreter exit in
+    about half of the runs of a script whose last kernels were parallel."""
+    if _omp_runtime:
+        return
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return
+    for path in sorted(set(re.findall(r"(/\S*/lib(?:gomp|omp|iomp5)[^/\s]*\.so[^/\s]*)$", maps, re.M))):
+        try:
+            _omp_runtime.append(ctypes.CDLL(path))
+        except OSError:
+            pass
 
 
 def _dlclose(handle: int) -> None:

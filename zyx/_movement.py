@@ -657,7 +657,9 @@ def setitem(self: Tensor, key, value, /) -> None:
         assign(self, new)
         return
     if _is_basic(key):
-        steps = _basic_steps(self, _normalize_key(self, key))
+        steps = _int_steps(self, key)  # (ints only: the short road, as getitem's)
+        if steps is None:
+            steps = _basic_steps(self, _normalize_key(self, key))
         shape = _steps_shape(self, steps)
         if math.prod(shape) == 1 and v.size == 1 and self.size > 1:  # one element: a point write
             _broadcast(v, shape)  # (the standard's broadcasting rule: v may not have more axes)

@@ -261,8 +261,11 @@ def _batched_write(root: Tensor, flat: int, value: Tensor) -> bool:
         base, src_flat = graph.reshape(cur, (n,)), graph.reshape(src, (src.numel,))
         qidx = np.zeros(n, np.int32)
     qidx[flat] = q + 1
-    buf = _tensor.Buffer(dev, n, dt.int32)
-    buf.copy_in(qidx)
+    if dev.type == "cpu":  # the map itself is the buffer (never changed once made: see above)
+        buf = _tensor.Buffer(dev, n, dt.int32, handle=qidx)
+    else:
+        buf = _tensor.Buffer(dev, n, dt.int32)
+        buf.copy_in(qidx)
     idx = graph.buffer_node(buf, (n,), dt.int32, dev)
     zero = False if src.dtype is dt.bool_ else 0
     picked = graph.gather(graph.pad(src_flat, ((1, 0),), zero), idx, 0)

@@ -417,6 +417,7 @@ def _load(path: Path) -> ctypes.CDLL | None:
 
 
 _omp_runtime: list = []  # the OpenMP runtime the kernels linked, held open for good
+_omp_looked = False  # /proc/self/maps is read once: after the first kernel library loads
 
 
 def _pin_openmp() -> None:
@@ -425,8 +426,10 @@ def _pin_openmp() -> None:
     programs go (and all of them at exit); the last one unloading took libgomp with it while
     its worker threads still ran or slept in its code - a segfault at interpreter exit in
     about half of the runs of a script whose last kernels were parallel."""
-    if _omp_runtime:
+    global _omp_looked
+    if _omp_looked:
         return
+    _omp_looked = True
     try:
         with open("/proc/self/maps") as f:
             maps = f.read()

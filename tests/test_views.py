@@ -428,3 +428,55 @@ def test_point_writes_under_a_tape_keep_their_gradients():
     np.fill_diagonal(want_a, 0.0)
     np.testing.assert_allclose(ga.numpy(), want_a)
     np.testing.assert_allclose(gv.numpy(), 8 * np.array([2.0, 3.0, 4.0], np.float32))
+
+
+def test_flat_position_of_an_element_through_any_view_chain():
+    """The flat position of the one element a chain of slices, permutes and reshapes leaves
+    (point writes ask it for the written element and the value's), against NumPy's views -
+    strided and permuted chains whose reshapes strides cannot express included."""
+    import random
+
+    from zyx import _views
+
+    class Root:  # (it reads the shape only)
+        def __init__(self, shape):
+            self.shape = shape
+
+    rng = random.Random(3)
+    for _ in range(1500):
+        shape = tuple(rng.randint(1, 5) for _ in range(rng.randint(1, 4)))
+        cur, chain = list(shape), []
+        for _ in range(rng.randint(1, 4)):
+            kind = rng.choice(["SHRINK", "PERMUTE", "RESHAPE"])
+            if kind == "SHRINK":
+                b = []
+                for sz in cur:
+                    step = rng.choice([1, 1, 2, 3])
+                    start = rng.randrange(sz)
+                    b.append((start, rng.randint(1, len(range(start, sz, step))), step))
+                chain.append(("SHRINK", tuple(b)))
+                cur = [x[1] for x in b]
+            elif kind == "PERMUTE":
+                p = list(range(len(cur)))
+                rng.shuffle(p)
+                chain.append(("PERMUTE", tuple(p)))
+                cur = [cur[i] for i in p]
+            else:
+                n, dims = int(np.prod(cur)), []
+                while n > 1:
+                    f = next(f for f in range(2, n + 1) if n % f == 0)
+                    dims.append(f)
+                    n //= f
+                rng.shuffle(dims)
+                chain.append(("RESHAPE", tuple(dims)))
+                cur = dims
+        chain += [("SHRINK", tuple((rng.randrange(sz), 1, 1) for sz in cur)), ("RESHAPE", ())]
+        v = np.arange(int(np.prod(shape))).reshape(shape)
+        for op, arg in chain:
+            if op == "SHRINK":
+                v = v[tuple(slice(s, s + z * st, st) for s, z, st in arg)]
+            elif op == "PERMUTE":
+                v = v.transpose(arg)
+            else:
+                v = v.reshape(arg)
+        assert _views._flat_position(Root(shape), tuple(chain)) == int(v), (shape, chain)

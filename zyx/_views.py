@@ -107,7 +107,45 @@ def _root_and_chain(t: Tensor, steps: tuple) -> tuple:
 
 
 def _flat_position(root: Tensor, chain: tuple) -> int:
-    """The flat position in ``root`` of the one element ``root`` moved by ``chain`` holds."""
+    """The flat position in ``root`` of the one element ``root`` moved by ``chain`` holds.
+
+    Followed forward as (offset, strides), as NumPy views are - every point write asks it
+    twice (the written element, the value's) - with ``_flat_position_by_steps`` for a
+    reshape no strides express."""
+    shape = list(root.shape)
+    strides, acc = [0] * len(shape), 1
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = acc
+        acc *= shape[d]
+    offset = 0
+    for op, arg in chain:
+        if op == "SHRINK":
+            for d, (start, size, step) in enumerate(arg):
+                offset += start * strides[d]
+                strides[d] *= step
+                shape[d] = size
+        elif op == "PERMUTE":
+            shape, strides = [shape[p] for p in arg], [strides[p] for p in arg]
+        else:  # RESHAPE
+            n = 1
+            for sz in shape:
+                n *= sz
+            if n != 1:  # (one element: any reshape keeps its offset)
+                expect = 1
+                for d in range(len(shape) - 1, -1, -1):
+                    if shape[d] != 1 and strides[d] != expect:
+                        return _flat_position_by_steps(root, chain)
+                    expect *= shape[d]
+            shape = list(arg)
+            strides, acc = [0] * len(shape), 1
+            for d in range(len(shape) - 1, -1, -1):
+                strides[d] = acc
+                acc *= shape[d]
+    return offset
+
+
+def _flat_position_by_steps(root: Tensor, chain: tuple) -> int:
+    """``_flat_position`` undoing the steps one by one from the element back to the root."""
     shapes = [root.shape]
     for op, arg in chain:  # the shape after each step
         if op == "SHRINK":

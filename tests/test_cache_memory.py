@@ -550,3 +550,15 @@ def test_plans_store_each_preamble_once(tmp_path):
     assert third["lowered"] >= 2, "a plan was loaded with a preamble that is not its own"
     assert third["y"] == first["y"] and third["z"] == first["z"]
     assert b"statik" not in pres[0].read_bytes()
+
+
+def test_plan_identity_does_not_follow_the_last_kernel_rendered(device):
+    """A renderer's per-kernel state (the index type it chose for the kernel at hand) is not a
+    setting: stored plans keyed by it were keyed by whichever kernel happened to render last."""
+    import zyx
+    be = zyx.get_device(device).backend
+    before = be.plan_identity()
+    x = zyx.Tensor(np.arange(6, dtype=np.float32), device=device)
+    (x * 2 + 1).sum().numpy()
+    zyx.realize.wait_compiles()
+    assert be.plan_identity() == before

@@ -1095,20 +1095,42 @@ def test_emulated_big_matmuls(emu90, dtype, kind, names):
     """Every case for float16; the others share its code but for the mma instruction
     (bfloat16) or are a different kernel (FFMA: its two operand layouts)."""
     from zyx.kernels.render_cuda import matmul_plan
+    from zyx.realize import specialization
     tol = {"float16": 2e-3, "bfloat16": 1e-2, "float32": 1e-5}[dtype.name]
     for name, got, want in _big_mm_cases(emu90, dtype, names):
         mm = matmul_plan(kernels_of(got)[-1], 90)
         assert mm is not None and mm.kind == kind, f"{name}: {mm and mm.kind}"
-        res = got.numpy().astype(np.float64)
+        with specialization("always"):  # the specialised kernel, not the generic one, computes it
+            res = got.numpy().astype(np.float64)
         np.testing.assert_allclose(res, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
 
 
 def test_emulated_tf32_matmul(emu90, tf32_allowed):
     from zyx.kernels.render_cuda import matmul_plan
+    from zyx.realize import specialization
     for name, got, want in _big_mm_cases(emu90, dt.float32, ("tn", "nt_bias_relu")):
         assert matmul_plan(kernels_of(got)[-1], 90).kind == "tf32", name
-        err = np.abs(got.numpy() - want).max() / np.abs(want).max()
+        with specialization("always"):  # (the generic kernel computes in plain float32)
+            err = np.abs(got.numpy() - want).max() / np.abs(want).max()
         assert 1e-5 < err < 2e-3, f"{name}: relative error {err} is not TF32's"
+
+
+def test_tf32_permission_is_part_of_stored_kernels(emu90, tmp_path, monkeypatch):
+    """A specialised version built while TF32 was allowed is stored on disk; with TF32
+    forbidden again the same product must not load it (the permission is in the stored plans'
+    and specialised versions' keys: ``Backend.plan_identity``)."""
+    from zyx.realize import specialization
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    with specialization("always"):
+        cuda.set_allow_tf32(True)
+        try:
+            (_, got, want), = _big_mm_cases(emu90, dt.float32, ("tn",))
+            err = np.abs(got.numpy() - want).max() / np.abs(want).max()
+            assert 1e-5 < err < 2e-3, f"relative error {err} is not TF32's"
+        finally:
+            cuda.set_allow_tf32(False)  # (drops the in-memory schedules: the next come from disk)
+        (_, got, want), = _big_mm_cases(emu90, dt.float32, ("tn",))
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
 
 
 @needs_nvrtc

@@ -213,10 +213,16 @@ class Backend(ABC):
         structure (the realizer keys its stored kernel plans by it): the backend, its device,
         its limits and its renderer's settings. Override it where rendering depends on more."""
         r = getattr(self, "renderer", None)
+        transient = getattr(r, "per_kernel_attrs", ())  # (the last kernel rendered set them)
         attrs = sorted((k, v) for k, v in (vars(r).items() if r is not None else ())
-                       if not k.startswith("_") and isinstance(v, (bool, int, float, str, type(None))))
+                       if not k.startswith("_") and k not in transient
+                       and isinstance(v, (bool, int, float, str, type(None))))
+        # process-wide switches a renderer reads while rendering (CUDA's TF32 permission): a
+        # plan or specialised version rendered under one setting must not serve the other
+        settings = r.plan_settings() if r is not None and hasattr(r, "plan_settings") else ()
         return repr((type(self).__module__, type(self).__qualname__, self.description, self.max_buffers,
-                     self.max_elements, self.narrow_index, self.host_tier, type(r).__qualname__, attrs))
+                     self.max_elements, self.narrow_index, self.host_tier, type(r).__qualname__, attrs,
+                     settings))
 
     # ---------------------------------------------------------------- memory (optional)
     def max_alloc_bytes(self) -> int:

@@ -122,6 +122,9 @@ class Renderer:
 
     lang = "?"
     true_literal = "1"  # an empty gate
+    # attributes a renderer sets for the kernel it is rendering (not settings: the stored
+    # plans' keys leave them out - ``Backend.plan_identity``)
+    per_kernel_attrs: tuple = ("index_type",)
 
     # ------------------------------------------------------------------ hooks (spellings)
     def vtype(self, d: DType) -> str:

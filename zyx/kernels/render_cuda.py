@@ -327,6 +327,12 @@ class CUDARenderer(CStyleRenderer):
     def __init__(self, cc: int = 0):
         self.cc = cc  # target compute capability (major * 10 + minor); 0: no tensor cores
 
+    def plan_settings(self) -> tuple:
+        """The switches outside this renderer that change what it renders (the stored plans'
+        and specialised versions' keys hold them: ``Backend.plan_identity``)."""
+        from . import cuda_matmul
+        return (("tf32", cuda_matmul.allow_tf32()),)
+
     # ------------------------------------------------------------------ types
     def ctype(self, d: DType) -> str:
         d = compute_dtype(d)

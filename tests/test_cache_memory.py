@@ -67,13 +67,19 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(device: str, cache_dir: Path, extra_env: dict | None = None) -> dict:
+def _run_script(code: str, cache_dir: Path, *args: str, extra_env: dict | None = None):
+    """Run ``code`` in a new process with the disk cache at ``cache_dir``; the JSON value of
+    its last line of output."""
     env = {**os.environ, "ZYX_CACHE_DIR": str(cache_dir), "ZYX_DEBUG": "0", **(extra_env or {})}
     env.pop("ZYX_DISABLE_DISK_CACHE", None)
-    r = subprocess.run([sys.executable, "-c", _SCRIPT, device], env=env, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, f"subprocess failed ({r.returncode}):\n{r.stderr[-3000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _run(device: str, cache_dir: Path, extra_env: dict | None = None) -> dict:
+    return _run_script(_SCRIPT, cache_dir, device, extra_env=extra_env)
 
 
 def _expected() -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +347,8 @@ def test_max_programs_must_be_a_positive_number(monkeypatch):
     assert max_programs() == 12
 
 
-_PLAN_SCRIPT = textwrap.dedent("""
+# a script's head that counts the kernels the process lowers (lowered[0])
+_COUNT_LOWERING = textwrap.dedent("""
     import importlib, json, sys
     import numpy as np
     import zyx
@@ -352,6 +359,9 @@ _PLAN_SCRIPT = textwrap.dedent("""
         lowered[0] += 1
         return real(*a, **k)
     zr.lower_kernel = counting
+""")
+
+_PLAN_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
     dev = sys.argv[1]
     x = zyx.Tensor(np.arange(24, dtype=np.float32).reshape(4, 6), device=dev)
     w = zyx.Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3), device=dev)
@@ -368,15 +378,7 @@ def test_second_process_lowers_nothing_and_loads_batched_kernels(device, tmp_pat
     """A schedule's plan (lowered kernels and their sources) is stored with its programs: a
     second process running the same structures neither lowers, renders nor compiles, and on
     the cpu device finds kernels built together in one batch without the host tier."""
-    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
-    env.pop("ZYX_DISABLE_DISK_CACHE", None)
-
-    def run() -> dict:
-        r = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, device], env=env, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-        return json.loads(r.stdout.strip().splitlines()[-1])
-    first, second = run(), run()
+    first, second = _run_script(_PLAN_SCRIPT, tmp_path, device), _run_script(_PLAN_SCRIPT, tmp_path, device)
     assert first["lowered"] >= 2 and first["compiles"] > 0
     assert second["lowered"] == 0, "a second process lowered kernels its cache holds plans for"
     if not device.startswith("wgpu"):  # (WGSL pipelines are not stored on disk)
@@ -390,17 +392,7 @@ def test_second_process_lowers_nothing_and_loads_batched_kernels(device, tmp_pat
     assert second["y"] == first["y"] and second["z"] == first["z"]
 
 
-_SPECIAL_SCRIPT = textwrap.dedent("""
-    import importlib, json, sys
-    import numpy as np
-    import zyx
-    zr = importlib.import_module("zyx.realize")
-    lowered = [0]
-    real = zr.lower_kernel
-    def counting(*a, **k):
-        lowered[0] += 1
-        return real(*a, **k)
-    zr.lower_kernel = counting
+_SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
     x = zyx.Tensor(np.arange(60, dtype=np.float32).reshape(10, 6))
     w = zyx.Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3))
     with zr.specialization("always"):  # every launch specialised on its sizes and scalars
@@ -417,15 +409,7 @@ def test_second_process_finds_specialised_versions_on_disk(tmp_path):
     """A specialised version is stored with its plan (its lowered kernel and source, keyed
     by the plan, its place there and its arguments): a second process specialising the same
     structure at the same sizes neither lowers nor compiles."""
-    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
-    env.pop("ZYX_DISABLE_DISK_CACHE", None)
-
-    def run() -> dict:
-        r = subprocess.run([sys.executable, "-c", _SPECIAL_SCRIPT], env=env, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-        return json.loads(r.stdout.strip().splitlines()[-1])
-    first, second = run(), run()
+    first, second = _run_script(_SPECIAL_SCRIPT, tmp_path), _run_script(_SPECIAL_SCRIPT, tmp_path)
     assert first["special"] >= 2 and first["lowered"] >= 2 * first["special"]
     assert second["special"] == first["special"]
     assert second["lowered"] == 0 and second["compiles"] == 0
@@ -513,12 +497,8 @@ def test_a_script_ending_after_parallel_kernels_exits_cleanly(tmp_path):
     import zyx
     if "-fopenmp" not in zyx.get_device("cpu").backend.flags:
         pytest.skip("this C compiler builds kernels without OpenMP")
-    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
-    for _ in range(4):
-        r = subprocess.run([sys.executable, "-c", _PARALLEL_EXIT_SCRIPT], env=env, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, f"exit status {r.returncode}: {r.stderr[-2000:]}"
-        assert int(r.stdout.strip().splitlines()[-1]) >= 1, "the OpenMP runtime was not held open"
+    for _ in range(4):  # (_run_script asserts the exit status)
+        assert _run_script(_PARALLEL_EXIT_SCRIPT, tmp_path) >= 1, "the OpenMP runtime was not held open"
 
 
 def test_plans_store_each_preamble_once(tmp_path):
@@ -527,14 +507,9 @@ def test_plans_store_each_preamble_once(tmp_path):
     process rebuilds the same sources from them (it compiles nothing). A preamble entry whose
     text is not the one its key names (digest rewritten) makes the plan be planned anew."""
     import hashlib
-    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path), "ZYX_DEBUG": "0"}
-    env.pop("ZYX_DISABLE_DISK_CACHE", None)
 
     def run() -> dict:
-        r = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, "cpu"], env=env, capture_output=True,
-                           text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-        return json.loads(r.stdout.strip().splitlines()[-1])
+        return _run_script(_PLAN_SCRIPT, tmp_path, "cpu")
     first = run()
     pres = [f for f in _cache_files(tmp_path, "plans") if f.suffix == ".pre"]
     pkls = [f for f in _cache_files(tmp_path, "plans") if f.suffix == ".pkl"]

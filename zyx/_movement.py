@@ -516,9 +516,7 @@ def _int_steps(self: Tensor, key) -> list | None:
     whole = True  # every indexed axis has length 1: nothing to shrink
     for d, k in enumerate(ks):
         size = shape[d]
-        if not -size <= k < size:
-            raise IndexError(f"index {k} is out of bounds for axis {d} with size {size}")
-        bounds.append((k + size if k < 0 else k, 1, 1))
+        bounds.append((_in_bounds(k, size, d), 1, 1))
         whole = whole and size == 1
     rest = shape[len(ks):]
     if whole:  # (the int-indexed axes are dropped: there is always a reshape)

@@ -28,6 +28,8 @@ import math
 import weakref
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import dtypes as dt
 from . import graph
 from . import tensor as _tensor
@@ -106,19 +108,23 @@ def _root_and_chain(t: Tensor, steps: tuple) -> tuple:
     return (t, tuple(steps)) if link is None else (link.root, link.steps + tuple(steps))
 
 
-def _flat_position(root: Tensor, chain: tuple) -> int:
-    """The flat position in ``root`` of the one element ``root`` moved by ``chain`` holds.
+def c_strides(shape) -> list:
+    """Element strides of a C-contiguous array of ``shape``."""
+    out, acc = [], 1
+    for sz in reversed(shape):
+        out.append(acc)
+        acc *= sz
+    return out[::-1]
 
-    Followed forward as (offset, strides), as NumPy views are - every point write asks it
-    twice (the written element, the value's) - with ``_flat_position_by_steps`` for a
-    reshape no strides express."""
-    shape = list(root.shape)
-    strides, acc = [0] * len(shape), 1
-    for d in range(len(shape) - 1, -1, -1):
-        strides[d] = acc
-        acc *= shape[d]
-    offset = 0
-    for op, arg in chain:
+
+def strided(shape, steps) -> tuple[list, list, int] | None:
+    """(shape, strides, offset), in elements, of the view the movement ``steps`` ((op, arg):
+    SHRINK, PERMUTE, EXPAND, RESHAPE) make of a C-contiguous array of ``shape``, as NumPy
+    strides its views; None where a reshape has no strided form (NumPy would copy). Host reads
+    of a realized buffer's views (``tensor._read_view``) and point writes' element positions
+    (``_flat_position``) both fold their chains with it."""
+    shape, strides, offset = list(shape), c_strides(shape), 0
+    for op, arg in steps:
         if op == "SHRINK":
             for d, (start, size, step) in enumerate(arg):
                 offset += start * strides[d]
@@ -126,22 +132,39 @@ def _flat_position(root: Tensor, chain: tuple) -> int:
                 shape[d] = size
         elif op == "PERMUTE":
             shape, strides = [shape[p] for p in arg], [strides[p] for p in arg]
-        else:  # RESHAPE
-            n = 1
-            for sz in shape:
-                n *= sz
-            if n != 1:  # (one element: any reshape keeps its offset)
-                expect = 1
-                for d in range(len(shape) - 1, -1, -1):
-                    if shape[d] != 1 and strides[d] != expect:
-                        return _flat_position_by_steps(root, chain)
-                    expect *= shape[d]
+        elif op == "EXPAND":
+            if len(shape) != len(arg):  # a 0-d value broadcast to a rank
+                shape, strides = [1] * len(arg), [0] * len(arg)
+            strides = [0 if a == 1 and b != 1 else st for a, b, st in zip(shape, arg, strides)]
             shape = list(arg)
-            strides, acc = [0] * len(shape), 1
-            for d in range(len(shape) - 1, -1, -1):
-                strides[d] = acc
-                acc *= shape[d]
-    return offset
+        else:  # RESHAPE: without a copy, as NumPy would, or not at all
+            numel = math.prod(shape)
+            contiguous, expect = True, 1  # (axes of length 1 have any stride)
+            if numel > 1:
+                for sz, st in zip(reversed(shape), reversed(strides)):
+                    if sz != 1 and st != expect:
+                        contiguous = False
+                        break
+                    expect *= sz
+            if contiguous:
+                shape, strides = list(arg), (c_strides(arg) if numel else [0] * len(arg))
+                continue
+            fake = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), tuple(shape), tuple(strides))
+            try:
+                fake = fake.view()
+                fake.shape = arg
+            except AttributeError:
+                return None
+            shape, strides = list(arg), list(fake.strides)
+    return shape, strides, offset
+
+
+def _flat_position(root: Tensor, chain: tuple) -> int:
+    """The flat position in ``root`` of the one element ``root`` moved by ``chain`` holds:
+    the offset of the strided view (every point write asks it twice, for the written element
+    and the value's), or, for a reshape no strides express, the steps undone one by one."""
+    got = strided(root.shape, chain)
+    return got[2] if got is not None else _flat_position_by_steps(root, chain)
 
 
 def _flat_position_by_steps(root: Tensor, chain: tuple) -> int:
@@ -270,7 +293,6 @@ class _PointBatch:
 def _batched_write(root: Tensor, flat: int, value: Tensor) -> bool:
     """Write ``value`` at flat position ``flat`` of ``root`` through a point batch; False
     (nothing done) where the value's source does not suit one."""
-    import numpy as np
     link = value._view
     if link is not None:  # an element of another array: its root and position there
         src_t = link.root

@@ -386,29 +386,29 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
 def _specialise(dev: Device, order: list, now: list, later: list) -> list:
     """Build the specialised versions a schedule asked for: ``now`` ones compiled at once
     (their programs returned), ``later`` ones in one background batch (one compiler run)."""
-    loaded: set = set()  # ids of the kernels read from the disk cache (stored already)
+    def lowered(pairs: list) -> tuple[list, list]:
+        """(kernel, source) for each (c, args) - read from the disk cache where an earlier
+        process stored it, else lowered and rendered - and the fresh ones to store once built."""
+        items, fresh = [], []
+        for c, args in pairs:
+            stats.specialized += 1
+            key = _special_key(c, args)
+            item = _load_special(key)
+            if item is None:
+                spec = c.spec
+                kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
+                                      [order[i] for i in spec.rand])
+                kernel.name = c.kernel.name + "_s"
+                source = dev.backend.render(kernel)
+                _show(dev, kernel, source, "specialised ")
+                item = (kernel, source)
+                fresh.append((key, item))
+            items.append(item)
+        return items, fresh
 
-    def lowered(c: CompiledKernel, args: tuple):
-        stats.specialized += 1
-        key = _special_key(c, args)
-        found = _load_special(key)
-        if found is not None:  # lowered and rendered by an earlier process
-            loaded.add(id(found[0]))
-            return found
-        spec = c.spec
-        kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
-                              [order[i] for i in spec.rand])
-        kernel.name = c.kernel.name + "_s"
-        source = dev.backend.render(kernel)
-        _show(dev, kernel, source, "specialised ")
-        return kernel, source
-
-    def stored(pairs: list, items: list):
-        def store():  # once built (a version that fails to build is not kept)
-            for (c, args), (kernel, source) in zip(pairs, items):
-                if id(kernel) not in loaded:
-                    _store_special(_special_key(c, args), kernel, source)
-        return store
+    def store(fresh: list) -> None:  # once built (a version that fails to build is not kept)
+        for key, (kernel, source) in fresh:
+            _store_special(key, kernel, source)
 
     def keep(c: CompiledKernel, args: tuple, value) -> None:
         if len(c.special) >= _SPECIAL_PER_KERNEL:
@@ -418,19 +418,19 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
     backend = dev.backend
     out = []
     if now:
-        items = [lowered(c, a) for c, a in now]
+        items, fresh = lowered(now)
         out = _compile_items(backend, items)
         for (c, args), p in zip(now, out):
             keep(c, args, p)
-        stored(now, items)()
+        store(fresh)
     if later:
-        items = [lowered(c, a) for c, a in later]
+        items, fresh = lowered(later)
         futures = []
         for c, args in later:
             f: Future = Future()
             keep(c, args, f)
             futures.append(f)
-        _background(backend, items, futures, stored(later, items))
+        _background(backend, items, futures, lambda fresh=fresh: store(fresh))
     return out
 
 
@@ -447,13 +447,9 @@ def _load_special(key: str | None):
     if path is None:
         return None
     try:
-        kernel, source = pickle.loads(path.read_bytes())
-        if isinstance(source, tuple):
-            pre = _load_preamble(source[0])
-            if pre is None:
-                return None
-            source = pre + source[1]
-        return kernel, source
+        kernel, stored = pickle.loads(path.read_bytes())
+        source = _source_of(stored)
+        return (kernel, source) if source is not None else None
     except Exception:  # an entry of another shape: lower anew
         return None
 
@@ -568,12 +564,10 @@ def _load_plan(key: str | None) -> list[CompiledKernel] | None:
     try:
         rows = pickle.loads(path.read_bytes())
         out = []
-        for spec, kernel, source, alias, work_pos, has_reduce, blas, host in rows:
-            if isinstance(source, tuple):  # (the preamble's entry, the kernel after it)
-                pre = _load_preamble(source[0])
-                if pre is None:
-                    return None
-                source = pre + source[1]
+        for spec, kernel, stored, alias, work_pos, has_reduce, blas, host in rows:
+            source = _source_of(stored)
+            if source is None:
+                return None
             spec = sched.KernelSpec(*spec)
             out.append(CompiledKernel(spec, kernel, _ALIAS if alias else None, source,
                                       _extractor(kernel) if kernel is not None else None,
@@ -611,6 +605,15 @@ def _stored_source(source: str):
             cache.write("plans", pkey, ".pre", pre.encode())
         _preambles[pkey] = pre
     return (pkey, body)
+
+
+def _source_of(stored) -> str | None:
+    """A source as ``_stored_source`` stored it, whole again; None when its preamble entry is
+    gone or not the text its key names."""
+    if not isinstance(stored, tuple):
+        return stored
+    pre = _load_preamble(stored[0])  # (the preamble's entry, the kernel after it)
+    return pre + stored[1] if pre is not None else None
 
 
 def _load_preamble(pkey: str) -> str | None:

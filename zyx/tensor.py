@@ -490,16 +490,6 @@ def _read_view(node: Node) -> np.ndarray | None:
     realized buffer: the bytes it covers are copied from the device and arranged on the
     host, with no kernel - ``float(a[i])``, ``a[i, j].item()``, ``bool(x)`` of realized
     arrays cost one small copy. None when ``node`` is not such a view."""
-    n = node.srcs[0] if node.op == "RESHAPE" else node
-    if n.op == "SHRINK" and n.srcs[0].op == "BUFFER" and all(b[1] == 1 for b in n.arg):
-        # one element of a realized buffer (``a[i, j]``): its flat offset, read alone
-        base = n.srcs[0]
-        offset, acc = 0, 1
-        for (start, _, _), size in zip(reversed(n.arg), reversed(base.shape)):
-            offset += start * acc
-            acc *= size
-        buf = base.buffer
-        return buf.device.backend.read(buf.handle, offset, 1, buf.dtype).reshape(node.shape).copy()
     chain = []
     n = node
     while n.op in _VIEW_OPS:
@@ -507,32 +497,10 @@ def _read_view(node: Node) -> np.ndarray | None:
         n = n.srcs[0]
     if n.op != "BUFFER" or not chain:
         return None
-    shape, strides, offset = list(n.shape), _c_strides(n.shape), 0
-    for v in reversed(chain):
-        if v.op == "PERMUTE":
-            shape, strides = [shape[p] for p in v.arg], [strides[p] for p in v.arg]
-        elif v.op == "EXPAND":
-            if len(shape) != len(v.shape):  # a 0-d value broadcast to a rank
-                shape, strides = [1] * len(v.shape), [0] * len(v.shape)
-            strides = [0 if a == 1 and b != 1 else st for a, b, st in zip(shape, v.shape, strides)]
-            shape = list(v.shape)
-        elif v.op == "SHRINK":
-            for d, (start, size, step) in enumerate(v.arg):
-                offset += start * strides[d]
-                strides[d] *= step
-                shape[d] = size
-        else:  # RESHAPE: without a copy, as NumPy would, or not at all
-            numel = math.prod(shape)
-            if numel == 0 or strides == _c_strides(shape):
-                shape, strides = list(v.shape), (_c_strides(v.shape) if numel else [0] * len(v.shape))
-                continue
-            fake = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), tuple(shape), tuple(strides))
-            try:
-                fake = fake.view()
-                fake.shape = v.shape
-            except AttributeError:
-                return None
-            shape, strides = list(v.shape), list(fake.strides)
+    got = _views.strided(n.shape, [(v.op, v.arg) for v in reversed(chain)])
+    if got is None:
+        return None  # (a reshape NumPy could not do without a copy: a kernel does it)
+    shape, strides, offset = got
     numel = math.prod(shape)
     buf = n.buffer
     read = buf.device.backend.read
@@ -541,18 +509,10 @@ def _read_view(node: Node) -> np.ndarray | None:
     lo = offset + sum(min(0, (sz - 1) * st) for sz, st in zip(shape, strides))
     hi = offset + sum(max(0, (sz - 1) * st) for sz, st in zip(shape, strides))
     chunk = read(buf.handle, lo, hi - lo + 1, buf.dtype)
-    if strides == _c_strides(shape):
+    if strides == _views.c_strides(shape):
         return chunk[offset - lo: offset - lo + numel].reshape(shape).copy()
     item = chunk.itemsize
     return np.ndarray(tuple(shape), chunk.dtype, chunk, (offset - lo) * item, tuple(st * item for st in strides)).copy()
-
-
-def _c_strides(shape) -> list:
-    out, acc = [], 1
-    for sz in reversed(shape):
-        out.append(acc)
-        acc *= sz
-    return out[::-1]
 
 
 _VIEW_OPS = ("RESHAPE", "PERMUTE", "EXPAND", "SHRINK")

@@ -4,6 +4,7 @@ graphs, and are compared bit for bit (float sums, whose order differs, to a tole
 from __future__ import annotations
 
 import importlib
+import time
 
 import numpy as np
 import pytest
@@ -24,8 +25,9 @@ def _ints(d, n=16):
     return np.clip(base[:n], info.min, info.max).astype(d.np)
 
 
-def _compiled_and_host(t: zyx.Tensor):
-    """(compiled result, host-tier result) of every kernel of t's schedule, the last one's."""
+def _compiled_and_host(t: zyx.Tensor, funcs=None):
+    """(compiled result, host-tier result) of every kernel of t's schedule, the last one's
+    (``funcs``: the device's math functions, for transcendental ops)."""
     nodes = [t._node]
     order, _, pos = sched.walk(nodes)
     specs = sched.plan(order, pos, nodes)
@@ -33,11 +35,26 @@ def _compiled_and_host(t: zyx.Tensor):
         zyx.realize(zyx.Tensor._wrap(order[spec.out]))
     last = specs[-1]
     root, inputs = order[last.out], [order[i] for i in last.inputs]
-    assert host_eval.host_ok(root, inputs), "expected a kernel of exact ops"
-    host = host_eval.evaluate(root, inputs).reshape(root.shape)
+    want = host_eval.EXACT if funcs is None else host_eval.WITH_FUNCTIONS
+    assert host_eval.host_ok(root, inputs, funcs) == want, "expected a kernel the host tier computes"
+    host = host_eval.evaluate(root, inputs, funcs).reshape(root.shape)
     with zyx.realize.specialization("never"):
         compiled = t.numpy()
     return compiled, host
+
+
+def _host_functions() -> dict:
+    """The cpu device's math functions for the host tier (built in the background the first
+    time: waited for here)."""
+    be = zyx.get_device("cpu").backend
+    for _ in range(1200):
+        f = be.host_functions()
+        if f is not None:
+            return f
+        if be._host_fns is False:
+            pytest.fail("the host tier's math library did not build")
+        time.sleep(0.05)
+    pytest.fail("the host tier's math library took over a minute to build")
 
 
 def _same_bits(a, b):
@@ -161,13 +178,68 @@ def test_contraction_layouts_match_compiled(case):
     assert c.shape == h.shape == tuple(g.shape)
 
 
-def test_transcendental_kernels_never_run_on_the_host_tier():
+def _last_kernel(t: zyx.Tensor):
+    nodes = [t._node]
+    order, _, pos = sched.walk(nodes)
+    spec = sched.plan(order, pos, nodes)[-1]
+    return order[spec.out], [order[j] for j in spec.inputs]
+
+
+def test_transcendental_kernels_need_the_devices_own_functions():
+    """NumPy's exp, log, ... are not the kernels' (libmvec, glibc): a kernel calling one runs on
+    the host tier only through the device's own functions; a transcendental of constants
+    alone (which gcc may fold while it builds, correctly rounded) and complex ones never."""
+    funcs = _host_functions()
     x = zyx.Tensor(np.arange(4, dtype=np.float32))
-    for t in (x.exp(), x.log() + 1, x.sin().sum(), x ** 2.5):
-        nodes = [t._node]
-        order, _, pos = sched.walk(nodes)
-        spec = sched.plan(order, pos, nodes)[-1]
-        assert not host_eval.host_ok(order[spec.out], [order[j] for j in spec.inputs])
+    for t in (x.exp(), x.log() + 1, x.sin().sum(), x ** 2.5, x.tanh() * x.atan2(x + 1)):
+        root, inputs = _last_kernel(t)
+        assert host_eval.host_ok(root, inputs) == 0
+        assert host_eval.host_ok(root, inputs, funcs) == host_eval.WITH_FUNCTIONS
+    assert host_eval.host_ok(*_last_kernel(x * 2 + 1), funcs) == host_eval.EXACT
+    assert host_eval.host_ok(*_last_kernel(zyx.full((4,), 2.0).exp() + x), funcs) == 0
+    z = zyx.Tensor(np.arange(4, dtype=np.complex64))
+    assert host_eval.host_ok(*_last_kernel(z.exp()), funcs) == 0
+
+
+def _math_inputs(d, n: int, seed: int) -> np.ndarray:
+    """Values where math libraries differ: specials, tiny and huge magnitudes, near the
+    domain edges (+-1, 0) and a wide spread."""
+    rng = np.random.default_rng(seed)
+    parts = [SPECIAL, rng.uniform(-1.2, 1.2, n // 4), rng.uniform(-30, 30, n // 4),
+             np.sign(rng.standard_normal(n // 4)) * 10.0 ** rng.uniform(-40, 40, n // 4),
+             1 + rng.standard_normal(n // 8) * 1e-4, rng.standard_normal(n // 8) * 1e-6]
+    x = np.concatenate(parts)[:n]
+    with np.errstate(over="ignore"):
+        return x.astype(d.np)
+
+
+MATH_UNARY = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "asin", "acos", "atan",
+              "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "erf"]
+MATH_BINARY = ["pow", "atan2", "hypot", "logaddexp"]
+
+
+@pytest.mark.parametrize("d", [dt.float32, dt.float64, dt.float16, dt.bfloat16], ids=lambda d: d.name)
+@pytest.mark.parametrize("name", MATH_UNARY + MATH_BINARY)
+def test_transcendental_ops_match_compiled_bits(d, name):
+    """The host tier's transcendental ops are the kernels' bits, element for element, over
+    4099 values (vector loops and their scalar remainders), fused with arithmetic."""
+    funcs = _host_functions()
+    a = _math_inputs(d, 4099, 1)
+    b = np.roll(_math_inputs(d, 4099, 2), 7)
+    x, y = zyx.Tensor(a), zyx.Tensor(b)
+    t = getattr(x, name)(y) * 2 - x if name in MATH_BINARY else getattr(x, name)() * 2 - y
+    _same_bits(*_compiled_and_host(t, funcs))
+
+
+def test_transcendental_chains_and_reductions_on_the_host_tier():
+    funcs = _host_functions()
+    xp = zyx.array_api
+    a = R.standard_normal((64, 33)).astype(np.float32)
+    x = zyx.Tensor(a)
+    _same_bits(*_compiled_and_host(xp.exp(xp.sin(x) * 3) + xp.log1p(xp.abs(x)), funcs))
+    _same_bits(*_compiled_and_host(xp.tanh(x[:, :1] - x[:1, :]) ** 2.5, funcs))  # broadcast operands
+    c, h = _compiled_and_host(xp.sum(xp.exp(x - xp.max(x, axis=1, keepdims=True)), axis=1), funcs)
+    np.testing.assert_allclose(c, h, rtol=1e-6)
 
 
 def test_first_sight_runs_on_the_host_then_compiled(tmp_path, monkeypatch):
@@ -186,6 +258,29 @@ def test_first_sight_runs_on_the_host_then_compiled(tmp_path, monkeypatch):
     assert stats.host_launches == 1 and stats.launches == 2
     _same_bits(first, second)
     np.testing.assert_array_equal(second, np.maximum(a * 3 - 1, 2))
+
+
+def test_first_sight_of_a_transcendental_kernel_runs_on_the_host(tmp_path, monkeypatch):
+    """With the device's math functions built, a first-seen kernel calling exp and log runs
+    at once on the host tier (no compile waited for) and compiled from the next call, with
+    the same bits."""
+    _host_functions()
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))  # nothing compiled yet
+    from zyx.realize import stats
+    be = zyx.get_device("cpu").backend
+    be._mem.clear()
+    zyx.realize.clear_cache()
+    a = R.standard_normal(1000).astype(np.float32)
+    stats.reset()
+    c0 = be.compiles
+    with zyx.realize.specialization("auto"):
+        first = (zyx.Tensor(a).exp() * 2 - zyx.Tensor(a).abs().log1p()).numpy()
+        assert stats.host_launches == 1 and stats.quick_builds == 0  # (its build: in the background)
+        zyx.realize.wait_compiles()
+        second = (zyx.Tensor(a).exp() * 2 - zyx.Tensor(a).abs().log1p()).numpy()
+    assert stats.host_launches == 1 and stats.launches == 2 and be.compiles == c0 + 1
+    _same_bits(first, second)
+    np.testing.assert_allclose(second, np.exp(a) * 2 - np.log1p(np.abs(a)), rtol=1e-5, atol=1e-6)
 
 
 def test_big_contraction_runs_on_blas_until_its_specialised_version_is_built(tmp_path, monkeypatch):

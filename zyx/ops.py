@@ -34,7 +34,7 @@ class OpDef:
     * ``float_args``: integer and boolean operands are first promoted to a floating dtype
       (NumPy's rule for math functions: int8 -> float16, int16 -> float32, ...).
     * ``transcendental``: a math-library function (counts as expensive for the scheduler's
-      recompute limit; never evaluated by the host tier).
+      recompute limit; the host tier evaluates it only through the device's own functions).
     * ``differentiable``: False where no gradient flows (bit-level ops, integer/boolean results);
       every other primitive has a rule in ``autograd.rules.RULES``.
     * ``tensor`` / ``array_api``: the Tensor method and ``zyx.array_api`` function that

@@ -61,7 +61,7 @@ class CompiledKernel:
     seen: dict = field(default_factory=dict)  # argument tuple -> times launched generic
     pending: Future | None = None  # the generic program, compiling in the background (host tier meanwhile)
     blas: bool = False  # a contraction the host tier computes with BLAS (cpu): see _wants_special
-    host: bool = False  # every op gives the compiled code's bits on the host tier (cpu)
+    host: int = 0  # host_eval.host_ok: its ops give the compiled code's bits on the host tier (cpu)
     race: dict = field(default_factory=dict)  # blas contraction: args -> [BLAS s, specialised s, runs]
     quick: bool = False  # the program is a quick build (backend.quick_source), not fully optimised
     upgrade: Future | None = None  # its full build, compiling in the background
@@ -284,7 +284,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         if program is None or program is _HOST:
             if c.pending is not None or program is _HOST:  # still compiling: the host tier computes it now
                 t0 = time.perf_counter()
-                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs).reshape(-1))
+                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions()).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
                 if c.blas:
@@ -482,7 +482,8 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     if _host_tier and _mode == "auto" and backend.host_tier:
         # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
         # background; kernels already compiled (in process or on disk) just load
-        later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)]
+        later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)
+                 and (c.host == host_eval.EXACT or backend.host_functions() is not None)]
         if later:
             todo = [c for c in todo if not any(c is x for x in later)]  # (by identity: dataclass == compares fields)
             _compile_later(backend, later, store if not todo else None)
@@ -515,6 +516,7 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
     specs = sched.plan(order, pos, targets, dev.backend.max_buffers)
     backend = dev.backend
     tier = backend.host_tier  # (used only while _host_tier is on)
+    funcs = backend.host_functions() if tier else None
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
@@ -536,9 +538,9 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
         source = backend.render(kernel)
         _show(dev, kernel, source, "")
         work_pos, has_reduce = _work_positions(root, spec, order, pos)
-        host = tier and host_eval.host_ok(root, inputs)
+        host = host_eval.host_ok(root, inputs, funcs) if tier else 0
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce,
-                                  blas=host and host_eval.contracts(root, inputs), host=host))
+                                  blas=host == host_eval.EXACT and host_eval.contracts(root, inputs), host=host))
     return out
 
 

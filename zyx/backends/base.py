@@ -208,6 +208,11 @@ class Backend(ABC):
         """``source`` marked to be built quickly (``quick_compile``)."""
         return source
 
+    def host_functions(self) -> dict | None:
+        """The device's own math functions for the host tier (``host_eval.host_ok``), where
+        it has one (the cpu device); None here."""
+        return None
+
     def plan_identity(self) -> str:
         """What decides the kernels zyx lowers and renders for this device besides a graph's
         structure (the realizer keys its stored kernel plans by it): the backend, its device,

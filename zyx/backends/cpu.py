@@ -25,7 +25,9 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_c import CRenderer
-from .base import Backend, BatchCompiler, CompileError, ProgramCache, in_background_now, max_programs, split_preamble
+from ..ops import OPS
+from .base import (Backend, BatchCompiler, CompileError, ProgramCache, in_background, in_background_now, max_programs,
+                   split_preamble)
 
 __all__ = ["CPUBackend", "CompileError", "HostPool", "device_count", "install_hint", "open_device"]
 
@@ -189,6 +191,9 @@ class CPUBackend(BatchCompiler, Backend):
         self.build_jobs = _compile_jobs()
         self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
+        self._host_fns: dict | bool | str | None = None  # see host_functions ("building": in a thread)
+        self._host_fns_lock = threading.Lock()
+        _backends.add(self)
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -342,20 +347,21 @@ class CPUBackend(BatchCompiler, Backend):
                 cache.write("cpu", self._program_key(src), ".batch", f"{batch_key} {name}".encode())
         return progs
 
-    def _library(self, key: str, make_source) -> ctypes.CDLL:
+    def _library(self, key: str, make_source, counted: bool = True) -> ctypes.CDLL:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
         built from ``make_source()``. It is unloaded when the last reference goes."""
         path = cache.read("cpu", key, ".so")
         lib = _load(path) if path is not None else None
         if lib is None:
-            lib = ctypes.CDLL(str(self._build(make_source(), key)))
+            lib = ctypes.CDLL(str(self._build(make_source(), key, counted)))
             weakref.finalize(lib, _dlclose, lib._handle)
             _pin_openmp()
         return lib
 
-    def _build(self, source: str, key: str) -> Path:
-        with self._compiles_lock:
-            self.compiles += 1
+    def _build(self, source: str, key: str, counted: bool = True) -> Path:
+        if counted:  # (not the host tier's library: tests count the kernels' builds)
+            with self._compiles_lock:
+                self.compiles += 1
         with tempfile.TemporaryDirectory(prefix="zyx-cc-") as d:
             src = Path(d) / "kernel.c"
             src.write_text(source)
@@ -369,6 +375,65 @@ class CPUBackend(BatchCompiler, Backend):
                 raise CompileError(f"{self.cc} failed to compile a generated kernel", shown, r.stderr, str(keep))
             data = so.read_bytes()
         return cache.write("cpu", key, ".so", data)
+
+    # ------------------------------------------------------------------ host functions
+    # The host tier (kernels/host_eval.py) runs a first-seen kernel with NumPy while it
+    # compiles, where NumPy gives the kernel's bits. NumPy's exp, log, tanh, ... are not the
+    # kernels' (libmvec through zyx_expf, glibc's scalar tanf, ...): a kernel calling one was
+    # always compiled first, so a first call waited for gcc. This library holds the kernels'
+    # own spelling of every transcendental op, one loop per op and float type, built once per
+    # compiler and flags (the disk cache holds it) with the kernels' preamble and flags: its
+    # results are the kernels' bits, and the host tier calls it.
+    def host_functions(self) -> dict | None:
+        """``{(op, "float32" | "float64"): f(a, [b,] out, n)}`` computing the transcendental
+        ops with this device's kernels' bits (contiguous arrays, by address); None while the
+        library builds (in the background, the first time on this machine), without the
+        disk cache (each process would build it) or where it failed to build. Once
+        available it stays so for the life of the process."""
+        fns = self._host_fns
+        if fns is None:
+            with self._host_fns_lock:
+                if self._host_fns is None:
+                    self._host_fns = self._load_host_functions()
+            fns = self._host_fns
+        return fns if isinstance(fns, dict) else None
+
+    def _load_host_functions(self):
+        """The library's functions when on disk (a millisecond); else False, having started
+        its build in the background (or for good, where it cannot be built here)."""
+        if not cache.enabled() or self.sanitize:
+            return False
+        source, names = self.renderer.host_functions_source()
+        key = self._program_key(source)
+        path = cache.read("cpu", key, ".so")
+        lib = _load(path) if path is not None else None
+        if lib is not None:
+            return self._bind_host_functions(lib, names)
+
+        def build() -> None:
+            try:
+                with in_background():
+                    lib = self._library(key, lambda: source, counted=False)
+                fns = self._bind_host_functions(lib, names)
+            except Exception as e:  # noqa: BLE001 - the host tier keeps to the exact ops
+                if debug.level & 2:
+                    debug.log(f"cpu: the host tier's math library did not build ({type(e).__name__}: {e})")
+                fns = False
+            self._host_fns = fns
+        # (not a daemon: a short first script still leaves the library for the next process)
+        threading.Thread(target=build, name="zyx-host-functions").start()
+        return "building"
+
+    @staticmethod
+    def _bind_host_functions(lib: ctypes.CDLL, names: dict) -> dict:
+        fns = {}
+        for key, name in names.items():
+            f = getattr(lib, name)
+            f.restype = None
+            f.argtypes = [ctypes.c_void_p] * (2 if key[0] in _BINARY_MATH else 1) + [ctypes.c_void_p, ctypes.c_int64]
+            fns[key] = f
+        fns["_lib"] = lib  # (keeps the library loaded)
+        return fns
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
         # a buffer's data address through ctypes' buffer protocol: ~0.25 us, where NumPy's
@@ -390,6 +455,22 @@ class CPUBackend(BatchCompiler, Backend):
             prog.fn(*ptrs, hit[1], *scalars)
         else:
             prog.fn(*ptrs, *scalars)
+
+
+_backends: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no build thread: a host-functions build the parent had running is
+    started anew by the child when it needs the functions."""
+    for b in list(_backends):
+        b._host_fns_lock = threading.Lock()
+        if b._host_fns == "building":
+            b._host_fns = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 _addressof, _char_at = ctypes.addressof, ctypes.c_char.from_buffer
@@ -430,16 +511,29 @@ def _pin_openmp() -> None:
     if _omp_looked:
         return
     _omp_looked = True
-    try:
+    # by soname, only if already loaded (RTLD_NOLOAD): ~30 us, where reading and scanning
+    # /proc/self/maps took ~5 ms with scikit-learn's libraries mapped (a warm fit's first kernel)
+    noload = getattr(os, "RTLD_NOLOAD", 4)
+    for name in _OMP_SONAMES:
+        try:
+            _omp_runtime.append(ctypes.CDLL(name, mode=noload))
+        except OSError:
+            continue
+        return
+    try:  # another runtime's name: look for it among the mapped files
         with open("/proc/self/maps") as f:
-            maps = f.read()
+            lines = [line for line in f if "omp" in line]
     except OSError:
         return
-    for path in sorted(set(re.findall(r"(/\S*/lib(?:gomp|omp|iomp5)[^/\s]*\.so[^/\s]*)$", maps, re.M))):
+    for path in sorted(set(re.findall(r"(/\S*/lib(?:gomp|omp|iomp5)[^/\s]*\.so[^/\s]*)$", "".join(lines), re.M))):
         try:
             _omp_runtime.append(ctypes.CDLL(path))
         except OSError:
             pass
+
+
+_BINARY_MATH = frozenset(n for n, od in OPS.items() if od.arity == 2)
+_OMP_SONAMES = ("libgomp.so.1", "libomp.so.5", "libomp.so", "libiomp5.so")
 
 
 def _dlclose(handle: int) -> None:

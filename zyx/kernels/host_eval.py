@@ -9,10 +9,12 @@ here: arithmetic, comparisons, selects, casts, sqrt, floor/ceil/rint/trunc, min/
 the C helpers' NaN and signed-zero rules, integer division, modulo, shifts and powers with
 the C helpers' rules, movement, gathers, counter-based random bits, and reductions (whose
 order of summation differs, as it already does between differently fused kernels: a
-reduction is computed once per realize and stored, never recomputed elsewhere). A kernel
-with a transcendental function (exp, log, sin, ...), whose last bit depends on the math
-library, is always compiled: a value the host tier computed could otherwise meet the same
-value recomputed by a compiled kernel (``x == max(x)`` must hold).
+reduction is computed once per realize and stored, never recomputed elsewhere). A
+transcendental function (exp, log, sin, ...), whose last bit depends on the math library, is
+not NumPy's: a value the host tier computed could otherwise meet the same value recomputed by
+a compiled kernel (``x == max(x)`` must hold). It calls the device's own functions instead
+(``funcs``: ``CPUBackend.host_functions``, the kernels' spelling of each op built with their
+flags), and without them such a kernel is compiled first.
 
 Values are computed as the kernels compute them: float16/bfloat16 in float32, rounded only
 when stored or cast; integers wrap; booleans are NumPy bools.
@@ -45,24 +47,45 @@ def _region(root: Node, leaves: set) -> list[Node]:
     return post_order(root, lambda x: () if x in leaves else x.srcs)
 
 
-def host_ok(root: Node, inputs: list[Node]) -> bool:
-    """Whether every op of the kernel computing ``root`` gives the compiled kernel's bits."""
+EXACT, WITH_FUNCTIONS = 1, 2  # what host_ok found (0: not on the host tier)
+
+
+def host_ok(root: Node, inputs: list[Node], funcs: dict | None = None) -> int:
+    """Whether every op of the kernel computing ``root`` gives the compiled kernel's bits
+    here: ``EXACT`` with NumPy alone, ``WITH_FUNCTIONS`` calling the device's own math
+    functions ``funcs`` (the backend's ``host_functions``) for its transcendental ops, 0
+    where neither does."""
     leaves = set(inputs)
+    found = EXACT
     for n in _region(root, leaves):
         op = n.op
         if n in leaves or op in _SOURCES or op in _MOVES or op == "GATHER":
             continue
         if op == "REDUCE":
             if n.dtype.kind == "c" and n.arg[0] == "PROD":
-                return False
+                return 0
             continue
-        if op not in _EXACT:
-            return False
         src = n.srcs[0].dtype
+        if op not in _EXACT or (op == "POW" and src.kind not in "iu"):
+            if funcs is None or (op, _cdt(n.dtype).name) not in funcs or _folds(n, leaves):
+                return 0
+            found = WITH_FUNCTIONS
+            continue
         if (src.kind == "c" or n.dtype.kind == "c") and op not in _COMPLEX_EXACT:
+            return 0
+    return found
+
+
+def _folds(n: Node, leaves: set) -> bool:
+    """Whether every value below ``n`` is a constant: the C compiler may then compute ``n``
+    while it builds (glibc's builtins, correctly rounded) where the library computes it at
+    run time."""
+    stack = list(n.srcs)
+    while stack:
+        x = stack.pop()
+        if x in leaves or x.op in ("BUFFER", "IOTA", "RAND"):
             return False
-        if op == "POW" and src.kind not in "iu":
-            return False
+        stack.extend(x.srcs)
     return True
 
 
@@ -75,7 +98,7 @@ def contracts(root: Node, inputs: list[Node]) -> bool:
 
 def blas_ok(root: Node, inputs: list[Node]) -> bool:
     """A float contraction of exact ops: the host tier runs it on BLAS."""
-    return contracts(root, inputs) and host_ok(root, inputs)
+    return contracts(root, inputs) and host_ok(root, inputs) == EXACT
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -84,9 +107,10 @@ def _cdt(d: dt.DType) -> np.dtype:
     return np.dtype(np.float32) if d in (dt.float16, dt.bfloat16) else np.dtype(d.np)
 
 
-def evaluate(root: Node, inputs: list[Node]) -> np.ndarray:
+def evaluate(root: Node, inputs: list[Node], funcs: dict | None = None) -> np.ndarray:
     """``root``'s value (in its storage dtype, C order) computed with NumPy from the
-    realized ``inputs`` (buffers on the cpu device)."""
+    realized ``inputs`` (buffers on the cpu device); transcendental ops call ``funcs`` (see
+    ``host_ok``)."""
     leaves = set(inputs)
 
     def deps(n: Node) -> tuple:
@@ -98,7 +122,7 @@ def evaluate(root: Node, inputs: list[Node]) -> np.ndarray:
     vals: dict = {}
     with np.errstate(all="ignore"):
         for x in post_order(root, deps):
-            vals[x] = _leaf(x) if x in leaves else _eval(x, vals, leaves)
+            vals[x] = _leaf(x) if x in leaves else _eval(x, vals, leaves, funcs)
         out = vals[root]
         if root.dtype in (dt.float16, dt.bfloat16):
             out = out.astype(root.dtype.np)
@@ -119,7 +143,7 @@ def _leaf(n: Node) -> np.ndarray:
     return a.astype(np.float32) if n.dtype in (dt.float16, dt.bfloat16) else a
 
 
-def _eval(n: Node, vals: dict, leaves: set) -> np.ndarray:
+def _eval(n: Node, vals: dict, leaves: set, funcs: dict | None) -> np.ndarray:
     if n.op == "BUFFER":
         return _leaf(n)
     op = n.op
@@ -146,7 +170,7 @@ def _eval(n: Node, vals: dict, leaves: set) -> np.ndarray:
         src, idx = srcs
         hi = n.srcs[0].shape[n.arg] - 1
         return np.take_along_axis(src, np.clip(idx.astype(np.int64), 0, hi), axis=n.arg)
-    return _elementwise(n, srcs)
+    return _elementwise(n, srcs, funcs)
 
 
 def _move(n: Node, x: np.ndarray) -> np.ndarray:
@@ -266,7 +290,7 @@ def _cast(n: Node, x: np.ndarray) -> np.ndarray:
     return x.astype(dst.np)
 
 
-def _elementwise(n: Node, a: list) -> np.ndarray:
+def _elementwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
     op = n.op
     if op == "WHERE":
         return np.where(a[0], a[1], a[2])
@@ -314,12 +338,25 @@ def _elementwise(n: Node, a: list) -> np.ndarray:
         return _complex(x, a[1])
     if k in "iu":
         return _int_op(op, n, a)
+    fn = funcs.get((op, x.dtype.name)) if funcs is not None and (op not in _EXACT or op == "POW") else None
+    if fn is not None:
+        return _call(fn, a)
     f = {"SQRT": np.sqrt, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.rint, "TRUNC": np.trunc,
          "ABS": np.abs, "IDIV": np.floor_divide, "MOD": np.remainder, "COPYSIGN": np.copysign,
          "NEXTAFTER": np.nextafter}.get(op)
     if f is None:
         raise NotImplementedError(f"host tier: {op} on {x.dtype}")
     return f(*a)
+
+
+def _call(fn, a: list) -> np.ndarray:
+    """One of the device's math functions (see ``host_ok``) over NumPy operands."""
+    shape = np.broadcast_shapes(*(x.shape for x in a))
+    t = a[0].dtype
+    args = [np.ascontiguousarray(np.broadcast_to(x, shape), dtype=t) for x in a]
+    out = np.empty(shape, t)
+    fn(*(x.ctypes.data for x in args), out.ctypes.data, out.size)
+    return out
 
 
 def _complex(re: np.ndarray, im: np.ndarray) -> np.ndarray:

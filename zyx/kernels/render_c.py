@@ -607,6 +607,28 @@ class CRenderer(CStyleRenderer):
         name = super().fn(base, d)
         return f"zyx_{name}" if name in MVEC_NAMES else name  # one implementation, see _MVEC
 
+    def host_functions_source(self) -> tuple[str, dict]:
+        """C source of one loop ``out[i] = op(a[i](, b[i]))`` per transcendental op on float32
+        and float64, each spelled as the kernels spell it (``alu``) after the kernels'
+        preamble, and ``{(op, dtype name): function name}``. Built with the kernels' flags it
+        computes their bits: the host tier calls it (see ``CPUBackend.host_functions``)."""
+        parts, names = [C_PREAMBLE], {}
+        for name, od in ops.OPS.items():
+            if not od.transcendental or "f" not in od.kinds or od.category not in ("unary", "binary"):
+                continue
+            for d in (dt.float32, dt.float64):
+                t = self.ctype(d)
+                operands = ["a[i]", "b[i]"][:od.arity]
+                params = [f"const {t}* restrict {x[0]}" for x in operands] + [f"{t}* restrict out", "int64_t n"]
+                fname = names[(name, d.name)] = f"zyx_host_{name.lower()}_{d.name}"
+                loop = f"for (int64_t i = 0; i < n; i++) out[i] = {self.alu(name, d, operands, [d] * od.arity)};"
+                # (two loops: `parallel for simd ... if(...)` left 12k floats' exp 10x slower)
+                parts += [f"void {fname}({', '.join(params)}) {{",
+                          f"  if (n < {self.min_parallel_work // 8}) {{ {loop} return; }}",
+                          "  #pragma omp parallel for schedule(static)",
+                          f"  {loop}", "}"]
+        return "\n".join(parts) + "\n", names
+
     def render(self, k: Kernel) -> str:
         params = []
         for p in k.params:

@@ -537,3 +537,26 @@ def test_plan_identity_does_not_follow_the_last_kernel_rendered(device):
     (x * 2 + 1).sum().numpy()
     zyx.realize.wait_compiles()
     assert be.plan_identity() == before
+
+
+def test_a_stored_plans_kernel_unpickles_only_when_used():
+    """A stored plan's kernels load as their pickles: name and signature (all a warm launch
+    needs) answer without unpickling; any other attribute turns the stub into the Kernel."""
+    import pickle
+
+    from zyx.kernels import schedule as sched
+    from zyx.kernels.ir import Kernel
+    from zyx.kernels.lower import lower_kernel
+    zr = importlib.import_module("zyx.realize")
+    x = zyx.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    t = (x * 2 + 1)[1:].sum(1)
+    order, _, pos = sched.walk([t._node])
+    spec = sched.plan(order, pos, [t._node])[-1]
+    k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos, False)
+    assert k.generic and k.args  # (a generic kernel: its defaults would mislead a subclass)
+    stub = zr._StoredKernel(pickle.dumps(k), k.name, k.signature())
+    assert stub.name == k.name and stub.signature() == k.signature() and "_blob" in vars(stub)
+    assert stub.generic is True and isinstance(stub, Kernel) and "_blob" not in vars(stub)
+    assert stub == k and zr._extractor_text(stub) == zr._extractor_text(k)
+    with pytest.raises(AttributeError):
+        stub.no_such_field

@@ -516,7 +516,7 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
     specs = sched.plan(order, pos, targets, dev.backend.max_buffers)
     backend = dev.backend
     tier = backend.host_tier  # (used only while _host_tier is on)
-    funcs = backend.host_functions() if tier else None
+    funcs = backend.host_functions  # (asked for only where a kernel calls a math function)
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
@@ -566,23 +566,52 @@ def _load_plan(key: str | None) -> list[CompiledKernel] | None:
     try:
         rows = pickle.loads(path.read_bytes())
         out = []
-        for spec, kernel, stored, alias, work_pos, has_reduce, blas, host in rows:
+        for spec, kernel, extract, stored, alias, work_pos, has_reduce, blas, host in rows:
             source = _source_of(stored)
             if source is None:
                 return None
             spec = sched.KernelSpec(*spec)
-            out.append(CompiledKernel(spec, kernel, _ALIAS if alias else None, source,
-                                      _extractor(kernel) if kernel is not None else None,
+            if kernel is not None:
+                kernel = _StoredKernel(*kernel)
+            out.append(CompiledKernel(spec, kernel, _ALIAS if alias else None, source, _extractor_of(extract),
                                       work_pos, has_reduce, blas=blas, host=host))
         return out
     except Exception:  # an entry of another shape (it is verified, so not corrupt): plan anew
         return None
 
 
+class _StoredKernel:
+    """A stored plan's kernel: its pickle, unpickled (becoming the Kernel itself) at the first
+    use of anything but its name and ``signature``, which are all a warm process needs to
+    load and launch its program. (Unpickling every kernel of a plan was ~65 us a kernel:
+    ~2 ms of a warm PCA fit's ~11.) Not a Kernel subclass: the dataclass's field defaults
+    (``generic = False``, ...) are class attributes, which would answer before it unpickles."""
+
+    def __init__(self, blob: bytes, name: str, signature: tuple) -> None:  # (not the dataclass's)
+        self.__dict__.update(_blob=blob, name=name, _signature=signature)
+
+    def signature(self) -> tuple:
+        return self._signature
+
+    def __getattr__(self, attr: str):
+        d = self.__dict__
+        blob = d.get("_blob")
+        if attr.startswith("__") or blob is None:  # (another thread unpickled it meanwhile: look again)
+            return object.__getattribute__(self, attr)
+        d.update(pickle.loads(blob).__dict__)  # (never missing a field for another thread)
+        self.__class__ = Kernel
+        d.pop("_blob", None)
+        d.pop("_signature", None)
+        return getattr(self, attr)
+
+
 def _store_plan(key: str, out: list[CompiledKernel]) -> None:
-    rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)), c.kernel, _stored_source(c.source),
-             c.program is _ALIAS, c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
     try:
+        rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)),
+                 None if c.kernel is None else (pickle.dumps(c.kernel, protocol=pickle.HIGHEST_PROTOCOL),
+                                                c.kernel.name, c.kernel.signature()),
+                 None if c.kernel is None else _extractor_text(c.kernel), _stored_source(c.source),
+                 c.program is _ALIAS, c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
         data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # a kernel holding something unpicklable: just not stored
         return
@@ -760,6 +789,11 @@ _ARG_READS = {"dim": "{o}.shape[{d}]", "start": "{o}.arg[{d}][0]", "before": "{o
 def _extractor(kernel: Kernel):
     """A function of the walk order returning the kernel's argument list (generated once per
     kernel, so a launch reads its arguments with one Python call)."""
+    return _extractor_of(_extractor_text(kernel))
+
+
+def _extractor_text(kernel: Kernel) -> str | None:
+    """The source of ``_extractor``'s function (None: the kernel takes no arguments)."""
     if not kernel.args:
         return None
     parts = []
@@ -769,8 +803,22 @@ def _extractor(kernel: Kernel):
             raise ValueError(a.kind)
         enc = _encoder(a.dtype) if "{enc}" in form else ""
         parts.append(form.format(o=f"o[{a.pos}]", d=a.d, enc=enc))
-    env = {"_bool": _bool, "_i64": _i64, "_f32": _f32, "_f64": _f64, "_c64": _c64, "_c128": _c128}
-    return eval(f"lambda o: ({', '.join(parts)},)", env)  # noqa: S307 - our own generated expression
+    return f"lambda o: ({', '.join(parts)},)"
+
+
+_EXTRACT_ENV = {"_bool": _bool, "_i64": _i64, "_f32": _f32, "_f64": _f64, "_c64": _c64, "_c128": _c128}
+_extractors: dict[str, object] = {}  # source -> its function (kernels of one shape share them)
+
+
+def _extractor_of(text: str | None):
+    if text is None:
+        return None
+    fn = _extractors.get(text)
+    if fn is None:
+        if len(_extractors) > 4096:
+            _extractors.clear()
+        fn = _extractors[text] = eval(text, dict(_EXTRACT_ENV))  # noqa: S307 - our own generated expression
+    return fn
 
 
 def _strip_preamble(src: str) -> str:

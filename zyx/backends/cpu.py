@@ -84,9 +84,9 @@ class CPUProgram:
         self.lib = lib
         self.fn = getattr(lib, name)
         self.fn.restype = None
-        self.generic = kernel.generic  # takes the int64 argument array after the buffers
-        self.fn.argtypes = ([ctypes.c_void_p] * len(kernel.params) + [ctypes.c_void_p] * kernel.generic
-                            + [ctypes.c_uint32] * len(kernel.scalars))
+        nbuf, generic, nscalar = kernel.signature()
+        self.generic = generic  # takes the int64 argument array after the buffers
+        self.fn.argtypes = [ctypes.c_void_p] * (nbuf + generic) + [ctypes.c_uint32] * nscalar
         self.name = name
         self.arg_arrays: dict = {}  # argument tuple -> (its int64 array, the array's address)
 

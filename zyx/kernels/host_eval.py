@@ -50,11 +50,11 @@ def _region(root: Node, leaves: set) -> list[Node]:
 EXACT, WITH_FUNCTIONS = 1, 2  # what host_ok found (0: not on the host tier)
 
 
-def host_ok(root: Node, inputs: list[Node], funcs: dict | None = None) -> int:
+def host_ok(root: Node, inputs: list[Node], funcs=None) -> int:
     """Whether every op of the kernel computing ``root`` gives the compiled kernel's bits
     here: ``EXACT`` with NumPy alone, ``WITH_FUNCTIONS`` calling the device's own math
-    functions ``funcs`` (the backend's ``host_functions``) for its transcendental ops, 0
-    where neither does."""
+    functions ``funcs`` (the backend's ``host_functions``, or a function giving them, called
+    at the first transcendental op met) for its transcendental ops, 0 where neither does."""
     leaves = set(inputs)
     found = EXACT
     for n in _region(root, leaves):
@@ -67,6 +67,8 @@ def host_ok(root: Node, inputs: list[Node], funcs: dict | None = None) -> int:
             continue
         src = n.srcs[0].dtype
         if op not in _EXACT or (op == "POW" and src.kind not in "iu"):
+            if callable(funcs):
+                funcs = funcs()
             if funcs is None or (op, _cdt(n.dtype).name) not in funcs or _folds(n, leaves):
                 return 0
             found = WITH_FUNCTIONS

@@ -104,6 +104,11 @@ class Kernel:
         """Slots of the int64 argument array (a complex value takes two)."""
         return sum(2 if a.dtype is not None and a.dtype.kind == "c" else 1 for a in self.args)
 
+    def signature(self) -> tuple[int, bool, int]:
+        """(buffers, takes the int64 argument array, uint32 scalars): the C function's
+        parameters (a stored plan's kernel answers without being unpickled)."""
+        return len(self.params), self.generic, len(self.scalars)
+
     def index_args(self) -> list[KArg]:
         return [a for a in self.args if a.dtype is None]
 

@@ -31,7 +31,7 @@ from . import _progress, cache, debug
 from . import dtypes as dt
 from .backends.base import PREAMBLE_END, in_background, split_preamble
 from .device import Buffer, Device
-from .graph import Node
+from .graph import Node, post_order
 from .kernels import host_eval
 from .kernels import schedule as sched
 from .kernels.ir import Kernel
@@ -67,6 +67,7 @@ class CompiledKernel:
     upgrade: Future | None = None  # its full build, compiling in the background
     hits: int = 0  # schedule cache hits met while a quick build (see _upgrade)
     skey: str | None = None  # its stored plan's key and its place there: names its specialised versions on disk
+    frozen: tuple | None = None  # a host-tier kernel not lowered yet: its region, copied (see _freeze)
 
 
 class Stats:
@@ -247,11 +248,13 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     # nodes into buffers, which drops the values the arguments are read from
     steps, now, later = [], [], []
     for c in compiled:
-        args = c.extract(order) if c.extract is not None else ()
         program = c.program
         if c.pending is not None and c.pending.done():
             c.program = program = c.pending.result()  # a compile error surfaces here
             c.pending = None
+        # (after the pending check: a kernel lowered in the background has its extractor
+        # before its program's future settles)
+        args = c.extract(order) if c.extract is not None else ()
         if c.kernel is not None and program is not None and _mode != "never":
             special, want = _special_program(dev, c, order, args)
             if special is not None:
@@ -287,13 +290,14 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                 backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions()).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
-                if c.blas:
+                if c.blas and c.kernel is not None:  # (not lowered yet: no arguments to key by)
                     if len(c.race) > 64:
                         c.race.clear()
                     r = c.race.setdefault(args, [math.inf, math.inf, 0])
                     r[0] = min(r[0], time.perf_counter() - t0)
                 if debug.level & 32:
-                    debug.log(f"host tier {c.kernel.name} out={out.shape} {out.dtype.name} "
+                    debug.log(f"host tier {c.kernel.name if c.kernel is not None else '(lowering)'} "
+                              f"out={out.shape} {out.dtype.name} "
                               f"({'BLAS' if program is _HOST else 'compiling'})")
             out.become_buffer(buf)  # (else an empty tensor: nothing to compute)
             continue
@@ -399,7 +403,8 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
                 kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
                                       [order[i] for i in spec.rand])
                 kernel.name = c.kernel.name + "_s"
-                source = dev.backend.render(kernel)
+                with _render_lock:
+                    source = dev.backend.render(kernel)
                 _show(dev, kernel, source, "specialised ")
                 item = (kernel, source)
                 fresh.append((key, item))
@@ -478,16 +483,19 @@ def _compile(dev: Device, order: list[Node], pos: dict, targets: list[Node], wid
     if pkey is not None:
         for i, c in enumerate(out):
             c.skey = f"{pkey}:{i}"
+    deferred = [c for c in out if c.frozen is not None]  # (host-tier kernels of a new plan: lowered later)
     todo = [c for c in out if c.kernel is not None]
-    if _host_tier and _mode == "auto" and backend.host_tier:
+    if deferred or (_host_tier and _mode == "auto" and backend.host_tier):
         # kernels of exact ops run on NumPy (host_eval) while the compiler builds them in the
         # background; kernels already compiled (in process or on disk) just load
-        later = [c for c in todo if c.host and not backend.ready(c.kernel, c.source)
-                 and (c.host == host_eval.EXACT or backend.host_functions() is not None)]
+        later = deferred + [c for c in todo if c.host and not backend.ready(c.kernel, c.source)
+                            and (c.host == host_eval.EXACT or backend.host_functions() is not None)]
         if later:
             todo = [c for c in todo if not any(c is x for x in later)]  # (by identity: dataclass == compares fields)
-            _compile_later(backend, later, store if not todo else None)
-            store = None if not todo else store
+            if store is not None and todo:  # stored once both the background and these have built
+                store = _after_both(store)
+            _compile_later(backend, later, store)
+            store = store if todo else None
     t0 = time.perf_counter()
     quick = [c for c in todo if _mode == "auto" and backend.quick_compile and not backend.ready(c.kernel, c.source)]
     if quick:
@@ -517,6 +525,9 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
     backend = dev.backend
     tier = backend.host_tier  # (used only while _host_tier is on)
     funcs = backend.host_functions  # (asked for only where a kernel calls a math function)
+    # a kernel the host tier computes now is lowered and rendered by the background job that
+    # compiles it: off the first call's critical path (~1-2 ms of Python a kernel)
+    defer = tier and _host_tier and _mode == "auto" and not debug.level & (4 | 8 | 16)
     out = []
     for i, spec in enumerate(specs):
         root = order[spec.out]
@@ -530,18 +541,72 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
             continue
         inputs = [order[j] for j in spec.inputs]
         rands = [order[j] for j in spec.rand]
-        kernel = lower_kernel(root, inputs, "kernel", rands, pos, wide)
-        name = kernel.name = _kernel_name(root, kernel)
-        if debug.level & 4:
-            debug.log(f"schedule: kernel {i} {name}: {kernel.ops_summary or 'copy'} -> {root.shape} "
-                      f"{root.dtype.name}, reads {len(inputs)} buffer(s)")
-        source = backend.render(kernel)
-        _show(dev, kernel, source, "")
         work_pos, has_reduce = _work_positions(root, spec, order, pos)
         host = host_eval.host_ok(root, inputs, funcs) if tier else 0
+        blas = host == host_eval.EXACT and host_eval.contracts(root, inputs)
+        if host and defer:
+            out.append(CompiledKernel(spec, None, None, "", None, work_pos, has_reduce, blas=blas, host=host,
+                                      frozen=_freeze(root, inputs, rands, pos, wide)))
+            continue
+        kernel, source = _lower(backend, root, inputs, rands, pos, wide)
+        if debug.level & 4:
+            debug.log(f"schedule: kernel {i} {kernel.name}: {kernel.ops_summary or 'copy'} -> {root.shape} "
+                      f"{root.dtype.name}, reads {len(inputs)} buffer(s)")
+        _show(dev, kernel, source, "")
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce,
-                                  blas=host == host_eval.EXACT and host_eval.contracts(root, inputs), host=host))
+                                  blas=blas, host=host))
     return out
+
+
+_render_lock = threading.Lock()  # a renderer keeps per-kernel state while it renders
+
+
+def _lower(backend, root: Node, inputs: list, rands: list, pos: dict, wide: bool) -> tuple[Kernel, str]:
+    kernel = lower_kernel(root, inputs, "kernel", rands, pos, wide)
+    kernel.name = _kernel_name(root, kernel)
+    with _render_lock:
+        return kernel, backend.render(kernel)
+
+
+def _freeze(root: Node, inputs: list, rands: list, pos: dict, wide: bool) -> tuple:
+    """A copy of the kernel's region (``root`` down to its inputs) with the walk positions
+    of the originals, for lowering in the background: launching turns the originals into
+    buffers and drops their graph. The inputs are copied as leaves (lowering reads their
+    shapes and dtypes)."""
+    leaves = set(inputs)
+    copies: dict = {}
+    for n in post_order(root, lambda x: () if x in leaves else x.srcs):
+        srcs = () if n in leaves else tuple(copies[s] for s in n.srcs)
+        copies[n] = Node(n.op, srcs, n.arg, n.shape, n.dtype, n.device)
+    for r in rands:
+        if r not in copies:
+            copies[r] = Node(r.op, (), r.arg, r.shape, r.dtype, r.device)
+    fpos = {c: pos[n] for n, c in copies.items() if n in pos}
+    return copies[root], [copies[n] for n in inputs], [copies[r] for r in rands], fpos, wide
+
+
+def _lower_frozen(backend, c: CompiledKernel) -> None:
+    """Lower and render a deferred kernel (see ``_plan``) - in the background job that then
+    compiles it. Its kernel is set last: the launch path reads ``extract`` once the
+    program's future has settled, which is after this."""
+    root, inputs, rands, fpos, wide = c.frozen
+    kernel, source = _lower(backend, root, inputs, rands, fpos, wide)
+    c.source, c.extract = source, _extractor(kernel)
+    c.kernel, c.frozen = kernel, None
+
+
+def _after_both(fn):
+    """A function to call twice (from any threads); the second call runs ``fn``."""
+    left = [2]
+    lock = threading.Lock()
+
+    def part() -> None:
+        with lock:
+            left[0] -= 1
+            go = left[0] == 0
+        if go:
+            fn()
+    return part
 
 
 # ------------------------------------------------------------- stored plans
@@ -673,10 +738,11 @@ def _compile_items(backend, items: list) -> list:
     return [backend.compile(k, s) for k, s in items]
 
 
-def _background(backend, items: list, futures: list, on_success=None) -> None:
-    """Build ``items`` in one background batch; ``futures[j]`` gets item j's program (or
-    the build's error). The futures are settled inside the job, so ``wait_compiles`` - which
-    waits for the job - returns only once every one of them is."""
+def _background(backend, items, futures: list, on_success=None) -> None:
+    """Build ``items`` (a list, or a function giving it, called in the job) in one
+    background batch; ``futures[j]`` gets item j's program (or the build's error). The
+    futures are settled inside the job, so ``wait_compiles`` - which waits for the job -
+    returns only once every one of them is."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
@@ -684,7 +750,7 @@ def _background(backend, items: list, futures: list, on_success=None) -> None:
     def job():
         try:
             with in_background():  # (the compiler at low priority: see backends.base)
-                progs = _compile_items(backend, items)
+                progs = _compile_items(backend, items() if callable(items) else items)
         except BaseException as e:
             for f in futures:
                 f.set_exception(e)
@@ -705,7 +771,13 @@ def _compile_later(backend, kernels: list, on_success=None) -> None:
     for c in kernels:
         c.pending = Future()
         futures.append(c.pending)
-    _background(backend, [(c.kernel, c.source) for c in kernels], futures, on_success)
+
+    def items() -> list:
+        for c in kernels:
+            if c.frozen is not None:
+                _lower_frozen(backend, c)
+        return [(c.kernel, c.source) for c in kernels]
+    _background(backend, items, futures, on_success)
 
 
 def _show(dev: Device, kernel: Kernel, source: str, what: str) -> None:

@@ -36,6 +36,11 @@ _made: set[str] = set()  # directories made (or found) in this process
 _verified: dict[str, tuple[int, int, Path]] = {}
 
 
+def cache_dir_str() -> str:
+    """The cache directory's path (not created): what in-process memos of entries key by."""
+    return _dir_str()
+
+
 def cache_dir() -> Path:
     d = _dir_str()
     if d not in _made:

@@ -290,7 +290,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                 backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions()).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
-                if c.blas and c.kernel is not None:  # (not lowered yet: no arguments to key by)
+                if c.blas and args:  # (() while it was not lowered yet: nothing to key by)
                     if len(c.race) > 64:
                         c.race.clear()
                     r = c.race.setdefault(args, [math.inf, math.inf, 0])

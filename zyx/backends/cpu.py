@@ -185,6 +185,7 @@ class CPUBackend(BatchCompiler, Backend):
         self._mem = ProgramCache(max_programs())
         self._keys: dict[str, str] = {}  # source -> program key (flags and compiler are fixed)
         self._notes: dict = {}  # program key -> (its .batch note's entry, (batch key, function name))
+        self._found: dict = {}  # (cache dir, program key) -> where it is on disk (see _locate)
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
         # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)
@@ -279,7 +280,22 @@ class CPUBackend(BatchCompiler, Backend):
         return key
 
     def _on_disk(self, key: str) -> bool:
-        return cache.read("cpu", key, ".so") is not None or self._in_batch(key) is not None
+        return self._locate(key) is not None
+
+    def _locate(self, key: str) -> tuple[Path, str | None] | None:
+        """(shared object, function name - None: the kernel's own name) of the program whose
+        key is ``key`` on disk, remembered for this process: ``ready`` and ``compile`` ask
+        for the same kernels in turn (a warm fit read each kernel's entries ~5 times)."""
+        memo = (cache.cache_dir_str(), key)
+        hit = self._found.get(memo)
+        if hit is None:
+            path = cache.read("cpu", key, ".so")
+            hit = (path, None) if path is not None else self._in_batch(key)
+            if hit is not None:
+                if len(self._found) > 4096:
+                    self._found.clear()
+                self._found[memo] = hit
+        return hit
 
     def _in_batch(self, key: str) -> tuple[Path, str] | None:
         """(shared object, function name) of the kernel whose program key is ``key`` where
@@ -318,13 +334,16 @@ class CPUBackend(BatchCompiler, Backend):
             return prog
         if self.kernel_check is not None:
             self.kernel_check(kernel)
-        found = self._in_batch(key)
+        found = self._locate(key)
+        if found is not None and str(found[0]) not in _loaded and cache.read("cpu", found[0].stem, ".so") is None:
+            found = None  # (damaged or gone since it was found: its entry is checked again before it loads)
         lib = _load(found[0]) if found is not None else None
         if lib is not None:
             try:
-                return self._mem.put(key, CPUProgram(lib, found[1], kernel))
+                return self._mem.put(key, CPUProgram(lib, found[1] or kernel.name, kernel))
             except AttributeError:  # not the function named: build it alone
                 pass
+        self._found.pop((cache.cache_dir_str(), key), None)  # (if it was found: not loadable)
         # built outside any lock: a background compile must not hold up the next realize
         lib = self._library(key, lambda: source)
         return self._mem.put(key, CPUProgram(lib, kernel.name, kernel))

@@ -51,6 +51,7 @@ def _run(cpu, monkeypatch, limit, build):
     """Realize ``build()`` (a list of tensors) under ``limit`` (None: unlimited); returns
     the host values and the buffer counts of the kernels rendered."""
     zr.clear_cache()
+    zr.wait_compiles()  # (other tests' background builds render too: not counted here)
     cpu.seen.clear()
     if limit is None:
         monkeypatch.delattr(cpu.backend, "max_buffers", raising=False)

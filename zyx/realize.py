@@ -524,7 +524,9 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
     specs = sched.plan(order, pos, targets, dev.backend.max_buffers)
     backend = dev.backend
     tier = backend.host_tier  # (used only while _host_tier is on)
-    funcs = backend.host_functions  # (asked for only where a kernel calls a math function)
+    # (the device's math functions: asked for only where a kernel calls one; with the host
+    # tier off (ZYX_HOST_TIER=0, which the stored plans' key holds) never built)
+    funcs = backend.host_functions if _host_tier else None
     # a kernel the host tier computes now is lowered and rendered by the background job that
     # compiles it: off the first call's critical path (~1-2 ms of Python a kernel)
     defer = tier and _host_tier and _mode == "auto" and not debug.level & (4 | 8 | 16)

@@ -307,10 +307,8 @@ def _elementwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
     k = x.dtype.kind
     if k == "b":
         return _bool_op(op, a)
-    if op in ("ADD", "SUB", "MUL", "DIV", "CMPLT", "CMPLE", "CMPEQ", "CMPNE", "AND", "OR", "XOR"):
-        f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.true_divide, "CMPLT": np.less,
-             "CMPLE": np.less_equal, "CMPEQ": np.equal, "CMPNE": np.not_equal, "AND": np.bitwise_and,
-             "OR": np.bitwise_or, "XOR": np.bitwise_xor}[op]
+    f = _BINARY_UFUNCS.get(op)
+    if f is not None:
         if op == "DIV" and k in "iu":  # C integer division truncates; by zero: not generated
             return np.where(a[1] == 0, 0, np.fix(x / np.where(a[1] == 0, 1, a[1]))).astype(x.dtype)
         return f(x, a[1])
@@ -343,12 +341,18 @@ def _elementwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
     fn = funcs.get((op, x.dtype.name)) if funcs is not None and (op not in _EXACT or op == "POW") else None
     if fn is not None:
         return _call(fn, a)
-    f = {"SQRT": np.sqrt, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.rint, "TRUNC": np.trunc,
-         "ABS": np.abs, "IDIV": np.floor_divide, "MOD": np.remainder, "COPYSIGN": np.copysign,
-         "NEXTAFTER": np.nextafter}.get(op)
+    f = _FLOAT_UFUNCS.get(op)
     if f is None:
         raise NotImplementedError(f"host tier: {op} on {x.dtype}")
     return f(*a)
+
+
+_BINARY_UFUNCS = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.true_divide, "CMPLT": np.less,
+                  "CMPLE": np.less_equal, "CMPEQ": np.equal, "CMPNE": np.not_equal, "AND": np.bitwise_and,
+                  "OR": np.bitwise_or, "XOR": np.bitwise_xor}
+_FLOAT_UFUNCS = {"SQRT": np.sqrt, "FLOOR": np.floor, "CEIL": np.ceil, "ROUND": np.rint, "TRUNC": np.trunc,
+                 "ABS": np.abs, "IDIV": np.floor_divide, "MOD": np.remainder, "COPYSIGN": np.copysign,
+                 "NEXTAFTER": np.nextafter}
 
 
 def _call(fn, a: list) -> np.ndarray:

@@ -561,3 +561,48 @@ def test_a_stored_plans_kernel_unpickles_only_when_used():
     assert stub == k and zr._extractor_text(stub) == zr._extractor_text(k)
     with pytest.raises(AttributeError):
         stub.no_such_field
+
+
+def test_a_stored_extractor_loads_compiled_and_falls_back_to_its_text():
+    """A stored plan keeps each kernel's argument reader compiled (marshal, tagged with the
+    interpreter): the same function comes back; another interpreter's (or a damaged) code is
+    ignored for the text."""
+    from zyx.kernels import schedule as sched
+    from zyx.kernels.lower import lower_kernel
+    zr = importlib.import_module("zyx.realize")
+    x = zyx.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    t = (x * 2.5 + 1)[1:].sum(1)
+    order, _, pos = sched.walk([t._node])
+    spec = sched.plan(order, pos, [t._node])[-1]
+    k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos, False)
+    text, code = zr._stored_extract(k)
+    want = zr._extractor_of(text)(order)
+    assert want and code.startswith(zr._CODE_TAG)
+    import marshal
+    for blob in (code, b"other-python:" + code[len(zr._CODE_TAG):], zr._CODE_TAG + b"\x00garbage",
+                 zr._CODE_TAG + marshal.dumps(12345)):
+        zr._extractors.clear()
+        assert zr._extractor_of(text, blob)(order) == want
+
+
+def test_cpu_program_keys_are_the_digest_of_the_whole_source():
+    """The cpu device digests a source's common preamble once (``_program_key``): the keys
+    must be exactly ``cache.key_of`` of the whole source, compiler, flags and cpu - for plain,
+    quick (-O1) and tiled kernels and for a source with no preamble."""
+    from zyx import cache
+    from zyx.backends.cpu import QUICK_MARK
+    from zyx.kernels import schedule as sched
+    from zyx.kernels.lower import lower_kernel
+    be = zyx.get_device("cpu").backend
+    x = zyx.Tensor(np.ones((64, 64), np.float32))
+    sources = []
+    for t, generic in (((x * 2).exp().sum(1), True), (x @ x, False)):
+        order, _, pos = sched.walk([t._node])
+        spec = sched.plan(order, pos, [t._node])[-1]
+        k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos if generic else None)
+        sources.append(be.render(k))
+    assert "zyx_vf32" in sources[1]  # (the tiled one carries the vector helpers)
+    sources += [be.quick_source(s) for s in sources] + ["void f(void) {}\n"]
+    for src in sources:
+        flags = be.quick_flags if src.startswith(QUICK_MARK) else be.flags
+        assert be._program_key(src) == cache.key_of(src, be.cc_version, flags, be.cpu_id)

@@ -8,6 +8,7 @@ compiler is ``$CC`` if set, else the first of cc, gcc, clang on PATH. ``ZYX_CPU_
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ import numpy as np
 from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
-from ..kernels.render_c import CRenderer
+from ..kernels.render_c import C_PREAMBLE, CRenderer
 from ..ops import OPS
 from .base import (Backend, BatchCompiler, CompileError, ProgramCache, in_background, in_background_now, max_programs,
                    split_preamble)
@@ -183,7 +184,8 @@ class CPUBackend(BatchCompiler, Backend):
         # programs any more (the schedule cache and running code hold their own
         # references), so a long-lived process does not run out of memory mappings
         self._mem = ProgramCache(max_programs())
-        self._keys: dict[str, str] = {}  # source -> program key (flags and compiler are fixed)
+        # digests of the sources' common beginnings (see _program_key), the longer first
+        self._prefixes = [(p, hashlib.sha256(p.encode())) for p in (QUICK_MARK + C_PREAMBLE, C_PREAMBLE)]
         self._notes: dict = {}  # program key -> (its .batch note's entry, (batch key, function name))
         self._found: dict = {}  # (cache dir, program key) -> where it is on disk (see _locate)
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
@@ -269,15 +271,22 @@ class CPUBackend(BatchCompiler, Backend):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
     def _program_key(self, source: str) -> str:
-        # asked several times per kernel (ready, compile, batch notes): a digest of ~40 KB of
-        # source each time was ~1 ms a kernel in a warm process (a str caches its own hash)
-        key = self._keys.get(source)
-        if key is None:
-            if len(self._keys) > 4096:
-                self._keys.clear()
-            flags = self.quick_flags if source.startswith(QUICK_MARK) else self.flags
-            key = self._keys[source] = cache.key_of(source, self.cc_version, flags, self.cpu_id)
-        return key
+        """``cache.key_of(source, compiler, flags, cpu)``, the ~24 KB preamble's share of the
+        digest computed once: a warm process meets each kernel's source as a new string (a
+        plan's kernel is its preamble and body joined), and hashing it whole - for a dict
+        lookup, then the digest - was ~60 us a kernel (~7 ms of a warm GaussianMixture fit)."""
+        flags = self.quick_flags if source.startswith(QUICK_MARK) else self.flags
+        for pre, base in self._prefixes:
+            if source.startswith(pre):
+                h = base.copy()
+                h.update(source[len(pre):].encode())
+                break
+        else:
+            h = hashlib.sha256(source.encode())
+        for part in ("", self.cc_version, flags, self.cpu_id):  # ("": the source's separator)
+            h.update(str(part).encode())
+            h.update(b"\0")
+        return h.hexdigest()[:40]
 
     def _on_disk(self, key: str) -> bool:
         return self._locate(key) is not None

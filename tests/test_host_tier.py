@@ -359,3 +359,51 @@ def test_a_specialised_contraction_that_loses_to_blas_is_dropped(tmp_path, monke
     np.testing.assert_allclose(out, a @ a.T, rtol=1e-4, atol=1e-3)
     assert stats.special_launches == zr._RACE_RUNS and stats.host_launches == 2
     assert c.special[args] is zr._HOST
+
+
+_REDUCING = ("sum(", "mean(", "prod(", "matmul", "@", "std(", "var(", "cumulative", "vecdot", "tensordot", "linalg")
+
+
+def test_random_programs_give_the_same_bits_on_the_host_tier_and_compiled(tmp_path, monkeypatch):
+    """The differential fuzzer's programs (tests/fuzzgraph.py), every structure new: the
+    first run computes them on the host tier (transcendentals through the device's own
+    functions), the second with the compiled kernels - every value the same bits, but where
+    the program sums (another order may round differently)."""
+    import warnings
+
+    import fuzzgraph as fg
+    _host_functions()
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    be = zyx.get_device("cpu").backend
+    monkeypatch.setattr(be, "_mem", type(be._mem)(be._mem.limit))
+    zr = importlib.import_module("zyx.realize")
+    zr.clear_cache()
+
+    def run(prog) -> dict:
+        env = fg._zyx_env(prog, "cpu")
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for s in prog.stmts:
+                exec(s.text, env)  # noqa: S102 - the fuzzer's generated statements
+        return {n: env[n].numpy() for n in fg.live_values(prog) if isinstance(env.get(n), zyx.Tensor)}
+    hosted = checked = 0
+    with zr.specialization("auto"):
+        for seed in range(20):
+            prog = fg.generate(seed, "cpu", ["float32", "float64", "float16", "int32", "bool"])
+            h0 = zr.stats.host_launches
+            first = run(prog)
+            hosted += zr.stats.host_launches - h0
+            zr.wait_compiles()
+            second = run(prog)
+            sums = any(k in prog.text() for k in _REDUCING)
+            for name, a in first.items():
+                b = second[name]
+                assert a.dtype == b.dtype and a.shape == b.shape
+                a, b = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+                if a.size == 0:
+                    continue
+                same = a.view(np.uint8).reshape(a.size, -1) == b.view(np.uint8).reshape(b.size, -1)
+                same = same.all(-1) | ((a != a) & (b != b) if a.dtype.kind in "fc" else False)
+                assert sums or same.all(), f"seed {seed}, {name}:\n{prog.text()}"
+                checked += 1
+    assert hosted > 50 and checked > 50, (hosted, checked)

@@ -540,20 +540,25 @@ def test_plan_identity_does_not_follow_the_last_kernel_rendered(device):
     assert be.plan_identity() == before
 
 
+def _last_kernel_lowered(t: zyx.Tensor, generic: bool = True):
+    """(the last kernel of t's schedule, lowered - generic or specialised -, the walk order)."""
+    from zyx.kernels import schedule as sched
+    from zyx.kernels.lower import lower_kernel
+    order, _, pos = sched.walk([t._node])
+    spec = sched.plan(order, pos, [t._node])[-1]
+    return lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [],
+                        pos if generic else None, False), order
+
+
 def test_a_stored_plans_kernel_unpickles_only_when_used():
     """A stored plan's kernels load as their pickles: name and signature (all a warm launch
     needs) answer without unpickling; any other attribute turns the stub into the Kernel."""
     import pickle
 
-    from zyx.kernels import schedule as sched
     from zyx.kernels.ir import Kernel
-    from zyx.kernels.lower import lower_kernel
     zr = importlib.import_module("zyx.realize")
     x = zyx.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
-    t = (x * 2 + 1)[1:].sum(1)
-    order, _, pos = sched.walk([t._node])
-    spec = sched.plan(order, pos, [t._node])[-1]
-    k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos, False)
+    k, _ = _last_kernel_lowered((x * 2 + 1)[1:].sum(1))
     assert k.generic and k.args  # (a generic kernel: its defaults would mislead a subclass)
     stub = zr._StoredKernel(pickle.dumps(k), k.name, k.signature())
     assert stub.name == k.name and stub.signature() == k.signature() and "_blob" in vars(stub)
@@ -567,14 +572,9 @@ def test_a_stored_extractor_loads_compiled_and_falls_back_to_its_text():
     """A stored plan keeps each kernel's argument reader compiled (marshal, tagged with the
     interpreter): the same function comes back; another interpreter's (or a damaged) code is
     ignored for the text."""
-    from zyx.kernels import schedule as sched
-    from zyx.kernels.lower import lower_kernel
     zr = importlib.import_module("zyx.realize")
     x = zyx.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
-    t = (x * 2.5 + 1)[1:].sum(1)
-    order, _, pos = sched.walk([t._node])
-    spec = sched.plan(order, pos, [t._node])[-1]
-    k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos, False)
+    k, order = _last_kernel_lowered((x * 2.5 + 1)[1:].sum(1))
     text, code = zr._stored_extract(k)
     want = zr._extractor_of(text)(order)
     assert want and code.startswith(zr._CODE_TAG)
@@ -591,16 +591,10 @@ def test_cpu_program_keys_are_the_digest_of_the_whole_source():
     quick (-O1) and tiled kernels and for a source with no preamble."""
     from zyx import cache
     from zyx.backends.cpu import QUICK_MARK
-    from zyx.kernels import schedule as sched
-    from zyx.kernels.lower import lower_kernel
     be = zyx.get_device("cpu").backend
     x = zyx.Tensor(np.ones((64, 64), np.float32))
-    sources = []
-    for t, generic in (((x * 2).exp().sum(1), True), (x @ x, False)):
-        order, _, pos = sched.walk([t._node])
-        spec = sched.plan(order, pos, [t._node])[-1]
-        k = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel", [], pos if generic else None)
-        sources.append(be.render(k))
+    sources = [be.render(_last_kernel_lowered((x * 2).exp().sum(1))[0]),
+               be.render(_last_kernel_lowered(x @ x, generic=False)[0])]
     assert "zyx_vf32" in sources[1]  # (the tiled one carries the vector helpers)
     sources += [be.quick_source(s) for s in sources] + ["void f(void) {}\n"]
     for src in sources:

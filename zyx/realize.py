@@ -406,8 +406,7 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
                 kernel = lower_kernel(order[spec.out], [order[i] for i in spec.inputs], "kernel",
                                       [order[i] for i in spec.rand])
                 kernel.name = c.kernel.name + "_s"
-                with _render_lock:
-                    source = dev.backend.render(kernel)
+                source = _render(dev.backend, kernel)
                 _show(dev, kernel, source, "specialised ")
                 item = (kernel, source)
                 fresh.append((key, item))
@@ -566,11 +565,16 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
 _render_lock = threading.Lock()  # a renderer keeps per-kernel state while it renders
 
 
+def _render(backend, kernel: Kernel) -> str:
+    """``backend.render``, one kernel at a time (the background job renders too)."""
+    with _render_lock:
+        return backend.render(kernel)
+
+
 def _lower(backend, root: Node, inputs: list, rands: list, pos: dict, wide: bool) -> tuple[Kernel, str]:
     kernel = lower_kernel(root, inputs, "kernel", rands, pos, wide)
     kernel.name = _kernel_name(root, kernel)
-    with _render_lock:
-        return kernel, backend.render(kernel)
+    return kernel, _render(backend, kernel)
 
 
 def _freeze(root: Node, inputs: list, rands: list, pos: dict, wide: bool) -> tuple:
@@ -888,8 +892,8 @@ _extractors: dict[str, object] = {}  # source -> its function (kernels of one sh
 
 
 def _extractor_of(text: str | None, code: bytes | None = None):
-    """The function ``text`` defines; ``code``: its compiled form as ``_stored_extractor``
-    stored it (compiling the text was ~75-95 us a kernel: ~9 ms of a warm GaussianMixture fit)."""
+    """The function ``text`` defines; ``code``: its code as ``_stored_extract`` stored it
+    (compiling the text was ~75-95 us a kernel: ~9 ms of a warm GaussianMixture fit)."""
     if text is None:
         return None
     fn = _extractors.get(text)
@@ -902,11 +906,11 @@ def _extractor_of(text: str | None, code: bytes | None = None):
                 compiled = marshal.loads(code[len(_CODE_TAG):])
             except (EOFError, ValueError, TypeError):
                 compiled = None
-            if not isinstance(compiled, types.CodeType):
-                compiled = None
-        if compiled is None:
-            compiled = compile(text, "<zyx arguments>", "eval")
-        fn = _extractors[text] = eval(compiled, dict(_EXTRACT_ENV))  # noqa: S307 - our own generated expression
+        if isinstance(compiled, types.CodeType):
+            fn = types.FunctionType(compiled, dict(_EXTRACT_ENV))
+        else:
+            fn = eval(text, dict(_EXTRACT_ENV))  # noqa: S307 - our own generated expression
+        _extractors[text] = fn
     return fn
 
 
@@ -915,11 +919,12 @@ _CODE_TAG = f"{sys.implementation.cache_tag}:{sys.version}:".encode()
 
 
 def _stored_extract(kernel: Kernel | None) -> tuple:
-    """(source, tagged compiled code) of a kernel's argument extractor, for a stored plan."""
+    """(source, tagged code) of a kernel's argument extractor, for a stored plan: the code of
+    the function ``_extractor_of`` made (and keeps) for it, not compiled again."""
     text = None if kernel is None else _extractor_text(kernel)
     if text is None:
         return None, None
-    return text, _CODE_TAG + marshal.dumps(compile(text, "<zyx arguments>", "eval"))
+    return text, _CODE_TAG + marshal.dumps(_extractor_of(text).__code__)
 
 
 def _strip_preamble(src: str) -> str:

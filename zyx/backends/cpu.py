@@ -26,7 +26,6 @@ from .. import cache, debug
 from .. import dtypes as dt
 from ..kernels.ir import Kernel
 from ..kernels.render_c import C_PREAMBLE, CRenderer
-from ..ops import OPS
 from .base import (Backend, BatchCompiler, CompileError, ProgramCache, in_background, in_background_now, max_programs,
                    split_preamble)
 
@@ -378,8 +377,7 @@ class CPUBackend(BatchCompiler, Backend):
     def _library(self, key: str, make_source, counted: bool = True) -> ctypes.CDLL:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
         built from ``make_source()``. It is unloaded when the last reference goes."""
-        path = cache.read("cpu", key, ".so")
-        lib = _load(path) if path is not None else None
+        lib = _cached_library(key)
         if lib is None:
             lib = ctypes.CDLL(str(self._build(make_source(), key, counted)))
             weakref.finalize(lib, _dlclose, lib._handle)
@@ -433,8 +431,7 @@ class CPUBackend(BatchCompiler, Backend):
             return False
         source, names = self.renderer.host_functions_source()
         key = self._program_key(source)
-        path = cache.read("cpu", key, ".so")
-        lib = _load(path) if path is not None else None
+        lib = _cached_library(key)
         if lib is not None:
             return self._bind_host_functions(lib, names)
 
@@ -455,10 +452,10 @@ class CPUBackend(BatchCompiler, Backend):
     @staticmethod
     def _bind_host_functions(lib: ctypes.CDLL, names: dict) -> dict:
         fns = {}
-        for key, name in names.items():
+        for key, (name, operands) in names.items():
             f = getattr(lib, name)
             f.restype = None
-            f.argtypes = [ctypes.c_void_p] * (2 if key[0] in _BINARY_MATH else 1) + [ctypes.c_void_p, ctypes.c_int64]
+            f.argtypes = [ctypes.c_void_p] * (operands + 1) + [ctypes.c_int64]
             fns[key] = f
         fns["_lib"] = lib  # (keeps the library loaded)
         return fns
@@ -525,8 +522,14 @@ def _load(path: Path) -> ctypes.CDLL | None:
     return lib
 
 
+def _cached_library(key: str) -> ctypes.CDLL | None:
+    """The verified disk-cache entry ``<key>.so``, loaded; None when missing or not loadable."""
+    path = cache.read("cpu", key, ".so")
+    return _load(path) if path is not None else None
+
+
 _omp_runtime: list = []  # the OpenMP runtime the kernels linked, held open for good
-_omp_looked = False  # /proc/self/maps is read once: after the first kernel library loads
+_omp_looked = False  # looked for once: after the first kernel library loads
 
 
 def _pin_openmp() -> None:
@@ -560,7 +563,6 @@ def _pin_openmp() -> None:
             pass
 
 
-_BINARY_MATH = frozenset(n for n, od in OPS.items() if od.arity == 2)
 _OMP_SONAMES = ("libgomp.so.1", "libomp.so.5", "libomp.so", "libiomp5.so")
 
 

@@ -610,7 +610,7 @@ class CRenderer(CStyleRenderer):
     def host_functions_source(self) -> tuple[str, dict]:
         """C source of one loop ``out[i] = op(a[i](, b[i]))`` per transcendental op on float32
         and float64, each spelled as the kernels spell it (``alu``) after the kernels'
-        preamble, and ``{(op, dtype name): function name}``. Built with the kernels' flags it
+        preamble, and ``{(op, dtype name): (function name, operands)}``. Built with the kernels' flags it
         computes their bits: the host tier calls it (see ``CPUBackend.host_functions``)."""
         parts, names = [C_PREAMBLE], {}
         for name, od in ops.OPS.items():
@@ -620,7 +620,8 @@ class CRenderer(CStyleRenderer):
                 t = self.ctype(d)
                 operands = ["a[i]", "b[i]"][:od.arity]
                 params = [f"const {t}* restrict {x[0]}" for x in operands] + [f"{t}* restrict out", "int64_t n"]
-                fname = names[(name, d.name)] = f"zyx_host_{name.lower()}_{d.name}"
+                fname = f"zyx_host_{name.lower()}_{d.name}"
+                names[(name, d.name)] = (fname, od.arity)
                 loop = f"for (int64_t i = 0; i < n; i++) out[i] = {self.alu(name, d, operands, [d] * od.arity)};"
                 # (two loops: `parallel for simd ... if(...)` left 12k floats' exp 10x slower)
                 parts += [f"void {fname}({', '.join(params)}) {{",

@@ -600,3 +600,28 @@ def test_cpu_program_keys_are_the_digest_of_the_whole_source():
     for src in sources:
         flags = be.quick_flags if src.startswith(QUICK_MARK) else be.flags
         assert be._program_key(src) == cache.key_of(src, be.cc_version, flags, be.cpu_id)
+
+
+def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails(tmp_path, monkeypatch):
+    """Opening the cpu device ran the compiler four times (its version and three flag probes,
+    ~90 ms, in every process): a second backend with the same disk cache runs it not at all
+    and gets the same flags; a build that fails with remembered flags probes again (the
+    toolchain may have changed under the same binary) and builds with what it finds."""
+    from zyx.backends import cpu
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    runs = []
+    real_run = cpu._run
+    monkeypatch.setattr(cpu, "_run", lambda cmd: runs.append(cmd) or real_run(cmd))
+    first = cpu.CPUBackend()
+    assert not first._remembered and len(runs) == 4
+    runs.clear()
+    second = cpu.CPUBackend()
+    assert runs == [] and second._remembered
+    assert (second.cc_version, second.flags, second.quick_flags) == (first.cc_version, first.flags, first.quick_flags)
+    # remembered flags the compiler refuses: the build probes again and succeeds
+    second.flags = second.flags + ["-fno-such-flag-zyx"]
+    path = second._build("int zyx_f(void) { return 3; }\n", "toolchain-test")
+    assert path.exists() and "-fno-such-flag-zyx" not in second.flags and not second._remembered
+    assert second.flags == first.flags and len(runs) == 6  # build, 4 probes, build again
+    # a compiler seen anew (another binary, or the same one changed) has another key
+    assert cpu._toolchain_key("cc", False, "x") != cpu._toolchain_key("gcc-no-such-compiler", False, "x")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -170,12 +171,9 @@ class CPUBackend(BatchCompiler, Backend):
 
     def __init__(self):
         self.cc = _find_compiler()
-        ver = _run(self.cc.split() + ["--version"]).stdout.splitlines()
-        self.cc_version = ver[0] if ver else self.cc
         self.sanitize = os.environ.get("ZYX_CPU_SANITIZE", "0") not in ("", "0")
-        self.flags = self._flags()
-        self.quick_flags = ["-O1" if f == "-O3" else f for f in self.flags]
-        self.quick_compile = self.quick_flags != self.flags  # (sanitizer builds are -O1 already)
+        self.cpu_id = _cpu_id()
+        self._set_toolchain(self._toolchain())
         self.renderer = CRenderer()
         self.dtypes = frozenset(dt.ALL)
         self.max_buffers = None  # a C function takes any number of pointers
@@ -191,11 +189,39 @@ class CPUBackend(BatchCompiler, Backend):
         self._compiles_lock = threading.Lock()
         # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)
         self.build_jobs = _compile_jobs()
-        self.cpu_id = _cpu_id()
         self.pool = HostPool(_cache_limit())
         self._host_fns: dict | bool | str | None = None  # see host_functions ("building": in a thread)
         self._host_fns_lock = threading.Lock()
         _backends.add(self)
+
+    # The compiler's version line and the flags it accepts cost four compiler runs (~90 ms,
+    # every process's first kernel or array waited for them); they are kept in the disk cache
+    # under the compiler's identity - the binary's path, size and time, the libmvec found -
+    # and probed again if a build with remembered flags fails.
+    def _toolchain(self, fresh: bool = False) -> tuple[str, list[str], bool]:
+        """(version line, flags, whether they came from the disk cache)."""
+        key = _toolchain_key(self.cc, self.sanitize, self.cpu_id)
+        if not fresh and key is not None:
+            path = cache.read("cpu", key, ".toolchain")
+            if path is not None:
+                try:
+                    got = json.loads(path.read_text())
+                    return str(got["version"]), [str(f) for f in got["flags"]], True
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass
+        ver = _run(self.cc.split() + ["--version"]).stdout.splitlines()
+        version, flags = (ver[0] if ver else self.cc), self._flags()
+        if key is not None:
+            try:
+                cache.write("cpu", key, ".toolchain", json.dumps({"version": version, "flags": flags}).encode())
+            except OSError:
+                pass
+        return version, flags, False
+
+    def _set_toolchain(self, toolchain: tuple[str, list[str], bool]) -> None:
+        self.cc_version, self.flags, self._remembered = toolchain
+        self.quick_flags = ["-O1" if f == "-O3" else f for f in self.flags]
+        self.quick_compile = self.quick_flags != self.flags  # (sanitizer builds are -O1 already)
 
     def _flags(self) -> list[str]:
         # -ffp-contract=off: a value recomputed in two kernels must round identically
@@ -394,6 +420,10 @@ class CPUBackend(BatchCompiler, Backend):
             so = Path(d) / "kernel.so"
             flags = self.quick_flags if source.startswith(QUICK_MARK) else self.flags
             r = _run(self.cc.split() + [str(src), "-o", str(so)] + flags)
+            if r.returncode != 0 and self._remembered:  # the toolchain may have changed: probe it again
+                self._set_toolchain(self._toolchain(fresh=True))
+                flags = self.quick_flags if source.startswith(QUICK_MARK) else self.flags
+                r = _run(self.cc.split() + [str(src), "-o", str(so)] + flags)
             if r.returncode != 0:
                 keep = Path(tempfile.gettempdir()) / f"zyx-failed-{key}.c"
                 keep.write_text(source)
@@ -599,6 +629,28 @@ def _cache_limit() -> int:
     except ValueError:
         raise ValueError(f"ZYX_CPU_CACHE_MB must be a number of MiB (0 turns the buffer cache off), "
                          f"not {raw!r}") from None
+
+
+def _toolchain_key(cc: str, sanitize: bool, cpu_id: str) -> str | None:
+    """The disk-cache key of a compiler's probed flags: what the probes' answers depend on."""
+    if not cache.enabled():
+        return None
+    parts = [cc, sanitize, cpu_id, os.environ.get("PATH", "")]
+    for path in [shutil.which(cc.split()[0]) or cc] + _mvec_libs():
+        try:
+            real = os.path.realpath(path)
+            st = os.stat(real)
+            parts.append((path, real, st.st_size, st.st_mtime_ns))
+        except OSError:
+            parts.append((path, None))
+    return cache.key_of("toolchain", *map(repr, parts))
+
+
+def _mvec_libs() -> list[str]:
+    """Where the linker's libmvec (-lmvec) usually is (stat, not searched: a glob of the
+    library directories was ~12 ms)."""
+    arch = getattr(sys.implementation, "_multiarch", "") or ""
+    return [f"/usr/lib/{arch}/libmvec.so", f"/lib/{arch}/libmvec.so", "/usr/lib64/libmvec.so", "/usr/lib/libmvec.so"]
 
 
 def _cpu_id() -> str:

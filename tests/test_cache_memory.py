@@ -422,6 +422,31 @@ def test_second_process_finds_specialised_versions_on_disk(tmp_path):
     assert any(f.suffix == ".spk" for f in _cache_files(tmp_path, "plans"))
 
 
+_STORED_SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
+    x = zyx.Tensor(np.linspace(-1, 1, 512 * 48, dtype=np.float32).reshape(512, 48))
+    runs = int(sys.argv[1])
+    for i in range(runs):  # met again: BLAS runs it while its specialised version builds
+        y = x.T @ x
+        zyx.realize(y)
+        zr.wait_compiles()
+    print(json.dumps({"compiles": zyx.get_device("cpu").backend.compiles, "lowered": lowered[0],
+                      "host": zr.stats.host_launches, "special": zr.stats.special_launches,
+                      "y": y.numpy().tolist()}))
+""")
+
+
+def test_a_stored_specialised_version_runs_at_first_sight(tmp_path):
+    """A mid-sized contraction met for the first time runs on BLAS (the host tier) while the
+    version specialised on its sizes builds; a later process whose disk cache holds that
+    version (kernel and program) runs it at once - no BLAS, no compile, no lowering."""
+    first = _run_script(_STORED_SPECIAL_SCRIPT, tmp_path, "4")
+    assert first["host"] >= 1 and first["special"] >= 1 and first["compiles"] >= 1
+    second = _run_script(_STORED_SPECIAL_SCRIPT, tmp_path, "1")
+    assert (second["host"], second["special"], second["compiles"], second["lowered"]) == (0, 1, 0, 0)
+    x = np.linspace(-1, 1, 512 * 48, dtype=np.float32).reshape(512, 48)
+    assert_close(np.array(second["y"]), x.T @ x, rtol=1e-5, atol=1e-4)
+    assert second["y"] == first["y"]
+
 def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
     """Plans are keyed by zyx's code version; a damaged entry (valid digest, bad pickle)
     is ignored and replaced."""

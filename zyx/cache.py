@@ -105,6 +105,11 @@ def _entry_str(namespace: str, key: str, suffix: str) -> str:
     return os.path.join(d, key + suffix)
 
 
+def entry_str(namespace: str, key: str, suffix: str) -> str:
+    """An entry's path as a string (its directory made): for readers of their own."""
+    return _entry_str(namespace, key, suffix)
+
+
 def entry_path(namespace: str, key: str, suffix: str) -> Path:
     return Path(_entry_str(namespace, key, suffix))
 

@@ -290,7 +290,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         if program is None or program is _HOST:
             if c.pending is not None or program is _HOST:  # still compiling: the host tier computes it now
                 t0 = time.perf_counter()
-                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions()).reshape(-1))
+                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions).reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
                 if c.blas and args:  # (() while it was not lowered yet: nothing to key by)
@@ -387,7 +387,34 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
             return None, None
         c.special[args] = sp = sp.result()  # a compile error surfaces here
         return sp, None
-    return None, _wants_special(dev, c, order, args)
+    want = _wants_special(dev, c, order, args)
+    if want is not None and want != "now" and _mode == "auto":
+        # a version an earlier process built for these sizes, stored with its program: load
+        # it now (a fraction of a millisecond) rather than run BLAS or the generic kernel while
+        # it loads in the background
+        sp = _stored_special(dev, c, args)
+        if sp is not None:
+            return sp, None
+    return None, want
+
+
+def _stored_special(dev: Device, c: CompiledKernel, args: tuple):
+    """The program of ``c`` specialised on ``args`` where the disk cache holds both its
+    lowered kernel and its built program, kept as this process's version; else None."""
+    item = _load_special(_special_key(c, args))
+    if item is None or not dev.backend.ready(*item):
+        return None
+    try:
+        (program,) = _compile_items(dev.backend, [item])
+    except Exception:  # noqa: BLE001 - (unloadable after all: built the usual way)
+        return None
+    if len(c.special) >= _SPECIAL_PER_KERNEL:
+        c.special.pop(next(iter(c.special)))
+    c.special[args] = program
+    if c.blas:  # it races BLAS again in this process (the outcome is not stored)
+        c.race[args] = [math.inf, math.inf, 0]
+    stats.specialized += 1
+    return program
 
 
 def _specialise(dev: Device, order: list, now: list, later: list) -> list:
@@ -629,8 +656,20 @@ _PLAN_ENV_SKIP = ("ZYX_DEBUG", "ZYX_PROGRESS", "ZYX_PROGRESS_AFTER", "ZYX_CACHE_
 def _plan_key(dev: Device, full_key: tuple) -> str | None:
     if debug.level & (4 | 8 | 16) or not cache.enabled():  # printing the schedule, IR or source: lower
         return None
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("ZYX_") and k not in _PLAN_ENV_SKIP)
-    return cache.key_of("plan", cache.code_version(), dev.backend.plan_identity(), env, repr(full_key))
+    return cache.key_of("plan", cache.code_version(), dev.backend.plan_identity(), _zyx_settings(), repr(full_key))
+
+
+def _zyx_settings() -> list:
+    """The ZYX_ environment settings a plan depends on, sorted. (os.environ decodes every
+    variable as it is iterated, ~35 us a plan; its bytes mapping, where there is one, is
+    scanned in ~5.)"""
+    raw = getattr(os.environ, "_data", None) if os.supports_bytes_environ else None
+    if isinstance(raw, dict):
+        found = [(k.decode(errors="surrogateescape"), v.decode(errors="surrogateescape"))
+                 for k, v in raw.items() if k.startswith(b"ZYX_")]
+    else:
+        found = [(k, v) for k, v in os.environ.items() if k.startswith("ZYX_")]
+    return sorted((k, v) for k, v in found if k not in _PLAN_ENV_SKIP)
 
 
 def _load_plan(key: str | None) -> list[CompiledKernel] | None:

@@ -183,7 +183,6 @@ class CPUBackend(BatchCompiler, Backend):
         self._mem = ProgramCache(max_programs())
         # digests of the sources' common beginnings (see _program_key), the longer first
         self._prefixes = [(p, hashlib.sha256(p.encode())) for p in (QUICK_MARK + C_PREAMBLE, C_PREAMBLE)]
-        self._notes: dict = {}  # program key -> (its .batch note's entry, (batch key, function name))
         self._found: dict = {}  # (cache dir, program key) -> where it is on disk (see _locate)
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
@@ -334,23 +333,23 @@ class CPUBackend(BatchCompiler, Backend):
     def _in_batch(self, key: str) -> tuple[Path, str] | None:
         """(shared object, function name) of the kernel whose program key is ``key`` where
         it was built in a batch (a ``.batch`` note beside the single-kernel entries): another
-        process loads it from the batch's file instead of compiling it alone."""
-        note = cache.read("cpu", key, ".batch")
-        if note is None:
+        process loads it from the batch's file instead of compiling it alone. A note is read
+        in one open, not verified by its digest (two more file reads, ~60 us of each kernel a
+        warm process loads): it is written atomically, and one whose text is not a batch key
+        and a function name - or names a batch not on disk, or a function not in it - is
+        not used (the kernel is built alone)."""
+        if not cache.enabled():
             return None
-        seen = self._notes.get(key)
-        if seen is not None and seen[0] is note:  # (the same verified entry: read already)
-            batch_key, name = seen[1]
-        else:
-            try:
-                batch_key, name = note.read_text().split()
-            except (OSError, ValueError):
-                return None
-            if len(self._notes) > 4096:
-                self._notes.clear()
-            self._notes[key] = (note, (batch_key, name))
-        path = cache.read("cpu", batch_key, ".so")
-        return (path, name) if path is not None else None
+        try:
+            with open(cache.entry_str("cpu", key, ".batch"), "rb") as f:
+                text = f.read(256)
+        except OSError:
+            return None
+        m = _NOTE.fullmatch(text)
+        if m is None:
+            return None
+        path = cache.read("cpu", m[1].decode(), ".so")
+        return (path, m[2].decode()) if path is not None else None
 
     def quick_source(self, source: str) -> str:
         return source if source.startswith(QUICK_MARK) else QUICK_MARK + source
@@ -440,7 +439,7 @@ class CPUBackend(BatchCompiler, Backend):
     # own spelling of every transcendental op, one loop per op and float type, built once per
     # compiler and flags (the disk cache holds it) with the kernels' preamble and flags: its
     # results are the kernels' bits, and the host tier calls it.
-    def host_functions(self) -> dict | None:
+    def host_functions(self) -> "_HostFunctions | None":
         """``{(op, "float32" | "float64"): f(a, [b,] out, n)}`` computing the transcendental
         ops with this device's kernels' bits (contiguous arrays, by address); None while the
         library builds (in the background, the first time on this machine), without the
@@ -452,7 +451,7 @@ class CPUBackend(BatchCompiler, Backend):
                 if self._host_fns is None:
                     self._host_fns = self._load_host_functions()
             fns = self._host_fns
-        return fns if isinstance(fns, dict) else None
+        return fns if isinstance(fns, _HostFunctions) else None
 
     def _load_host_functions(self):
         """The library's functions when on disk (a millisecond); else False, having started
@@ -480,15 +479,8 @@ class CPUBackend(BatchCompiler, Backend):
         return "building"
 
     @staticmethod
-    def _bind_host_functions(lib: ctypes.CDLL, names: dict) -> dict:
-        fns = {}
-        for key, (name, operands) in names.items():
-            f = getattr(lib, name)
-            f.restype = None
-            f.argtypes = [ctypes.c_void_p] * (operands + 1) + [ctypes.c_int64]
-            fns[key] = f
-        fns["_lib"] = lib  # (keeps the library loaded)
-        return fns
+    def _bind_host_functions(lib: ctypes.CDLL, names: dict) -> "_HostFunctions":
+        return _HostFunctions(lib, names)
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
         # a buffer's data address through ctypes' buffer protocol: ~0.25 us, where NumPy's
@@ -511,6 +503,41 @@ class CPUBackend(BatchCompiler, Backend):
         else:
             prog.fn(*ptrs, *scalars)
 
+
+class _HostFunctions:
+    """The host functions library's loops by (op, float dtype name), each bound on its first
+    use (binding all 48 was ~1 ms of the first host-tier launch of a warm process)."""
+
+    def __init__(self, lib: ctypes.CDLL, names: dict) -> None:
+        self._lib, self._names, self._bound = lib, names, {}
+
+    def __contains__(self, key) -> bool:
+        return key in self._names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def get(self, key, default=None):
+        f = self._bound.get(key)
+        if f is None:
+            spec = self._names.get(key)
+            if spec is None:
+                return default
+            name, operands = spec
+            f = getattr(self._lib, name)
+            f.restype = None
+            f.argtypes = [ctypes.c_void_p] * (operands + 1) + [ctypes.c_int64]
+            self._bound[key] = f
+        return f
+
+    def __getitem__(self, key):
+        f = self.get(key)
+        if f is None:
+            raise KeyError(key)
+        return f
+
+
+_NOTE = re.compile(rb"([0-9a-f]{40}) ([A-Za-z_][A-Za-z0-9_]*)")  # a .batch note: batch key, function name
 
 _backends: weakref.WeakSet = weakref.WeakSet()
 

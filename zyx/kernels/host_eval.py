@@ -109,10 +109,10 @@ def _cdt(d: dt.DType) -> np.dtype:
     return np.dtype(np.float32) if d in (dt.float16, dt.bfloat16) else np.dtype(d.np)
 
 
-def evaluate(root: Node, inputs: list[Node], funcs: dict | None = None) -> np.ndarray:
+def evaluate(root: Node, inputs: list[Node], funcs=None) -> np.ndarray:
     """``root``'s value (in its storage dtype, C order) computed with NumPy from the
     realized ``inputs`` (buffers on the cpu device); transcendental ops call ``funcs`` (see
-    ``host_ok``)."""
+    ``host_ok``: the table, or a function giving it, called only where an op needs it)."""
     leaves = set(inputs)
 
     def deps(n: Node) -> tuple:
@@ -338,7 +338,11 @@ def _elementwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
         return _complex(x, a[1])
     if k in "iu":
         return _int_op(op, n, a)
-    fn = funcs.get((op, x.dtype.name)) if funcs is not None and (op not in _EXACT or op == "POW") else None
+    fn = None
+    if funcs is not None and (op not in _EXACT or op == "POW"):
+        if callable(funcs):  # (the backend's host_functions: loaded only where an op needs it)
+            funcs = funcs()
+        fn = funcs.get((op, x.dtype.name)) if funcs is not None else None
     if fn is not None:
         return _call(fn, a)
     f = _FLOAT_UFUNCS.get(op)

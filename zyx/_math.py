@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 else:
     Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MathMixin)
 _recorders: list = []  # bound by zyx.tensor to its tape hook (the same list object)
+_new = object.__new__
 
 # The types of the methods the factories below make (the tensor they are called on comes
 # first, typed ``Any`` so that each binds as a method of the class that inherits it)
@@ -66,16 +67,22 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
             if type(other) is Tensor:
                 on = other._node
                 if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
-                    if not _recorders:
-                        return Tensor._wrap(Node(op, (on, sn) if reverse else (sn, on), None, sn.shape,
-                                                 bool_ if compare else sn.dtype, sn.device))
+                    if not _recorders:  # (Tensor._wrap, inlined)
+                        t = _new(Tensor)
+                        t._node = Node(op, (on, sn) if reverse else (sn, on), None, sn.shape,
+                                       bool_ if compare else sn.dtype, sn.device)
+                        t._view = t._dependents = None
+                        return t
                     a, b = (other, self) if reverse else (self, other)
                     return a._binary(op, b, bool_ if compare else sn.dtype)
             elif type(other) is float and sn.dtype.kind == "f":
                 if not _recorders:
                     cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
-                    return Tensor._wrap(Node(op, (cn, sn) if reverse else (sn, cn), None, sn.shape,
-                                             bool_ if compare else sn.dtype, sn.device))
+                    t = _new(Tensor)
+                    t._node = Node(op, (cn, sn) if reverse else (sn, cn), None, sn.shape,
+                                   bool_ if compare else sn.dtype, sn.device)
+                    t._view = t._dependents = None
+                    return t
                 c = Tensor._const(other, sn.shape, sn.dtype, sn.device)
                 a, b = (c, self) if reverse else (self, c)
                 return a._binary(op, b, bool_ if compare else sn.dtype)

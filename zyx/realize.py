@@ -104,6 +104,7 @@ _SPECIAL_PER_KERNEL = 4  # specialised versions kept per generic kernel
 # and has met few distinct argument tuples (a sweep over sizes or scalars is no loop)
 _LOOP_HITS = 4
 _LOOP_WORK = 1 << 12
+_SMALL = (0, 0)  # c.seen's mark of argument tuples too small for any specialised version
 _lock = threading.RLock()  # one realize at a time: realizing mutates the graph
 _pool: ThreadPoolExecutor | None = None
 _pending: list[Future] = []
@@ -183,13 +184,17 @@ def _wants_special(dev: Device, c: CompiledKernel, order: list, args: tuple) -> 
     if _mode == "always":
         return "now"
     seen = c.seen.get(args)  # [launches, work]: the work is a function of the sizes, all in args
-    if seen is None:
+    backend = dev.backend
+    if seen is None or seen is _SMALL:
         if len(c.seen) > 64:
             c.seen.clear()
-        seen = c.seen[args] = [0, _work(c, order)]
+        work = _work(c, order)
+        if work < _LOOP_WORK and work < backend.special_async_work and work < backend.special_sync_work:
+            c.seen[args] = _SMALL  # below every threshold below: never specialised (the launch path skips it)
+            return None
+        seen = c.seen[args] = [0, work]
     seen[0] += 1
     work = seen[1]
-    backend = dev.backend
     # a contraction the generic code would run far slower than a compile takes
     if c.has_reduce and work >= backend.special_sync_work:
         return "now"
@@ -258,7 +263,8 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         # (after the pending check: a kernel lowered in the background has its extractor
         # before its program's future settles)
         args = c.extract(order) if c.extract is not None else ()
-        if c.kernel is not None and program is not None and _mode != "never":
+        if (c.kernel is not None and program is not None and _mode != "never"
+                and (c.seen.get(args) is not _SMALL or _mode == "always")):
             special, want = _special_program(dev, c, order, args)
             if special is not None:
                 program = special
@@ -272,8 +278,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                 now.append((len(steps), c, args))
             elif want == "later":
                 later.append((c, args))
-        steps.append([order[c.spec.out], [order[i] for i in c.spec.inputs],
-                      [order[i] for i in c.spec.rand], c, program, args])
+        spec = c.spec
+        steps.append([order[spec.out], [order[i] for i in spec.inputs],
+                      [order[i] for i in spec.rand] if spec.rand else (), c, program, args])
     if now or later:
         programs = _specialise(dev, order, [(c, a) for _, c, a in now], later)
         for (i, _, _), p in zip(now, programs):
@@ -305,7 +312,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             out.become_buffer(buf)  # (else an empty tensor: nothing to compute)
             continue
         scalars = []
-        for r in rands:
+        for r in rands:  # (usually none)
             scalars.extend(r.arg)
         special = program is not c.program
         if debug.level & 32:

@@ -4,6 +4,7 @@ graphs, and are compared bit for bit (float sums, whose order differs, to a tole
 from __future__ import annotations
 
 import importlib
+import os
 import time
 
 import numpy as np
@@ -282,6 +283,31 @@ def test_first_sight_of_a_transcendental_kernel_runs_on_the_host(tmp_path, monke
     _same_bits(first, second)
     np.testing.assert_allclose(second, np.exp(a) * 2 - np.log1p(np.abs(a)), rtol=1e-5, atol=1e-6)
 
+
+def test_a_process_first_new_plan_starts_the_math_library(tmp_path):
+    """The device's math library is asked for at a process's first new plan (its build
+    starts in the background where the disk cache lacks it), not at the first transcendental
+    kernel - which would otherwise wait for a quick build of its own."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, zyx, importlib, time\n"
+            "be = zyx.get_device('cpu').backend\n"
+            "assert be._host_fns is None\n"
+            "import sys\n"
+            "x = zyx.Tensor(np.arange(5, dtype=np.float32))\n"
+            "(x * 2 if sys.argv[1] == '0' else x - 2).numpy()  # (a new plan in each process)\n"
+            "state = be._host_fns\n"
+            "while be.host_functions() is None: time.sleep(0.02)\n"
+            "print(state)\n")
+    env = {**os.environ, "ZYX_CACHE_DIR": str(tmp_path)}
+    env.pop("ZYX_DISABLE_DISK_CACHE", None)
+    env.pop("ZYX_HOST_TIER", None)
+    runs = [subprocess.run([sys.executable, "-c", code, str(i)], env=env, capture_output=True, text=True, timeout=300)
+            for i in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert runs[0].stdout.strip() == "building"  # a cold cache: built in the background
+    assert runs[1].stdout.strip().startswith("<zyx.backends.cpu._HostFunctions")  # then loaded from disk
 
 def test_big_contraction_runs_on_blas_until_its_specialised_version_is_built(tmp_path, monkeypatch):
     """A big float contraction of exact ops (a matmul, here with a bias) never waits for a

@@ -113,10 +113,11 @@ _pending: list[Future] = []
 def _after_fork_in_child() -> None:
     """A forked child starts with fresh locks and no compile thread (another thread of the
     parent may have held them at the fork; its threads do not exist in the child)."""
-    global _lock, _pool
+    global _lock, _pool, _asked_for_functions
     _lock = threading.RLock()
     _pool = None
     _pending.clear()
+    _asked_for_functions = False  # (a math library the parent was building is not being built here)
 
 
 if hasattr(os, "register_at_fork"):
@@ -563,6 +564,12 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
     # (the device's math functions: asked for only where a kernel calls one; with the host
     # tier off (ZYX_HOST_TIER=0, which the stored plans' key holds) never built)
     funcs = backend.host_functions if _host_tier else None
+    if tier and funcs is not None and not _asked_for_functions:
+        # the first new plan of a process: the math library is loaded now, or its build starts
+        # in the background (once per machine and compiler) - by the first transcendental kernel
+        # it is usually there, which then runs on the host tier rather than waiting for a
+        # quick build (a cold LogisticRegression fit quick-built six exp/log kernels, ~190 ms)
+        _ask_for_functions(funcs)
     # a kernel the host tier computes now is lowered and rendered by the background job that
     # compiles it: off the first call's critical path (~1-2 ms of Python a kernel)
     defer = tier and _host_tier and _mode == "auto" and not debug.level & (4 | 8 | 16)
@@ -594,6 +601,15 @@ def _plan(dev: Device, order: list[Node], pos: dict, targets: list[Node], wide: 
         out.append(CompiledKernel(spec, kernel, None, source, _extractor(kernel), work_pos, has_reduce,
                                   blas=blas, host=host))
     return out
+
+
+_asked_for_functions = False
+
+
+def _ask_for_functions(funcs) -> None:
+    global _asked_for_functions
+    _asked_for_functions = True
+    funcs()
 
 
 _render_lock = threading.Lock()  # a renderer keeps per-kernel state while it renders

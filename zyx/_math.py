@@ -21,6 +21,8 @@ else:
     Tensor = None  # bound by zyx.tensor once the class exists (it inherits _MathMixin)
 _recorders: list = []  # bound by zyx.tensor to its tape hook (the same list object)
 _new = object.__new__
+_INT_FAST = 1 << 31  # Python ints below this magnitude take the operators' fast path
+_INT_DTYPES = (dt.int32, dt.int64)
 
 # The types of the methods the factories below make (the tensor they are called on comes
 # first, typed ``Any`` so that each binds as a method of the class that inherits it)
@@ -75,7 +77,11 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
                         return t
                     a, b = (other, self) if reverse else (self, other)
                     return a._binary(op, b, bool_ if compare else sn.dtype)
-            elif type(other) is float and sn.dtype.kind == "f":
+            elif (type(other) is float and sn.dtype.kind == "f") or (
+                    type(other) is int and -_INT_FAST <= other < _INT_FAST
+                    and (sn.dtype.kind == "f" or sn.dtype in _INT_DTYPES)):
+                # (a Python int with a float tensor, or a small one with an int32/int64 tensor:
+                # the tensor's dtype, as the general path's weak-scalar rule gives)
                 if not _recorders:
                     cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
                     t = _new(Tensor)
@@ -104,6 +110,21 @@ def _truediv(reverse: bool = False) -> _Binary:
     PyTorch does - never a half type, and uint64 / int64 too (NumPy gives float64 for every
     integer pair; the standard leaves it to the implementation); else the promoted dtype."""
     def f(self: Tensor, other: TensorLike, /) -> Tensor:
+        sn = self._node
+        if not _recorders and sn.dtype.kind == "f":  # fast paths, as _binop's
+            if type(other) is Tensor:
+                on = other._node
+                if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
+                    t = _new(Tensor)
+                    t._node = Node("DIV", (on, sn) if reverse else (sn, on), None, sn.shape, sn.dtype, sn.device)
+                    t._view = t._dependents = None
+                    return t
+            elif type(other) is float or (type(other) is int and -_INT_FAST <= other < _INT_FAST):
+                cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
+                t = _new(Tensor)
+                t._node = Node("DIV", (cn, sn) if reverse else (sn, cn), None, sn.shape, sn.dtype, sn.device)
+                t._view = t._dependents = None
+                return t
         o = self._operand(other, "/")
         a, b = (o, self) if reverse else (self, o)
         if a.dtype.kind in "iub" and b.dtype.kind in "iub":

@@ -95,12 +95,13 @@ def _flip_steps(self: Tensor, axis) -> list:
 
 def _broadcast(self: Tensor, shape: tuple) -> Tensor:
     """``self`` broadcast to ``shape`` (plain movement: no view)."""
-    if len(shape) < self.ndim:
-        raise ValueError(f"cannot broadcast shape {self.shape} to {shape}: target has fewer dimensions")
+    own = self._node.shape
+    if len(shape) < len(own):
+        raise ValueError(f"cannot broadcast shape {own} to {shape}: target has fewer dimensions")
     x = self
-    if len(shape) > self.ndim and self.ndim:
-        x = x._movement("RESHAPE", (1,) * (len(shape) - self.ndim) + self.shape)
-    for a, b in zip(x.shape, shape):
+    if len(shape) > len(own) and own:
+        x = x._movement("RESHAPE", (1,) * (len(shape) - len(own)) + own)
+    for a, b in zip(x._node.shape, shape):
         if a != b and a != 1:
             raise ValueError(f"cannot broadcast shape {self.shape} to {shape}")
     return x._movement("EXPAND", shape)

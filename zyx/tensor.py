@@ -40,6 +40,20 @@ def _record(out: "Tensor", op: str, inputs: tuple, arg) -> None:
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    if len(shapes) == 2:  # the common case, kept short
+        a, b = shapes
+        if len(a) != len(b):
+            a, b = (1,) * (len(b) - len(a)) + tuple(a), (1,) * (len(a) - len(b)) + tuple(b)
+        out = []
+        for x, y in zip(a, b):
+            if x == y or y == 1:
+                out.append(x)
+            elif x == 1:
+                out.append(y)
+            else:
+                break
+        else:
+            return tuple(out)
     nd = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(nd):
@@ -418,10 +432,12 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
     def _broadcast_pair(self, other: "Tensor", dtype: DType | None = None):
         d = dtype or dt.promote_types(self.dtype, other.dtype)
         a, b = self.cast(d) if self.dtype is not d else self, other.cast(d) if other.dtype is not d else other
-        if a._node.shape == b._node.shape:
+        sa, sb = a._node.shape, b._node.shape
+        if sa == sb:
             return a, b
-        shape = broadcast_shapes(a.shape, b.shape)
-        return a.broadcast_to(shape), b.broadcast_to(shape)
+        shape = broadcast_shapes(sa, sb)
+        # (operands only: the caller's op makes the new array, so no new handle is needed)
+        return (a if sa == shape else _movement._broadcast(a, shape)), (b if sb == shape else _movement._broadcast(b, shape))
 
     # ------------------------------------------------------------------ primitives (taped)
     def _prim_unary(self, op: str, dtype: DType, node: Node, arg=None) -> "Tensor":

@@ -433,3 +433,36 @@ def test_random_programs_give_the_same_bits_on_the_host_tier_and_compiled(tmp_pa
                 assert sums or same.all(), f"seed {seed}, {name}:\n{prog.text()}"
                 checked += 1
     assert hosted > 50 and checked > 50, (hosted, checked)
+
+
+def test_background_builds_yield_to_a_busy_program_unless_waited_for(tmp_path, monkeypatch):
+    """A background job (lowering, rendering and building a new plan's kernels) starts once
+    the program has not realized for ``_IDLE_S`` or ``_YIELD_S`` after it was submitted - its
+    Python would take the GIL from the program at every launch - and at once when the
+    program waits for the compiles."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    started = []
+    real = zr._compile_items
+    import threading
+
+    def spy(backend, items):
+        if threading.current_thread() is not threading.main_thread():  # (the job's build)
+            started.append(time.perf_counter())
+        return real(backend, items)
+    monkeypatch.setattr(zr, "_compile_items", spy)
+    monkeypatch.setattr(zr, "_IDLE_S", 60.0, raising=False)  # the program counts as busy throughout
+    zr.wait_compiles()
+    a = zyx.Tensor(np.arange(7, dtype=np.float32))
+    monkeypatch.setattr(zr, "_YIELD_S", 0.5, raising=False)
+    t0 = time.perf_counter()
+    (a * 5 - 3).numpy()  # a new structure: the host tier runs it, its build is queued
+    while not started and time.perf_counter() - t0 < 30:
+        time.sleep(0.01)
+    assert started and started[0] - t0 >= 0.45, "the job did not wait for the busy program"
+    started.clear()
+    monkeypatch.setattr(zr, "_YIELD_S", 20.0, raising=False)
+    t0 = time.perf_counter()
+    (a * 5 + 3).maximum(0.0).numpy()
+    zr.wait_compiles()  # waiting: the job runs now, not 20 s later
+    assert started and started[0] - t0 < 10

@@ -263,6 +263,7 @@ WIDE = 1 << 30  # sizes from here on need 64-bit indices in GPU kernels
 
 
 def _realize_on(dev: Device, targets: list[Node]) -> None:
+    global _busy_until
     order, key, pos = sched.walk(targets)
     backend = dev.backend
     # GPU kernels index with 32 bits when the sizes allow: a fact of the structure's key there
@@ -277,6 +278,20 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         _cache[full_key] = compiled
     else:
         stats.cache_hits += 1
+        if len(compiled) == 1:  # one small kernel, compiled and plain: most realizes of array code
+            c = compiled[0]
+            if (c.pending is None and not c.quick and c.extract is not None and not c.spec.rand
+                    and c.program is not None and c.program is not _ALIAS and c.program is not _HOST and _mode == "auto"
+                    and not debug.level & 34):
+                args = c.extract(order)
+                if c.seen.get(args) is _SMALL:  # (too small for a specialised version: see _wants_special)
+                    out = order[c.spec.out]
+                    buf = Buffer(dev, out.numel, out.dtype)
+                    backend.launch(c.program, [buf.handle] + [order[i].buffer.handle for i in c.spec.inputs], (), args)
+                    stats.launches += 1
+                    out.become_buffer(buf)
+                    _busy_until = time.perf_counter() + _IDLE_S
+                    return
         for c in compiled:
             if c.quick:
                 _upgrade(dev, compiled, order)
@@ -377,7 +392,6 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             debug.log(f"{k.name:<28} {dt_ * 1e6:9.1f} us  {mem / dt_ / 1e9:7.2f} GB/s  "
                       f"{k.flops / dt_ / 1e9:7.2f} GFLOP/s  [{dev.name}{', specialised' if special else ''}]")
         out.become_buffer(buf)
-    global _busy_until
     _busy_until = time.perf_counter() + _IDLE_S
 
 

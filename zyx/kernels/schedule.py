@@ -148,9 +148,13 @@ _SIGS: dict = {}
 _BOOL = dt.bool_
 
 
-def _sig(shape: tuple) -> tuple:
-    """Which axes are empty (0), single (1) or longer (2): the part of a shape in the key."""
-    out = tuple(0 if s == 0 else 1 if s == 1 else 2 for s in shape)
+def _sig(shape: tuple) -> int:
+    """Which axes are empty (0), single (1) or longer (2): the part of a shape in the key,
+    as the base-3 digits of an int after a leading 1 (an int: the key is hashed at every
+    realize, and a tuple's hash is computed anew each time)."""
+    out = 1
+    for s in shape:
+        out = out * 3 + (0 if s == 0 else 1 if s == 1 else 2)
     if len(_SIGS) > 65536:
         _SIGS.clear()
     _SIGS[shape] = out

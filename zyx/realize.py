@@ -113,10 +113,11 @@ _pending: list[Future] = []
 def _after_fork_in_child() -> None:
     """A forked child starts with fresh locks and no compile thread (another thread of the
     parent may have held them at the fork; its threads do not exist in the child)."""
-    global _lock, _pool, _asked_for_functions
+    global _lock, _pool, _asked_for_functions, _waiting, _waiting_lock
     _lock = threading.RLock()
     _pool = None
     _pending.clear()
+    _waiting, _waiting_lock = 0, threading.Lock()
     _asked_for_functions = False  # (a math library the parent was building is not being built here)
 
 

@@ -937,15 +937,41 @@ def _i64(v) -> int:
 
 
 def _f32(v) -> int:
+    seen = type(v) is float and v  # (a loop's constants come back: Python floats are
+    # remembered by value - but not zeros, whose sign a cached -0.0 or 0.0 would not keep:
+    # they are equal keys)
+    if seen:
+        r = _SEEN32.get(v)
+        if r is not None:
+            return r
     try:
-        return _U32.unpack(_F32.pack(float(v)))[0]
+        r = _U32.unpack(_F32.pack(float(v)))[0]
     except OverflowError:  # out of float32 range: rounds to +-inf, as the C literal would
         with np.errstate(over="ignore"):
-            return int(np.array(float(v)).astype(np.float32).view(np.uint32))
+            r = int(np.array(float(v)).astype(np.float32).view(np.uint32))
+    if seen:
+        if len(_SEEN32) > 4096:
+            _SEEN32.clear()
+        _SEEN32[v] = r
+    return r
 
 
 def _f64(v) -> int:
-    return _I64.unpack(_F64.pack(float(v)))[0]
+    seen = type(v) is float and v  # (as _f32)
+    if seen:
+        r = _SEEN64.get(v)
+        if r is not None:
+            return r
+    r = _I64.unpack(_F64.pack(float(v)))[0]
+    if seen:
+        if len(_SEEN64) > 4096:
+            _SEEN64.clear()
+        _SEEN64[v] = r
+    return r
+
+
+_SEEN32: dict = {}  # constant -> its float32 bits (equal keys have equal values but for +-0)
+_SEEN64: dict = {}
 
 
 def _c64(v) -> tuple:

@@ -55,17 +55,22 @@ def _float_unary(op: str, complex_ok: bool = True) -> _Unary:
 _COMPARE = ops.COMPARE
 
 
-def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False) -> _Binary:
+def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse: bool = False,
+           general: Callable[[Any, Any], "Tensor"] | None = None) -> _Binary:
+    """An operator: the fast paths below, else ``general`` (default: promote, broadcast).
+    With ``general`` given the fast paths serve float tensors only (true division: integer
+    operands divide to the default float dtype)."""
     compare = op in _COMPARE
     bool_ = dt.bool_
+    floats_only = general is not None
 
     def f(self: Tensor, other: TensorLike, /) -> Tensor:
         # fast paths, the common cases of array code: an operand of the same shape and
         # dtype, or a Python float with a float tensor (nothing to promote or broadcast)
         # (with no tape open the nodes are built here directly, skipping _binary and its
         # shape check: these two cases are nearly every operator of array code)
-        if dtype_rule is None:
-            sn = self._node
+        sn = self._node
+        if dtype_rule is None and (not floats_only or sn.dtype.kind == "f"):
             if type(other) is Tensor:
                 on = other._node
                 if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
@@ -92,6 +97,8 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
                 c = Tensor._const(other, sn.shape, sn.dtype, sn.device)
                 a, b = (c, self) if reverse else (self, c)
                 return a._binary(op, b, bool_ if compare else sn.dtype)
+        if general is not None:
+            return general(self, other)
         o = self._operand(other, op)
         a, b = (o, self) if reverse else (self, o)
         d = dt.promote_types(a.dtype, b.dtype)
@@ -109,22 +116,7 @@ def _truediv(reverse: bool = False) -> _Binary:
     floating dtype*, read at call time (float32, or float64 under the float64 default), as
     PyTorch does - never a half type, and uint64 / int64 too (NumPy gives float64 for every
     integer pair; the standard leaves it to the implementation); else the promoted dtype."""
-    def f(self: Tensor, other: TensorLike, /) -> Tensor:
-        sn = self._node
-        if not _recorders and sn.dtype.kind == "f":  # fast paths, as _binop's
-            if type(other) is Tensor:
-                on = other._node
-                if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
-                    t = _new(Tensor)
-                    t._node = Node("DIV", (on, sn) if reverse else (sn, on), None, sn.shape, sn.dtype, sn.device)
-                    t._view = t._dependents = None
-                    return t
-            elif type(other) is float or (type(other) is int and -_INT_FAST <= other < _INT_FAST):
-                cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
-                t = _new(Tensor)
-                t._node = Node("DIV", (cn, sn) if reverse else (sn, cn), None, sn.shape, sn.dtype, sn.device)
-                t._view = t._dependents = None
-                return t
+    def general(self: Tensor, other: TensorLike) -> Tensor:
         o = self._operand(other, "/")
         a, b = (o, self) if reverse else (self, o)
         if a.dtype.kind in "iub" and b.dtype.kind in "iub":
@@ -133,6 +125,7 @@ def _truediv(reverse: bool = False) -> _Binary:
             d = dt.promote_types(a.dtype, b.dtype)
         a, b = a._broadcast_pair(b, d)
         return a._binary("DIV", b, d)
+    f = _binop("DIV", reverse=reverse, general=general)
     f.__name__ = f.__qualname__ = "rtruediv" if reverse else "truediv"
     return f
 

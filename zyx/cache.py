@@ -21,7 +21,8 @@ from pathlib import Path
 _unusable: dict[str, str] = {}
 
 
-def _dir_str() -> str:
+def cache_dir_str() -> str:
+    """The cache directory's path (not created): what in-process memos of entries key by."""
     d = os.environ.get("ZYX_CACHE_DIR")
     if d:
         return d
@@ -36,13 +37,8 @@ _made: set[str] = set()  # directories made (or found) in this process
 _verified: dict[str, tuple[int, int, Path]] = {}
 
 
-def cache_dir_str() -> str:
-    """The cache directory's path (not created): what in-process memos of entries key by."""
-    return _dir_str()
-
-
 def cache_dir() -> Path:
-    d = _dir_str()
+    d = cache_dir_str()
     if d not in _made:
         os.makedirs(d, exist_ok=True)
         _made.add(d)
@@ -52,12 +48,12 @@ def cache_dir() -> Path:
 def enabled() -> bool:
     """Whether the disk cache is in use: not turned off, and its directory not found
     unusable."""
-    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0") and (not _unusable or _dir_str() not in _unusable)
+    return os.environ.get("ZYX_DISABLE_DISK_CACHE", "0") in ("", "0") and (not _unusable or cache_dir_str() not in _unusable)
 
 
 def _give_up(err: OSError) -> None:
     """The cache directory failed: warn once and run without the disk cache."""
-    d = _dir_str()
+    d = cache_dir_str()
     if d not in _unusable:
         _unusable[d] = f"{type(err).__name__}: {err}"
         warnings.warn(f"zyx: the kernel cache directory {d} cannot be used ({_unusable[d]}); running "
@@ -97,21 +93,17 @@ def key_of(*parts) -> str:
     return h.hexdigest()[:40]
 
 
-def _entry_str(namespace: str, key: str, suffix: str) -> str:
-    d = os.path.join(_dir_str(), namespace)
+def entry_str(namespace: str, key: str, suffix: str) -> str:
+    """An entry's path as a string (its directory made)."""
+    d = os.path.join(cache_dir_str(), namespace)
     if d not in _made:
         os.makedirs(d, exist_ok=True)
         _made.add(d)
     return os.path.join(d, key + suffix)
 
 
-def entry_str(namespace: str, key: str, suffix: str) -> str:
-    """An entry's path as a string (its directory made): for readers of their own."""
-    return _entry_str(namespace, key, suffix)
-
-
 def entry_path(namespace: str, key: str, suffix: str) -> Path:
-    return Path(_entry_str(namespace, key, suffix))
+    return Path(entry_str(namespace, key, suffix))
 
 
 def read(namespace: str, key: str, suffix: str) -> Path | None:
@@ -119,7 +111,7 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
     if not enabled():
         return None
     try:
-        path = _entry_str(namespace, key, suffix)
+        path = entry_str(namespace, key, suffix)
     except OSError as e:
         _give_up(e)
         return None

@@ -462,13 +462,13 @@ class CPUBackend(BatchCompiler, Backend):
         key = self._program_key(source)
         lib = _cached_library(key)
         if lib is not None:
-            return self._bind_host_functions(lib, names)
+            return _HostFunctions(lib, names)
 
         def build() -> None:
             try:
                 with in_background():
                     lib = self._library(key, lambda: source, counted=False)
-                fns = self._bind_host_functions(lib, names)
+                fns = _HostFunctions(lib, names)
             except Exception as e:  # noqa: BLE001 - the host tier keeps to the exact ops
                 if debug.level & 2:
                     debug.log(f"cpu: the host tier's math library did not build ({type(e).__name__}: {e})")
@@ -477,10 +477,6 @@ class CPUBackend(BatchCompiler, Backend):
         # (not a daemon: a short first script still leaves the library for the next process)
         threading.Thread(target=build, name="zyx-host-functions").start()
         return "building"
-
-    @staticmethod
-    def _bind_host_functions(lib: ctypes.CDLL, names: dict) -> "_HostFunctions":
-        return _HostFunctions(lib, names)
 
     def launch(self, prog: CPUProgram, buffers: list, scalars: list[int], args=()) -> None:
         # a buffer's data address through ctypes' buffer protocol: ~0.25 us, where NumPy's
@@ -514,9 +510,6 @@ class _HostFunctions:
     def __contains__(self, key) -> bool:
         return key in self._names
 
-    def __len__(self) -> int:
-        return len(self._names)
-
     def get(self, key, default=None):
         f = self._bound.get(key)
         if f is None:
@@ -528,12 +521,6 @@ class _HostFunctions:
             f.restype = None
             f.argtypes = [ctypes.c_void_p] * (operands + 1) + [ctypes.c_int64]
             self._bound[key] = f
-        return f
-
-    def __getitem__(self, key):
-        f = self.get(key)
-        if f is None:
-            raise KeyError(key)
         return f
 
 

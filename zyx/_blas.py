@@ -13,12 +13,16 @@ OpenBLAS's thread count is one per process (its ``openblas_set_num_threads_local
 too, in the builds NumPy ships): while such a call runs, other threads' BLAS calls - the
 user's NumPy code in another thread - run on one thread too. Where NumPy's BLAS is not
 OpenBLAS, or is not found (not Linux), calls run as NumPy runs them.
+
+SciPy's wheels carry an OpenBLAS of their own (the single-precision host fallbacks call it:
+see ``array_api/linalg.py``); ``one_thread(work, scipy=True)`` sets both.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import glob
+import importlib
 import os
 import re
 import threading
@@ -26,19 +30,21 @@ import threading
 SMALL_WORK = 1 << 25  # multiply-adds (or the m n min(m, n) of a factorisation) below which one thread runs
 
 _api = None  # (get, set) of NumPy's OpenBLAS thread count; False where there is none
+_sp_api = None  # the same of SciPy's OpenBLAS
 _lock = threading.Lock()
-_depth = 0  # blocks open in all threads (the count is restored when the last closes)
-_saved = 0
+_depth = [0, 0]  # blocks open in all threads, NumPy's and SciPy's (a count is restored when its last closes)
+_saved = [0, 0]
 
 
-def _find():
-    """(get_num_threads, set_num_threads) of the OpenBLAS NumPy loaded, or False."""
-    import numpy  # its BLAS must be loaded to be found
-    # NumPy's wheels carry their OpenBLAS beside the package; other builds link one the
+def _find(package: str = "numpy"):
+    """(get_num_threads, set_num_threads) of the OpenBLAS ``package`` (numpy, or a loaded
+    scipy) loaded, or False."""
+    mod = importlib.import_module(package)  # (its BLAS must be loaded to be found)
+    # the wheels carry their OpenBLAS beside the package; other NumPy builds link one the
     # process maps (Linux: /proc/self/maps, read whole - thousands of lines with scikit-learn)
-    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs",
+    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(mod.__file__)), f"{package}.libs",
                                           "lib*openblas*")))
-    if not paths:
+    if not paths and package == "numpy":
         try:
             with open("/proc/self/maps") as f:
                 maps = f.read()
@@ -64,36 +70,39 @@ def _find():
 
 
 @contextlib.contextmanager
-def one_thread(work: int = 0):
+def one_thread(work: int = 0, scipy: bool = False):
     """Inside the block, BLAS calls run on one thread when ``work`` is below ``SMALL_WORK``
-    (a no-op where NumPy's BLAS is not a found OpenBLAS)."""
-    global _api, _depth, _saved
+    (a no-op where NumPy's BLAS is not a found OpenBLAS); with ``scipy``, SciPy's (loaded)
+    OpenBLAS too."""
+    global _api, _sp_api
     if work >= SMALL_WORK:
         yield
         return
     if _api is None:
         _api = _find()
-    if _api is False:
-        yield
-        return
-    get, put = _api
+    if scipy and _sp_api is None:
+        _sp_api = _find("scipy")
+    apis = [(0, _api)] + ([(1, _sp_api)] if scipy else [])
+    apis = [(i, a) for i, a in apis if a is not False]
     with _lock:
-        if _depth == 0:
-            _saved = get()
-            put(1)
-        _depth += 1
+        for i, (get, put) in apis:
+            if _depth[i] == 0:
+                _saved[i] = get()
+                put(1)
+            _depth[i] += 1
     try:
         yield
     finally:
         with _lock:
-            _depth -= 1
-            if _depth == 0:
-                put(_saved)
+            for i, (get, put) in apis:
+                _depth[i] -= 1
+                if _depth[i] == 0:
+                    put(_saved[i])
 
 
 def _after_fork_in_child() -> None:
     global _lock, _depth
-    _lock, _depth = threading.Lock(), 0
+    _lock, _depth = threading.Lock(), [0, 0]
 
 
 if hasattr(os, "register_at_fork"):

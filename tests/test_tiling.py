@@ -188,3 +188,25 @@ def test_global_pack_falls_back_when_the_heap_allocation_fails(monkeypatch, tmp_
     assert "zgp_" in buf.getvalue()
     assert_close(got, want.astype(np.float32), rtol=1e-5, atol=1e-4)
     zyx.realize.clear_cache()
+
+
+def test_mid_sized_contractions_run_on_one_thread(monkeypatch, tmp_path):
+    """A tiled contraction below TILED_PARALLEL_FACTOR x min_parallel_work multiply-adds has
+    no OpenMP region (inside real programs waking a second thread cost more than it saved:
+    see kernels/tile_c.py); a bigger one is parallel; both give the right values."""
+    from zyx.kernels import tile_c
+    from zyx.kernels.render_c import CRenderer
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    limit = CRenderer.min_parallel_work * tile_c.TILED_PARALLEL_FACTOR
+    for (m, k, n), parallel in (((4000, 64, 3), False), ((256, 256, 64), True)):
+        assert (m * k * n >= limit) == parallel
+        a = R.standard_normal((m, k)).astype(np.float32)
+        b = R.standard_normal((n, k)).astype(np.float32)
+        zyx.realize.clear_cache()
+        with _sources() as buf:
+            got = (T(a, "cpu") @ T(b, "cpu").T).realize()
+        src = buf.getvalue().split("specialised source")[-1]  # (the generic kernel decides at run time)
+        assert "zacc" in src
+        assert ("omp parallel" in src) == parallel, src
+        assert_close(got, a @ b.T, rtol=1e-4, atol=1e-3)
+    zyx.realize.clear_cache()

@@ -329,7 +329,7 @@ def _global_pack(p: TilePlan, k: Kernel) -> str | None:
     return " + ".join(reversed(flat))
 
 
-def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> list:
+def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str], parallel: bool) -> list:
     """Allocate and fill the B^T copies; returns the values copied (``zgp_<name>``)."""
     it = r.index_type
     stmts = [s for s in p.stmts if p.side[s.name] in (SHARED, COL)]
@@ -340,7 +340,8 @@ def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> l
         out.append(f"  {t}* zgp_{s.name} = ({t}*)ZYX_SCRATCH_ALLOC(sizeof({t}) * {R * p.cols});")
     ok = " && ".join(f"zgp_{s.name}" for s in vals)
     out.append(f"  if ({ok}) {{")
-    out.append(f"  #pragma omp parallel for collapse({len(p.nest)}) schedule(static)")
+    if parallel:
+        out.append(f"  #pragma omp parallel for collapse({len(p.nest)}) schedule(static)")
     for lp in p.nest:
         out.append(f"  for ({it} {lp.var.name} = 0; {lp.var.name} < {lp.size}; {lp.var.name}++)")
     out.append("  {")
@@ -354,16 +355,27 @@ def _emit_global_pack(r, k: Kernel, p: TilePlan, flat: str, out: list[str]) -> l
     return vals
 
 
+# A tiled contraction runs on OpenMP's workers from this many times the renderer's
+# ``min_parallel_work`` multiply-adds (2M): its vector FMAs are an order of magnitude cheaper
+# than the generic kernels' element ops the threshold is set for. Below it one thread was
+# faster in real programs (measured on the 2-core dev machine: LogisticRegression's 4000 x 64
+# x 3 contractions, ~770k multiply-adds, took 60 / 26 us on one thread back to back and 31-50
+# / 18 us on two - but inside a fit, with Python between the launches and SciPy's OpenBLAS
+# worker spinning after each L-BFGS step, two threads took a median 86-240 us and up to 4 ms:
+# the second thread waits to be woken and scheduled)
+TILED_PARALLEL_FACTOR = 8
+
+
 def render(r, k: Kernel, p: TilePlan, out: list[str]) -> None:
     """Append the tiled kernel body to ``out`` (``r`` is the CRenderer)."""
     total = math.prod(n for _, n in k.global_dims) * math.prod(lp.size for lp in p.nest)
-    parallel = total >= r.min_parallel_work
-    flat = _global_pack(p, k) if parallel else None
+    parallel = total >= r.min_parallel_work * TILED_PARALLEL_FACTOR
+    flat = _global_pack(p, k) if total >= r.min_parallel_work else None
     if flat is None:
         TileEmitter(r, k, p, out, parallel, None).render()
         return
     # B^T copied to the heap first; should the allocation fail, the same tiles without it
-    vals = _emit_global_pack(r, k, p, flat, out)
+    vals = _emit_global_pack(r, k, p, flat, out, parallel)
     out.append(f"  if ({' && '.join(f'zgp_{s.name}' for s in vals)}) {{")
     TileEmitter(r, k, p, out, parallel, flat).render()
     out.append("  } else {")

@@ -28,8 +28,11 @@ def test_random_graphs_match_numpy(device):
         pytest.fail(f"{len(failures)} of {_count(device)} random graphs differ from NumPy on {device}:\n{report}")
 
 
-def test_the_fuzzer_catches_a_wrong_kernel(monkeypatch):
+def test_the_fuzzer_catches_a_wrong_kernel(monkeypatch, tmp_path):
     """The comparison is not vacuous: a renderer that gets one op wrong is found."""
+    # a disk cache of its own: a plan another test of this worker stored (rendered by the
+    # real renderer) would be loaded instead of rendering with the patched one
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
     from zyx.kernels import render_c
     orig = render_c.CStyleRenderer.alu
 

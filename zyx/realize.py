@@ -363,9 +363,11 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                         race[0] = min(race[0], time.perf_counter() - t0)
                         race[3] += 1
                         if race[3] >= _RACE_RUNS:
-                            if race[1] > _RACE_MARGIN * race[0]:  # clear losses only
+                            won = "blas" if race[1] > _RACE_MARGIN * race[0] else "specialised"  # (clear losses only)
+                            if won == "blas":
                                 c.special[args] = _HOST
                             del c.race[args]
+                            _store_race(c, args, won)
                 if debug.level & 32:
                     debug.log(f"host tier {c.kernel.name if c.kernel is not None else '(lowering)'} "
                               f"out={out.shape} {out.dtype.name} "
@@ -461,7 +463,13 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
 
 def _stored_special(dev: Device, c: CompiledKernel, args: tuple):
     """The program of ``c`` specialised on ``args`` where the disk cache holds both its
-    lowered kernel and its built program, kept as this process's version; else None."""
+    lowered kernel and its built program, kept as this process's version; else None.
+    A BLAS contraction whose race an earlier process decided takes that outcome: ``_HOST``
+    where BLAS won, the stored version (not raced again) where it won."""
+    won = _load_race(c, args) if c.blas else None
+    if won == "blas":
+        _keep_special(c, args, _HOST)
+        return _HOST
     item = _load_special(_special_key(c, args))
     if item is None or not dev.backend.ready(*item):
         return None
@@ -469,13 +477,17 @@ def _stored_special(dev: Device, c: CompiledKernel, args: tuple):
         (program,) = _compile_items(dev.backend, [item])
     except Exception:  # noqa: BLE001 - (unloadable after all: built the usual way)
         return None
-    if len(c.special) >= _SPECIAL_PER_KERNEL:
-        c.special.pop(next(iter(c.special)))
-    c.special[args] = program
-    if c.blas:  # it races BLAS again in this process (the outcome is not stored)
+    _keep_special(c, args, program)
+    if c.blas and won is None:  # (a race that did not finish in the process that built it)
         c.race[args] = [math.inf, math.inf, 0, 0]
     stats.specialized += 1
     return program
+
+
+def _keep_special(c: CompiledKernel, args: tuple, value) -> None:
+    if len(c.special) >= _SPECIAL_PER_KERNEL:
+        c.special.pop(next(iter(c.special)))
+    c.special[args] = value
 
 
 def _specialise(dev: Device, order: list, now: list, later: list) -> list:
@@ -505,25 +517,20 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
         for key, (kernel, source) in fresh:
             _store_special(key, kernel, source)
 
-    def keep(c: CompiledKernel, args: tuple, value) -> None:
-        if len(c.special) >= _SPECIAL_PER_KERNEL:
-            c.special.pop(next(iter(c.special)))
-        c.special[args] = value
-
     backend = dev.backend
     out = []
     if now:
         items, fresh = lowered(now)
         out = _compile_items(backend, items)
         for (c, args), p in zip(now, out):
-            keep(c, args, p)
+            _keep_special(c, args, p)
         store(fresh)
     if later:
         items, fresh = lowered(later)
         futures = []
         for c, args in later:
             f: Future = Future()
-            keep(c, args, f)
+            _keep_special(c, args, f)
             futures.append(f)
         _background(backend, items, futures, lambda fresh=fresh: store(fresh))
     return out
@@ -535,6 +542,29 @@ def _specialise(dev: Device, order: list, now: list, later: list) -> list:
 # it again: ~1-3 ms of Python a kernel, 34 of them in a warm GaussianMixture fit.
 def _special_key(c: CompiledKernel, args: tuple) -> str | None:
     return cache.key_of("special", c.skey, repr(args)) if c.skey is not None else None
+
+
+# A race's outcome ("blas" or "specialised") is stored beside the specialised version, so a
+# later process neither races again (three BLAS launches of each size: ~30 ms of a warm
+# GaussianMixture fit) nor, where BLAS won, loads the version that lost.
+def _race_key(c: CompiledKernel, args: tuple) -> str | None:
+    return cache.key_of("race", c.skey, repr(args)) if c.skey is not None else None
+
+
+def _store_race(c: CompiledKernel, args: tuple, won: str) -> None:
+    key = _race_key(c, args)
+    if key is not None:
+        cache.write("plans", key, ".race", won.encode())
+
+
+def _load_race(c: CompiledKernel, args: tuple) -> str | None:
+    key = _race_key(c, args)
+    path = cache.read("plans", key, ".race") if key is not None else None
+    try:
+        won = path.read_bytes().decode() if path is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return won if won in ("blas", "specialised") else None
 
 
 def _load_special(key: str | None):

@@ -124,6 +124,20 @@ def test_large_single_precision_factorisations_run_in_single_precision_through_s
     xp.linalg.svd(xp.asarray(a[:20, :20]))  # small: NumPy's
     xp.linalg.svd(xp.asarray(np.stack([a, a])))  # a stack: NumPy's
     assert len(calls) == n
+    # complex64 (Hermitian: the lower triangle is read, as NumPy reads it)
+    c = (rng.standard_normal((120, 70)) + 1j * rng.standard_normal((120, 70))).astype(np.complex64)
+    hc = c.conj().T @ c
+    n = len(calls)
+    u, s, vh = xp.linalg.svd(xp.asarray(c), full_matrices=False)
+    assert u.dtype == xp.complex64 and s.dtype == xp.float32
+    np.testing.assert_allclose((u.numpy() * s.numpy()) @ vh.numpy(), c, atol=3e-5)
+    w, v = xp.linalg.eigh(xp.asarray(hc))
+    np.testing.assert_allclose(hc @ v.numpy(), v.numpy() * w.numpy(), atol=3e-5 * float(w.numpy().max()))
+    L = xp.linalg.cholesky(xp.asarray(hc)).numpy()
+    np.testing.assert_allclose(L @ L.conj().T, hc, atol=2e-5 * float(np.abs(hc).max()))
+    q, r = xp.linalg.qr(xp.asarray(c))
+    np.testing.assert_allclose(q.numpy() @ r.numpy(), c, atol=3e-5)
+    assert len(calls) == n + 4
     with pytest.raises(np.linalg.LinAlgError, match="not positive definite"):
         xp.linalg.cholesky(xp.asarray(-np.eye(100, dtype=np.float32)))
     with pytest.raises(np.linalg.LinAlgError):

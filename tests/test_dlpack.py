@@ -581,3 +581,29 @@ def test_cuda_backend_fences_and_shared_buffers_against_a_recording_driver():
     be.free(h)
     assert ("streamsync", ("stream", 0x5000)) in drv.log and h.ptr == 0 and ref() is None
     be.free(h)  # twice is harmless
+
+
+def test_a_cold_process_builds_the_native_callbacks_in_the_background(tmp_path):
+    """Opening the cpu device starts building the native release callbacks where the disk
+    cache lacks them (a compiler run a cold process's first export waited for); a process
+    that finds them on disk starts nothing; both export with the native callbacks."""
+    import os
+    import subprocess
+    code = (
+        "import threading, numpy as np, zyx\n"
+        "from zyx import _dlpack\n"
+        "a = zyx.array_api.asarray(np.arange(4, dtype=np.float32))\n"
+        "names = [t.name for t in threading.enumerate()]\n"
+        "for t in threading.enumerate():\n"
+        "    if t.name == 'zyx-dlpack-callbacks': t.join()\n"
+        "print('building' if 'zyx-dlpack-callbacks' in names else 'idle', _dlpack.callbacks()['kind'],\n"
+        "      np.from_dlpack(a).tolist())\n")
+    env = dict(os.environ, ZYX_CACHE_DIR=str(tmp_path), ZYX_DEVICE="cpu")
+    env.pop("ZYX_DLPACK_NATIVE", None)
+    outs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]
+    for r in outs:
+        assert r.returncode == 0, r.stderr
+    assert outs[0].stdout.split()[:2] == ["building", "native"], outs[0].stdout
+    assert outs[1].stdout.split()[:2] == ["idle", "native"], outs[1].stdout
+    assert "[0.0, 1.0, 2.0, 3.0]" in outs[1].stdout

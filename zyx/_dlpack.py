@@ -31,13 +31,15 @@ called from C, possibly while an exception is propagating (a consumer that rejec
 capsule drops it with its error set). A Python callback run at that moment would replace
 the pending exception with a SystemError, so zyx compiles a 40-line C helper with the C
 compiler the CPU backend uses (cached on disk) that saves and restores the error state
-around releasing the Python owner. Without a C compiler, ctypes callbacks are used
+around releasing the Python owner (built in the background when the cpu device opens,
+where the cache lacks it: ``warm_up``). Without a C compiler, ctypes callbacks are used
 instead (correct except in that corner).
 """
 from __future__ import annotations
 
 import ctypes
 import math
+import os
 import sys
 import threading
 
@@ -211,6 +213,12 @@ _callbacks: dict | None = None
 _callbacks_lock = threading.Lock()
 
 
+def _native_key(cc: str) -> tuple[list, str]:
+    flags = ["-O2", "-shared", "-fPIC"] + (["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else [])
+    from . import cache
+    return flags, cache.key_of(_NATIVE_SOURCE, cc, flags, sys.version, sys.platform)
+
+
 def _build_native():
     """Compile (or load from the disk cache) the C release callbacks; None on failure."""
     import subprocess
@@ -220,8 +228,7 @@ def _build_native():
     from . import cache
     from .backends.cpu import _find_compiler
     cc = _find_compiler()
-    flags = ["-O2", "-shared", "-fPIC"] + (["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else [])
-    key = cache.key_of(_NATIVE_SOURCE, cc, flags, sys.version, sys.platform)
+    flags, key = _native_key(cc)
     path = cache.read("dlpack", key, ".so")
     if path is None:
         with tempfile.TemporaryDirectory(prefix="zyx-dlpack-") as d:
@@ -234,6 +241,37 @@ def _build_native():
     return ctypes.CDLL(str(path))
 
 
+_warmed = False
+
+
+def warm_up(cc: str) -> None:
+    """Start building the native callbacks in the background where the disk cache lacks
+    them (called when the cpu device opens): the build is a compiler run, ~50 ms, which a
+    cold process's first export - scikit-learn moving an array to NumPy for SciPy - waited
+    for. Where they are on disk nothing starts: the first export loads them (~0.2 ms)."""
+    global _warmed
+    if _warmed or _callbacks is not None or os.environ.get("ZYX_DLPACK_NATIVE", "1") in ("", "0"):
+        return
+    _warmed = True
+    from . import cache
+    if not cache.enabled() or os.path.exists(cache.entry_str("dlpack", _native_key(cc)[1], ".so")):
+        return
+    # (not a daemon: a short first script still leaves the helper for the next process)
+    threading.Thread(target=callbacks, name="zyx-dlpack-callbacks").start()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no build thread: the lock a build in the parent held is new in the
+    child, and a build that had not finished is started again by the child's first export."""
+    global _callbacks_lock, _warmed
+    _callbacks_lock = threading.Lock()
+    _warmed = _callbacks is not None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def callbacks() -> dict:
     """Addresses of the deleters and capsule destructors zyx's capsules use, and which
     implementation they come from (``"native"`` or ``"ctypes"``). ``ZYX_DLPACK_NATIVE=0``
@@ -241,7 +279,6 @@ def callbacks() -> dict:
     global _callbacks
     with _callbacks_lock:
         if _callbacks is None:
-            import os
             lib = None
             if os.environ.get("ZYX_DLPACK_NATIVE", "1") not in ("", "0"):
                 try:

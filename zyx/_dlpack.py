@@ -31,8 +31,8 @@ called from C, possibly while an exception is propagating (a consumer that rejec
 capsule drops it with its error set). A Python callback run at that moment would replace
 the pending exception with a SystemError, so zyx compiles a 40-line C helper with the C
 compiler the CPU backend uses (cached on disk) that saves and restores the error state
-around releasing the Python owner (built in the background when the cpu device opens,
-where the cache lacks it: ``warm_up``). Without a C compiler, ctypes callbacks are used
+around releasing the Python owner (``_dlpack_native.py``: built in the background when the
+cpu device opens, where the cache lacks it). Without a C compiler, ctypes callbacks are used
 instead (correct except in that corner).
 """
 from __future__ import annotations
@@ -40,11 +40,11 @@ from __future__ import annotations
 import ctypes
 import math
 import os
-import sys
 import threading
 
 import numpy as np
 
+from . import _dlpack_native
 from . import dtypes as dt
 
 # ------------------------------------------------------------------ the DLPack ABI
@@ -133,54 +133,6 @@ def zyx_dtype(code: int, bits: int, lanes: int) -> dt.DType:
 
 
 # ------------------------------------------------------------------ the release callbacks
-_NATIVE_SOURCE = r"""
-/* zyx DLPack release callbacks: run from C (a consumer's deleter call, a capsule's
-   destruction) with the Python error state saved, so a pending exception survives. */
-#include <stdint.h>
-typedef struct _object PyObject;
-extern int PyGILState_Ensure(void);
-extern void PyGILState_Release(int);
-extern void PyErr_Fetch(PyObject **, PyObject **, PyObject **);
-extern void PyErr_Restore(PyObject *, PyObject *, PyObject *);
-extern void Py_DecRef(PyObject *);
-extern int Py_IsInitialized(void);
-extern int PyCapsule_IsValid(PyObject *, const char *);
-extern void *PyCapsule_GetPointer(PyObject *, const char *);
-
-typedef struct { void *data; int32_t device_type, device_id, ndim; uint8_t code, bits; uint16_t lanes;
-                 int64_t *shape, *strides; uint64_t byte_offset; } DLTensor;
-typedef struct DLManagedTensor { DLTensor dl_tensor; void *manager_ctx;
-                                 void (*deleter)(struct DLManagedTensor *); } DLManagedTensor;
-typedef struct DLManagedTensorVersioned { uint32_t major, minor; void *manager_ctx;
-                                          void (*deleter)(struct DLManagedTensorVersioned *);
-                                          uint64_t flags; DLTensor dl_tensor; } DLManagedTensorVersioned;
-
-static void zyx_release(void *owner) {
-    if (owner == 0 || !Py_IsInitialized()) return;  /* at exit: leak rather than crash */
-    int gil = PyGILState_Ensure();
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    Py_DecRef((PyObject *)owner);
-    PyErr_Restore(type, value, tb);
-    PyGILState_Release(gil);
-}
-void zyx_dlpack_deleter(DLManagedTensor *self) { zyx_release(self->manager_ctx); }
-void zyx_dlpack_deleter_versioned(DLManagedTensorVersioned *self) { zyx_release(self->manager_ctx); }
-void zyx_dlpack_capsule_destructor(PyObject *capsule) {
-    if (PyCapsule_IsValid(capsule, "dltensor")) {
-        DLManagedTensor *m = (DLManagedTensor *)PyCapsule_GetPointer(capsule, "dltensor");
-        if (m && m->deleter) m->deleter(m);
-    }
-}
-void zyx_dlpack_capsule_destructor_versioned(PyObject *capsule) {
-    if (PyCapsule_IsValid(capsule, "dltensor_versioned")) {
-        DLManagedTensorVersioned *m = (DLManagedTensorVersioned *)PyCapsule_GetPointer(capsule, "dltensor_versioned");
-        if (m && m->deleter) m->deleter(m);
-    }
-}
-"""
-
-
 def _py_release(owner: int) -> None:
     if owner:
         _api.Py_DecRef(owner)
@@ -213,59 +165,11 @@ _callbacks: dict | None = None
 _callbacks_lock = threading.Lock()
 
 
-def _native_key(cc: str) -> tuple[list, str]:
-    flags = ["-O2", "-shared", "-fPIC"] + (["-undefined", "dynamic_lookup"] if sys.platform == "darwin" else [])
-    from . import cache
-    return flags, cache.key_of(_NATIVE_SOURCE, cc, flags, sys.version, sys.platform)
-
-
-def _build_native():
-    """Compile (or load from the disk cache) the C release callbacks; None on failure."""
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from . import cache
-    from .backends.cpu import _find_compiler
-    cc = _find_compiler()
-    flags, key = _native_key(cc)
-    path = cache.read("dlpack", key, ".so")
-    if path is None:
-        with tempfile.TemporaryDirectory(prefix="zyx-dlpack-") as d:
-            src, so = Path(d) / "dlpack.c", Path(d) / "dlpack.so"
-            src.write_text(_NATIVE_SOURCE)
-            r = subprocess.run(cc.split() + [str(src), "-o", str(so)] + flags, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(r.stderr)
-            path = cache.write("dlpack", key, ".so", so.read_bytes())
-    return ctypes.CDLL(str(path))
-
-
-_warmed = False
-
-
-def warm_up(cc: str) -> None:
-    """Start building the native callbacks in the background where the disk cache lacks
-    them (called when the cpu device opens): the build is a compiler run, ~50 ms, which a
-    cold process's first export - scikit-learn moving an array to NumPy for SciPy - waited
-    for. Where they are on disk nothing starts: the first export loads them (~0.2 ms)."""
-    global _warmed
-    if _warmed or _callbacks is not None or os.environ.get("ZYX_DLPACK_NATIVE", "1") in ("", "0"):
-        return
-    _warmed = True
-    from . import cache
-    if not cache.enabled() or os.path.exists(cache.entry_str("dlpack", _native_key(cc)[1], ".so")):
-        return
-    # (not a daemon: a short first script still leaves the helper for the next process)
-    threading.Thread(target=callbacks, name="zyx-dlpack-callbacks").start()
-
-
 def _after_fork_in_child() -> None:
-    """A forked child has no build thread: the lock a build in the parent held is new in the
-    child, and a build that had not finished is started again by the child's first export."""
-    global _callbacks_lock, _warmed
+    """A forked child has no build thread: the lock a build in the parent held (see
+    ``_dlpack_native.warm_up``) is new in the child, whose first export builds again."""
+    global _callbacks_lock
     _callbacks_lock = threading.Lock()
-    _warmed = _callbacks is not None
 
 
 if hasattr(os, "register_at_fork"):
@@ -280,9 +184,9 @@ def callbacks() -> dict:
     with _callbacks_lock:
         if _callbacks is None:
             lib = None
-            if os.environ.get("ZYX_DLPACK_NATIVE", "1") not in ("", "0"):
+            if _dlpack_native.wanted():
                 try:
-                    lib = _build_native()
+                    lib = _dlpack_native.build()
                 except Exception:  # no C compiler, or symbols not visible: the ctypes fallback
                     lib = None
             if lib is not None:

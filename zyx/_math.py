@@ -73,30 +73,27 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
         if dtype_rule is None and (not floats_only or sn.dtype.kind == "f"):
             if type(other) is Tensor:
                 on = other._node
-                if on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device:
-                    if not _recorders:  # (Tensor._wrap, inlined)
-                        t = _new(Tensor)
-                        t._node = Node(op, (on, sn) if reverse else (sn, on), None, sn.shape,
-                                       bool_ if compare else sn.dtype, sn.device)
-                        t._view = t._dependents = None
-                        return t
-                    a, b = (other, self) if reverse else (self, other)
-                    return a._binary(op, b, bool_ if compare else sn.dtype)
-            elif (type(other) is float and sn.dtype.kind == "f") or (
+                fast = on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device
+            else:
+                # (a Python float with a float tensor, a Python int with a float tensor, or a
+                # small one with an int32/int64 tensor: the tensor's dtype, as the general
+                # path's weak-scalar rule gives)
+                on = None
+                fast = (type(other) is float and sn.dtype.kind == "f") or (
                     type(other) is int and -_INT_FAST <= other < _INT_FAST
-                    and (sn.dtype.kind == "f" or sn.dtype in _INT_DTYPES)):
-                # (a Python int with a float tensor, or a small one with an int32/int64 tensor:
-                # the tensor's dtype, as the general path's weak-scalar rule gives)
-                if not _recorders:
-                    cn = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
+                    and (sn.dtype.kind == "f" or sn.dtype in _INT_DTYPES))
+            if fast:
+                out_dtype = bool_ if compare else sn.dtype
+                if not _recorders:  # (Tensor._wrap, inlined)
+                    if on is None:
+                        on = Node("CONST", (), other, sn.shape, sn.dtype, sn.device)
                     t = _new(Tensor)
-                    t._node = Node(op, (cn, sn) if reverse else (sn, cn), None, sn.shape,
-                                   bool_ if compare else sn.dtype, sn.device)
+                    t._node = Node(op, (on, sn) if reverse else (sn, on), None, sn.shape, out_dtype, sn.device)
                     t._view = t._dependents = None
                     return t
-                c = Tensor._const(other, sn.shape, sn.dtype, sn.device)
-                a, b = (c, self) if reverse else (self, c)
-                return a._binary(op, b, bool_ if compare else sn.dtype)
+                o = other if on is not None else Tensor._const(other, sn.shape, sn.dtype, sn.device)
+                a, b = (o, self) if reverse else (self, o)
+                return a._binary(op, b, out_dtype)
         if general is not None:
             return general(self, other)
         o = self._operand(other, op)

@@ -688,6 +688,6 @@ def open_device(index: int) -> CPUBackend:
         _backend = CPUBackend()
         if debug.level & 1:
             debug.log(f"cpu: {_backend.cc_version}, flags {' '.join(_backend.flags)}, {os.cpu_count()} cores")
-        from .. import _dlpack  # its native callbacks are built with this compiler: start where missing
-        _dlpack.warm_up(_backend.cc)
+        from .. import _dlpack_native  # (DLPack's callbacks are built with this compiler: start where missing)
+        _dlpack_native.warm_up(_backend.cc)
     return _backend

@@ -71,8 +71,9 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
         # shape check: these two cases are nearly every operator of array code)
         sn = self._node
         if dtype_rule is None and (not floats_only or sn.dtype.kind == "f"):
+            ot: Tensor | None = None  # (the other operand, where it is a tensor)
             if type(other) is Tensor:
-                on = other._node
+                ot, on = other, other._node
                 fast = on.dtype is sn.dtype and on.shape == sn.shape and on.device is sn.device
             else:
                 # (a Python float with a float tensor, a Python int with a float tensor, or a
@@ -91,7 +92,7 @@ def _binop(op: str, dtype_rule: Callable[[DType], DType] | None = None, reverse:
                     t._node = Node(op, (on, sn) if reverse else (sn, on), None, sn.shape, out_dtype, sn.device)
                     t._view = t._dependents = None
                     return t
-                o = other if on is not None else Tensor._const(other, sn.shape, sn.dtype, sn.device)
+                o = ot if ot is not None else Tensor._const(other, sn.shape, sn.dtype, sn.device)
                 a, b = (o, self) if reverse else (self, o)
                 return a._binary(op, b, out_dtype)
         if general is not None:

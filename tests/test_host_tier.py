@@ -181,6 +181,65 @@ def test_contraction_layouts_match_compiled(case):
     assert c.shape == h.shape == tuple(g.shape)
 
 
+@pytest.mark.parametrize("k", [8192, 10000])
+def test_split_contractions_form_no_product(k, monkeypatch):
+    """A long contraction is summed in chunks (the product permuted, reshaped - padded where
+    the chunks do not divide it - then summed): the host tier hands the moved operands to
+    one batched matmul and never computes the product, whose broadcast would be outputs x k
+    values (a 20 x 1e6 covariance: 3.2 GB, 10 s)."""
+    a = R.standard_normal((4, k))
+    x = zyx.Tensor(a)
+    centred = x - x.mean(1, keepdims=True)
+    t = centred @ centred.T
+    nodes = [t._node]
+    order, _, pos = sched.walk(nodes)
+    specs = sched.plan(order, pos, nodes)
+    split = [i for i, sp in enumerate(specs)
+             if (c := host_eval._contraction(order[sp.out], {order[j] for j in sp.inputs})) is not None and c[1]]
+    assert split, "expected a contraction summed in chunks"
+    for sp in specs[:split[0]]:
+        zyx.realize(zyx.Tensor._wrap(order[sp.out]))
+    root, inputs = order[specs[split[0]].out], [order[j] for j in specs[split[0]].inputs]
+    moves = [m.op for m in host_eval._contraction(root, set(inputs))[1]]
+    assert ("PAD" in moves) == (k % 32 != 0), moves
+    products = []
+    pointwise = host_eval._pointwise
+
+    def watch(n, args, funcs=None):
+        if n.op == "MUL":
+            products.append(n.shape)
+        return pointwise(n, args, funcs)
+    monkeypatch.setattr(host_eval, "_pointwise", watch)
+    host = host_eval.evaluate(root, inputs).reshape(root.shape)
+    assert products == [], f"the host tier formed products of shapes {products}"
+    with zyx.realize.specialization("never"):
+        compiled = zyx.Tensor._wrap(root).numpy()
+        got = t.numpy()
+    np.testing.assert_allclose(host, compiled, rtol=1e-9, atol=1e-9)
+    ac = a - a.mean(1, keepdims=True)
+    np.testing.assert_allclose(got, ac @ ac.T, rtol=1e-9)
+
+
+def test_elementwise_ops_on_shared_broadcast_axes_run_once(monkeypatch):
+    """An op whose operands are all broadcast along an axis is computed once along it (a
+    matmul's operands are expanded before they are multiplied)."""
+    sizes = []
+    pointwise = host_eval._pointwise
+
+    def watch(n, args, funcs=None):
+        out = pointwise(n, args, funcs)
+        sizes.append(out.size)
+        return out
+    monkeypatch.setattr(host_eval, "_pointwise", watch)
+    a = np.arange(6.0).reshape(2, 3)
+    x = zyx.Tensor(a)
+    g = (x.reshape(2, 1, 3).expand(2, 1000, 3) * 2 + 1).sum(1)
+    c, h = _compiled_and_host(g)
+    assert sizes and max(sizes) == 6, sizes
+    np.testing.assert_allclose(h.reshape(2, 3), (a * 2 + 1) * 1000)
+    np.testing.assert_allclose(c.reshape(2, 3), h.reshape(2, 3))
+
+
 def _last_kernel(t: zyx.Tensor):
     nodes = [t._node]
     order, _, pos = sched.walk(nodes)

@@ -349,7 +349,12 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         if program is None or program is _HOST:
             if c.pending is not None or program is _HOST:  # still compiling: the host tier computes it now
                 t0 = time.perf_counter()
-                backend.copy_in(buf.handle, host_eval.evaluate(out, inputs, backend.host_functions).reshape(-1))
+                # (written into the output buffer: the host tier runs on the cpu device, whose
+                # buffers are host memory)
+                dest = backend.view(buf.handle, out.numel)
+                got = host_eval.evaluate(out, inputs, backend.host_functions, dest)
+                if got is not dest:
+                    backend.copy_in(buf.handle, got.reshape(-1))
                 stats.launches += 1
                 stats.host_launches += 1
                 if c.blas and args:  # (() while it was not lowered yet: nothing to key by)

@@ -95,7 +95,7 @@ def contracts(root: Node, inputs: list[Node]) -> bool:
     """Whether the kernel holds a float contraction (``sum(a * b)``: a matmul, a covariance,
     a batched dot), which ``evaluate`` hands to BLAS (one batched matmul)."""
     leaves = set(inputs)
-    return any(_is_contraction(n, leaves) and n.dtype.kind == "f" for n in _region(root, leaves))
+    return any(n.dtype.kind == "f" and _contraction(n, leaves) is not None for n in _region(root, leaves))
 
 
 def blas_ok(root: Node, inputs: list[Node]) -> bool:
@@ -109,17 +109,21 @@ def _cdt(d: dt.DType) -> np.dtype:
     return np.dtype(np.float32) if d in (dt.float16, dt.bfloat16) else np.dtype(d.np)
 
 
-def evaluate(root: Node, inputs: list[Node], funcs=None) -> np.ndarray:
+def evaluate(root: Node, inputs: list[Node], funcs=None, dest: np.ndarray | None = None) -> np.ndarray:
     """``root``'s value (in its storage dtype, C order) computed with NumPy from the
     realized ``inputs`` (buffers on the cpu device); transcendental ops call ``funcs`` (see
-    ``host_ok``: the table, or a function giving it, called only where an op needs it)."""
+    ``host_ok``: the table, or a function giving it, called only where an op needs it).
+    Given ``dest`` (a flat array of the storage dtype and ``root``'s size: the output
+    buffer), the value is written there and ``dest`` returned - no C-order copy of it first
+    (a transposed 160 MB result was copied twice, ~1 s of fresh pages)."""
     leaves = set(inputs)
 
     def deps(n: Node) -> tuple:
         if n in leaves:
             return ()
-        if _is_contraction(n, leaves):  # sum(a * b): the operands, never their product
-            return n.srcs[0].srcs
+        c = _contraction(n, leaves)
+        if c is not None:  # sum(a * b): the operands, never their product
+            return c[0].srcs
         return n.srcs
     vals: dict = {}
     with np.errstate(all="ignore"):
@@ -128,14 +132,55 @@ def evaluate(root: Node, inputs: list[Node], funcs=None) -> np.ndarray:
         out = vals[root]
         if root.dtype in (dt.float16, dt.bfloat16):
             out = out.astype(root.dtype.np)
+        if dest is not None and dest.dtype == root.dtype.np and dest.size == out.size and out.shape == root.shape:
+            np.copyto(dest.reshape(root.shape), out, casting="unsafe")
+            return dest
         return np.ascontiguousarray(out, dtype=root.dtype.np)
 
 
-def _is_contraction(n: Node, leaves: set) -> bool:
+def _contraction(n: Node, leaves: set) -> tuple[Node, list[Node]] | None:
+    """(the product, the axis moves between it and ``n``, first to last) where ``n`` sums a
+    product: ``sum(a * b)``, or a split one (a long summed axis is cut into chunks summed
+    apart - the product permuted and reshaped, then summed)."""
     if n.op != "REDUCE" or n.arg[0] != "SUM":
-        return False
+        return None
+    chain = []
     m = n.srcs[0]
-    return m.op == "MUL" and m not in leaves and m.dtype.kind in "fiu"
+    while (m.op == "PERMUTE" or m.op == "RESHAPE" or (m.op == "PAD" and m.arg[1] == 0)) and m not in leaves:
+        chain.append(m)  # (a pad with zeros: the product of the padded operands is the padded product)
+        m = m.srcs[0]
+    if m.op == "MUL" and m not in leaves and m.dtype.kind in "fiu":
+        chain.reverse()
+        return m, chain
+    return None
+
+
+def _moved_operand(mv: Node, x: np.ndarray) -> np.ndarray | None:
+    """A contraction's operand ``x`` moved as ``mv`` moves the product, without forming
+    what it is broadcast to (None where a reshape would copy)."""
+    if mv.op == "PERMUTE":
+        return x.transpose(mv.arg)
+    if mv.op == "RESHAPE":
+        return _reshape_view(x, mv.shape)
+    pads = mv.arg[0]  # PAD (with zeros): padded along its own axes only, then broadcast again
+    cut = tuple(slice(None) if (b or a or (x.shape[d] != 1 and x.strides[d] != 0)) else slice(0, 1)
+                for d, (b, a) in enumerate(pads))
+    return np.broadcast_to(np.pad(x[cut], pads), mv.shape)
+
+
+def _reshape_view(x: np.ndarray, shape: tuple) -> np.ndarray | None:
+    """``x`` reshaped without a copy, or None where that needs one."""
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        return None
+    except TypeError:  # NumPy < 2.1 has no ``copy`` argument
+        v = x.view()
+        try:
+            v.shape = shape
+        except AttributeError:
+            return None
+        return v
 
 
 def _leaf(n: Node) -> np.ndarray:
@@ -157,12 +202,22 @@ def _eval(n: Node, vals: dict, leaves: set, funcs: dict | None) -> np.ndarray:
         return np.broadcast_to(np.arange(n.shape[n.arg], dtype=_cdt(n.dtype)).reshape(shape), n.shape)
     if op == "RAND":
         return _philox(n.arg[0], n.arg[1], n.numel).reshape(n.shape)
-    if _is_contraction(n, leaves):
-        m = n.srcs[0]
-        out = _contract(vals[m.srcs[0]], vals[m.srcs[1]], n.arg[1])
-        if out is not None:
-            return out.reshape(n.shape)
-        return _reduce(n, _elementwise(m, [vals[s] for s in m.srcs]))
+    c = _contraction(n, leaves)
+    if c is not None:
+        m, chain = c
+        ab: list = [np.broadcast_to(vals[s], m.shape) for s in m.srcs]
+        for mv in chain:  # the moves applied to each operand (views: no product is formed)
+            ab = [_moved_operand(mv, x) if x is not None else None for x in ab]
+            if ab[0] is None or ab[1] is None:
+                break
+        else:
+            out = _contract(ab[0], ab[1], n.arg[1])
+            if out is not None:
+                return out.reshape(n.shape)
+        x = _elementwise(m, [vals[s] for s in m.srcs])
+        for mv in chain:
+            x = _move(mv, x)
+        return _reduce(n, x)
     srcs = [vals[s] for s in n.srcs]
     if op in _MOVES:
         return _move(n, srcs[0])
@@ -293,6 +348,21 @@ def _cast(n: Node, x: np.ndarray) -> np.ndarray:
 
 
 def _elementwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
+    """``n`` over its operands' values ``a``. Along an axis where every operand is broadcast
+    (length 1 or stride 0: a matmul's operands are expanded before they are multiplied) the
+    op is computed once and the result broadcast: NumPy would compute it at every position,
+    and a (20, 1e6) operand of a covariance, expanded to (20, 20, 1e6), became 3.2 GB."""
+    shape = n.shape
+    if len(a) > 1 or (a and len(shape) > 1):
+        shared = [d for d, size in enumerate(shape)
+                  if size > 1 and all(x.ndim == len(shape) and (x.shape[d] == 1 or x.strides[d] == 0) for x in a)]
+        if shared:
+            cut = tuple(slice(0, 1) if d in shared else slice(None) for d in range(len(shape)))
+            return np.broadcast_to(_pointwise(n, [x[cut] for x in a], funcs), shape)
+    return _pointwise(n, a, funcs)
+
+
+def _pointwise(n: Node, a: list, funcs: dict | None = None) -> np.ndarray:
     op = n.op
     if op == "WHERE":
         return np.where(a[0], a[1], a[2])

@@ -80,6 +80,18 @@ def test_numpy_scalars_keep_their_dtype_in_asarray():
     assert xp.asarray([np.float64(1.5)], dtype=xp.float32).dtype is xp.float32
 
 
+def test_plain_python_data_is_not_walked_item_by_item(monkeypatch):
+    """Nested lists of Python numbers go to NumPy at once (a million-float list took 1 s when
+    each item was looked at in Python); a value carrying a dtype anywhere takes the walk."""
+    from zyx.array_api import _creation
+    walked = []
+    monkeypatch.setattr(_creation, "_tensors_to_host", lambda seq: walked.append(1) or seq)
+    a = xp.asarray([[1.5, 2], (3, 4.0)])
+    assert a.dtype is xp.float32 and a.shape == (2, 2) and not walked
+    assert xp.asarray([[True], [False]]).dtype is xp.bool and xp.asarray([1, 2]).dtype is xp.int64 and not walked
+    assert xp.asarray([[1.5], [np.float64(2.5)]]).dtype is xp.float64 and walked
+
+
 def test_environment_variable():
     code = ("import zyx.array_api as xp; d = xp.__array_namespace_info__().default_dtypes(); "
             "print(d['real floating'], d['complex floating'], xp.asarray([0.5]).dtype)")

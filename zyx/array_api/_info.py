@@ -12,6 +12,23 @@ from ._data_type_functions import _KINDS, _STANDARD
 __all__ = ["__array_namespace_info__"]
 
 
+class _Devices(tuple):
+    """``devices()``'s tuple. 2024.12 returned a list, and code written for it adds one
+    (SciPy's tests: ``info.devices() + [None]``): joined with a list, this gives a list."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        if isinstance(other, list):
+            return list(self) + other
+        return tuple.__add__(self, other)
+
+    def __radd__(self, other):
+        if isinstance(other, list):
+            return other + list(self)
+        return NotImplemented
+
+
 class Info:
     """What ``zyx.array_api.__array_namespace_info__()`` returns."""
 
@@ -26,8 +43,9 @@ class Info:
         return default_device()
 
     def devices(self) -> tuple[Device, ...]:
-        """Every device zyx finds on this machine (``zyx.available_devices()``)."""
-        return tuple(available_devices())
+        """Every device zyx finds on this machine (``zyx.available_devices()``): a tuple
+        (2025.12) that also joins a list as 2024.12's list did (``_Devices``)."""
+        return _Devices(available_devices())
 
     def _device(self, device) -> Device:
         return default_device() if device is None else get_device(device)

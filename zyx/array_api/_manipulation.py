@@ -65,7 +65,7 @@ def expand_dims(x: Tensor, /, axis) -> Tensor:
     """Insert size-1 axes at ``axis`` (an int, or a tuple of ints in 2025.12) of the
     result."""
     check_array(x, "expand_dims")
-    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)  # (a list, as NumPy takes)
     nd = x.ndim + len(axes)
     norm = []
     for a in axes:
@@ -89,8 +89,10 @@ def flip(x: Tensor, /, *, axis=None) -> Tensor:
 def moveaxis(x: Tensor, source, destination, /) -> Tensor:
     """Move axes ``source`` to positions ``destination``; the others keep their order."""
     check_array(x, "moveaxis")
-    src = source if isinstance(source, tuple) else (source,)
-    dst = destination if isinstance(destination, tuple) else (destination,)
+    # (lists as well as the standard's tuples: NumPy, PyTorch and array-api-strict take them,
+    # and SciPy passes a user's list on)
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
     if len(src) != len(dst):
         raise ValueError("moveaxis: source and destination need the same number of axes")
     src = [normalize_axis(a, x.ndim) for a in src]
@@ -164,7 +166,7 @@ def roll(x: Tensor, /, shift, *, axis=None) -> Tensor:
 def squeeze(x: Tensor, /, axis) -> Tensor:
     """Remove size-1 axes ``axis`` (an int or tuple of ints; ValueError if not size 1)."""
     check_array(x, "squeeze")
-    axes = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     norm = [normalize_axis(a, x.ndim) for a in axes]
     if len(set(norm)) != len(norm):
         raise ValueError(f"squeeze: repeated axis in {axis}")

@@ -537,3 +537,37 @@ def test_namespace_reachable_as_attribute_after_import_zyx():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0] == "2025.12"
+
+
+def test_what_array_code_takes_beyond_the_standard(device):
+    """Behaviour the standard leaves open that NumPy, PyTorch and CuPy share and array code
+    relies on (found running SciPy's own array-API tests on zyx): sums, products and max/min
+    of booleans; arange bounds given as 0-d arrays; ``view(dtype)`` and ``ravel``."""
+    mask = xp.asarray([[True, False, True], [False, False, True]], device=device)
+    m = np.array([[True, False, True], [False, False, True]])
+    s = xp.sum(mask, axis=-1)
+    assert s.dtype is xp.int64 and s.numpy().tolist() == m.sum(-1).tolist()
+    assert int(xp.sum(mask)) == 3 and xp.prod(mask, axis=0).numpy().tolist() == [0, 0, 1]
+    assert xp.cumulative_sum(mask, axis=1).numpy().tolist() == np.cumsum(m, 1).tolist()
+    assert xp.max(mask).dtype is xp.bool and bool(xp.max(mask)) and not bool(xp.min(mask))
+    with pytest.raises(TypeError):
+        xp.mean(mask)  # (the standard's floating-point rule stays)
+    n = xp.asarray(4, device=device)
+    assert xp.arange(1, n + 1, dtype=n.dtype, device=device).numpy().tolist() == [1, 2, 3, 4]
+    for bad in (xp.asarray([1, 2]), xp.asarray(True), xp.asarray(1j)):
+        with pytest.raises(TypeError):
+            xp.arange(bad)
+    if device == "wgpu:0":
+        return  # (no float64 or complex there)
+    c = np.array([[1 + 2j, 3 - 4j], [5j, -1]])
+    z = xp.asarray(c, device=device)
+    np.testing.assert_array_equal(z.view(float).numpy(), c.view(float))   # NumPy's meaning: float64
+    np.testing.assert_array_equal(z.view(float).view(complex).numpy(), c)
+    np.testing.assert_array_equal(z.view(xp.int64).numpy(), c.view(np.int64).reshape(2, 4))
+    f = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(xp.asarray(f, device=device).view(np.int32).numpy(), f.view(np.int32))
+    assert xp.asarray(f, device=device).view(3, 2).shape == (3, 2) and xp.asarray(f).ravel().shape == (6,)
+    with pytest.raises(ValueError):
+        xp.asarray(f, device=device).view(xp.float64)   # float32 pairs are not float64
+    with pytest.raises(ValueError):
+        xp.asarray(f, device=device).view(xp.complex64)  # an odd last axis cannot pair up

@@ -113,6 +113,42 @@ def reshape(self: Tensor, *shape) -> Tensor:
     return make_view(self, _reshape_steps(self, _shape_args(shape)))
 
 
+_NUMPY_TYPES = {float: dt.float64, complex: dt.complex128, int: dt.int64, bool: dt.bool_}
+
+
+def view(self: Tensor, *shape) -> Tensor:
+    """``reshape`` (PyTorch's ``view``); or, given one dtype, the same bits read as that dtype
+    (PyTorch's and NumPy's ``view(dtype)``; a Python type means what it means to NumPy:
+    ``float`` is float64). Equal item sizes: a bitcast. A complex array read as floats of
+    half its item size gives its components, the last axis doubled; floats read as complex
+    pair them up, the last axis halved. Other size changes raise ValueError."""
+    if len(shape) != 1 or isinstance(shape[0], (int, np.integer, tuple, list)):
+        return reshape(self, *shape)
+    arg = shape[0]
+    d = _NUMPY_TYPES[arg] if isinstance(arg, type) and arg in _NUMPY_TYPES else dt.to_dtype(arg)
+    src = self.dtype
+    if d.itemsize == src.itemsize:
+        return self.bitcast(d)
+    if self.ndim == 0:
+        raise ValueError(f"view: a 0-d {src.name} array cannot be read as {d.name} (item sizes differ)")
+    if src.is_complex and 2 * d.itemsize == src.itemsize:
+        part = dt.real_of(src)
+        pairs = stack([self.real.bitcast(d) if d is not part else self.real,
+                       self.imag.bitcast(d) if d is not part else self.imag], -1)
+        return reshape(pairs, self.shape[:-1] + (2 * self.shape[-1],))
+    if d.is_complex and src.itemsize * 2 == d.itemsize:
+        if self.shape[-1] % 2:
+            raise ValueError(f"view: the last axis ({self.shape[-1]}) must be even to read {src.name} pairs "
+                             f"as {d.name}")
+        part = dt.real_of(d)
+        x = self.bitcast(part) if src is not part else self
+        x = reshape(x, self.shape[:-1] + (self.shape[-1] // 2, 2))
+        from ._math import complex_
+        return complex_(x[..., 0], x[..., 1])
+    raise ValueError(f"view: {src.name} ({src.itemsize} bytes) cannot be read as {d.name} ({d.itemsize} bytes); "
+                     "views change the item size only between complex numbers and their float parts")
+
+
 def permute(self: Tensor, *dims) -> Tensor:
     """A view with the axes in the order ``dims``."""
     return make_view(self, _permute_steps(self, _shape_args(dims)))
@@ -143,6 +179,11 @@ def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return make_view(self, [("RESHAPE", (1,))])
     s, e = normalize_axis(start_dim, self.ndim), normalize_axis(end_dim, self.ndim)
     return make_view(self, _reshape_steps(self, self.shape[:s] + (math.prod(self.shape[s:e + 1]),) + self.shape[e + 1:]))
+
+
+def ravel(self: Tensor) -> Tensor:
+    """A 1-d view of the elements in C order (NumPy's and PyTorch's ``ravel``)."""
+    return reshape(self, (-1,))
 
 
 def flip(self: Tensor, axis=None) -> Tensor:
@@ -738,13 +779,14 @@ class _MovementMixin:
 
     # ------------------------------------------------------------ views
     reshape = reshape
-    view = reshape
+    view = view
     permute = permute
     swapaxes = swapaxes
     transpose = transpose
     squeeze = squeeze
     unsqueeze = unsqueeze
     flatten = flatten
+    ravel = ravel
     flip = flip
     shrink = shrink_to
 

@@ -229,10 +229,19 @@ def from_dlpack(x, /, *, device=None, copy: bool | None = None) -> Tensor:
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``."""
     d = dtype_arg(dtype, "arange")
-    for v in (start, stop, step):
-        if v is not None and not is_scalar(v) and not isinstance(v, (np.integer, np.floating)):
-            raise TypeError(f"arange: start, stop and step must be Python numbers, got {type(v).__name__}")
+    start, stop, step = (_arange_number(v) for v in (start, stop, step))
     return creation.arange(start, stop, step, dtype=d, device=device_arg(device))
+
+
+def _arange_number(v):
+    """A bound of ``arange``: a Python number, a NumPy scalar or a 0-d array's value (as
+    NumPy and PyTorch take it: SciPy writes ``arange(1, n + 1)`` with ``n`` a 0-d array)."""
+    if v is None or is_scalar(v) or isinstance(v, (np.integer, np.floating)):
+        return v
+    if isinstance(v, (Tensor, np.ndarray)) and v.ndim == 0 and v.dtype.kind in ("i", "u", "f"):
+        return v.item()
+    raise TypeError(f"arange: start, stop and step must be real numbers (or 0-d arrays), got {type(v).__name__}"
+                    + (f" of shape {v.shape}" if hasattr(v, "shape") else ""))
 
 
 def empty(shape, *, dtype=None, device=None) -> Tensor:

@@ -16,8 +16,12 @@ def _numeric(x: Tensor, fname: str) -> None:
         raise TypeError(f"{fname}: boolean arrays are not supported; cast to a numeric dtype first")
 
 
+# The standard leaves sum, prod, the cumulative sums and max/min of booleans unspecified
+# ("should have a numeric data type"); NumPy, PyTorch, CuPy and JAX count (sum/prod in the
+# default integer dtype) and take max/min as any/all, and array code relies on it (SciPy's
+# nsum sums boolean masks). zyx does the same. mean, std and var keep to the standard.
 def _real(x: Tensor, fname: str) -> None:
-    _numeric(x, fname)
+    check_array(x, fname)
     if x.dtype.is_complex:
         raise TypeError(f"{fname}: complex arrays are not ordered")
 
@@ -43,14 +47,14 @@ def mean(x: Tensor, /, *, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def prod(x: Tensor, /, *, axis=None, dtype=None, keepdims: bool = False) -> Tensor:
-    """Product over ``axis``; integer inputs accumulate in the default (u)int64."""
-    _numeric(x, "prod")
+    """Product over ``axis``; integer and boolean inputs accumulate in the default (u)int64."""
+    check_array(x, "prod")  # (booleans count: see above)
     return x.prod(axis=axis_tuple(axis, x.ndim), keepdims=keepdims, dtype=dtype_arg(dtype, "prod"))
 
 
 def sum(x: Tensor, /, *, axis=None, dtype=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis``; integer inputs accumulate in the default (u)int64."""
-    _numeric(x, "sum")
+    """Sum over ``axis``; integer and boolean inputs accumulate in the default (u)int64."""
+    check_array(x, "sum")  # (booleans count: see above)
     return x.sum(axis=axis_tuple(axis, x.ndim), keepdims=keepdims, dtype=dtype_arg(dtype, "sum"))
 
 
@@ -76,7 +80,7 @@ def var(x: Tensor, /, *, axis=None, correction: float = 0.0, keepdims: bool = Fa
 
 def _cumulative(x: Tensor, axis, dtype, include_initial: bool, kind: str) -> Tensor:
     fname = f"cumulative_{kind}"
-    _numeric(x, fname)
+    check_array(x, fname)  # (booleans count: see above)
     if x.ndim == 0:
         raise ValueError(f"{fname}: x must have at least one dimension")
     if axis is None:

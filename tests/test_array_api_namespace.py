@@ -554,6 +554,18 @@ def test_what_array_code_takes_beyond_the_standard(device):
         xp.mean(mask)  # (the standard's floating-point rule stays)
     n = xp.asarray(4, device=device)
     assert xp.arange(1, n + 1, dtype=n.dtype, device=device).numpy().tolist() == [1, 2, 3, 4]
+    # NumPy scalars where Python scalars go (SciPy passes np.log(eps) to where)
+    v = xp.asarray([1.0, 2.0], device=device)
+    assert xp.where(v > 1, np.float64(-3.0), v).numpy().tolist() == [1.0, -3.0]
+    assert xp.maximum(v, np.float32(1.5)).numpy().tolist() == [1.5, 2.0]
+    # integer linspace (floored, as NumPy), diag both ways
+    got = xp.linspace(-1, 2.5, 6, dtype=xp.int32, device=device).numpy()
+    assert got.dtype == np.int32 and got.tolist() == np.linspace(-1, 2.5, 6, dtype=np.int32).tolist()
+    d = np.array([1.0, np.inf, -2.0], np.float32)
+    for k in (0, 2, -1):
+        np.testing.assert_array_equal(xp.diag(xp.asarray(d, device=device), k).numpy(), np.diag(d, k))
+    grid = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    np.testing.assert_array_equal(xp.diag(xp.asarray(grid, device=device), 1).numpy(), np.diag(grid, 1))
     for bad in (xp.asarray([1, 2]), xp.asarray(True), xp.asarray(1j)):
         with pytest.raises(TypeError):
             xp.arange(bad)

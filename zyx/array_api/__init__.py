@@ -18,7 +18,7 @@ from __future__ import annotations
 from ..dtypes import (bool_ as bool, complex64, complex128, float32, float64, int8, int16,  # noqa: A004
                        int32, int64, uint8, uint16, uint32, uint64)
 from ._constants import e, inf, nan, newaxis, pi
-from ._creation import (arange, asarray, empty, empty_like, eye, from_dlpack, full, full_like, linspace,
+from ._creation import (arange, asarray, diag, empty, empty_like, eye, from_dlpack, full, full_like, linspace,
                         meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from ._data_type_functions import astype, can_cast, finfo, iinfo, isdtype, result_type
 from ._elementwise import (abs, acos, acosh, add, asin, asinh, atan, atan2, atanh, bitwise_and,  # noqa: A004

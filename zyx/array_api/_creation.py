@@ -16,7 +16,7 @@ from ..dtypes import DType
 from ..tensor import Tensor
 from ._helpers import check_array, device_arg, dtype_arg, is_scalar, shape_tuple
 
-__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
+__all__ = ["arange", "asarray", "diag", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
 
 
@@ -269,6 +269,29 @@ def full(shape, fill_value, *, dtype=None, device=None) -> Tensor:
                          device=device_arg(device))
 
 
+def diag(v: Tensor, /, k: int = 0) -> Tensor:
+    """NumPy's (and PyTorch's, CuPy's, JAX's) ``diag``, beyond the standard: a 1-d array
+    placed on the ``k``-th diagonal of a square matrix, or the ``k``-th diagonal of a 2-d
+    array (``linalg.diagonal``'s view). SciPy's array-API code calls it."""
+    check_array(v, "diag")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"diag: k must be an int, not {type(k).__name__}")
+    k = int(k)
+    if v.ndim == 2:
+        from .linalg import diagonal
+        return diagonal(v, offset=k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: v must be 1-d or 2-d (got shape {v.shape})")
+    n = v.shape[0] + abs(k)
+    # v along rows (k >= 0: row i holds v[i]) or columns (k < 0), selected where the
+    # diagonal runs - a select, not a product: inf * 0 would put NaNs off the diagonal
+    pad = [(0, abs(k))]
+    line = v.pad(pad, 0) if k else v
+    line = line.reshape(n, 1) if k >= 0 else line.reshape(1, n)
+    on = creation.eye(n, n, k, dtype=dt.bool_, device=v.device)
+    return on.where(line, Tensor._const(0, (), v.dtype, v.device))
+
+
 def full_like(x: Tensor, /, fill_value, *, dtype=None, device=None) -> Tensor:
     check_array(x, "full_like")
     return full(x.shape, fill_value, dtype=dtype_arg(dtype, "full_like") or x.dtype,
@@ -280,8 +303,16 @@ def linspace(start, stop, /, num: int, *, dtype=None, device=None, endpoint: boo
     if not isinstance(num, int) or isinstance(num, bool):
         raise TypeError("linspace: num must be an int")
     d = dtype_arg(dtype, "linspace")
+    if d is not None and d.is_int:
+        # (NumPy's and PyTorch's integer linspace: the float samples, floored - SciPy's tests
+        # build integer signals so)
+        dev = device_arg(device) or get_device(None)
+        f = dt.float64 if dev.supports(dt.float64) else dt.float32
+        if isinstance(start, complex) or isinstance(stop, complex):
+            raise TypeError(f"linspace: complex start/stop need a complex dtype, not {d.name}")
+        return creation.linspace(start, stop, num, dtype=f, device=dev, endpoint=endpoint).floor().cast(d)
     if d is not None and not d.is_inexact:
-        raise TypeError(f"linspace: dtype must be floating, not {d.name}")
+        raise TypeError(f"linspace: dtype must be numeric, not {d.name}")
     if d is not None and not d.is_complex and (isinstance(start, complex) or isinstance(stop, complex)):
         raise TypeError("linspace: complex start/stop need a complex dtype")
     return creation.linspace(start, stop, num, dtype=d, device=device_arg(device), endpoint=endpoint)

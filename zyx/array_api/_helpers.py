@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes as dt
 from ..device import Device, get_device
 from ..dtypes import DType
@@ -68,15 +70,16 @@ def same_device(fname: str, *arrays: Tensor) -> None:
 def as_operand(x, other: Tensor, fname: str) -> Tensor:
     """Turn a Python scalar ``x`` into a 0-d array that combines with ``other`` the way
     the standard's scalar rule says (the scalar takes the array's dtype when its kind
-    fits)."""
+    fits). NumPy scalars are taken as the operators take them (SciPy passes
+    ``np.log(finfo.eps)`` to ``where``)."""
     if isinstance(x, Tensor):
         if x.device != other.device:
             raise ValueError(f"{fname}: arrays are on different devices ({other.device} and {x.device}); "
                              "move one with x.to_device(...)")
         return x
-    if not is_scalar(x):
+    if not is_scalar(x) and not (isinstance(x, np.generic) and x.dtype.kind in "biufc"):
         raise TypeError(f"{fname}: expected a zyx array or a Python scalar, got {type(x).__name__}")
-    return other._operand(x, fname)
+    return other._operand(x, fname)  # (a NumPy scalar as the operators take one: x + np.float64(1))
 
 
 def binary_operands(x1, x2, fname: str) -> tuple[Tensor, Tensor]:

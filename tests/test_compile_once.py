@@ -102,3 +102,35 @@ def test_element_reads_launch_nothing(device):
         np.testing.assert_array_equal(c, a_np[:, j])
     np.testing.assert_array_equal(t, a_np.T[3:9:2, ::-1])
     assert int(xp.asarray(np.array([5, 6, 7]), device=device)[2]) == 7
+
+
+def test_a_lazily_grown_state_hits_the_cache(device):
+    """An iterative solver's loop (SciPy's bracket and root finders): the state is replaced
+    each step by where(...) of the last one and only the convergence test is realized. Once
+    the small graph is deep, the state that Python still holds is realized beside the test,
+    so the next steps' structures repeat: the schedules stay bounded, not one per step."""
+    x_np = (RNG.integers(0, 1024, 16) / 1024).astype(np.float32)  # (k/1024 + 0.125: exact)
+    x = xp.asarray(x_np, device=device)
+    n = xp.zeros(16, dtype=xp.int32, device=device)
+    n_np = np.zeros(16, np.int32)
+    it = xp.asarray(0, device=device)  # (a step counter: a chain one op deeper each step)
+    before = stats.schedules
+    steps = 0
+    while True:
+        go = x < 24
+        x = xp.where(go, x + 0.125, x)
+        n = xp.where(go, n + 1, n)
+        it = it + 1
+        go_np = x_np < 24
+        x_np = np.where(go_np, x_np + np.float32(0.125), x_np)
+        n_np = np.where(go_np, n_np + 1, n_np)
+        steps += 1
+        if not bool(xp.any(go) & (it < 1000)):
+            break
+        assert steps < 400
+    assert steps > 180
+    np.testing.assert_array_equal(x.numpy(), x_np)
+    np.testing.assert_array_equal(n.numpy(), n_np)
+    assert int(it) == steps
+    made = stats.schedules - before
+    assert made < 60, f"{made} schedules for {steps} steps of one loop"

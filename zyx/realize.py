@@ -266,6 +266,58 @@ def realize_nodes(nodes: list[Node]) -> None:
 WIDE = 1 << 30  # sizes from here on need 64-bit indices in GPU kernels
 
 
+# A small graph this deep is an iterative algorithm's state grown lazily (see _live_inside).
+FLUSH_DEPTH = 32
+FLUSH_NUMEL = 1024
+
+
+def _live_inside(order: list[Node], targets: list[Node]) -> list[Node]:
+    """The nodes of a small graph (every value at most FLUSH_NUMEL elements) deeper than
+    FLUSH_DEPTH ops that something outside it still holds - a Tensor, another lazy graph:
+    realized beside the targets.
+
+    An iterative solver on a few points (SciPy's bracket, root and minimize loops) replaces
+    its state each step with where(...) of the last state and realizes only its convergence
+    test. The rest of the state stays lazy and grows: every test read a longer graph (up to
+    2,455 nodes, one counter a node deeper each step), so every step was a structure never
+    seen - 538 schedules in 543 steps - and their values were recomputed from the start each
+    time. Realized beside a target, the live values become buffers and the next steps'
+    graphs start from them: the structures repeat and hit the cache. Depth, not size, tells
+    a grown state from a big formula. The references are counted (``sys.getrefcount``): the
+    walk's own (its list, its position dict) and the sources of the graph's nodes are the
+    graph's; any other is a holder outside. Big values are left alone: their graphs fuse
+    for speed, and storing every live intermediate would cost memory traffic. Called on a
+    cache miss only (a structure seen before has no new depth)."""
+    if len(order) <= FLUSH_DEPTH:
+        return []
+    inside: dict = {}
+    depth: dict = {}
+    deepest = 0
+    for n in order:  # (post-order: sources first)
+        if n.numel > FLUSH_NUMEL:
+            return []
+        d = 0
+        for s in n.srcs:
+            inside[s] = inside.get(s, 0) + 1
+            ds = depth.get(s, 0)
+            if ds > d:
+                d = ds
+        depth[n] = d = d + 1 if n.srcs else 0
+        if d > deepest:
+            deepest = d
+    if deepest <= FLUSH_DEPTH:
+        return []
+    del depth
+    wanted = set(targets)
+    live = []
+    for n in order:
+        # (references: order, pos, this loop's name, getrefcount's argument, the sources
+        # inside; a target is also in the caller's list)
+        if n.srcs and n not in wanted and sys.getrefcount(n) > 4 + inside.get(n, 0):
+            live.append(n)
+    return live
+
+
 def _realize_on(dev: Device, targets: list[Node]) -> None:
     global _busy_until
     order, key, pos = sched.walk(targets)
@@ -274,6 +326,14 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     wide = backend.narrow_index and any(n.numel >= WIDE for n in order)
     full_key = (dev.type, dev.index, key, wide)
     compiled = _cache.get(full_key)
+    if compiled is None and len(order) > FLUSH_DEPTH:
+        live = _live_inside(order, targets)
+        if live:  # a state grown lazily: its live values are realized too (see _live_inside)
+            targets = targets + live
+            del live
+            order, key, pos = sched.walk(targets)
+            full_key = (dev.type, dev.index, key, wide)
+            compiled = _cache.get(full_key)
     if compiled is None:
         with _progress.compiling(dev.name):  # a line on stderr when this takes > 2 s
             compiled = _compile(dev, order, pos, targets, wide, full_key)

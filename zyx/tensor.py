@@ -73,7 +73,7 @@ def normalize_axis(axis: int, ndim: int) -> int:
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"axis must be an int, not {type(axis).__name__}")
     if not -max(ndim, 1) <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
-        raise AxisError(f"axis {axis} is out of bounds for a tensor of rank {ndim}")
+        raise AxisError(f"axis {axis} is out of bounds for array of dimension {ndim}")  # (NumPy's words: code matches them)
     return int(axis) % max(ndim, 1)
 
 

@@ -72,7 +72,8 @@ def _check(cpu, monkeypatch, build, limits=LIMITS, exact="all"):
     assert max(base_counts) > min(limits), base_counts  # the expression really needs a split
     # a limit every kernel already meets changes nothing
     _, counts = _run(cpu, monkeypatch, max(base_counts), build)
-    assert counts == base_counts
+    # (the same kernels; the order they are rendered in follows the background builds)
+    assert sorted(counts) == sorted(base_counts)
     for limit in limits:
         got, counts = _run(cpu, monkeypatch, limit, build)
         assert counts and max(counts) <= limit, (limit, counts)

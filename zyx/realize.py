@@ -96,6 +96,8 @@ class Stats:
 stats = Stats()
 _cache: dict[tuple, list[CompiledKernel]] = {}
 _CACHE_LIMIT = 1024  # schedules kept (each holds its programs: bounded, so libraries get unloaded)
+# a structure's live nodes realized beside its targets (positions in its walk; see _live_inside)
+_flush_plans: dict[tuple, tuple[int, ...]] = {}
 _SPECIAL_PER_KERNEL = 4  # specialised versions kept per generic kernel
 # A kernel met this many times is in a loop, where a background build pays even below
 # special_async_work: a quick build gets its full build (-O1 calls the math functions one element
@@ -131,6 +133,7 @@ if hasattr(os, "register_at_fork"):
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _flush_plans.clear()
 
 
 # ---------------------------------------------------------------------- policy
@@ -279,9 +282,8 @@ def _live_inside(order: list[Node], targets: list[Node]) -> list[Node]:
     An iterative solver on a few points (SciPy's bracket, root and minimize loops) replaces
     its state each step with where(...) of the last state and realizes only its convergence
     test. The rest of the state stays lazy and grows: every test read a longer graph (up to
-    2,455 nodes, one counter a node deeper each step), so every step was a structure never
-    seen - 538 schedules in 543 steps - and their values were recomputed from the start each
-    time. Realized beside a target, the live values become buffers and the next steps'
+    2,455 nodes, one counter a node deeper each step), so nearly every step was a structure
+    never seen and their values were recomputed from the start each time. Realized beside a target, the live values become buffers and the next steps'
     graphs start from them: the structures repeat and hit the cache. Depth, not size, tells
     a grown state from a big formula. The references are counted (``sys.getrefcount``): the
     walk's own (its list, its position dict) and the sources of the graph's nodes are the
@@ -298,7 +300,7 @@ def _live_inside(order: list[Node], targets: list[Node]) -> list[Node]:
             return []
         d = 0
         for s in n.srcs:
-            inside[s] = inside.get(s, 0) + 1
+            inside[id(s)] = inside.get(id(s), 0) + 1  # (by id: a key would be a reference)
             ds = depth.get(s, 0)
             if ds > d:
                 d = ds
@@ -313,7 +315,7 @@ def _live_inside(order: list[Node], targets: list[Node]) -> list[Node]:
     for n in order:
         # (references: order, pos, this loop's name, getrefcount's argument, the sources
         # inside; a target is also in the caller's list)
-        if n.srcs and n not in wanted and sys.getrefcount(n) > 4 + inside.get(n, 0):
+        if n.srcs and n not in wanted and sys.getrefcount(n) > 4 + inside.get(id(n), 0):
             live.append(n)
     return live
 
@@ -327,10 +329,18 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
     full_key = (dev.type, dev.index, key, wide)
     compiled = _cache.get(full_key)
     if compiled is None and len(order) > FLUSH_DEPTH:
-        live = _live_inside(order, targets)
-        if live:  # a state grown lazily: its live values are realized too (see _live_inside)
-            targets = targets + live
-            del live
+        # a state grown lazily: its live values are realized too (see _live_inside). The
+        # structure's plan is kept: a loop of it (a small model's training step) then scans
+        # once, and its schedule is cached under the extended walk's key
+        plan = _flush_plans.get(full_key)
+        if plan is None:
+            plan = tuple([pos[n] for n in _live_inside(order, targets)])
+            if plan:
+                if len(_flush_plans) >= _CACHE_LIMIT:
+                    _flush_plans.pop(next(iter(_flush_plans)))
+                _flush_plans[full_key] = plan
+        if plan:
+            targets = targets + [order[i] for i in plan]
             order, key, pos = sched.walk(targets)
             full_key = (dev.type, dev.index, key, wide)
             compiled = _cache.get(full_key)

@@ -53,10 +53,11 @@ def test_cubed_chunked_computation_matches_numpy(executor, tmp_path):
         np.testing.assert_allclose(got.numpy(), w, rtol=2e-5, atol=2e-4)
 
 
-def test_cubed_sees_numpy_compatible_dtypes():
+def test_cubed_sees_numpy_compatible_dtypes(tmp_path):
     cubed = _cubed()
     import cubed.array_api as cxp
-    a = cubed.from_array(np.arange(12, dtype=np.int32).reshape(3, 4), chunks=(2, 2))
+    spec = cubed.Spec(work_dir=str(tmp_path), allowed_mem="200MB")  # (by default a new folder in /tmp, left behind)
+    a = cubed.from_array(np.arange(12, dtype=np.int32).reshape(3, 4), chunks=(2, 2), spec=spec)
     assert a.dtype == np.int32 and cxp.float32 is zyx.float32
     b = cxp.astype(a, cxp.float32) * 1.5
     assert b.dtype == np.float32

@@ -10,11 +10,13 @@ line to stderr saying so, and one more when it is done::
 
 ``ZYX_PROGRESS=0`` turns the lines off. The realizer calls ``compiling(device)`` around
 each schedule it builds; a schedule-cache hit calls nothing. The clock is watched by one
-daemon thread, started on first use and asleep otherwise, so entering ``compiling`` costs
-a dict insert under a lock (starting a timer thread per schedule cost ~0.2 ms).
+daemon thread, started on first use without waiting for it to run, and asleep otherwise, so
+entering ``compiling`` costs a dict insert under a lock (starting a timer thread per schedule
+cost ~0.2 ms).
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import itertools
 import os
@@ -42,7 +44,7 @@ class _Watcher:
         self.cv = threading.Condition()
         self.active: dict[int, list] = {}  # token -> [deadline, start, device, shown]
         self.tokens = itertools.count()
-        self.thread: threading.Thread | None = None
+        self.thread: int | None = None  # the watcher thread's id, once started
         self.wake_at = float("inf")  # when the thread wakes next: an earlier deadline must wake it
 
     def begin(self, device: str, after: float) -> int:
@@ -51,8 +53,10 @@ class _Watcher:
             token = next(self.tokens)
             self.active[token] = [now + after, now, device, False]
             if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="zyx-progress", daemon=True)
-                self.thread.start()
+                # (a bare thread, like a daemon: threading.Thread.start waits until the new
+                # thread runs, and on a busy machine that cost a warm process's first
+                # realize 1-5 ms - the wait for the interpreter lock)
+                self.thread = _thread.start_new_thread(self._run, ())
             elif now + after < self.wake_at:
                 self.cv.notify()
         return token

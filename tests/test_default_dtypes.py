@@ -102,3 +102,21 @@ def test_environment_variable():
     env["ZYX_DEFAULT_FLOAT"] = "float128"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode != 0 and "ZYX_DEFAULT_FLOAT" in r.stderr
+
+
+def test_python_floats_beyond_float32_become_infinities_without_a_warning():
+    """zyx's default float is float32, so asarray(1e300) is ordinary code: the value rounds to
+    an infinity as a cast on the device does, and NumPy's overflow warning (an error in suites
+    run with -W error, array-api-extra's) is not passed on."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(xp.asarray(1e300)) == float("inf")
+        assert xp.asarray([1e300, -1e300, 2.5]).tolist() == [float("inf"), float("-inf"), 2.5]
+        assert float(xp.asarray(-1e39, dtype=xp.float32)) == float("-inf")
+        z = xp.asarray(complex(1e300, 1.0))
+        assert z.dtype is xp.complex64 and complex(z) == complex(float("inf"), 1.0)
+        assert xp.asarray(np.array([1e300, 1.0]), dtype=xp.float32).tolist() == [float("inf"), 1.0]
+        assert float(zyx.Tensor(7e4, dtype=zyx.float16)) == float("inf")
+        assert float(xp.asarray(1e300, dtype=xp.float64)) == 1e300  # (in range: kept)
+        assert float(xp.asarray(65504.0, dtype=zyx.float16)) == 65504.0

@@ -542,8 +542,9 @@ def _inplace(op_name: str) -> _Binary:
                              f"tensor's shape {self.shape}")
         if out.dtype is not self.dtype:
             if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
-                raise TypeError(f"in-place {op_name.strip('_')}: cannot store a {out.dtype.name} result in a "
-                                f"{self.dtype.name} tensor")
+                # (the words NumPy's and PyTorch's errors use - cast, dtype - which callers match)
+                raise TypeError(f"in-place {op_name.strip('_')}: cannot cast the {out.dtype.name} result to the "
+                                f"tensor's dtype {self.dtype.name}")
             out = out.cast(self.dtype)
         from ._views import assign
         assign(self, out)  # through a view to its root, and on to the root's other views

@@ -92,25 +92,38 @@ def normalize_axes(axis, ndim: int) -> tuple[int, ...]:
 
 
 def _host_array(data, dtype: DType | None) -> np.ndarray:
+    """``data`` as a NumPy array of ``dtype`` (None: NumPy's reading, with zyx's default float
+    and complex dtypes for Python data). A value beyond a narrower float type's range becomes
+    an infinity quietly, as a cast on the device does: NumPy's overflow warning is not passed
+    on (zyx's default float is float32, so ``asarray(1e300)`` is common; suites that turn
+    warnings into errors failed on it)."""
     if isinstance(data, np.ndarray):
         arr = data
     elif isinstance(data, (list, tuple)):
-        arr = np.array(data, dtype=dtype.np if dtype is not None else None)
-        if dtype is None:  # Python data takes zyx's default dtypes
-            if arr.dtype == np.float64:
-                arr = arr.astype(dt.default_float.np)
-            elif arr.dtype == np.complex128:
-                arr = arr.astype(dt.default_complex.np)
-            elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
-                arr = arr.astype(np.int64)
+        with np.errstate(over="ignore"):
+            arr = np.array(data, dtype=dtype.np if dtype is not None else None)
+            if dtype is None:  # Python data takes zyx's default dtypes
+                if arr.dtype == np.float64:
+                    arr = arr.astype(dt.default_float.np)
+                elif arr.dtype == np.complex128:
+                    arr = arr.astype(dt.default_complex.np)
+                elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
+                    arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
-        arr = np.asarray(data, dtype=dtype.np)  # type: ignore[union-attr]  # callers give scalars a dtype
+        npd = dtype.np  # type: ignore[union-attr]  # callers give scalars a dtype
+        if (type(data) is float or type(data) is complex) and npd.itemsize < 16 and npd.kind in "fc" \
+                and not abs(data) <= 65504.0:  # (float16's largest: beyond it a narrow type may overflow)
+            with np.errstate(over="ignore"):
+                arr = np.asarray(data, dtype=npd)
+        else:
+            arr = np.asarray(data, dtype=npd)
     else:
         arr = np.asarray(data)
     if arr.dtype == object:
         raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
     if dtype is not None and arr.dtype != dtype.np:
-        arr = arr.astype(dtype.np)
+        with np.errstate(over="ignore"):
+            arr = arr.astype(dtype.np)
     return arr
 
 

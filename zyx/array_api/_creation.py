@@ -157,7 +157,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy: bool | None = None) -> Ten
     if d is not None and arr.dtype != d.np:
         if copy is False:
             raise ValueError(f"asarray(copy=False): converting {arr.dtype} to {d.name} needs a copy")
-        arr = arr.astype(d.np)
+        with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is an infinity, as on the device)
+            arr = arr.astype(d.np)
         copy = True
     return _wrap_host(arr, dev, copy)
 

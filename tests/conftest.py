@@ -34,10 +34,11 @@ def pytest_xdist_auto_num_workers(config):
 _OPENCL_SLOW_DTYPES = {"int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16", "float64",
                        "complex64", "complex128"}
 # * OpenCL runs that compile hundreds of kernels each (fuzzing; a process compiling ever new
-#   kernels; scikit-learn's estimators and metrics): the default run does them on cpu and wgpu;
+#   kernels; scikit-learn's estimators and metrics; a lazily grown loop state's ~40 structures):
+#   the default run does them on cpu and wgpu;
 _OPENCL_SLOW_TESTS = {"test_random_graphs_match_numpy", "test_a_process_compiling_ever_new_kernels_keeps_a_bounded_number",
                       "test_estimator_matches_numpy", "test_classification_and_regression_metrics",
-                      "test_pairwise_matches_numpy"}
+                      "test_pairwise_matches_numpy", "test_a_lazily_grown_state_hits_the_cache"}
 # * the conformance suite (array-api-tests/) on OpenCL: the default run has it on cpu (with
 #   hypothesis deadlines) and wgpu;
 # * the CUDA code generator's emulated and compile-only cases (tests/test_cuda.py) of the

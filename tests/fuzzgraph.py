@@ -1089,6 +1089,8 @@ def _narrow_to_zyx(refs, z, name: str) -> None:
     computed from it overflow where zyx's do (``sinh`` of 300 is finite only in double)."""
     zv = z.get(name)
     zd = NP_DTYPES.get(dname(zv.dtype)) if hasattr(zv, "dtype") else None
+    if zd not in _NARROW.values():
+        return
     for m, r in zip(MODES, refs):
         v = r.get(name) if m in ("mid", "midr") else None
         if v is not None and hasattr(v, "dtype") and _NARROW.get(np.dtype(v.dtype)) == zd:

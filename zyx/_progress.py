@@ -44,7 +44,7 @@ class _Watcher:
         self.cv = threading.Condition()
         self.active: dict[int, list] = {}  # token -> [deadline, start, device, shown]
         self.tokens = itertools.count()
-        self.thread: int | None = None  # the watcher thread's id, once started
+        self.started = False  # the watcher thread
         self.wake_at = float("inf")  # when the thread wakes next: an earlier deadline must wake it
 
     def begin(self, device: str, after: float) -> int:
@@ -52,11 +52,12 @@ class _Watcher:
         with self.cv:
             token = next(self.tokens)
             self.active[token] = [now + after, now, device, False]
-            if self.thread is None:
+            if not self.started:
                 # (a bare thread, like a daemon: threading.Thread.start waits until the new
                 # thread runs, and on a busy machine that cost a warm process's first
                 # realize 1-5 ms - the wait for the interpreter lock)
-                self.thread = _thread.start_new_thread(self._run, ())
+                _thread.start_new_thread(self._run, ())
+                self.started = True
             elif now + after < self.wake_at:
                 self.cv.notify()
         return token

@@ -274,49 +274,47 @@ FLUSH_DEPTH = 32
 FLUSH_NUMEL = 1024
 
 
-def _live_inside(order: list[Node], targets: list[Node]) -> list[Node]:
-    """The nodes of a small graph (every value at most FLUSH_NUMEL elements) deeper than
-    FLUSH_DEPTH ops that something outside it still holds - a Tensor, another lazy graph:
-    realized beside the targets.
+def _live_inside(order: list[Node], targets: list[Node]) -> list[int]:
+    """The walk positions of the nodes of a small graph (every value at most FLUSH_NUMEL
+    elements) deeper than FLUSH_DEPTH ops that something outside it still holds - a Tensor,
+    another lazy graph: realized beside the targets.
 
     An iterative solver on a few points (SciPy's bracket, root and minimize loops) replaces
     its state each step with where(...) of the last state and realizes only its convergence
     test. The rest of the state stays lazy and grows: every test read a longer graph (up to
     2,455 nodes, one counter a node deeper each step), so nearly every step was a structure
-    never seen and their values were recomputed from the start each time. Realized beside a target, the live values become buffers and the next steps'
-    graphs start from them: the structures repeat and hit the cache. Depth, not size, tells
-    a grown state from a big formula. The references are counted (``sys.getrefcount``): the
-    walk's own (its list, its position dict) and the sources of the graph's nodes are the
-    graph's; any other is a holder outside. Big values are left alone: their graphs fuse
-    for speed, and storing every live intermediate would cost memory traffic. Called on a
-    cache miss only (a structure seen before has no new depth)."""
-    if len(order) <= FLUSH_DEPTH:
-        return []
-    inside: dict = {}
-    depth: dict = {}
+    never seen and their values were recomputed from the start each time. Realized beside a
+    target, the live values become buffers and the next steps' graphs start from them: the
+    structures repeat and hit the cache. Depth, not size, tells a grown state from a big
+    formula. The references are counted (``sys.getrefcount``): the walk's own (its list, its
+    position dict) and the sources of the graph's nodes are the graph's; any other is a
+    holder outside. Big values are left alone: their graphs fuse for speed, and storing every
+    live intermediate would cost memory traffic. Called on a cache miss of a walk longer than
+    FLUSH_DEPTH only (a structure seen before has no new depth)."""
+    inside: dict[int, int] = {}  # (keyed by id: a node as a key would be one more reference)
+    depth: dict[int, int] = {}
     deepest = 0
     for n in order:  # (post-order: sources first)
         if n.numel > FLUSH_NUMEL:
             return []
         d = 0
         for s in n.srcs:
-            inside[id(s)] = inside.get(id(s), 0) + 1  # (by id: a key would be a reference)
-            ds = depth.get(s, 0)
+            inside[id(s)] = inside.get(id(s), 0) + 1
+            ds = depth.get(id(s), 0)
             if ds > d:
                 d = ds
-        depth[n] = d = d + 1 if n.srcs else 0
+        depth[id(n)] = d = d + 1 if n.srcs else 0
         if d > deepest:
             deepest = d
     if deepest <= FLUSH_DEPTH:
         return []
-    del depth
-    wanted = set(targets)
+    wanted = {id(t) for t in targets}
     live = []
-    for n in order:
-        # (references: order, pos, this loop's name, getrefcount's argument, the sources
-        # inside; a target is also in the caller's list)
-        if n.srcs and n not in wanted and sys.getrefcount(n) > 4 + inside.get(id(n), 0):
-            live.append(n)
+    for i in range(len(order)):  # (not enumerate: its reused result tuple would hold a reference)
+        n = order[i]
+        # (references: order, pos, this loop's name, getrefcount's argument, the sources inside)
+        if n.srcs and id(n) not in wanted and sys.getrefcount(n) > 4 + inside.get(id(n), 0):
+            live.append(i)
     return live
 
 
@@ -334,7 +332,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         # once, and its schedule is cached under the extended walk's key
         plan = _flush_plans.get(full_key)
         if plan is None:
-            plan = tuple([pos[n] for n in _live_inside(order, targets)])
+            plan = tuple(_live_inside(order, targets))
             if plan:
                 if len(_flush_plans) >= _CACHE_LIMIT:
                     _flush_plans.pop(next(iter(_flush_plans)))

@@ -111,9 +111,8 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
                     arr = arr.astype(np.int64)
     elif isinstance(data, (bool, int, float, complex)) and not isinstance(data, np.generic):
         npd = dtype.np  # type: ignore[union-attr]  # callers give scalars a dtype
-        if (type(data) is float or type(data) is complex) and npd.itemsize < 16 and npd.kind in "fc" \
-                and not abs(data) <= 65504.0:  # (float16's largest: beyond it a narrow type may overflow)
-            with np.errstate(over="ignore"):
+        if (type(data) is float or type(data) is complex) and not abs(data) <= 65504.0:
+            with np.errstate(over="ignore"):  # (beyond float16's largest a narrower type may overflow)
                 arr = np.asarray(data, dtype=npd)
         else:
             arr = np.asarray(data, dtype=npd)
@@ -122,7 +121,7 @@ def _host_array(data, dtype: DType | None) -> np.ndarray:
     if arr.dtype == object:
         raise TypeError(f"cannot make a tensor from {type(data).__name__} data")
     if dtype is not None and arr.dtype != dtype.np:
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # (as a cast on the device: no warning)
             arr = arr.astype(dtype.np)
     return arr
 

@@ -13,7 +13,7 @@ from .. import dtypes as dt
 from .. import graph
 from ..device import Buffer, Device, get_device
 from ..dtypes import DType
-from ..tensor import Tensor
+from ..tensor import Tensor, _host_array
 from ._helpers import check_array, device_arg, dtype_arg, is_scalar, shape_tuple
 
 __all__ = ["arange", "asarray", "diag", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
@@ -44,7 +44,6 @@ def _python_data(obj, d: DType | None) -> np.ndarray:
     Python numbers take zyx's default dtypes; values that carry a dtype (NumPy scalars and
     arrays, zyx arrays) keep it, with Python numbers beside them weak (as in NumPy 2:
     ``[np.float64(1.5), 2.5]`` is float64, ``[np.float32(1), 2.5]`` float32)."""
-    from ..tensor import _host_array
     if isinstance(obj, (list, tuple)) and not _plain_numbers(obj):
         obj = _tensors_to_host(obj)
         if d is None:
@@ -157,8 +156,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy: bool | None = None) -> Ten
     if d is not None and arr.dtype != d.np:
         if copy is False:
             raise ValueError(f"asarray(copy=False): converting {arr.dtype} to {d.name} needs a copy")
-        with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is an infinity, as on the device)
-            arr = arr.astype(d.np)
+        arr = _host_array(arr, d)  # (converted as Tensor data is: no overflow warning)
         copy = True
     return _wrap_host(arr, dev, copy)
 

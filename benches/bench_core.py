@@ -8,7 +8,9 @@ best of several runs after a warm-up (compilation happens in the warm-up).
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -92,7 +94,8 @@ def main() -> None:
 
     # ---- compile and dispatch overheads
     from zyx.realize import clear_cache
-    os.environ["ZYX_CACHE_DIR"] = tempfile.mkdtemp()
+    os.environ["ZYX_CACHE_DIR"] = scratch = tempfile.mkdtemp(prefix="zyx-bench-")
+    atexit.register(shutil.rmtree, scratch, True)
     s = zyx.Tensor(rng.random(64, dtype=np.float32))
     times = []
     for mode, label in (("sync", "cold compile of a new small kernel"),

@@ -21,6 +21,8 @@ Without a GPU (``device_count() == 0``) it prints why and exits 0, so CI can cal
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import time
 
@@ -406,7 +408,8 @@ def _cold_start_row(dev) -> None:
     x = zyx.Tensor(np.random.default_rng(4).standard_normal((512, 512), dtype=np.float32), device=dev)
     try:
         for label, threads in (("parallel", zcuda.COMPILE_THREADS), ("one thread", 1)):
-            os.environ["ZYX_CACHE_DIR"] = tempfile.mkdtemp(prefix="zyx-cold-")
+            os.environ["ZYX_CACHE_DIR"] = scratch = tempfile.mkdtemp(prefix="zyx-cold-")
+            atexit.register(shutil.rmtree, scratch, True)
             realize.clear_cache()
             be._programs.clear()
             zcuda.COMPILE_THREADS, saved = threads, zcuda.COMPILE_THREADS

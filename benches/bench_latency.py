@@ -26,6 +26,7 @@ import importlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,8 +180,11 @@ def main() -> int:
         print(json.dumps(run_parts(args.device, not args.skip_sklearn)))
         return 0
     cache = tempfile.mkdtemp(prefix="zyx-latency-")
-    cold = _child(args.device, cache, not args.skip_sklearn)
-    warm = _child(args.device, cache, not args.skip_sklearn)
+    try:
+        cold = _child(args.device, cache, not args.skip_sklearn)
+        warm = _child(args.device, cache, not args.skip_sklearn)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     lines = [f"device {args.device}; times in ms; np/zyx > 1: zyx faster",
              "| workload | NumPy | zyx cold | compiles | zyx warm | zyx hot | np/zyx cold | np/zyx warm | np/zyx hot |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -1,14 +1,20 @@
 """Shared fixtures: every device test runs on each device zyx finds (cpu, opencl, ...)."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
 
 # an isolated kernel cache per test session unless the caller chose one (one for all
-# pytest-xdist workers: the controller sets it before they start, and they inherit it)
-os.environ.setdefault("ZYX_CACHE_DIR", tempfile.mkdtemp(prefix="zyx-test-cache-"))
+# pytest-xdist workers: the controller sets it before they start, and they inherit it),
+# removed when the session ends. (Made only where unset: each worker made one of its own
+# and left it, empty, in /tmp.)
+if not os.environ.get("ZYX_CACHE_DIR"):
+    os.environ["ZYX_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="zyx-test-cache-")
+    atexit.register(shutil.rmtree, _SESSION_CACHE, True)
 # SciPy reads SCIPY_ARRAY_API once, when it is first imported: set before any test module
 # imports it, so scikit-learn's and SciPy's array-API paths run in this process (not in a
 # second pytest run in a subprocess, which cost a minute)

@@ -71,8 +71,9 @@ _SCRIPT = textwrap.dedent("""
 def _run_script(code: str, cache_dir: Path, *args: str, extra_env: dict | None = None):
     """Run ``code`` in a new process with the disk cache at ``cache_dir``; the JSON value of
     its last line of output."""
-    env = {**os.environ, "ZYX_CACHE_DIR": str(cache_dir), "ZYX_DEBUG": "0", **(extra_env or {})}
+    env = {**os.environ, "ZYX_CACHE_DIR": str(cache_dir), "ZYX_DEBUG": "0"}
     env.pop("ZYX_DISABLE_DISK_CACHE", None)
+    env.update(extra_env or {})
     r = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, f"subprocess failed ({r.returncode}):\n{r.stderr[-3000:]}"
@@ -109,6 +110,21 @@ def _cache_files(cache_dir: Path, backend: str) -> list[Path]:
     d = cache_dir / backend
     return sorted(p for p in d.iterdir() if p.is_file() and not p.name.endswith(".sha256")
                   and not p.name.startswith(".")) if d.exists() else []
+
+
+def test_cache_off_leaves_no_files(tmp_path):
+    """With the disk cache off, the kernels' shared objects are temporary files: removed
+    once loaded (each compile left one in /tmp), and nothing else is written for later."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    r = _run_script(_SCRIPT, tmp_path / "unused", "cpu",
+                    extra_env={"ZYX_DISABLE_DISK_CACHE": "1", "TMPDIR": str(scratch), "ZYX_HOST_TIER": "0"})
+    y, z = _expected()
+    np.testing.assert_allclose(r["y"], y, rtol=1e-5)
+    np.testing.assert_allclose(r["z"], z)
+    assert r["compiles"] > 0
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    assert not (tmp_path / "unused").exists()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage_with_valid_digest"])
@@ -645,8 +661,8 @@ def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails
     assert (second.cc_version, second.flags, second.quick_flags) == (first.cc_version, first.flags, first.quick_flags)
     # remembered flags the compiler refuses: the build probes again and succeeds
     second.flags = second.flags + ["-fno-such-flag-zyx"]
-    path = second._build("int zyx_f(void) { return 3; }\n", "toolchain-test")
-    assert path.exists() and "-fno-such-flag-zyx" not in second.flags and not second._remembered
+    path, temporary = second._build("int zyx_f(void) { return 3; }\n", "toolchain-test")
+    assert path.exists() and not temporary and "-fno-such-flag-zyx" not in second.flags and not second._remembered
     assert second.flags == first.flags and len(runs) == 6  # build, 4 probes, build again
     # a compiler seen anew (another binary, or the same one changed) has another key
     assert cpu._toolchain_key("cc", False, "x") != cpu._toolchain_key("gcc-no-such-compiler", False, "x")

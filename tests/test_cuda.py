@@ -13,9 +13,11 @@ Two parts:
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import math
 import os
+import shutil
 import threading
 
 import numpy as np
@@ -455,7 +457,9 @@ def _emu_header_locked(k, text, gxx) -> str:
     import tempfile
     from pathlib import Path
     if k not in _EMU_HEADERS:
+        # (~50 MB with its precompiled header: removed when the process ends)
         d = Path(tempfile.mkdtemp(prefix="zyx-cudaemu-"))
+        atexit.register(shutil.rmtree, d, True)
         h = d / f"emu-{hashlib.sha256(repr(k).encode()).hexdigest()[:16]}.h"
         h.write_text(text)
         subprocess.run([*gxx, "-x", "c++-header", str(h), "-o", f"{h}.gch"], capture_output=True)
@@ -537,7 +541,11 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
                 r = subprocess.run([*gxx, "-shared", str(Path(d) / "k.cpp"), "-o", str(Path(d) / "k.so")],
                                    capture_output=True, text=True)
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
-                path = cache.write("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
+                path, temporary = cache.write_loadable("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
+                if temporary:
+                    lib = ctypes.CDLL(str(path))
+                    path.unlink()
+                    return lib.zyx_run, kernel.name, kernel
         lib = ctypes.CDLL(str(path))
         return lib.zyx_run, kernel.name, kernel
 

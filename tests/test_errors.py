@@ -113,6 +113,9 @@ def test_compile_failure_carries_source_and_log(device, monkeypatch):
     assert "compile" in type(err).__name__.lower() or "compile" in str(err).lower() or "build" in str(err).lower()
     assert getattr(err, "source", "").startswith(bad_source)
     assert getattr(err, "log", ""), "the compiler log is missing"
+    if getattr(err, "path", ""):  # (the source kept for the user to read: this one is the test's)
+        assert open(err.path).read() == err.source or err.source in open(err.path).read()
+        os.unlink(err.path)
     monkeypatch.undo()
     y = x * 3.0625 + 0.171875
     assert np.allclose(y.numpy(), 3.234375), "a failed compile left the schedule cache broken"

@@ -78,7 +78,7 @@ def build():
     from .backends.cpu import _find_compiler
     cc = _find_compiler()
     flags, key = _key(cc)
-    path = cache.read("dlpack", key, ".so")
+    path, temporary = cache.read("dlpack", key, ".so"), False
     if path is None:
         with tempfile.TemporaryDirectory(prefix="zyx-dlpack-") as d:
             src, so = Path(d) / "dlpack.c", Path(d) / "dlpack.so"
@@ -86,8 +86,12 @@ def build():
             r = subprocess.run(cc.split() + [str(src), "-o", str(so)] + flags, capture_output=True, text=True)
             if r.returncode != 0:
                 raise RuntimeError(r.stderr)
-            path = cache.write("dlpack", key, ".so", so.read_bytes())
-    return ctypes.CDLL(str(path))
+            path, temporary = cache.write_loadable("dlpack", key, ".so", so.read_bytes())
+    try:
+        return ctypes.CDLL(str(path))
+    finally:
+        if temporary:
+            path.unlink(missing_ok=True)
 
 
 _warmed = False

@@ -133,9 +133,9 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
     return out
 
 
-def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:
-    """Write an entry atomically; returns its path (a temp path when the cache is off or
-    its directory cannot be written)."""
+def write(namespace: str, key: str, suffix: str, data: bytes) -> Path | None:
+    """Write an entry atomically; its path, or None where the cache is off (or its
+    directory cannot be written): nothing is written then."""
     if enabled():
         try:
             path = entry_path(namespace, key, suffix)
@@ -145,10 +145,22 @@ def write(namespace: str, key: str, suffix: str, data: bytes) -> Path:
             return path
         except OSError as e:
             _give_up(e)
+    return None
+
+
+def write_loadable(namespace: str, key: str, suffix: str, data: bytes) -> tuple[Path, bool]:
+    """``write`` for a file that is opened by its path (a shared object to load): (the
+    entry's path, False), or - where the cache is off - (a temporary file's path, True): the
+    caller removes that file once it has loaded it (a loaded library stays mapped). With
+    the cache off every compile wrote such a file and none was removed: a day of test runs
+    left thousands in /tmp."""
+    path = write(namespace, key, suffix, data)
+    if path is not None:
+        return path, False
     fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="zyx-")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
-    return Path(tmp)
+    return Path(tmp), True
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -404,12 +404,19 @@ class CPUBackend(BatchCompiler, Backend):
         built from ``make_source()``. It is unloaded when the last reference goes."""
         lib = _cached_library(key)
         if lib is None:
-            lib = ctypes.CDLL(str(self._build(make_source(), key, counted)))
+            path, temporary = self._build(make_source(), key, counted)
+            try:
+                lib = ctypes.CDLL(str(path))
+            finally:
+                if temporary:  # (the cache is off: loaded, the file is not needed)
+                    path.unlink(missing_ok=True)
             weakref.finalize(lib, _dlclose, lib._handle)
             _pin_openmp()
         return lib
 
-    def _build(self, source: str, key: str, counted: bool = True) -> Path:
+    def _build(self, source: str, key: str, counted: bool = True) -> tuple[Path, bool]:
+        """The shared object built from ``source``: (its path, whether that is a temporary
+        file for the caller to remove once loaded - see ``cache.write_loadable``)."""
         if counted:  # (not the host tier's library: tests count the kernels' builds)
             with self._compiles_lock:
                 self.compiles += 1
@@ -429,7 +436,7 @@ class CPUBackend(BatchCompiler, Backend):
                 shown = source[len(QUICK_MARK):] if source.startswith(QUICK_MARK) else source  # (the kernel's own text)
                 raise CompileError(f"{self.cc} failed to compile a generated kernel", shown, r.stderr, str(keep))
             data = so.read_bytes()
-        return cache.write("cpu", key, ".so", data)
+        return cache.write_loadable("cpu", key, ".so", data)
 
     # ------------------------------------------------------------------ host functions
     # The host tier (kernels/host_eval.py) runs a first-seen kernel with NumPy while it

@@ -42,6 +42,14 @@ class KernelSpec:
 
 
 def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
+    """``python_walk``'s (order, key, positions): from the C walk once it is loaded (it then
+    replaces this function), from ``python_walk`` until then."""
+    if not _native_asked:  # the first walk of the process: load (or start building) the C walk
+        _ask_native()
+    return python_walk(targets)
+
+
+def python_walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
     """Post-order walk over unrealized nodes. Returns (nodes, structure key, position of each node).
 
     The key holds what the generated code depends on - ops, dtypes, ranks, which axes have
@@ -109,25 +117,30 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
             elif ns == 1:
                 op = n.op
                 s0 = srcs[0]
-                if op == "RESHAPE":
-                    arg = reshape_groups(shape, s0.shape)
-                elif op == "SHRINK":
-                    arg = tuple((step, start == 0 and step == 1 and size == sz)
-                                for (start, size, step), sz in zip(n.arg, s0.shape))
-                elif op == "PAD":
-                    arg = (tuple((b > 0, a > 0) for b, a in n.arg[0]), is_plain_zero(n.arg[1]),
-                           bool(n.arg[1]) if n.dtype is _BOOL else None)
-                elif op == "EXPAND":
-                    arg = _expand_bits(n)
-                elif op == "CAST" or op == "BITCAST":
-                    arg = n.arg.name
-                else:
-                    arg = n.arg
-                kappend((op, arg, sig, n.dtype.name, pos[s0]))
+                kappend((op, _special_arg(n, s0) if op in _SPECIAL else n.arg, sig, n.dtype.name, pos[s0]))
             else:
                 kappend((n.op, n.arg, sig, n.dtype.name, tuple([pos[s] for s in srcs])))
     kappend(tuple([pos[t] for t in targets]))
     return order, tuple(key), pos
+
+
+_SPECIAL = {"RESHAPE", "SHRINK", "PAD", "EXPAND", "CAST", "BITCAST"}  # (one-source ops keyed by shape facts)
+
+
+def _special_arg(n: Node, s0: Node):
+    """The key's argument of a node of ``_SPECIAL`` with source ``s0``: the facts of its
+    shapes the generated code depends on, not the sizes."""
+    op = n.op
+    if op == "RESHAPE":
+        return reshape_groups(n.shape, s0.shape)
+    if op == "SHRINK":
+        return tuple((step, start == 0 and step == 1 and size == sz) for (start, size, step), sz in zip(n.arg, s0.shape))
+    if op == "PAD":
+        return (tuple((b > 0, a > 0) for b, a in n.arg[0]), is_plain_zero(n.arg[1]),
+                bool(n.arg[1]) if n.dtype is _BOOL else None)
+    if op == "EXPAND":
+        return _expand_bits(n)
+    return n.arg.name  # CAST, BITCAST
 
 
 def _leaf_key(n: Node) -> tuple:
@@ -433,3 +446,24 @@ def _operands(c: Node, boundary: set, memo: dict, exact: bool) -> list[Node]:
             continue
         stack.extend(x.srcs)
     return out
+
+
+# ---------------------------------------------------------------------- the C walk
+_native_asked = False
+
+
+def _ask_native() -> None:
+    """Use the C walk (``_walk_native``) from now on where it is built or loads; it replaces
+    ``walk`` in this module, so a realize calls the C function directly."""
+    global _native_asked
+    _native_asked = True
+    from . import _walk_native
+    mod = _walk_native.module(ready=_install)
+    if mod is not None:
+        _install(mod)
+
+
+def _install(mod) -> None:
+    global walk
+    mod.init(Node, _SIGS, _sig, _leaf_key, _special_arg, _SPECIAL, _BOOL)
+    walk = mod.walk

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +44,13 @@ def main() -> int:
               f"{os.environ['CUBED_BACKEND_ARRAY_API_MODULE']!r}", file=sys.stderr)
         return 1
     work_dir = tempfile.mkdtemp(prefix="zyx-cubed-")  # intermediate chunks (Zarr) live here
+    try:
+        return _run(args, cubed, cxp, zyx, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _run(args, cubed, cxp, zyx, work_dir: str) -> int:
     options = {"max_workers": args.workers} if args.executor != "single-threaded" else {}
     spec = cubed.Spec(work_dir=work_dir, allowed_mem="2GB", executor_name=args.executor,
                       executor_options=options)

@@ -14,11 +14,8 @@ cache keeps it); until it lands the Python walk serves."""
 from __future__ import annotations
 
 import importlib.machinery
-import importlib.util
 import os
-import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 from pathlib import Path
@@ -358,18 +355,25 @@ def wanted() -> bool:
 
 
 def _include() -> str | None:
+    """The interpreter's C headers' directory, where they are installed (``sysconfig``: ~1 ms
+    the first time, so only a build asks)."""
+    import sysconfig
     inc = sysconfig.get_paths().get("include")
     return inc if inc and os.path.exists(os.path.join(inc, "Python.h")) else None
 
 
-def _key(cc: str, inc: str) -> str:
-    return cache.key_of(SOURCE, cc, _FLAGS, inc, sys.version, sys.platform, sysconfig.get_config_var("EXT_SUFFIX"))
+def _key(cc: str) -> str:
+    """The extension's disk-cache key: its source, the compiler, and the interpreter's ABI
+    (version, build, platform and extension tag: a process loads what another one of the same
+    interpreter built)."""
+    return cache.key_of(SOURCE, cc, _FLAGS, sys.version, sys.platform, sys.implementation.cache_tag,
+                        importlib.machinery.EXTENSION_SUFFIXES[0])
 
 
 def _load(path: Path):
     loader = importlib.machinery.ExtensionFileLoader("_zyx_walk", str(path))
-    spec = importlib.util.spec_from_file_location("_zyx_walk", str(path), loader=loader)
-    mod = importlib.util.module_from_spec(spec)
+    spec = importlib.machinery.ModuleSpec("_zyx_walk", loader, origin=str(path))
+    mod = loader.create_module(spec)
     loader.exec_module(mod)
     return mod
 
@@ -378,7 +382,10 @@ def _build(cc: str, inc: str, key: str):
     with tempfile.TemporaryDirectory(prefix="zyx-walk-") as d:
         src, so = Path(d) / "walk.c", Path(d) / "walk.so"
         src.write_text(SOURCE)
-        r = subprocess.run(cc.split() + [str(src), "-o", str(so), f"-I{inc}"] + _FLAGS, capture_output=True, text=True)
+        from ..backends.base import in_background
+        from ..backends.cpu import _run
+        with in_background():  # (at low priority, as background kernel builds: the program's work goes first)
+            r = _run(cc.split() + [str(src), "-o", str(so), f"-I{inc}"] + _FLAGS)
         if r.returncode != 0:
             raise RuntimeError(r.stderr[-2000:])
         path, temporary = cache.write_loadable("walk", key, ".so", so.read_bytes())
@@ -418,15 +425,12 @@ def _settle(value, ready=None):
 def _find(background: bool, ready):
     if not wanted():
         return _settle(False)
-    inc = _include()
-    if inc is None:
-        return _settle(False)
     try:
         from ..backends.cpu import _find_compiler
         cc = _find_compiler()
     except Exception:  # noqa: BLE001 - no compiler: the Python walk
         return _settle(False)
-    key = _key(cc, inc)
+    key = _key(cc)
     path = cache.read("walk", key, ".so")
     if path is not None:
         try:
@@ -436,6 +440,9 @@ def _find(background: bool, ready):
 
     def build():
         try:
+            inc = _include()
+            if inc is None:
+                return _settle(False)
             mod = _build(cc, inc, key)
         except Exception as e:  # noqa: BLE001
             if debug.level & 1:

@@ -277,6 +277,31 @@ def device_of(t) -> tuple[int, int]:
     return (kDLCUDA, t.device.index) if t.device.type == "cuda" else (kDLCPU, 0)
 
 
+class _Held:
+    """A Buffer's host view as an array interface: the array NumPy makes of it keeps this
+    object - and so the Buffer - as its base."""
+
+    __slots__ = ("buf", "__array_interface__")
+
+    def __init__(self, buf, arr: np.ndarray, shape: tuple) -> None:
+        self.buf = buf
+        try:  # (the address through ctypes' buffer protocol: ~0.25 us, ``.ctypes.data`` ~1 us)
+            ptr = ctypes.addressof(ctypes.c_char.from_buffer(arr))
+        except (TypeError, ValueError):  # read-only or empty
+            ptr = arr.ctypes.data
+        ts = _TYPESTR.get(arr.dtype)
+        if ts is None:
+            ts = _TYPESTR[arr.dtype] = arr.dtype.str
+        self.__array_interface__ = {"data": (ptr, False), "shape": shape, "typestr": ts, "version": 3}
+
+
+_TYPESTR: dict = {}
+
+
+# NumPy's ``ndarray.__dlpack__`` takes max_version and copy from 2.1 on
+_NUMPY_EXPORTS = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
+
+
 def export(t, *, stream=None, max_version=None, dl_device=None, copy=None):
     """``Tensor.__dlpack__``: see the module docstring."""
     if not (copy is None or copy is True or copy is False):
@@ -299,6 +324,12 @@ def export(t, *, stream=None, max_version=None, dl_device=None, copy=None):
     if target == (kDLCPU, 0):
         if t.device.type == "cpu":
             arr = t.device.backend.view(buf.handle, buf.size)
+            if _NUMPY_EXPORTS and t.dtype.kind in "iufc" and t.dtype is not dt.bfloat16:
+                # NumPy's own capsule of an array whose base holds the Buffer (so the
+                # export keeps it, as ours does): ~3 us where ours, built with ctypes, is
+                # ~12 us (scikit-learn moves each gradient to NumPy through DLPack)
+                held = np.asarray(_Held(buf, arr, t.shape))
+                return held.__dlpack__(stream=stream, max_version=max_version, copy=copy)
             if copy:
                 arr = arr.copy()
         else:

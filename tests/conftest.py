@@ -35,10 +35,12 @@ def pytest_xdist_auto_num_workers(config):
 # What the default run leaves to ``-m slow`` (which ``.ci/run`` runs after it): cases whose
 # time is almost all kernel compiles that the default run's other cases already exercise
 # (docs/ARCHITECTURE.md, "The test suite"; PoCL spends ~150 ms building each new kernel).
-# * OpenCL cases of the dtypes beyond bool, int32, int64 and float32 - the cpu and wgpu
-#   devices run every dtype by default;
-_OPENCL_SLOW_DTYPES = {"int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16", "float64",
-                       "complex64", "complex128"}
+# * OpenCL cases of the dtypes beyond int32 and float32 - the cpu and wgpu devices run every
+#   dtype by default, and OpenCL's other cases meet booleans and int64 (comparisons, masks,
+#   indices, argmax) anyway (bool and int64 moved here when the default run neared 10 minutes
+#   on a busy machine: ~50 s of PoCL builds);
+_OPENCL_SLOW_DTYPES = {"bool", "int64", "int8", "int16", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
+                       "float64", "complex64", "complex128"}
 # * OpenCL runs that compile hundreds of kernels each (fuzzing; a process compiling ever new
 #   kernels; scikit-learn's estimators and metrics; a lazily grown loop state's ~40 structures):
 #   the default run does them on cpu and wgpu;

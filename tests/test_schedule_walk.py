@@ -71,6 +71,8 @@ def _same_walk(targets):
     assert [id(n) for n in n_order] == [id(n) for n in order]
     assert n_key == key and repr(n_key) == repr(key)  # (stored plans are keyed by the repr)
     assert n_pos == pos and list(n_pos) == list(pos)
+    k_order, k_key = _native().walk_key(targets)  # (what a realize asks: no positions)
+    assert [id(n) for n in k_order] == [id(n) for n in order] and k_key == key
 
 
 def test_the_c_walk_gives_the_python_walks_order_key_and_positions():

@@ -286,8 +286,8 @@ def _live_inside(order: list[Node], targets: list[Node]) -> list[int]:
     never seen and their values were recomputed from the start each time. Realized beside a
     target, the live values become buffers and the next steps' graphs start from them: the
     structures repeat and hit the cache. Depth, not size, tells a grown state from a big
-    formula. The references are counted (``sys.getrefcount``): the walk's own (its list, its
-    position dict) and the sources of the graph's nodes are the graph's; any other is a
+    formula. The references are counted (``sys.getrefcount``): the walk's own (its list; the
+    realize walks without a position dict) and the sources of the graph's nodes are the graph's; any other is a
     holder outside. Big values are left alone: their graphs fuse for speed, and storing every
     live intermediate would cost memory traffic. Called on a cache miss of a walk longer than
     FLUSH_DEPTH only (a structure seen before has no new depth)."""
@@ -312,15 +312,15 @@ def _live_inside(order: list[Node], targets: list[Node]) -> list[int]:
     live = []
     for i in range(len(order)):  # (not enumerate: its reused result tuple would hold a reference)
         n = order[i]
-        # (references: order, pos, this loop's name, getrefcount's argument, the sources inside)
-        if n.srcs and id(n) not in wanted and sys.getrefcount(n) > 4 + inside.get(id(n), 0):
+        # (references: order, this loop's name, getrefcount's argument, the sources inside)
+        if n.srcs and id(n) not in wanted and sys.getrefcount(n) > 3 + inside.get(id(n), 0):
             live.append(i)
     return live
 
 
 def _realize_on(dev: Device, targets: list[Node]) -> None:
     global _busy_until
-    order, key, pos = sched.walk(targets)
+    order, key = sched.walk_key(targets)
     backend = dev.backend
     # GPU kernels index with 32 bits when the sizes allow: a fact of the structure's key there
     wide = backend.narrow_index and any(n.numel >= WIDE for n in order)
@@ -339,12 +339,12 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                 _flush_plans[full_key] = plan
         if plan:
             targets = targets + [order[i] for i in plan]
-            order, key, pos = sched.walk(targets)
+            order, key = sched.walk_key(targets)
             full_key = (dev.type, dev.index, key, wide)
             compiled = _cache.get(full_key)
     if compiled is None:
         with _progress.compiling(dev.name):  # a line on stderr when this takes > 2 s
-            compiled = _compile(dev, order, pos, targets, wide, full_key)
+            compiled = _compile(dev, order, {n: i for i, n in enumerate(order)}, targets, wide, full_key)
         if len(_cache) >= _CACHE_LIMIT:
             _cache.pop(next(iter(_cache)))
         _cache[full_key] = compiled
@@ -405,7 +405,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
         programs = _specialise(dev, order, [(c, a) for _, c, a in now], later)
         for (i, _, _), p in zip(now, programs):
             steps[i][4] = p
-    del order, pos
+    del order
     timing = debug.level & 2
     steps.reverse()
     while steps:  # popping drops this step's references: an intermediate dies after its last use

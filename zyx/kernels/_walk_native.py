@@ -26,6 +26,7 @@ SOURCE = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdint.h>
 
 /* set by init(): the Node type and its slots' offsets, schedule's helpers and tables */
 static PyTypeObject *node_type;
@@ -123,8 +124,63 @@ static PyObject *leaf_item(PyObject *s) {  /* a leaf's key item (schedule._leaf_
     return pack(4, items);
 }
 
+/* The walk's positions: node -> its index (a PyLong, owned here), by the node's address
+   (open addressing; nodes are held by the order list for as long as the map lives). */
+typedef struct { PyObject *node, *idx; } entry;
+typedef struct { entry *e; size_t mask; Py_ssize_t n; } nmap;
+
+static size_t slot_of(const nmap *m, PyObject *node) {
+    size_t h = (size_t)(((uint64_t)(uintptr_t)node >> 4) * 0x9E3779B97F4A7C15ULL >> 20);
+    return h & m->mask;
+}
+
+static int nmap_init(nmap *m) {
+    m->mask = 63;
+    m->n = 0;
+    m->e = PyMem_Calloc(m->mask + 1, sizeof(entry));
+    if (m->e == NULL) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static PyObject *nmap_get(const nmap *m, PyObject *node) {  /* borrowed; NULL (no error) if absent */
+    for (size_t i = slot_of(m, node);; i = (i + 1) & m->mask) {
+        if (m->e[i].node == node) return m->e[i].idx;
+        if (m->e[i].node == NULL) return NULL;
+    }
+}
+
+static int nmap_put(nmap *m, PyObject *node, PyObject *idx) {  /* steals idx; node not present */
+    if ((size_t)(m->n + 1) * 2 > m->mask + 1) {
+        entry *old = m->e;
+        size_t oldcap = m->mask + 1;
+        m->e = PyMem_Calloc(oldcap * 2, sizeof(entry));
+        if (m->e == NULL) { m->e = old; Py_DECREF(idx); PyErr_NoMemory(); return -1; }
+        m->mask = oldcap * 2 - 1;
+        for (size_t j = 0; j < oldcap; j++)
+            if (old[j].node != NULL) {
+                size_t i = slot_of(m, old[j].node);
+                while (m->e[i].node != NULL) i = (i + 1) & m->mask;
+                m->e[i] = old[j];
+            }
+        PyMem_Free(old);
+    }
+    size_t i = slot_of(m, node);
+    while (m->e[i].node != NULL) i = (i + 1) & m->mask;
+    m->e[i].node = node;
+    m->e[i].idx = idx;
+    m->n++;
+    return 0;
+}
+
+static void nmap_free(nmap *m) {
+    if (m->e == NULL) return;
+    for (size_t i = 0; i <= m->mask; i++) Py_XDECREF(m->e[i].idx);
+    PyMem_Free(m->e);
+    m->e = NULL;
+}
+
 static PyObject *node_item_of(PyObject *n, PyObject *op, PyObject *shape, PyObject *srcs, Py_ssize_t ns,
-                              PyObject *pos) {
+                              const nmap *pos) {
     PyObject *arg;
     if (ns == 1) {
         int special = PySet_Contains(special_ops, op);
@@ -149,9 +205,9 @@ static PyObject *node_item_of(PyObject *n, PyObject *op, PyObject *shape, PyObje
         item = PyTuple_New(4 + ns);
         if (item == NULL) { Py_DECREF(arg); Py_DECREF(sig); Py_DECREF(name); return NULL; }
         for (Py_ssize_t i = 0; i < ns; i++) {
-            PyObject *p = PyDict_GetItemWithError(pos, PyTuple_GET_ITEM(srcs, i));
+            PyObject *p = nmap_get(pos, PyTuple_GET_ITEM(srcs, i));
             if (p == NULL) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "zyx walk: a source was not placed");
+                PyErr_SetString(PyExc_RuntimeError, "zyx walk: a source was not placed");
                 Py_DECREF(item); Py_DECREF(arg); Py_DECREF(sig); Py_DECREF(name);
                 return NULL;
             }
@@ -162,9 +218,9 @@ static PyObject *node_item_of(PyObject *n, PyObject *op, PyObject *shape, PyObje
         item = ps ? PyTuple_New(5) : NULL;
         if (item == NULL) { Py_XDECREF(ps); Py_DECREF(arg); Py_DECREF(sig); Py_DECREF(name); return NULL; }
         for (Py_ssize_t i = 0; i < ns; i++) {
-            PyObject *p = PyDict_GetItemWithError(pos, PyTuple_GET_ITEM(srcs, i));
+            PyObject *p = nmap_get(pos, PyTuple_GET_ITEM(srcs, i));
             if (p == NULL) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "zyx walk: a source was not placed");
+                PyErr_SetString(PyExc_RuntimeError, "zyx walk: a source was not placed");
                 Py_DECREF(ps); Py_DECREF(item); Py_DECREF(arg); Py_DECREF(sig); Py_DECREF(name);
                 return NULL;
             }
@@ -179,7 +235,7 @@ static PyObject *node_item_of(PyObject *n, PyObject *op, PyObject *shape, PyObje
     return item;
 }
 
-static PyObject *node_item(PyObject *n, PyObject *srcs, PyObject *pos) {  /* an inner node's item */
+static PyObject *node_item(PyObject *n, PyObject *srcs, const nmap *pos) {  /* an inner node's item */
     PyObject *op = slot(n, off_op), *shape = slot(n, off_shape);
     if (op == NULL || shape == NULL) return NULL;
     Py_ssize_t ns = PyTuple_GET_SIZE(srcs);
@@ -193,32 +249,32 @@ static PyObject *node_item(PyObject *n, PyObject *srcs, PyObject *pos) {  /* an 
 }
 
 /* place n: pos[n] = len(order); order.append(n); key.append(item) - item is stolen */
-static int emit(PyObject *n, PyObject *item, PyObject *order, PyObject *key, PyObject *pos) {
+static int emit(PyObject *n, PyObject *item, PyObject *order, PyObject *key, nmap *pos) {
     if (item == NULL) return -1;
     PyObject *i = PyLong_FromSsize_t(PyList_GET_SIZE(order));
-    int bad = i == NULL || PyDict_SetItem(pos, n, i) < 0 || PyList_Append(order, n) < 0 || PyList_Append(key, item) < 0;
-    Py_XDECREF(i);
+    int bad = i == NULL || PyList_Append(order, n) < 0 || PyList_Append(key, item) < 0;
     Py_DECREF(item);
-    return bad ? -1 : 0;
+    if (bad) { Py_XDECREF(i); return -1; }
+    return nmap_put(pos, n, i);  /* (after the append: the order list holds n) */
 }
 
-static PyObject *walk(PyObject *self, PyObject *targets) {
+/* (order, key) - and with want_pos the positions as a dict - of schedule.python_walk */
+static PyObject *walk_impl(PyObject *targets, int want_pos) {
     if (!PyList_Check(targets)) { PyErr_SetString(PyExc_TypeError, "walk: a list of nodes"); return NULL; }
     if (node_type == NULL) { PyErr_SetString(PyExc_RuntimeError, "walk: init() first"); return NULL; }
-    PyObject *order = PyList_New(0), *key = PyList_New(0), *pos = PyDict_New();
+    PyObject *order = PyList_New(0), *key = PyList_New(0), *k = NULL, *pd = NULL;
     PyObject **stack = NULL;  /* owned references */
     Py_ssize_t depth = 0, cap = 0;
-    if (order == NULL || key == NULL || pos == NULL) goto fail;
+    nmap pos = {NULL, 0, 0};
+    if (order == NULL || key == NULL || nmap_init(&pos) < 0) goto fail;
     for (Py_ssize_t t = 0; t < PyList_GET_SIZE(targets); t++) {
         PyObject *tn = PyList_GET_ITEM(targets, t);
         if (!is_node(tn)) goto fail;
-        int in = PyDict_Contains(pos, tn);
-        if (in < 0) goto fail;
-        if (in) continue;
+        if (nmap_get(&pos, tn) != NULL) continue;
         PyObject *ts = slot(tn, off_srcs);
         if (ts == NULL || !PyTuple_Check(ts)) { if (ts) PyErr_SetString(PyExc_TypeError, "zyx walk: srcs"); goto fail; }
         if (PyTuple_GET_SIZE(ts) == 0) {
-            if (emit(tn, PyObject_CallOneArg(leaf_key_fn, tn), order, key, pos) < 0) goto fail;
+            if (emit(tn, PyObject_CallOneArg(leaf_key_fn, tn), order, key, &pos) < 0) goto fail;
             continue;
         }
         if (cap == 0) {
@@ -229,9 +285,7 @@ static PyObject *walk(PyObject *self, PyObject *targets) {
         stack[depth++] = Py_NewRef(tn);
         while (depth > 0) {
             PyObject *n = stack[depth - 1];
-            in = PyDict_Contains(pos, n);
-            if (in < 0) goto fail;
-            if (in) { depth--; Py_DECREF(n); continue; }
+            if (nmap_get(&pos, n) != NULL) { depth--; Py_DECREF(n); continue; }
             PyObject *srcs = slot(n, off_srcs);
             if (srcs == NULL || !PyTuple_Check(srcs)) { if (srcs) PyErr_SetString(PyExc_TypeError, "zyx walk: srcs"); goto fail; }
             Py_INCREF(srcs);  /* (held: a callback below runs Python) */
@@ -239,9 +293,7 @@ static PyObject *walk(PyObject *self, PyObject *targets) {
             for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(srcs); i++) {
                 PyObject *s = PyTuple_GET_ITEM(srcs, i);
                 if (!is_node(s)) { Py_DECREF(srcs); goto fail; }
-                in = PyDict_Contains(pos, s);
-                if (in < 0) { Py_DECREF(srcs); goto fail; }
-                if (in) continue;
+                if (nmap_get(&pos, s) != NULL) continue;
                 PyObject *ss = slot(s, off_srcs);
                 if (ss == NULL || !PyTuple_Check(ss)) {
                     if (ss) PyErr_SetString(PyExc_TypeError, "zyx walk: srcs");
@@ -257,14 +309,14 @@ static PyObject *walk(PyObject *self, PyObject *targets) {
                     }
                     stack[depth++] = Py_NewRef(s);
                     pending = 1;
-                } else if (emit(s, leaf_item(s), order, key, pos) < 0) {
+                } else if (emit(s, leaf_item(s), order, key, &pos) < 0) {
                     Py_DECREF(srcs);
                     goto fail;
                 }
             }
             if (!pending) {
                 depth--;
-                int bad = emit(n, node_item(n, srcs, pos), order, key, pos);
+                int bad = emit(n, node_item(n, srcs, &pos), order, key, &pos);
                 Py_DECREF(n);
                 if (bad < 0) { Py_DECREF(srcs); goto fail; }
             }
@@ -276,9 +328,9 @@ static PyObject *walk(PyObject *self, PyObject *targets) {
         PyObject *tp = PyTuple_New(nt);
         if (tp == NULL) goto fail;
         for (Py_ssize_t t = 0; t < nt; t++) {
-            PyObject *p = PyDict_GetItemWithError(pos, PyList_GET_ITEM(targets, t));
+            PyObject *p = nmap_get(&pos, PyList_GET_ITEM(targets, t));
             if (p == NULL) {
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "zyx walk: a target was not placed");
+                PyErr_SetString(PyExc_RuntimeError, "zyx walk: a target was not placed");
                 Py_DECREF(tp);
                 goto fail;
             }
@@ -288,20 +340,39 @@ static PyObject *walk(PyObject *self, PyObject *targets) {
         Py_DECREF(tp);
         if (bad) goto fail;
     }
+    if (want_pos) {  /* {node: position} in walk order, as python_walk's dict */
+        pd = PyDict_New();
+        if (pd == NULL) goto fail;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(order); i++) {
+            PyObject *n = PyList_GET_ITEM(order, i);
+            if (PyDict_SetItem(pd, n, nmap_get(&pos, n)) < 0) goto fail;
+        }
+    }
     PyMem_Free(stack);
-    PyObject *k = PyList_AsTuple(key);
-    Py_DECREF(key);
-    if (k == NULL) { Py_DECREF(order); Py_DECREF(pos); return NULL; }
-    PyObject *out[3] = {order, k, pos};
-    return pack(3, out);
+    stack = NULL;
+    nmap_free(&pos);
+    k = PyList_AsTuple(key);
+    Py_CLEAR(key);
+    if (k == NULL) goto fail;
+    if (want_pos) {
+        PyObject *out[3] = {order, k, pd};
+        return pack(3, out);
+    }
+    PyObject *out[2] = {order, k};
+    return pack(2, out);
 fail:
     while (depth > 0) { depth--; Py_DECREF(stack[depth]); }
     PyMem_Free(stack);
+    nmap_free(&pos);
     Py_XDECREF(order);
     Py_XDECREF(key);
-    Py_XDECREF(pos);
+    Py_XDECREF(k);
+    Py_XDECREF(pd);
     return NULL;
 }
+
+static PyObject *walk(PyObject *self, PyObject *targets) { return walk_impl(targets, 1); }
+static PyObject *walk_key(PyObject *self, PyObject *targets) { return walk_impl(targets, 0); }
 
 static Py_ssize_t offset_of(PyObject *type, const char *name) {
     PyObject *d = PyObject_GetAttrString(type, name);
@@ -332,7 +403,8 @@ static PyObject *init(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"walk", walk, METH_O, "schedule.walk in C"},
+    {"walk", walk, METH_O, "schedule.walk in C: (order, key, positions)"},
+    {"walk_key", walk_key, METH_O, "(order, key) of schedule.walk, without the positions"},
     {"init", init, METH_VARARGS, "the Node type and schedule's helpers"},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_zyx_walk", NULL, -1, methods};

@@ -49,6 +49,15 @@ def walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
     return python_walk(targets)
 
 
+def walk_key(targets: list[Node]) -> tuple[list[Node], tuple]:
+    """``walk``'s (order, key), without the positions (a realize that hits the schedule cache
+    needs none; the C walk then builds no dict)."""
+    if not _native_asked:
+        _ask_native()
+    order, key, _ = python_walk(targets)
+    return order, key
+
+
 def python_walk(targets: list[Node]) -> tuple[list[Node], tuple, dict[Node, int]]:
     """Post-order walk over unrealized nodes. Returns (nodes, structure key, position of each node).
 
@@ -464,6 +473,6 @@ def _ask_native() -> None:
 
 
 def _install(mod) -> None:
-    global walk
+    global walk, walk_key
     mod.init(Node, _SIGS, _sig, _leaf_key, _special_arg, _SPECIAL, _BOOL)
-    walk = mod.walk
+    walk, walk_key = mod.walk, mod.walk_key

@@ -423,6 +423,10 @@ _FLAGS = ["-O2", "-shared", "-fPIC", "-fno-strict-aliasing"] + (
 
 
 def wanted() -> bool:
+    """``ZYX_NATIVE_WALK=0`` (or empty) keeps the Python walk, as does a free-threaded
+    interpreter running without its GIL (the extension relies on it)."""
+    if hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled():
+        return False
     return os.environ.get("ZYX_NATIVE_WALK", "1") not in ("", "0")
 
 

@@ -456,9 +456,12 @@ def _emu_header_locked(k, text, gxx) -> str:
     import subprocess
     import tempfile
     from pathlib import Path
+
+    from zyx import cache
     if k not in _EMU_HEADERS:
-        # (~50 MB with its precompiled header: removed when the process ends)
-        d = Path(tempfile.mkdtemp(prefix="zyx-cudaemu-"))
+        # (~50 MB with its precompiled header: removed when the process ends, and inside the
+        # kernel cache, which the test session removes - an xdist worker may end without atexit)
+        d = Path(tempfile.mkdtemp(prefix="cudaemu-", dir=cache.cache_dir()))
         atexit.register(shutil.rmtree, d, True)
         h = d / f"emu-{hashlib.sha256(repr(k).encode()).hexdigest()[:16]}.h"
         h.write_text(text)
@@ -541,11 +544,9 @@ extern "C" void zyx_run(unsigned grid, unsigned block, void** b, const unsigned*
                 r = subprocess.run([*gxx, "-shared", str(Path(d) / "k.cpp"), "-o", str(Path(d) / "k.so")],
                                    capture_output=True, text=True)
                 assert r.returncode == 0, f"host build of CUDA source failed:\n{r.stderr[:3000]}\n{body[-3000:]}"
-                path, temporary = cache.write_loadable("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes())
-                if temporary:
-                    lib = ctypes.CDLL(str(path))
-                    path.unlink()
-                    return lib.zyx_run, kernel.name, kernel
+                lib = cache.open_loadable(cache.write_loadable("cudaemu", key, ".so", (Path(d) / "k.so").read_bytes()),
+                                          ctypes.CDLL)
+                return lib.zyx_run, kernel.name, kernel
         lib = ctypes.CDLL(str(path))
         return lib.zyx_run, kernel.name, kernel
 

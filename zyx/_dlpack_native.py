@@ -71,27 +71,14 @@ def _key(cc: str) -> tuple[list, str]:
 def build():
     """Compile (or load from the disk cache) the C release callbacks."""
     import ctypes
-    import subprocess
-    import tempfile
-    from pathlib import Path
 
-    from .backends.cpu import _find_compiler
+    from .backends.cpu import _find_compiler, build_helper
     cc = _find_compiler()
     flags, key = _key(cc)
-    path, temporary = cache.read("dlpack", key, ".so"), False
-    if path is None:
-        with tempfile.TemporaryDirectory(prefix="zyx-dlpack-") as d:
-            src, so = Path(d) / "dlpack.c", Path(d) / "dlpack.so"
-            src.write_text(SOURCE)
-            r = subprocess.run(cc.split() + [str(src), "-o", str(so)] + flags, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise RuntimeError(r.stderr)
-            path, temporary = cache.write_loadable("dlpack", key, ".so", so.read_bytes())
-    try:
+    path = cache.read("dlpack", key, ".so")
+    if path is not None:
         return ctypes.CDLL(str(path))
-    finally:
-        if temporary:
-            path.unlink(missing_ok=True)
+    return cache.open_loadable(build_helper(cc, SOURCE, flags, "dlpack", key), ctypes.CDLL)
 
 
 _warmed = False

@@ -163,6 +163,17 @@ def write_loadable(namespace: str, key: str, suffix: str, data: bytes) -> tuple[
     return Path(tmp), True
 
 
+def open_loadable(written: tuple[Path, bool], opener):
+    """``opener(path)`` (``ctypes.CDLL``, an extension loader) of what ``write_loadable``
+    gave; a temporary file is removed once opened (a loaded library stays mapped)."""
+    path, temporary = written
+    try:
+        return opener(str(path))
+    finally:
+        if temporary:
+            path.unlink(missing_ok=True)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

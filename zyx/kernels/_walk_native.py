@@ -16,9 +16,7 @@ from __future__ import annotations
 import importlib.machinery
 import os
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 from .. import cache, debug
 
@@ -446,7 +444,7 @@ def _key(cc: str) -> str:
                         importlib.machinery.EXTENSION_SUFFIXES[0])
 
 
-def _load(path: Path):
+def _load(path) -> object:
     loader = importlib.machinery.ExtensionFileLoader("_zyx_walk", str(path))
     spec = importlib.machinery.ModuleSpec("_zyx_walk", loader, origin=str(path))
     mod = loader.create_module(spec)
@@ -455,28 +453,18 @@ def _load(path: Path):
 
 
 def _build(cc: str, inc: str, key: str):
-    with tempfile.TemporaryDirectory(prefix="zyx-walk-") as d:
-        src, so = Path(d) / "walk.c", Path(d) / "walk.so"
-        src.write_text(SOURCE)
-        from ..backends.base import in_background
-        from ..backends.cpu import _run
-        with in_background():  # (at low priority, as background kernel builds: the program's work goes first)
-            r = _run(cc.split() + [str(src), "-o", str(so), f"-I{inc}"] + _FLAGS)
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr[-2000:])
-        path, temporary = cache.write_loadable("walk", key, ".so", so.read_bytes())
-    try:
-        return _load(path)
-    finally:
-        if temporary:
-            path.unlink(missing_ok=True)
+    from ..backends.base import in_background
+    from ..backends.cpu import build_helper
+    with in_background():  # (at low priority, as background kernel builds: the program's work goes first)
+        written = build_helper(cc, SOURCE, [f"-I{inc}"] + _FLAGS, "walk", key)
+    return cache.open_loadable(written, _load)
 
 
 def module(background: bool = True, ready=None):
     """The built extension: loaded from the disk cache at once, else None while it builds
-    (in the background - ``ready(module)`` is called when it lands - or here with
-    ``background=False``); None for good where it cannot be built (no compiler, no Python
-    headers, a failed build: the Python walk serves)."""
+    (in the background, or here with ``background=False``); None for good where it cannot
+    be built (no compiler, no Python headers, a failed build: the Python walk serves).
+    ``ready(module)`` is called when it becomes available, at once or when its build lands."""
     global _state
     with _lock:
         if _state is not None:
@@ -510,7 +498,7 @@ def _find(background: bool, ready):
     path = cache.read("walk", key, ".so")
     if path is not None:
         try:
-            return _settle(_load(path))
+            return _settle(_load(path), ready)
         except Exception:  # noqa: BLE001 - not loadable: build it again
             pass
 
@@ -534,10 +522,8 @@ def _find(background: bool, ready):
 
 def _after_fork_in_child() -> None:
     global _state
-    if _state == "building":  # (the build's thread is not in the child: it asks again)
-        _state = None
-        from . import schedule
-        schedule._native_asked = False
+    if _state == "building":  # (the build's thread is not in the child: it keeps the Python
+        _state = False  # walk rather than build again - a pool of forked workers would each)
 
 
 if hasattr(os, "register_at_fork"):

@@ -467,9 +467,7 @@ def _ask_native() -> None:
     global _native_asked
     _native_asked = True
     from . import _walk_native
-    mod = _walk_native.module(ready=_install)
-    if mod is not None:
-        _install(mod)
+    _walk_native.module(ready=_install)  # (installs it now, or when its build lands)
 
 
 def _install(mod) -> None:

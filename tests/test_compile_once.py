@@ -104,6 +104,27 @@ def test_element_reads_launch_nothing(device):
     assert int(xp.asarray(np.array([5, 6, 7]), device=device)[2]) == 7
 
 
+def test_reading_views_of_a_lazy_array_computes_it_once(device):
+    """Host reads of views of a lazy array (``covariances[k]`` for each k, element loops
+    over a lazy result) compute the array once and read the views from it: one schedule,
+    then no kernel; a root far bigger than the view it is read through stays lazy."""
+    a_np = RNG.random((6, 40), dtype=np.float32)
+    a = xp.asarray(a_np, device=device)
+    zyx.realize(a)
+    lazy = xp.exp(a) * 2.0 - a
+    ref = np.exp(a_np) * np.float32(2.0) - a_np
+    before_s, before_l = stats.schedules, stats.launches
+    rows = [lazy[k, :].numpy() for k in range(6)]
+    vals = [float(lazy[k, (7 * k) % 40]) for k in range(6)]
+    assert stats.schedules == before_s + 1 and stats.launches == before_l + 1
+    assert lazy._node.op == "BUFFER"
+    for k in range(6):
+        np.testing.assert_allclose(rows[k], ref[k], rtol=1e-5)
+        assert abs(vals[k] - ref[k, (7 * k) % 40]) <= 1e-5 * abs(ref[k, (7 * k) % 40])
+    big = xp.zeros((1 << 23,), dtype=xp.uint8, device=device) + 1  # (8 MiB: over the bound)
+    assert int(big[5]) == 1 and big._node.op != "BUFFER"
+
+
 def test_a_lazily_grown_state_hits_the_cache(device):
     """An iterative solver's loop (SciPy's bracket and root finders): the state is replaced
     each step by where(...) of the last one and only the convergence test is realized. Once

@@ -396,6 +396,84 @@ def test_point_writes_from_one_source_form_one_batch(device):
     assert stats.schedules == before
 
 
+def test_in_place_updates_of_elements_form_one_batch(device):
+    """``a[i, i] op= s`` loops (a constant, a 0-d array or elements of another array; every
+    in-place arithmetic op; ints and floats) are point update batches: the root's graph
+    stays a handful of nodes, 8 and 40 updates schedule the same kernel, a position updated
+    twice takes both updates, a reader built between updates keeps its moment, and the
+    results are NumPy's."""
+    from zyx import _views
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((2, 40, 40)).astype(np.float32)
+    ibase = rng.integers(-50, 50, (40, 40)).astype(np.int32)
+
+    def run(n, dtype_ints=False):
+        a = ibase if dtype_ints else base
+        z = xp.asarray(a.copy(), device=device)
+        r = a.copy()
+        view, rview = (z, r) if dtype_ints else (z[1, :, :], r[1])
+        s = xp.asarray(3 if dtype_ints else 0.5, dtype=z.dtype, device=device)
+        vals = xp.asarray(np.arange(n, dtype=a.dtype) + 1, device=device)
+        for i in range(n):
+            view[i, i] += s
+            rview[i, i] += (3 if dtype_ints else np.float32(0.5))
+        early, rearly = z * 1, r * 1
+        for i in range(n):
+            view[i, (i + 1) % 40] *= vals[i]
+            rview[i, (i + 1) % 40] *= np.arange(n, dtype=a.dtype)[i] + 1
+        for i in range(n):
+            view[(i + 2) % 40, i] -= 2
+            rview[(i + 2) % 40, i] -= 2
+        view[0, 0] -= 2  # a position the last batch has: a new batch over it
+        rview[0, 0] -= 2
+        if not dtype_ints:
+            for i in range(n):
+                view[i, 3] /= 4.0
+                rview[i, 3] /= np.float32(4.0)
+        assert isinstance(_views._batches.get(z._node), _views._PointBatch)
+        assert len(zyx.graph.post_order(z._node, lambda nd: nd.srcs)) <= 80
+        return z, r, early, rearly
+
+    for n in (8, 40):
+        z, r, early, rearly = run(n)
+        np.testing.assert_allclose(early.numpy(), rearly, rtol=1e-6)
+        np.testing.assert_allclose(z.numpy(), r, rtol=1e-6)
+        if n == 8:
+            before = stats.schedules
+    assert stats.schedules == before
+    z, r, early, rearly = run(12, dtype_ints=True)
+    np.testing.assert_array_equal(early.numpy(), rearly)
+    np.testing.assert_array_equal(z.numpy(), r)
+
+
+def test_element_writes_short_road_keeps_the_rules(device):
+    """Element writes ``a[i, j] = v`` of a 0-d array take a short road (the position from
+    the view's remembered layout): negative indices count from the end, an index out of
+    bounds raises IndexError and changes nothing, a value of another dtype is cast, a
+    value of shape (1,) into one element raises, and views of the root see every write."""
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    z = xp.asarray(a.copy(), device=device)
+    r = a.copy()
+    view, rview = z[:, 1:, ::-1], r[:, 1:, ::-1]
+    other = z[1]  # another view of the root: refreshed by every write
+    v = xp.asarray(np.array([7.5, -1.0], np.float32), device=device)
+    view[-1, -2, 0] = v[0]
+    rview[-1, -2, 0] = 7.5
+    view[0, 1, -1] = v[1]
+    rview[0, 1, -1] = -1.0
+    with pytest.raises(IndexError):
+        view[0, 2, 0] = v[0]
+    with pytest.raises(IndexError):
+        view[0, 0, -5] = v[0]
+    view[1, 0, 1] = xp.asarray(3, dtype=xp.int32, device=device)  # cast to float32
+    rview[1, 0, 1] = 3
+    with pytest.raises(ValueError):
+        view[0, 0, 0] = xp.asarray(np.array([1.0], np.float32), device=device)
+    np.testing.assert_array_equal(z.numpy(), r)
+    np.testing.assert_array_equal(other.numpy(), r[1])
+    np.testing.assert_array_equal(view.numpy(), rview)
+
+
 def test_point_batches_keep_every_dtype_and_sign(device):
     for name in ("bool", "int32", "float32"):
         if not zyx.device.get_device(device).supports(getattr(zyx, name)):

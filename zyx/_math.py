@@ -540,13 +540,20 @@ def _inplace(op_name: str) -> _Binary:
         if out.shape != self.shape:
             raise ValueError(f"in-place {op_name.strip('_')}: the result shape {out.shape} differs from the "
                              f"tensor's shape {self.shape}")
+        from ._views import assign, update_point
+        if self._view is not None and out.dtype is self.dtype and self.size == 1:
+            # one element of a view (``a[i, i] += v``): a point update batch where one suits
+            n = out._node
+            if n.srcs and n.srcs[0] is self._node:
+                o = other if isinstance(other, Tensor) else self._operand(other)
+                if update_point(self, n.op, o):
+                    return self
         if out.dtype is not self.dtype:
             if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
                 # (the words NumPy's and PyTorch's errors use - cast, dtype - which callers match)
                 raise TypeError(f"in-place {op_name.strip('_')}: cannot cast the {out.dtype.name} result to the "
                                 f"tensor's dtype {self.dtype.name}")
             out = out.cast(self.dtype)
-        from ._views import assign
         assign(self, out)  # through a view to its root, and on to the root's other views
         return self
     f.__name__ = f.__qualname__ = "__i" + op_name[2:]

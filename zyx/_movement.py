@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dtypes as dt
-from ._views import apply_steps, assign, make_view, new_handle, write_point, write_through, writes_itself
+from ._views import apply_steps, assign, make_view, new_handle, point_write, write_point, write_through, writes_itself
 from .tensor import AxisError, broadcast_shapes, normalize_axis
 
 if TYPE_CHECKING:
@@ -678,6 +678,12 @@ def setitem(self: Tensor, key, value, /) -> None:
     """In-place assignment: the tensor's graph is replaced by one that selects the new
     values where the key points and the old ones elsewhere (and, for a view, its root's
     graph by one that writes them through; see the view rule)."""
+    if isinstance(value, Tensor) and value._node.shape == () and value.dtype is self.dtype:
+        # one element set to a 0-d array (loops of ``a[i, j] = v[k]``): the short road
+        ks = (key,) if type(key) is int else key
+        if (type(ks) is tuple and len(ks) == len(self._node.shape) and all(type(k) is int for k in ks)
+                and value.device == self.device and point_write(self, ks, value, _in_bounds)):
+            return
     v = value if isinstance(value, Tensor) else self._operand(value)
     if v.device != self.device:
         raise ValueError(f"the assigned value is on device {v.device}, the array on {self.device}; "

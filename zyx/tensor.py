@@ -260,6 +260,18 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
         arr = _read_view(self._node)  # a view of a realized buffer: read it, run nothing
         if arr is not None:
             return arr
+        link = self._view
+        if link is not None and link.root._node.op != "BUFFER":
+            # a view of a lazy array: its root is computed (as NumPy's base exists) and the
+            # view read from it - reading its views one by one (GaussianMixture's cholesky of
+            # covariances[k] for each k; element reads of a lazy result) computed the whole
+            # root's graph again for each (bounded: a root far bigger than the view is left)
+            root = link.root
+            if root.size <= max(16 * self.size, _ROOT_READ_MAX):
+                root.realize()
+                arr = _read_view(self._node)
+                if arr is not None:
+                    return arr
         self.realize()
         return self._node.buffer.to_numpy().reshape(self.shape)
 
@@ -544,6 +556,7 @@ def _read_view(node: Node) -> np.ndarray | None:
 
 
 _VIEW_OPS = ("RESHAPE", "PERMUTE", "EXPAND", "SHRINK")
+_ROOT_READ_MAX = 1 << 22  # elements of a lazy root a host read of its view computes whole (Tensor.numpy)
 
 
 def realize(*items) -> None:

@@ -463,6 +463,31 @@ def test_a_stored_specialised_version_runs_at_first_sight(tmp_path):
     assert_close(np.array(second["y"]), x.T @ x, rtol=1e-5, atol=1e-4)
     assert second["y"] == first["y"]
 
+_LOOP_SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
+    x = zyx.Tensor(np.linspace(-1, 1, 64 * 128, dtype=np.float32).reshape(64, 128))
+    runs = int(sys.argv[1])
+    for i in range(runs):  # a loop: specialised once seen often enough
+        y = (x * 2.0 + 1.0).sum(1)
+        zyx.realize(y)
+        zr.wait_compiles()
+    print(json.dumps({"compiles": zyx.get_device("cpu").backend.compiles, "lowered": lowered[0],
+                      "special": zr.stats.special_launches, "y": y.numpy().tolist()}))
+""")
+
+
+def test_a_loops_stored_specialised_version_runs_at_first_sight(tmp_path):
+    """A small kernel a loop specialises only once it is met a few times: a later process
+    whose disk cache holds that version launches it from the first time (a warm
+    LogisticRegression fit ran its first iterations' kernels generic)."""
+    first = _run_script(_LOOP_SPECIAL_SCRIPT, tmp_path, "8")
+    assert first["special"] >= 1 and first["compiles"] >= 2
+    second = _run_script(_LOOP_SPECIAL_SCRIPT, tmp_path, "1")
+    assert (second["special"], second["compiles"], second["lowered"]) == (1, 0, 0)
+    assert second["y"] == first["y"]
+    x = np.linspace(-1, 1, 64 * 128, dtype=np.float32).reshape(64, 128)
+    assert_close(np.array(second["y"]), (x * 2 + 1).sum(1), rtol=1e-5, atol=1e-4)
+
+
 def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
     """Plans are keyed by zyx's code version; a damaged entry (valid digest, bad pickle)
     is ignored and replaced."""

@@ -524,14 +524,23 @@ def _special_program(dev: Device, c: CompiledKernel, order: list, args: tuple):
         c.special[args] = sp = sp.result()  # a compile error surfaces here
         return sp, None
     want = _wants_special(dev, c, order, args)
-    if want is not None and want != "now" and _mode == "auto":
+    if _mode == "auto" and (want is not None and want != "now" or want is None and _first_sight(c, args)):
         # a version an earlier process built for these sizes, stored with its program: load
         # it now (a fraction of a millisecond) rather than run BLAS or the generic kernel while
-        # it loads in the background
+        # it loads in the background - or, for a kernel a loop specialises once it is seen
+        # _LOOP_HITS times, at its first launch here (a warm LogisticRegression fit ran its
+        # first iterations' kernels generic: ~25 ms of the warm fit's ~65)
         sp = _stored_special(dev, c, args)
         if sp is not None:
             return sp, None
     return None, want
+
+
+def _first_sight(c: CompiledKernel, args: tuple) -> bool:
+    """Whether this process launches ``c`` at ``args`` for the first time, at a work
+    ``_wants_special`` may specialise later (it counted this launch)."""
+    seen = c.seen.get(args)
+    return seen is not None and seen is not _SMALL and seen[0] == 1
 
 
 def _stored_special(dev: Device, c: CompiledKernel, args: tuple):

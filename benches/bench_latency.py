@@ -4,8 +4,9 @@
 
 Each part runs in a fresh process twice: "cold" with an empty kernel cache (every new
 structure compiles) and "warm" with the cache the cold run left on disk (a new process,
-as a user's second run). Inside each process a workload's first call is what is timed (no
-warm-up), with NumPy's time for the same code beside it; "hot" is the best of three more
+as a user's second run); the pair is repeated (``--repeat``, default 3, each cold run with
+its own empty cache) and every number is the median over the repeats. Inside each
+process a workload's first call is what is timed (no warm-up), with NumPy's time for the same code beside it; "hot" is the best of three more
 calls in the same process (for scikit-learn: once the background compiles the first calls
 started have landed). A fit is timed until its fitted arrays are computed.
 
@@ -166,6 +167,21 @@ def _child(device: str, cache: str, sklearn_too: bool) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _median_of(runs: list) -> dict:
+    """Each number of the children's results replaced by its median over the runs (single
+    first calls in fresh processes move 1.5-3x between identical runs on a 2-core machine)."""
+    def merge(vals):
+        first = vals[0]
+        if isinstance(first, dict):
+            return {k: merge([v[k] for v in vals]) for k in first}
+        if isinstance(first, (int, float)) and not isinstance(first, bool):
+            xs = sorted(vals)
+            mid = len(xs) // 2
+            return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+        return first
+    return merge(runs)
+
+
 def _geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
@@ -174,18 +190,24 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--skip-sklearn", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="cold/warm process pairs (each cold with its own empty cache); the median is reported")
     ap.add_argument("--child", action="store_true")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(run_parts(args.device, not args.skip_sklearn)))
         return 0
-    cache = tempfile.mkdtemp(prefix="zyx-latency-")
-    try:
-        cold = _child(args.device, cache, not args.skip_sklearn)
-        warm = _child(args.device, cache, not args.skip_sklearn)
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
-    lines = [f"device {args.device}; times in ms; np/zyx > 1: zyx faster",
+    colds, warms = [], []
+    for _ in range(max(args.repeat, 1)):
+        cache = tempfile.mkdtemp(prefix="zyx-latency-")
+        try:
+            colds.append(_child(args.device, cache, not args.skip_sklearn))
+            warms.append(_child(args.device, cache, not args.skip_sklearn))
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+    cold, warm = _median_of(colds), _median_of(warms)
+    lines = [f"device {args.device}; times in ms, the median of {len(colds)} cold and {len(warms)} warm processes; "
+             "np/zyx > 1: zyx faster",
              "| workload | NumPy | zyx cold | compiles | zyx warm | zyx hot | np/zyx cold | np/zyx warm | np/zyx hot |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name in cold["parts"]:

@@ -441,7 +441,8 @@ def where(cond: Tensor, a: TensorLike, b: TensorLike) -> Tensor:
     a, b = a.cast(d), b.cast(d)
     c = cond.cast(dt.bool_) if cond.dtype is not dt.bool_ else cond
     shape = _bshape(c.shape, a.shape, b.shape)
-    return c.broadcast_to(shape)._where(a.broadcast_to(shape), b.broadcast_to(shape))
+    from ._movement import _broadcast  # (the plain movement: no new handles where a shape is already right)
+    return _broadcast(c, shape)._where(_broadcast(a, shape), _broadcast(b, shape))
 
 
 def _bshape(*shapes):

@@ -572,6 +572,9 @@ def getitem(self: Tensor, key, /) -> Tensor:
     steps = _int_steps(self, key)
     if steps is not None:
         return make_view(self, steps)
+    if type(key) is tuple and len(key) <= len(self._node.shape) and all(type(k) is slice or type(k) is int for k in key):
+        # ints and slices only (``x[:, 0]``, ``x[1:, ::2]``): nothing to normalize
+        return make_view(self, _basic_steps(self, list(key) + [slice(None)] * (len(self._node.shape) - len(key))))
     if _is_basic(key):
         return make_view(self, _basic_steps(self, _normalize_key(self, key)))
     key = _normalize_key(self, key)

@@ -8,6 +8,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from . import dtypes as dt
+from . import graph
+from . import tensor as _tensor
 from ._movement import _broadcast, pad as _pad
 from .tensor import normalize_axes, normalize_axis
 
@@ -278,9 +280,23 @@ def matmul(self: Tensor, other: TensorLike, /) -> Tensor:
     if a.shape[-1] != b.shape[-2]:
         raise ValueError(f"matmul: contracted dimensions differ: {self.shape} @ {tuple(other.shape)} "
                          f"({a.shape[-1]} vs {b.shape[-2]})")
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if k and a.ndim == b.ndim and a.shape[:-2] == b.shape[:-2] and not _tensor._recorders:
+        # no tape records and no batch axes to broadcast: the same nodes as below, built on
+        # the graph directly (the taped steps were ~25 us of a ~30 us matmul)
+        batch = a.shape[:-2]
+        nb = len(batch)
+        ae = graph.expand(graph.reshape(a._node, batch + (m, k, 1)), batch + (m, k, n))
+        be = graph.expand(graph.reshape(b._node, batch + (1, k, n)), batch + (m, k, n))
+        prod = graph.elementwise("MUL", (ae, be), d)
+        out = Tensor._wrap(graph.reshape(graph.reduce(prod, "SUM", (nb + 1,)), batch + (m, n)))
+        if a1:
+            out = out._movement("RESHAPE", out.shape[:-2] + (out.shape[-1],))
+        if b1:
+            out = out._movement("RESHAPE", out.shape[:-1])
+        return out
     from .tensor import broadcast_shapes
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     if k == 0:
         out = Tensor._const(0, batch + (m, n), d, a.device)
     else:

@@ -242,7 +242,7 @@ class Tensor(_MathMixin, _ReduceMixin, _MovementMixin, _CreationMixin):
     def T(self) -> "Tensor":
         if self.ndim != 2:
             raise ValueError(f".T needs a 2-d tensor (got rank {self.ndim}); use .mT or permute")
-        return self.permute(1, 0)
+        return _views.make_view(self, [("PERMUTE", (1, 0))])  # (permute(1, 0) without its checks)
 
     @property
     def mT(self) -> "Tensor":

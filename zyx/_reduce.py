@@ -286,9 +286,9 @@ def matmul(self: Tensor, other: TensorLike, /) -> Tensor:
         # the graph directly (the taped steps were ~25 us of a ~30 us matmul)
         batch = a.shape[:-2]
         nb = len(batch)
-        ae = graph.expand(graph.reshape(a._node, batch + (m, k, 1)), batch + (m, k, n))
-        be = graph.expand(graph.reshape(b._node, batch + (1, k, n)), batch + (m, k, n))
-        prod = graph.elementwise("MUL", (ae, be), d)
+        left = graph.expand(graph.reshape(a._node, batch + (m, k, 1)), batch + (m, k, n))
+        right = graph.expand(graph.reshape(b._node, batch + (1, k, n)), batch + (m, k, n))
+        prod = graph.elementwise("MUL", (left, right), d)
         out = Tensor._wrap(graph.reshape(graph.reduce(prod, "SUM", (nb + 1,)), batch + (m, n)))
         if a1:
             out = out._movement("RESHAPE", out.shape[:-2] + (out.shape[-1],))

@@ -558,3 +558,69 @@ def test_flat_position_of_an_element_through_any_view_chain():
             else:
                 v = v.reshape(arg)
         assert _views._flat_position(Root(shape), tuple(chain)) == int(v), (shape, chain)
+
+
+@pytest.mark.slow  # ~25 s of new structures: run by `pytest -m slow`, as in .ci/run
+def test_random_element_writes_and_updates_match_numpy():
+    """Random loops of element writes and in-place updates (a 0-d array, an element of
+    another array, Python scalars; = += -= *= /=) through random views (slices, reversed,
+    transposed, an int-indexed row), of every kind of dtype, with readers taken between
+    writes: the array, the view and every reader equal NumPy doing the same on its views."""
+    import random
+    rng = random.Random(11)
+    for case in range(100):
+        dtype = rng.choice([np.float32, np.int32, np.float64, np.int64, np.bool_])
+        shape = tuple(rng.randint(1, 6) for _ in range(rng.randint(1, 3)))
+        a = (np.arange(int(np.prod(shape))).reshape(shape) * 3 % 7 - 2).astype(dtype)
+        z, r = xp.asarray(a.copy()), a.copy()
+        kind = rng.choice(["id", "slice", "T", "int"])
+        vz, vr = z, r
+        if kind == "slice":
+            d = rng.randrange(z.ndim)
+            s = rng.choice([slice(rng.randrange(z.shape[d]), None, rng.choice([1, 2])), slice(None, None, -1)])
+            key = tuple([slice(None)] * d + [s])
+            vz, vr = z[key], r[key]
+        elif kind == "T" and z.ndim >= 2:
+            perm = tuple(reversed(range(z.ndim)))
+            vz, vr = xp.permute_dims(z, perm), r.transpose(perm)
+        elif kind == "int" and z.ndim >= 2:
+            i = rng.randrange(z.shape[0])
+            vz, vr = z[i], r[i]
+        src_np = (np.arange(10) * 5 % 11 - 3).astype(dtype)
+        src, two = xp.asarray(src_np), xp.asarray(np.array(2, dtype=dtype))
+        readers = []
+        for _ in range(rng.randint(1, 30)):
+            idx = tuple(rng.randrange(-n, n) for n in vz.shape)
+            op = rng.choice(["src", "two", "py", "add", "sub", "mul", "div", "read"])
+            if dtype == np.bool_ and op in ("add", "sub", "mul", "div"):
+                op = "src"
+            if op == "div" and np.dtype(dtype).kind != "f":
+                op = "mul"
+            q = rng.randrange(10)
+            if op == "src":
+                vz[idx] = src[q]
+                vr[idx] = src_np[q]
+            elif op == "two":
+                vz[idx] = two
+                vr[idx] = dtype(2)
+            elif op == "py":
+                vz[idx] = 1
+                vr[idx] = 1
+            elif op == "add":
+                vz[idx] += src[q]
+                vr[idx] += src_np[q]
+            elif op == "sub":
+                vz[idx] -= 3
+                vr[idx] -= 3
+            elif op == "mul":
+                vz[idx] *= two
+                vr[idx] *= dtype(2)
+            elif op == "div":
+                vz[idx] /= 4.0
+                vr[idx] /= dtype(4.0)
+            else:
+                readers.append((xp.asarray(z, copy=True), r.copy()))
+        np.testing.assert_array_equal(z.numpy(), r, err_msg=f"case {case}")
+        np.testing.assert_array_equal(vz.numpy(), vr, err_msg=f"case {case}")
+        for t, ref in readers:
+            np.testing.assert_array_equal(t.numpy(), ref, err_msg=f"case {case}: a reader")

@@ -577,3 +577,40 @@ def test_short_axis_reductions_are_numpys_bits():
                     want = f(x, axis=axis, keepdims=True, **({"dtype": x.dtype} if kind in ("SUM", "PROD") else {}))
                 assert got.shape == want.shape and got.dtype == want.dtype
                 assert np.ascontiguousarray(got).tobytes() == np.ascontiguousarray(want).tobytes(), (dtype, shape, kind)
+
+
+def test_host_kernels_of_one_realize_share_inlined_values(monkeypatch):
+    """A value two host-tier kernels of one realize both inline (a softmax's (x - max) ...) is
+    computed once and read by the second, with the unshared values' bits; a shared node a
+    later kernel reads as an input comes from its buffer (a half-float value is rounded
+    there, unrounded where it was inlined)."""
+    from zyx.device import Buffer
+    from zyx.graph import buffer_node
+    dev = zyx.get_device("cpu")
+    funcs = None  # (exact ops only)
+    x_np = np.random.default_rng(2).standard_normal((50, 3)).astype(np.float32)
+    x = zyx.Tensor(x_np)
+    zyx.realize(x)
+    xn = x._node
+    mx = np.max(x_np, axis=1, keepdims=True)
+    mb = buffer_node(Buffer(dev, 50, dt.float32, handle=mx.reshape(-1).copy()), (50, 1), dt.float32, dev)
+    d = zyx.Tensor._wrap(xn) - zyx.Tensor._wrap(mb)  # (the max: an input buffer here)
+    e = d * d + 1.0  # (not a product under the sum: that is a contraction, never formed)
+    s_node, o_node = e.sum(axis=1, keepdims=True)._node, (e * 2.0)._node
+    want_s = host_eval.evaluate(s_node, [xn, mb], funcs)
+    want_o = host_eval.evaluate(o_node, [xn, mb], funcs)
+    calls: list = []
+    real = host_eval._eval
+    monkeypatch.setattr(host_eval, "_eval", lambda n, *a: calls.append(n) or real(n, *a))
+    shared = host_eval.Shared()
+    got_s = host_eval.evaluate(s_node, [xn, mb], funcs, None, shared)
+    first = len(calls)
+    got_o = host_eval.evaluate(o_node, [xn, mb], funcs, None, shared)
+    inlined = e._node
+    assert inlined in shared.vals and inlined not in calls[first:]
+    assert got_s.tobytes() == want_s.tobytes() and got_o.tobytes() == want_o.tobytes()
+    h = np.full(150, 7.0, np.float32)
+    as_input = buffer_node(Buffer(dev, 150, dt.float32, handle=h), (50, 3), dt.float32, dev)
+    shared.vals[as_input] = np.zeros((50, 3), np.float32)  # (a stale shared value: not read)
+    got = host_eval.evaluate((zyx.Tensor._wrap(as_input) + 1.0)._node, [as_input], None, None, shared)
+    assert (got == 8.0).all()

@@ -407,6 +407,7 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
             steps[i][4] = p
     del order
     timing = debug.level & 2
+    shared = None  # (host-tier values one kernel computed for the next: host_eval.Shared)
     steps.reverse()
     while steps:  # popping drops this step's references: an intermediate dies after its last use
         out, inputs, rands, c, program, args = steps.pop()
@@ -420,7 +421,9 @@ def _realize_on(dev: Device, targets: list[Node]) -> None:
                 # (written into the output buffer: the host tier runs on the cpu device, whose
                 # buffers are host memory)
                 dest = backend.view(buf.handle, out.numel)
-                got = host_eval.evaluate(out, inputs, backend.host_functions, dest)
+                if shared is None:
+                    shared = host_eval.Shared()
+                got = host_eval.evaluate(out, inputs, backend.host_functions, dest, shared)
                 if got is not dest:
                     backend.copy_in(buf.handle, got.reshape(-1))
                 stats.launches += 1

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import dtypes as dt
 from . import ops
+from ._movement import _broadcast
+from ._views import assign, update_point
 from .dtypes import DType
 from .graph import Node
 
@@ -441,7 +443,7 @@ def where(cond: Tensor, a: TensorLike, b: TensorLike) -> Tensor:
     a, b = a.cast(d), b.cast(d)
     c = cond.cast(dt.bool_) if cond.dtype is not dt.bool_ else cond
     shape = _bshape(c.shape, a.shape, b.shape)
-    from ._movement import _broadcast  # (the plain movement: no new handles where a shape is already right)
+    # (the plain movement: no new handles where a shape is already right)
     return _broadcast(c, shape)._where(_broadcast(a, shape), _broadcast(b, shape))
 
 
@@ -541,7 +543,6 @@ def _inplace(op_name: str) -> _Binary:
         if out.shape != self.shape:
             raise ValueError(f"in-place {op_name.strip('_')}: the result shape {out.shape} differs from the "
                              f"tensor's shape {self.shape}")
-        from ._views import assign, update_point
         if self._view is not None and out.dtype is self.dtype and self.size == 1:
             # one element of a view (``a[i, i] += v``): a point update batch where one suits
             n = out._node

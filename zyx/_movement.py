@@ -684,8 +684,10 @@ def setitem(self: Tensor, key, value, /) -> None:
     if isinstance(value, Tensor) and value._node.shape == () and value.dtype is self.dtype:
         # one element set to a 0-d array (loops of ``a[i, j] = v[k]``): the short road
         ks = (key,) if type(key) is int else key
-        if (type(ks) is tuple and len(ks) == len(self._node.shape) and all(type(k) is int for k in ks)
-                and value.device == self.device and point_write(self, ks, value, _in_bounds)):
+        shape = self._node.shape
+        if (type(ks) is tuple and len(ks) == len(shape) and all(type(k) is int for k in ks)
+                and value.device == self.device
+                and point_write(self, [_in_bounds(k, n, d) for d, (k, n) in enumerate(zip(ks, shape))], value)):
             return
     v = value if isinstance(value, Tensor) else self._operand(value)
     if v.device != self.device:

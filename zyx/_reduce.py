@@ -11,7 +11,7 @@ from . import dtypes as dt
 from . import graph
 from . import tensor as _tensor
 from ._movement import _broadcast, pad as _pad
-from .tensor import normalize_axes, normalize_axis
+from .tensor import broadcast_shapes, normalize_axes, normalize_axis
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -285,25 +285,19 @@ def matmul(self: Tensor, other: TensorLike, /) -> Tensor:
         # no tape records and no batch axes to broadcast: the same nodes as below, built on
         # the graph directly (the taped steps were ~25 us of a ~30 us matmul)
         batch = a.shape[:-2]
-        nb = len(batch)
         left = graph.expand(graph.reshape(a._node, batch + (m, k, 1)), batch + (m, k, n))
         right = graph.expand(graph.reshape(b._node, batch + (1, k, n)), batch + (m, k, n))
         prod = graph.elementwise("MUL", (left, right), d)
-        out = Tensor._wrap(graph.reshape(graph.reduce(prod, "SUM", (nb + 1,)), batch + (m, n)))
-        if a1:
-            out = out._movement("RESHAPE", out.shape[:-2] + (out.shape[-1],))
-        if b1:
-            out = out._movement("RESHAPE", out.shape[:-1])
-        return out
-    from .tensor import broadcast_shapes
-    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    if k == 0:
-        out = Tensor._const(0, batch + (m, n), d, a.device)
+        out = Tensor._wrap(graph.reshape(graph.reduce(prod, "SUM", (len(batch) + 1,)), batch + (m, n)))
     else:
-        ae = _broadcast(a, batch + (m, k))._movement("RESHAPE", batch + (m, k, 1))
-        be = _broadcast(b, batch + (k, n))._movement("RESHAPE", batch + (1, k, n))
-        prodt = _broadcast(ae, batch + (m, k, n)) * _broadcast(be, batch + (m, k, n))
-        out = prodt._reduce("SUM", (len(batch) + 1,))._movement("RESHAPE", batch + (m, n))
+        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        if k == 0:
+            out = Tensor._const(0, batch + (m, n), d, a.device)
+        else:
+            ae = _broadcast(a, batch + (m, k))._movement("RESHAPE", batch + (m, k, 1))
+            be = _broadcast(b, batch + (k, n))._movement("RESHAPE", batch + (1, k, n))
+            prodt = _broadcast(ae, batch + (m, k, n)) * _broadcast(be, batch + (m, k, n))
+            out = prodt._reduce("SUM", (len(batch) + 1,))._movement("RESHAPE", batch + (m, n))
     if a1:
         out = out._movement("RESHAPE", out.shape[:-2] + (out.shape[-1],))
     if b1:

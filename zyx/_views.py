@@ -252,9 +252,7 @@ def write_point(t: Tensor, steps: tuple, value: Tensor, batch: bool = False) -> 
     one fixed-structure kernel over the root, not a chain of k selects."""
     root, chain = _root_and_chain(t, steps)
     flat = _flat_position(root, chain)
-    if batch and not _tensor._recorders and root.size <= _BATCH_MAX and _batched_write(root, flat, value):
-        if root._dependents:
-            _refresh(root)
+    if batch and not _tensor._recorders and _batch_into(root, flat, value, None, None):
         return
     size = root.size
     pdt = dt.int32 if size < 2 ** 31 else dt.int64
@@ -313,32 +311,28 @@ def _same_source(a, b) -> bool:
             and a.shape == b.shape and type(a.arg) is type(b.arg) and repr(a.arg) == repr(b.arg))
 
 
-def point_write(t: Tensor, ks: tuple, v: Tensor, in_bounds) -> bool:
-    """``t[ks] = v`` for ``ks`` Python ints naming one element and ``v`` a 0-d array of t's
-    dtype and device, through a point batch, with the element's position taken from the
-    view's remembered layout (scikit-learn's ``for i in range(n): a[i, i] = v[i]``: GaussianMixture
-    makes 5,376 such writes a fit; the general path built the key's steps, their shapes and
-    the chain's layout at every write, ~40 us each). False (nothing done) where this does
-    not apply: the caller takes the general path. ``in_bounds(k, size, axis)`` normalizes
-    an index or raises the standard's IndexError."""
+def point_write(t: Tensor, index: list, v: Tensor) -> bool:
+    """``t[index] = v`` for ``index`` the element's (normalized) position along each axis and
+    ``v`` a 0-d array of t's dtype and device, through a point batch, with the element's
+    position in the root taken from the view's remembered layout (scikit-learn's ``for i in
+    range(n): a[i, i] = v[i]``: GaussianMixture makes 5,376 such writes a fit; the general
+    path built the key's steps, their shapes and the chain's layout at every write, ~40 us
+    each). False (nothing done) where this does not apply: the caller takes the general path."""
     if _tensor._recorders:
         return False
     link = t._view
-    root = t if link is None else link.root
-    n = root.size
-    if n <= 1 or n > _BATCH_MAX:
-        return False
     if link is None:
-        shape, strides, flat = t.shape, c_strides(t.shape), 0
+        strides, flat = c_strides(t.shape), 0
     else:
         lay = link.layout()
         if lay is None:
             return False
-        shape, strides, flat = lay
-    for d, k in enumerate(ks):
-        flat += in_bounds(k, shape[d], d) * strides[d]
-    vl = v._view
+        _, strides, flat = lay
+    for i, st in zip(index, strides):
+        flat += i * st
+    root = t if link is None else link.root
     q = None
+    vl = v._view
     if vl is not None:
         vlay = vl.layout()
         if vlay is None:
@@ -346,11 +340,7 @@ def point_write(t: Tensor, ks: tuple, v: Tensor, in_bounds) -> bool:
         q = vlay[2]
         if vl.root is root and q == flat:
             return True  # the element itself (``a[i, j] += x`` assigns back the view it wrote through)
-    if not _batched_write(root, flat, v, None, q):
-        return False
-    if root._dependents:
-        _refresh(root)
-    return True
+    return _batch_into(root, flat, v, None, q)
 
 
 _UPDATE_OPS = frozenset(("ADD", "SUB", "MUL", "DIV"))
@@ -368,10 +358,15 @@ def update_point(t: Tensor, op: str, other: Tensor) -> bool:
     link = t._view
     if link is None or other.dtype is not t.dtype or other.size != 1:
         return False
-    root = link.root
-    if root.size <= 1 or root.size > _BATCH_MAX:
-        return False
-    if not _batched_write(root, _flat_position(root, link.steps), other, op):
+    lay = link.layout()
+    flat = lay[2] if lay is not None else _flat_position(link.root, link.steps)
+    return _batch_into(link.root, flat, other, op, None)
+
+
+def _batch_into(root: Tensor, flat: int, value: Tensor, op: str | None, q: int | None) -> bool:
+    """``_batched_write`` for roots a batch suits (more than one element, up to
+    ``_BATCH_MAX``), then the root's views rebound."""
+    if root.size <= 1 or root.size > _BATCH_MAX or not _batched_write(root, flat, value, op, q):
         return False
     if root._dependents:
         _refresh(root)

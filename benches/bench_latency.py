@@ -16,7 +16,9 @@ Workloads (issue 10):
 * five scikit-learn estimators with ``array_api_dispatch=True`` on 4000 x 64 float32 data
   (PCA covariance_eigh, LinearDiscriminantAnalysis, Ridge svd, LogisticRegression,
   GaussianMixture): geomean of NumPy time / zyx time (targets on cpu: warm >= 1.0,
-  cold >= 0.5).
+  cold >= 0.5). Beside them, "strict": the same fits through array_api_strict (where
+  installed) - scikit-learn's array-API code over NumPy itself, with nothing to compile - the
+  best time each fit's array-API path gives (its best of five calls).
 
 Record the printed table in benches/RESULTS.md ("Latency").
 """
@@ -128,6 +130,10 @@ def run_sklearn(device: str) -> dict:
     }
     res = {}
     wait = importlib.import_module("zyx.realize").wait_compiles
+    try:  # a reference: scikit-learn's array-API path over NumPy itself, no compiler at all
+        import array_api_strict as xs
+    except ImportError:
+        xs = None
     Xz = xp.asarray(X, device=device)
     ys = {}
     for name, (make, y) in cases.items():
@@ -154,6 +160,12 @@ def run_sklearn(device: str) -> dict:
         wait()  # NumPy is timed on a quiet machine, not beside zyx's background compiles
         # (best of 7: NumPy's own fits vary 3x between calls here - its BLAS threads)
         res[name] = {"zyx": t_zyx, "np": _hot(fit_np, reps=7), "hot": _steady(fit_zyx)}
+        if xs is not None:
+            def fit_strict():
+                with config_context(array_api_dispatch=True):
+                    make().fit(xs.asarray(X), xs.asarray(y)) if y is not None else make().fit(xs.asarray(X))
+            fit_strict()
+            res[name]["strict"] = _hot(fit_strict, reps=5)
     return res
 
 
@@ -208,23 +220,29 @@ def main() -> int:
     cold, warm = _median_of(colds), _median_of(warms)
     lines = [f"device {args.device}; times in ms, the median of {len(colds)} cold and {len(warms)} warm processes; "
              "np/zyx > 1: zyx faster",
-             "| workload | NumPy | zyx cold | compiles | zyx warm | zyx hot | np/zyx cold | np/zyx warm | np/zyx hot |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| workload | NumPy | zyx cold | compiles | zyx warm | zyx hot | np/zyx cold | np/zyx warm | np/zyx hot "
+             "| strict | np/strict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in cold["parts"]:
         c, w = cold["parts"][name], warm["parts"][name]
         lines.append(f"| {name} | {c['np'] * 1e3:.2f} | {c['zyx'] * 1e3:.1f} | {c['compiles']} | {w['zyx'] * 1e3:.1f} "
                      f"| {c['hot'] * 1e3:.2f} | {c['np'] / c['zyx']:.3f} | {w['np'] / w['zyx']:.3f} "
-                     f"| {c['np'] / c['hot']:.3f} |")
+                     f"| {c['np'] / c['hot']:.3f} | | |")
     if "sklearn" in cold:
-        rc, rw, rh = [], [], []
+        rc, rw, rh, rs = [], [], [], []
         for name in cold["sklearn"]:
             c, w = cold["sklearn"][name], warm["sklearn"][name]
             rc.append(c["np"] / c["zyx"])
             rw.append(w["np"] / w["zyx"])
             rh.append(c["np"] / c["hot"])
+            strict = ""
+            if "strict" in c:
+                rs.append(c["np"] / c["strict"])
+                strict = f"{c['strict'] * 1e3:.1f} | {rs[-1]:.3f}"
             lines.append(f"| {name} | {c['np'] * 1e3:.1f} | {c['zyx'] * 1e3:.1f} | | {w['zyx'] * 1e3:.1f} | "
-                         f"{c['hot'] * 1e3:.1f} | {rc[-1]:.3f} | {rw[-1]:.3f} | {rh[-1]:.3f} |")
-        lines.append(f"| scikit-learn geomean | | | | | | {_geomean(rc):.3f} | {_geomean(rw):.3f} | {_geomean(rh):.3f} |")
+                         f"{c['hot'] * 1e3:.1f} | {rc[-1]:.3f} | {rw[-1]:.3f} | {rh[-1]:.3f} | {strict or ' |'} |")
+        lines.append(f"| scikit-learn geomean | | | | | | {_geomean(rc):.3f} | {_geomean(rw):.3f} | {_geomean(rh):.3f} "
+                     f"| | {_geomean(rs) if rs else float('nan'):.3f} |")
     print("\n".join(lines))
     return 0
 

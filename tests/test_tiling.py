@@ -51,8 +51,10 @@ CASES = [
     ("nn_big", lambda a, b: a @ b, lambda a, b: a @ b, [(64, 128), (128, 96)], ["zacc[a][b]"]),
     ("nt_dot", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(33, 100), (50, 100)], ["zacc[a][b][l]"]),
     ("nt_dot_remainder", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(7, 50), (9, 50)], ["zacc[a][b][l]"]),
-    # a few rows of B (3 classes): dot products, not B's rows packed transposed for 3 uses each
-    ("nt_dot_few_rows", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(400, 64), (3, 64)], ["zacc[a][b][l]"]),
+    # a few rows of B (3 classes): dot products, not B's rows packed transposed for 3 uses each;
+    # all 3 in one tile (each row of A loaded once), lanes summed as a tree
+    ("nt_dot_few_rows", lambda a, b: a @ b.T, lambda a, b: a @ b.T, [(400, 64), (3, 64)],
+     ["zacc[a][b][l]", "zacc[3][", "zacc[a][b][l + 1]"]),
     ("tn", lambda a, b: a.T @ b, lambda a, b: a.T @ b, [(300, 40), (300, 70)], ["zacc[a][b]"]),
     ("nt_relu_prologue", lambda x, b, w: (x + b).relu() @ w.T, lambda x, b, w: np.maximum(x + b, 0) @ w.T,
      [(20, 64), (64,), (24, 64)], ["za_", "zn_"]),

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import glob
 import importlib
 import os
 import re
@@ -42,8 +41,12 @@ def _find(package: str = "numpy"):
     mod = importlib.import_module(package)  # (its BLAS must be loaded to be found)
     # the wheels carry their OpenBLAS beside the package; other NumPy builds link one the
     # process maps (Linux: /proc/self/maps, read whole - thousands of lines with scikit-learn)
-    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(mod.__file__)), f"{package}.libs",
-                                          "lib*openblas*")))
+    # (a directory listing: glob's first call compiled its pattern, ~0.5 ms of a warm fit)
+    libs = os.path.join(os.path.dirname(os.path.dirname(mod.__file__)), f"{package}.libs")
+    try:
+        paths = sorted(os.path.join(libs, n) for n in os.listdir(libs) if n.startswith("lib") and "openblas" in n[3:])
+    except OSError:
+        paths = []
     if not paths and package == "numpy":
         try:
             with open("/proc/self/maps") as f:

@@ -197,6 +197,7 @@ class CPUBackend(BatchCompiler, Backend):
         # digests of the sources' common beginnings (see _program_key), the longer first
         self._prefixes = [(p, hashlib.sha256(p.encode())) for p in (QUICK_MARK + C_PREAMBLE, C_PREAMBLE)]
         self._found: dict = {}  # (cache dir, program key) -> where it is on disk (see _locate)
+        self._keys: dict = {}  # source -> its program key, the last few (see _program_key)
         self.compiles = 0  # programs built by the compiler in this process (tests read it)
         self._compiles_lock = threading.Lock()
         # a batch of new kernels is built by up to this many gcc runs at once (ZYX_COMPILE_JOBS)
@@ -319,7 +320,19 @@ class CPUBackend(BatchCompiler, Backend):
         """``cache.key_of(source, compiler, flags, cpu)``, the ~24 KB preamble's share of the
         digest computed once: a warm process meets each kernel's source as a new string (a
         plan's kernel is its preamble and body joined), and hashing it whole - for a dict
-        lookup, then the digest - was ~60 us a kernel (~7 ms of a warm GaussianMixture fit)."""
+        lookup, then the digest - was ~60 us a kernel (~7 ms of a warm GaussianMixture fit).
+        The last few keys are remembered: a plan's kernels are asked for in turn by ``ready``
+        (twice) and ``compile`` (a warm PCA fit digested 13 sources 52 times)."""
+        key = self._keys.get(source)
+        if key is not None:
+            return key
+        key = self._digest(source)
+        if len(self._keys) >= 64:  # (sources are ~25 KB: only the last few)
+            self._keys.clear()
+        self._keys[source] = key
+        return key
+
+    def _digest(self, source: str) -> str:
         flags = self.quick_flags if source.startswith(QUICK_MARK) else self.flags
         for pre, base in self._prefixes:
             if source.startswith(pre):

@@ -156,6 +156,36 @@ def test_float64_exp_log_sin_cos_are_within_an_ulp():
     assert (xp.sin(xp.asarray(tiny, device="cpu")).numpy() == tiny).all()
 
 
+def test_float32_exp_of_masked_lanes_is_zero_beside_unchanged_lanes():
+    """libmvec's float32 exp takes a slow path (scalar expf for the vector's special lanes)
+    whenever a lane is below ~-87.3 - -inf in a masked softmax, logsumexp's ``x - max`` - and
+    the cpu device's exp sends lanes <= -104 (where expf is +0 exactly) through the fast path
+    as zeros instead (render_c._exp_guard). Their results must be +0, every other lane must
+    keep the bits it has without them, and the edge must stay where expf's is (just above
+    -104: a subnormal from libmvec's own slow path)."""
+    rng = np.random.default_rng(5)
+    base = rng.uniform(-20, 20, (257, 37)).astype(np.float32)  # odd sizes: vector bodies and tails
+    masked = base.copy()
+    mask = rng.random(base.shape) < 0.3
+    fills = np.array([-np.inf, -104.0, -104.5, -1e30, -np.finfo(np.float32).max], np.float32)
+    masked[mask] = fills[rng.integers(0, len(fills), int(mask.sum()))]
+    masked[0, :] = -np.inf  # whole vectors of them too
+    mask[0, :] = True
+    plain = xp.exp(A(base, "cpu")).numpy()
+    got = xp.exp(A(masked, "cpu")).numpy()
+    assert (got[mask] == 0).all() and not np.signbit(got[mask]).any()
+    np.testing.assert_array_equal(got[~mask], plain[~mask])
+    # one vector each (the scalar variant broadcasts a value to a whole vector too)
+    edge = np.array([-103.0, -103.9, -103.97, -103.98, -104.0, -104.1, -87.0, -87.5, 88.0, 89.0, np.inf, np.nan],
+                    np.float32)
+    got = xp.exp(A(np.repeat(edge, 16), "cpu")).numpy()[::16]
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = np.exp(edge.astype(np.float64)).astype(np.float32)  # (correctly rounded; expf within an ulp)
+        close = (got == want) | (np.abs(got.astype(np.float64) - want) <= np.spacing(np.abs(want)))
+    assert (close | (np.isnan(got) & np.isnan(want))).all(), list(zip(edge, got, want))
+    assert got[2] > 0 and got[3] == 0 and got[4] == 0  # e^-103.97 is the smallest subnormal; e^-103.98 rounds to 0
+
+
 def test_logaddexp_keeps_the_small_term(device):
     got = xp.logaddexp(A(np.float32(0), device), A(np.float32(-40), device)).numpy()
     assert got.dtype == np.float32 and got > 0

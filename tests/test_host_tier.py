@@ -477,6 +477,37 @@ def test_a_specialised_contraction_that_loses_to_blas_is_dropped(tmp_path, monke
             assert stats.special_launches == 2 and stats.host_launches == 0
 
 
+def test_a_race_counts_no_run_made_beside_a_background_compile(tmp_path, monkeypatch):
+    """A race's timed runs (either side) made while a background compile job is queued or
+    running are not counted: the compiler took a core from the specialised version's OpenMP
+    threads and not from single-threaded BLAS, and races decided so stored BLAS for a training
+    step's contractions that BLAS ran 1.5x slower - in every later process."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    n = zr._RACE_RUNS
+    zr.clear_cache()
+    a = np.random.default_rng(3).standard_normal((256, 300)).astype(np.float32)
+    x = zyx.Tensor(a)
+    for _ in range(3):  # generic built, BLAS, then the specialised version
+        zyx.realize(x @ x.T)
+        zr.wait_compiles()
+    (c,) = [c for cs in zr._cache.values() for c in cs if c.blas and c.race]
+    (args,) = c.race
+    c.race[args] = [math.inf, math.inf, 0, 0]  # (the race from its start)
+    busy = Future()  # a compile job still running
+    zr._pending.append(busy)
+    try:
+        for _ in range(2 * n + 2):
+            np.testing.assert_allclose((x @ x.T).numpy(), a @ a.T, rtol=1e-4, atol=1e-3)
+        assert c.race[args] == [math.inf, math.inf, 0, 0]
+    finally:
+        busy.set_result(None)
+        zr._pending.remove(busy)
+    for _ in range(2 * n + 2):  # quiet: the race runs and ends
+        np.testing.assert_allclose((x @ x.T).numpy(), a @ a.T, rtol=1e-4, atol=1e-3)
+    assert not c.race
+
+
 _REDUCING = ("sum(", "mean(", "prod(", "matmul", "@", "std(", "var(", "cumulative", "vecdot", "tensordot", "linalg")
 
 

@@ -81,7 +81,7 @@ def main() -> None:
          (lambda: torch.softmax(ta, 1)) if torch else None),
     ]
     # a masked softmax: half the scores -inf (libmvec's exp takes its slow path for any vector
-    # holding one; the cpu kernels' guard sends such lanes through as zeros: render_c._exp_guard)
+    # holding one; the cpu kernels' guard sends such lanes through as zeros: render_c._GUARDED)
     am = np.where(rng.random(a.shape) < 0.5, np.float32(-np.inf), a)
     am[:, 0] = a[:, 0]
     AM = zyx.Tensor(am)

@@ -160,7 +160,7 @@ def test_float32_exp_of_masked_lanes_is_zero_beside_unchanged_lanes():
     """libmvec's float32 exp takes a slow path (scalar expf for the vector's special lanes)
     whenever a lane is below ~-87.3 - -inf in a masked softmax, logsumexp's ``x - max`` - and
     the cpu device's exp sends lanes <= -104 (where expf is +0 exactly) through the fast path
-    as zeros instead (render_c._exp_guard). Their results must be +0, every other lane must
+    as zeros instead (render_c._GUARDED). Their results must be +0, every other lane must
     keep the bits it has without them, and the edge must stay where expf's is (just above
     -104: a subnormal from libmvec's own slow path)."""
     rng = np.random.default_rng(5)
@@ -185,6 +185,29 @@ def test_float32_exp_of_masked_lanes_is_zero_beside_unchanged_lanes():
     assert (close | (np.isnan(got) & np.isnan(want))).all(), list(zip(edge, got, want))
     assert got[2] > 0 and got[3] == 0 and got[4] == 0  # e^-103.97 is the smallest subnormal; e^-103.98 rounds to 0
 
+
+
+def test_float32_log_of_zero_and_negative_lanes_beside_unchanged_lanes():
+    """libmvec's float32 log takes its slow path for a vector with a lane <= 0 (log of a zero
+    probability); the cpu device's log sends such lanes through as ones and writes -inf (for
+    +-0) or NaN into their results (render_c._GUARDED). The other lanes keep their bits."""
+    rng = np.random.default_rng(6)
+    base = rng.uniform(1e-3, 50, (257, 37)).astype(np.float32)
+    masked = base.copy()
+    mask = rng.random(base.shape) < 0.3
+    fills = np.array([0.0, -0.0, -1.0, -np.inf, -1e-30, -np.finfo(np.float32).max], np.float32)
+    masked[mask] = fills[rng.integers(0, len(fills), int(mask.sum()))]
+    plain = xp.log(A(base, "cpu")).numpy()
+    got = xp.log(A(masked, "cpu")).numpy()
+    zero = mask & (masked == 0)
+    assert (got[zero] == -np.inf).all() and np.isnan(got[mask & ~zero]).all()
+    np.testing.assert_array_equal(got[~mask], plain[~mask])
+    edge = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0, 1e-38, 1e-45, 3.4e38], np.float32)
+    got = xp.log(A(np.repeat(edge, 16), "cpu")).numpy()[::16]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.log(edge.astype(np.float64)).astype(np.float32)
+        close = (got == want) | (np.abs(got.astype(np.float64) - want) <= np.spacing(np.abs(want)))
+    assert (close | (np.isnan(got) & np.isnan(want))).all(), list(zip(edge, got, want))
 
 def test_logaddexp_keeps_the_small_term(device):
     got = xp.logaddexp(A(np.float32(0), device), A(np.float32(-40), device)).numpy()

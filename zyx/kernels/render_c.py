@@ -464,8 +464,8 @@ def _mvec_block(canon: str) -> str:
             for isa in "cd":
                 variants.append((f"_ZGV{isa}N{n32}{vs}_zyx_s_{name}", []))
         test = []
-        if name == "expf":  # the guard below: its test in each variant, its slow path shared
-            test, slow = _exp_guard(canon, target)
+        if name in _GUARDED:  # the guard below: its test in each variant, its slow path shared
+            test, slow = _guard(name, canon, target)
             asm += slow
         for sym, ins in variants:
             asm += [f".globl {sym}", f".hidden {sym}", f".type {sym}, @function", f"{sym}:",
@@ -474,43 +474,63 @@ def _mvec_block(canon: str) -> str:
     return "\n".join(decls) + "\n__asm__(\n" + text + ");"
 
 
-# libmvec's expf computes a vector in a few instructions - unless one of its lanes is outside
-# the range its polynomial serves (below ~-87.3: -inf, a masked softmax's fill, logsumexp's
-# "x - max" with x = -inf; above ~88.7; NaN): then it calls glibc's scalar expf for each such
-# lane, and the whole vector costs ~5-15x (a (4000, 64) exp with a third of its inputs -inf:
-# 1.8 ms against 0.14). Below -104, expf is +0 exactly (e^x rounds to zero below
-# ln(2^-150) ~ -103.97), so the guard - a compare against a constant and a branch per call
-# - sends such lanes through libmvec as 0 and writes +0 into their results: the bits
-# libmvec's scalar path gives, at the vector's speed (1M exps with a third of them -inf: 1.8
-# -> 0.35 ms; a 4096 x 4096 softmax with half its scores -inf 156 -> 23 ms). Other special
-# lanes take libmvec's own path. The test costs a loop of plain 8-lane exp calls ~5% (a
-# fused exp-and-sum over 16M floats ~3%).
-_EXP_ZERO_BELOW = "0xC2D00000"  # -104.0f
+# libmvec computes a vector in a few instructions - unless one of its lanes is outside the
+# range its polynomial serves: then it calls glibc's scalar function for each such lane, and
+# the whole vector costs 5-15x. For two functions such lanes are common and their results
+# known exactly, so a guard - a compare against a constant and a branch per call - sends them
+# through libmvec as harmless values and writes the exact result into their lanes: the bits
+# libmvec's scalar path gives, at the vector's speed. Other special lanes take libmvec's own
+# path. The test costs a loop of plain 8-lane calls ~5% (a fused exp-and-sum over 16M floats ~3%).
+# - expf, lanes <= -104 (-inf in a masked softmax, logsumexp's ``x - max``; libmvec's range
+#   ends near -87.3): +0, since e^x rounds to zero below ln(2^-150) ~ -103.97 (1M exps with a
+#   third -inf: 1.8 -> 0.35 ms; a 4096 x 4096 softmax with half its scores -inf 156 -> 23 ms).
+# - logf, lanes <= 0 (log of a zero probability, of a negative): -inf for +-0, the default NaN
+#   (0xFFC00000, what 0/0 gives and glibc's invalid case returns) otherwise (1M logs with a
+#   third zeros: 2.5 -> 0.43 ms). (Subnormal inputs, ~50x, stay libmvec's: no exact shortcut.)
+_GUARDED = {  # name: (what guarded lanes compute as, [(compare predicate, against, result)]);
+    # the first compare picks the guarded lanes, each result is written where its compare holds
+    "expf": ("0x00000000", [("$2", "0xC2D00000", "0x00000000")]),  # x <= -104.0f: +0 (computed as 0)
+    "logf": ("0x3F800000", [("$2", "0x00000000", "0xFFC00000"),  # x <= 0: NaN (computed as 1)
+                            ("$0", "0x00000000", "0xFF800000")]),  # x == 0: -inf
+}
 
 
-def _exp_guard(canon: str, target: str) -> tuple[list[str], list[str]]:
-    """(the test each expf variant makes before it jumps to libmvec, the shared slow path
-    ``zyx_g_expf``): the canonical-width expf (zmm0 / ymm0) with lanes <= -104 set to +0 (see
-    above). The test in the variants themselves, not in a routine they jump to: one more jump
-    per call cost a plain 8-lane exp loop ~5%."""
-    head = [".section .rodata"]
-    if canon == "e":  # AVX-512: the compare's operand broadcast from one float; k1 holds the lanes
-        head += [".p2align 2", ".Lzyx_exp_lo:", f".long {_EXP_ZERO_BELOW}"]
-        test = ["vcmpps $2, .Lzyx_exp_lo(%rip){1to16}, %zmm0, %k1", "kortestw %k1, %k1"]
-        keep, restore = ["kmovw %k1, (%rsp)"], ["kmovw (%rsp), %k1"]
-        clear = ["vxorps %xmm1, %xmm1, %xmm1", "vmovaps %zmm1, %zmm0{%k1}"]
-        frame = ["subq $16, %rsp"]
-    else:  # AVX2: a lane mask in ymm1, kept on the stack across the call
-        head += [".p2align 5", ".Lzyx_exp_lo:", ".rept 8", f".long {_EXP_ZERO_BELOW}", ".endr"]
-        test = ["vcmpps $2, .Lzyx_exp_lo(%rip), %ymm0, %ymm1", "vtestps %ymm1, %ymm1"]
-        keep, restore = ["vmovaps %ymm1, (%rsp)"], ["vmovaps (%rsp), %ymm1"]
-        clear = ["vandnps %ymm0, %ymm1, %ymm0"]
-        frame = ["andq $-32, %rsp", "subq $32, %rsp"]
-    body = ["pushq %rbp", "movq %rsp, %rbp", *frame, *keep, *clear,
-            f"call {target}@PLT", *restore, *clear, "leave", "ret"]
-    slow = [*head, ".text", ".p2align 4", ".type zyx_g_expf, @function", "zyx_g_expf:",
-            *[f"  {x}" for x in body], ".size zyx_g_expf, .-zyx_g_expf"]
-    return test + ["jnz zyx_g_expf"], slow
+def _guard(name: str, canon: str, target: str) -> tuple[list[str], list[str]]:
+    """(the test each variant of ``name`` makes before it jumps to libmvec, the shared slow
+    path ``zyx_g_<name>``) for the canonical width (zmm0 / ymm0): see _GUARDED. The test sits
+    in the variants themselves, not in a routine they jump to: one more jump per call cost a
+    plain 8-lane exp loop ~5%. The results' lane masks are taken from the argument before the
+    call and kept on the stack across it; each result is written in order."""
+    stand_in, results = _GUARDED[name]
+    consts = list(dict.fromkeys([stand_in] + [c for _, c, _ in results] + [r for _, _, r in results]))
+    lab = f".Lzyx_{name}_c"
+    at = {v: f"{lab}{k}(%rip)" for k, v in enumerate(consts)}
+    head = [".section .rodata", ".p2align 6"]
+    for k, v in enumerate(consts):  # (a 64-byte row each: AVX2 reads 8 lanes, AVX-512 broadcasts one)
+        head += [f"{lab}{k}:", ".rept 16", f".long {v}", ".endr"]
+    pred, bound, _ = results[0]
+    n = len(results)
+    if canon == "e":  # AVX-512: lane masks in k registers, each result's kept on the stack (2 bytes)
+        test = [f"vcmpps {pred}, {at[bound]}{{1to16}}, %zmm0, %k1", "kortestw %k1, %k1"]
+        body = ["subq $16, %rsp"]
+        for k, (p, c, _) in enumerate(results):
+            body += [f"vcmpps {p}, {at[c]}{{1to16}}, %zmm0, %k2", f"kmovw %k2, {2 * k}(%rsp)"]
+        body += [f"vbroadcastss {at[stand_in]}, %zmm1", "vmovaps %zmm1, %zmm0{%k1}", f"call {target}@PLT"]
+        for k, (_, _, r) in enumerate(results):
+            body += [f"kmovw {2 * k}(%rsp), %k1", f"vbroadcastss {at[r]}, %zmm1", "vmovaps %zmm1, %zmm0{%k1}"]
+    else:  # AVX2: lane masks as ymm registers, each result's kept on the stack
+        test = [f"vcmpps {pred}, {at[bound]}, %ymm0, %ymm1", "vtestps %ymm1, %ymm1"]
+        body = ["andq $-32, %rsp", f"subq ${32 * n}, %rsp"]
+        for k, (p, c, _) in enumerate(results):
+            body += [f"vcmpps {p}, {at[c]}, %ymm0, %ymm2", f"vmovaps %ymm2, {32 * k}(%rsp)"]
+        body += [f"vblendvps %ymm1, {at[stand_in]}, %ymm0, %ymm0", f"call {target}@PLT"]
+        for k, (_, _, r) in enumerate(results):
+            body += [f"vmovaps {32 * k}(%rsp), %ymm1", f"vblendvps %ymm1, {at[r]}, %ymm0, %ymm0"]
+    body = ["pushq %rbp", "movq %rsp, %rbp", *body, "leave", "ret"]
+    sym = f"zyx_g_{name}"
+    slow = [*head, ".text", ".p2align 4", f".type {sym}, @function", f"{sym}:",
+            *[f"  {x}" for x in body], f".size {sym}, .-{sym}"]
+    return test + [f"jnz {sym}"], slow
 
 
 _MVEC = "\n".join([

@@ -232,7 +232,13 @@ class CPUBackend(BatchCompiler, Backend):
         return version, flags, False
 
     def _set_toolchain(self, toolchain: tuple[str, list[str], bool]) -> None:
-        self.cc_version, self.flags, self._remembered = toolchain
+        version, flags, self._remembered = toolchain
+        width = _vector_width()  # (ZYX_CPU_VECTOR_WIDTH overrides the probe's choice)
+        if width == 256 or (width == 512 and "-march=native" not in flags):
+            flags = [f for f in flags if f != WIDE]
+        elif width == 512 and WIDE not in flags:
+            flags = flags[:flags.index("-march=native") + 1] + [WIDE] + flags[flags.index("-march=native") + 1:]
+        self.cc_version, self.flags = version, flags
         self.quick_flags = ["-O1" if f == "-O3" else f for f in self.flags]
         self.quick_compile = self.quick_flags != self.flags  # (sanitizer builds are -O1 already)
 
@@ -244,6 +250,8 @@ class CPUBackend(BatchCompiler, Backend):
         probe = self._probe(["-march=native"])
         if probe:
             flags.append("-march=native")
+            if _wide_vectors(self.cc):
+                flags.append(WIDE)
         if self._probe(["-fopenmp"]):
             flags.append("-fopenmp")
         if self._probe(["-lmvec"], define="ZYX_MVEC") and not self.sanitize:
@@ -681,11 +689,47 @@ def _cache_limit() -> int:
                          f"not {raw!r}") from None
 
 
+# gcc vectorizes for 256-bit registers on every AVX-512 CPU unless told otherwise (its tuning
+# guards against the clock drop of heavy 512-bit code on Skylake-SP and its Xeon successors).
+# Loops that call a math function gain most from 512 bits: each libmvec call computes 16
+# floats either way (render_c._MVEC), and an 8-lane loop used half of each (on the 2-core dev
+# machine, a Xeon gcc names rocketlake: a fused exp-and-sum over 16M floats 9.8 -> 7.0 ms, a
+# 4096 x 4096 softmax ~15.5 -> ~9-13.5, an exp-sum along rows 7-10 -> 2.6-3.0 ms; matmul tiles,
+# written with explicit vector types, unchanged). So where -march=native has AVX-512F and is
+# not one of the parts whose 512-bit clock license costs most, kernels are built for 512-bit
+# vectors. ZYX_CPU_VECTOR_WIDTH=256 (or 512) overrides.
+WIDE = "-mprefer-vector-width=512"
+_THROTTLING = ("skylake-avx512", "cascadelake", "cooperlake", "knl", "knm")
+
+
+def _wide_vectors(cc: str) -> bool:
+    """Whether -march=native on this machine has AVX-512F and is not in _THROTTLING (asked
+    of the compiler: gcc's -Q --help=target; a compiler that does not answer gets no change)."""
+    r = _run(cc.split() + ["-march=native", "-Q", "--help=target"])
+    if r.returncode != 0:
+        return False
+    arch = re.search(r"^\s*-march=\s+(\S+)", r.stdout, re.M)
+    avx512 = re.search(r"^\s*-mavx512f\s+\[enabled\]", r.stdout, re.M)
+    return bool(arch and avx512 and arch[1] not in _THROTTLING)
+
+
+def _vector_width() -> int | None:
+    """``ZYX_CPU_VECTOR_WIDTH``: 256 or 512, None (unset: the probe decides)."""
+    raw = os.environ.get("ZYX_CPU_VECTOR_WIDTH", "").strip()
+    if not raw:
+        return None
+    if raw not in ("256", "512"):
+        raise ValueError(f"ZYX_CPU_VECTOR_WIDTH must be 256 or 512 (bits of the vectors kernels are built for), "
+                         f"not {raw!r}; unset it to let zyx choose")
+    return int(raw)
+
+
 def _toolchain_key(cc: str, sanitize: bool, cpu_id: str) -> str | None:
-    """The disk-cache key of a compiler's probed flags: what the probes' answers depend on."""
+    """The disk-cache key of a compiler's probed flags: what the probes' answers depend on
+    (and the probes' own version: a probe added makes earlier answers stale)."""
     if not cache.enabled():
         return None
-    parts = [cc, sanitize, cpu_id, os.environ.get("PATH", "")]
+    parts = ["probes 2", cc, sanitize, cpu_id, os.environ.get("PATH", "")]
     for path in [shutil.which(cc.split()[0]) or cc] + _mvec_libs():
         try:
             real = os.path.realpath(path)

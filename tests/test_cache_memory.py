@@ -669,8 +669,8 @@ def test_cpu_program_keys_are_the_digest_of_the_whole_source():
 
 
 def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails(tmp_path, monkeypatch):
-    """Opening the cpu device ran the compiler four times (its version and three flag probes,
-    ~90 ms, in every process): a second backend with the same disk cache runs it not at all
+    """Opening the cpu device ran the compiler four or five times (its version and the flag
+    probes, ~90 ms, in every process): a second backend with the same disk cache runs it not at all
     and gets the same flags; a build that fails with remembered flags probes again (the
     toolchain may have changed under the same binary) and builds with what it finds."""
     from zyx.backends import cpu
@@ -679,7 +679,8 @@ def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails
     real_run = cpu._run
     monkeypatch.setattr(cpu, "_run", lambda cmd: runs.append(cmd) or real_run(cmd))
     first = cpu.CPUBackend()
-    assert not first._remembered and len(runs) == 4
+    probes = len(runs)  # the version, three flag probes, and the vector width where -march=native held
+    assert not first._remembered and probes == 4 + ("-march=native" in first.flags)
     runs.clear()
     second = cpu.CPUBackend()
     assert runs == [] and second._remembered
@@ -688,6 +689,35 @@ def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails
     second.flags = second.flags + ["-fno-such-flag-zyx"]
     path, temporary = second._build("int zyx_f(void) { return 3; }\n", "toolchain-test")
     assert path.exists() and not temporary and "-fno-such-flag-zyx" not in second.flags and not second._remembered
-    assert second.flags == first.flags and len(runs) == 6  # build, 4 probes, build again
+    assert second.flags == first.flags and len(runs) == probes + 2  # build, the probes, build again
     # a compiler seen anew (another binary, or the same one changed) has another key
     assert cpu._toolchain_key("cc", False, "x") != cpu._toolchain_key("gcc-no-such-compiler", False, "x")
+
+
+def test_cpu_vector_width_is_chosen_by_the_cpu_and_can_be_set(tmp_path, monkeypatch):
+    """Kernels are built for 512-bit vectors where -march=native has AVX-512F and is not a
+    Skylake-SP-family part (whose heavy 512-bit code lowers the clock most); the compiler's
+    answer is read from its -Q --help=target, and ZYX_CPU_VECTOR_WIDTH overrides."""
+    from types import SimpleNamespace
+
+    from zyx.backends import cpu
+
+    def answer(arch, avx512, rc=0):
+        text = f"  -march=                     \t\t{arch}\n  -mavx512f                   \t\t[{avx512}]\n"
+        return lambda cmd: SimpleNamespace(returncode=rc, stdout=text, stderr="")
+    for arch, avx512, rc, want in [("rocketlake", "enabled", 0, True), ("sapphirerapids", "enabled", 0, True),
+                                   ("znver4", "enabled", 0, True), ("skylake-avx512", "enabled", 0, False),
+                                   ("cascadelake", "enabled", 0, False), ("alderlake", "disabled", 0, False),
+                                   ("rocketlake", "enabled", 1, False)]:
+        monkeypatch.setattr(cpu, "_run", answer(arch, avx512, rc))
+        assert cpu._wide_vectors("cc") is want, arch
+    monkeypatch.undo()
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    for width in ("256", "512"):
+        monkeypatch.setenv("ZYX_CPU_VECTOR_WIDTH", width)
+        be = cpu.CPUBackend()
+        wide = width == "512" and "-march=native" in be.flags
+        assert (cpu.WIDE in be.flags) is wide and (cpu.WIDE in be.quick_flags) is wide
+    monkeypatch.setenv("ZYX_CPU_VECTOR_WIDTH", "300")
+    with pytest.raises(ValueError, match="ZYX_CPU_VECTOR_WIDTH"):
+        cpu.CPUBackend()

@@ -695,9 +695,10 @@ def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails
 
 
 def test_cpu_vector_width_is_chosen_by_the_cpu_and_can_be_set(tmp_path, monkeypatch):
-    """Kernels are built for 512-bit vectors where -march=native has AVX-512F and is not a
-    Skylake-SP-family part (whose heavy 512-bit code lowers the clock most); the compiler's
-    answer is read from its -Q --help=target, and ZYX_CPU_VECTOR_WIDTH overrides."""
+    """Big math kernels are built for 512-bit vectors (``-DZYX_WIDE``) where -march=native has
+    AVX-512F and is not a Skylake-SP-family part (whose heavy 512-bit code lowers the clock
+    most); the compiler's answer is read from its -Q --help=target, and ZYX_CPU_VECTOR_WIDTH
+    overrides."""
     from types import SimpleNamespace
 
     from zyx.backends import cpu

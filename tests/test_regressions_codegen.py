@@ -209,6 +209,36 @@ def test_float32_log_of_zero_and_negative_lanes_beside_unchanged_lanes():
         close = (got == want) | (np.abs(got.astype(np.float64) - want) <= np.spacing(np.abs(want)))
     assert (close | (np.isnan(got) & np.isnan(want))).all(), list(zip(edge, got, want))
 
+
+def test_only_specialised_kernels_with_math_calls_ask_for_wide_vectors():
+    """A kernel version specialised for big work that calls a math function is built for
+    512-bit vectors where the backend found it worth it (``ZYX_WIDE_FN``: each libmvec call
+    computes 16 floats, an 8-lane loop used half); generic kernels (small work: a launch of
+    512-bit code cost ~1-3 us more) and plain arithmetic keep the compiler's width."""
+    import contextlib
+    import io
+    import sys
+    a = A(RNG.standard_normal((64, 33)).astype(np.float32), "cpu")
+
+    def source(mode, fn):
+        zyx.realize.clear_cache()
+        buf, old, err = io.StringIO(), zyx.debug.level, sys.stderr
+        sys.stderr = buf
+        zyx.debug.set_level(16)
+        try:
+            with zyx.realize.specialization(mode):
+                got = fn().numpy()
+        finally:
+            zyx.debug.set_level(old)
+            sys.stderr = err
+        return buf.getvalue(), got
+    src, got = source("always", lambda: xp.exp(a) * 2)
+    assert "ZYX_WIDE_FN void" in src
+    np.testing.assert_allclose(got, np.exp(a.numpy()) * 2, rtol=1e-6)  # (libmvec: within 2 ulp)
+    for mode, fn in (("never", lambda: xp.exp(a) * 2), ("always", lambda: a * 2 + 1)):
+        src, _ = source(mode, fn)
+        assert "void " in src and "ZYX_WIDE_FN void" not in src, mode
+
 def test_logaddexp_keeps_the_small_term(device):
     got = xp.logaddexp(A(np.float32(0), device), A(np.float32(-40), device)).numpy()
     assert got.dtype == np.float32 and got > 0

@@ -689,16 +689,12 @@ def _cache_limit() -> int:
                          f"not {raw!r}") from None
 
 
-# gcc vectorizes for 256-bit registers on every AVX-512 CPU unless told otherwise (its tuning
-# guards against the clock drop of heavy 512-bit code on Skylake-SP and its Xeon successors).
-# Loops that call a math function gain most from 512 bits: each libmvec call computes 16
-# floats either way (render_c._MVEC), and an 8-lane loop used half of each (on the 2-core dev
-# machine, a Xeon gcc names rocketlake: a fused exp-and-sum over 16M floats 9.8 -> 7.0 ms, a
-# 4096 x 4096 softmax ~15.5 -> ~9-13.5, an exp-sum along rows 7-10 -> 2.6-3.0 ms; matmul tiles,
-# written with explicit vector types, unchanged). So where -march=native has AVX-512F and is
-# not one of the parts whose 512-bit clock license costs most, kernels are built for 512-bit
-# vectors. ZYX_CPU_VECTOR_WIDTH=256 (or 512) overrides.
-WIDE = "-mprefer-vector-width=512"
+# Where -march=native has AVX-512F and is not one of the parts whose heavy 512-bit code costs
+# the clock most, kernel versions specialised for big work that call a math function are built
+# for 512-bit vectors (``-DZYX_WIDE``: see render_c._WIDE; gcc keeps 256 on every AVX-512 part
+# unless told). ZYX_CPU_VECTOR_WIDTH=256 keeps them at 256 too (512 asks for it wherever
+# -march=native holds).
+WIDE = "-DZYX_WIDE"
 _THROTTLING = ("skylake-avx512", "cascadelake", "cooperlake", "knl", "knm")
 
 
@@ -729,7 +725,7 @@ def _toolchain_key(cc: str, sanitize: bool, cpu_id: str) -> str | None:
     (and the probes' own version: a probe added makes earlier answers stale)."""
     if not cache.enabled():
         return None
-    parts = ["probes 2", cc, sanitize, cpu_id, os.environ.get("PATH", "")]
+    parts = ["probes 3", cc, sanitize, cpu_id, os.environ.get("PATH", "")]
     for path in [shutil.which(cc.split()[0]) or cc] + _mvec_libs():
         try:
             real = os.path.realpath(path)

@@ -533,6 +533,21 @@ def _guard(name: str, canon: str, target: str) -> tuple[list[str], list[str]]:
     return test + [f"jnz {sym}"], slow
 
 
+# Kernels are vectorized for 256-bit registers (gcc's choice on every AVX-512 part). A loop
+# calling a math function gains from 512: each libmvec call computes 16 floats whatever the
+# loop's width (see _MVEC), and an 8-lane loop used half of every call (a fused exp-and-sum over
+# 16M floats 9.8 -> 7.0 ms, a 4096 x 4096 softmax ~15.5 -> 9-13.5 ms on the dev machine). Small
+# kernels lose: a launch of 512-bit code between stretches of Python cost ~1-3 us more (the
+# vector units' wake-up; a fused 10-op kernel on 1000 floats 15.7 -> 16.5-18.8 us). So only
+# versions specialised for big work (``Kernel.generic`` False) that call a math function are
+# built for 512-bit vectors, where the backend found AVX-512 worth it (``-DZYX_WIDE``: see
+# ``backends/cpu.py``, ``ZYX_CPU_VECTOR_WIDTH``); gcc only (clang keeps its own choice).
+_WIDE = """#if defined(ZYX_WIDE) && defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define ZYX_WIDE_FN __attribute__((target("prefer-vector-width=512")))
+#else
+#define ZYX_WIDE_FN
+#endif"""
+
 _MVEC = "\n".join([
     "#if defined(__x86_64__) && defined(__ELF__) && defined(ZYX_MVEC) && defined(_OPENMP) && defined(__AVX2__)",
     '#define ZYX_HID __attribute__((visibility("hidden")))',
@@ -598,7 +613,7 @@ C_PREAMBLE = r"""
 #include <omp.h>
 #endif
 /* math functions (zyx_expf, ...): one libmvec variant for every call, see _MVEC in render_c.py */
-""" + _MVEC + r"""
+""" + _MVEC + "\n" + _WIDE + r"""
 static inline float zyx_argf(int64_t b) { uint32_t u = (uint32_t)b; float f; memcpy(&f, &u, 4); return f; }
 static inline double zyx_argd(int64_t b) { double f; memcpy(&f, &b, 8); return f; }
 static inline float zyx_bf16_to_f32(uint16_t b) { uint32_t u = ((uint32_t)b) << 16; float f; memcpy(&f, &u, 4); return f; }
@@ -700,6 +715,14 @@ class CRenderer(CStyleRenderer):
         return "\n".join(parts) + "\n", names
 
     def render(self, k: Kernel) -> str:
+        src = self._render_kernel(k)
+        if not k.generic:  # a version specialised for big work that calls a math function: 512-bit vectors
+            at = src.index(f"void {k.name}(")
+            if any(f"zyx_{n}(" in src[at:] for n in MVEC_NAMES):
+                src = src[:at] + "ZYX_WIDE_FN " + src[at:]
+        return src
+
+    def _render_kernel(self, k: Kernel) -> str:
         params = []
         for p in k.params:
             const = "" if p.output else "const "

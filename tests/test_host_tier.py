@@ -424,6 +424,19 @@ def test_blas_route_is_only_for_float_contractions_of_exact_ops():
         assert host_eval.blas_ok(order[spec.out], [order[j] for j in spec.inputs]) == want
 
 
+def _racing_contraction(a: np.ndarray):
+    """(x, its CompiledKernel, the race's args) once ``x @ x.T`` has built its generic
+    program, run BLAS, then built its specialised version, whose race is open."""
+    zr = importlib.import_module("zyx.realize")
+    x = zyx.Tensor(a)
+    for _ in range(3):  # generic built, BLAS, then the specialised version
+        zyx.realize(x @ x.T)
+        zr.wait_compiles()
+    (c,) = [c for cs in zr._cache.values() for c in cs if c.blas and c.race]
+    (args,) = c.race
+    return x, c, args
+
+
 def test_a_specialised_contraction_that_loses_to_blas_is_dropped(tmp_path, monkeypatch):
     """The specialised version of a big contraction runs _RACE_RUNS times timed, then BLAS as
     many times, timed (never while the compiler ran beside it); one more than _RACE_MARGIN
@@ -439,12 +452,7 @@ def test_a_specialised_contraction_that_loses_to_blas_is_dropped(tmp_path, monke
         monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path / fast))  # (each its own: outcomes are stored)
         zr.clear_cache()
         a = rng.standard_normal((256, 300)).astype(np.float32)
-        x = zyx.Tensor(a)
-        for _ in range(3):  # generic built, BLAS, then the specialised version
-            zyx.realize(x @ x.T)
-            zr.wait_compiles()
-        (c,) = [c for cs in zr._cache.values() for c in cs if c.blas and c.race]
-        (args,) = c.race
+        x, c, args = _racing_contraction(a)
         sp = c.special.get(args)  # built (a settled future), or loaded from an earlier build
         assert sp is not None and not isinstance(sp, str) and (not isinstance(sp, Future) or sp.done())
         race = c.race[args]
@@ -487,12 +495,7 @@ def test_a_race_counts_no_run_made_beside_a_background_compile(tmp_path, monkeyp
     n = zr._RACE_RUNS
     zr.clear_cache()
     a = np.random.default_rng(3).standard_normal((256, 300)).astype(np.float32)
-    x = zyx.Tensor(a)
-    for _ in range(3):  # generic built, BLAS, then the specialised version
-        zyx.realize(x @ x.T)
-        zr.wait_compiles()
-    (c,) = [c for cs in zr._cache.values() for c in cs if c.blas and c.race]
-    (args,) = c.race
+    x, c, args = _racing_contraction(a)
     c.race[args] = [math.inf, math.inf, 0, 0]  # (the race from its start)
     busy = Future()  # a compile job still running
     zr._pending.append(busy)

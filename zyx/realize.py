@@ -60,8 +60,9 @@ _RACE_MARGIN = 1.5
 
 
 def _compiling() -> bool:
-    """Whether a background compile job is queued or running."""
-    return any(not f.done() for f in _pending)
+    """Whether a background compile job is queued or running (the pool's one worker runs
+    them in order: the last submitted is done only when all are)."""
+    return bool(_pending) and not _pending[-1].done()
 
 
 @dataclass

@@ -234,10 +234,10 @@ class CPUBackend(BatchCompiler, Backend):
     def _set_toolchain(self, toolchain: tuple[str, list[str], bool]) -> None:
         version, flags, self._remembered = toolchain
         width = _vector_width()  # (ZYX_CPU_VECTOR_WIDTH overrides the probe's choice)
-        if width == 256 or (width == 512 and "-march=native" not in flags):
-            flags = [f for f in flags if f != WIDE]
-        elif width == 512 and WIDE not in flags:
-            flags = flags[:flags.index("-march=native") + 1] + [WIDE] + flags[flags.index("-march=native") + 1:]
+        wide = WIDE in flags if width is None else width == 512 and "-march=native" in flags
+        flags = [f for f in flags if f != WIDE]
+        if wide:
+            flags.insert(flags.index("-march=native") + 1, WIDE)
         self.cc_version, self.flags = version, flags
         self.quick_flags = ["-O1" if f == "-O3" else f for f in self.flags]
         self.quick_compile = self.quick_flags != self.flags  # (sanitizer builds are -O1 already)

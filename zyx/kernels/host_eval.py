@@ -365,8 +365,8 @@ def _contract(a: np.ndarray, b: np.ndarray, axes: tuple) -> np.ndarray | None:
         _plans[key] = plan
     if plan is None:
         return None
-    ia, pa, ib, pb, sa, sb, dot, copy, work, shape1, perm, shape2, full = plan
-    ao, bo = a[ia].transpose(pa).reshape(sa), b[ib].transpose(pb).reshape(sb)
+    ao, bo = _operand_views(a, b, plan)
+    dot, copy, work, shape1, perm, shape2, full = plan[6:]
     if dot:  # batched dot products: einsum's loop, not nb 1x1 matmuls
         r = np.einsum("bk,bk->b", ao, bo)
     else:
@@ -382,6 +382,13 @@ def _contract(a: np.ndarray, b: np.ndarray, axes: tuple) -> np.ndarray | None:
 
 _plans: dict = {}
 _NO_PLAN = object()
+
+
+def _operand_views(a: np.ndarray, b: np.ndarray, plan: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The operands as the plan's matmul (or batched dot) takes them: broadcast axes dropped,
+    transposed, reshaped."""
+    ia, pa, ib, pb, sa, sb = plan[:6]
+    return a[ia].transpose(pa).reshape(sa), b[ib].transpose(pb).reshape(sb)
 
 
 def _contract_plan(a: np.ndarray, b: np.ndarray, axes: tuple) -> tuple | None:
@@ -418,7 +425,7 @@ def _contract_plan(a: np.ndarray, b: np.ndarray, axes: tuple) -> tuple | None:
     sa, sb = ((nb, nk), (nb, nk)) if dot else ((nb, nm, nk), (nb, nk, nn))
     copy = 0
     if not dot:
-        a3, b3 = a[ia].transpose(pa).reshape(sa), b[ib].transpose(pb).reshape(sb)
+        a3, b3 = _operand_views(a, b, (ia, pa, ib, pb, sa, sb))
         # a transposed small operand is copied to C order first: OpenBLAS ran LogisticRegression's
         # X @ W.T (4000 x 64 by a transposed 64 x 3) at ~120 us, ~45 us with W.T contiguous
         if not b3.flags.c_contiguous and b3.size <= max(a3.size // 4, 1 << 12):

@@ -410,6 +410,12 @@ def test_second_process_lowers_nothing_and_loads_batched_kernels(device, tmp_pat
 
 
 _SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
+    from zyx.kernels.ir import Kernel
+    unpickled = [0]
+    def _setstate(self, state):  # (counts the kernels whose IR a stored entry gave back)
+        unpickled[0] += 1
+        self.__dict__.update(state)
+    Kernel.__setstate__ = _setstate
     x = zyx.Tensor(np.arange(60, dtype=np.float32).reshape(10, 6))
     w = zyx.Tensor(np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3))
     with zr.specialization("always"):  # every launch specialised on its sizes and scalars
@@ -418,7 +424,8 @@ _SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
         zyx.realize(y, z)
     zr.wait_compiles()
     print(json.dumps({"compiles": zyx.get_device("cpu").backend.compiles, "lowered": lowered[0],
-                      "special": zr.stats.special_launches, "y": y.numpy().tolist(), "z": float(z)}))
+                      "special": zr.stats.special_launches, "y": y.numpy().tolist(), "z": float(z),
+                      "unpickled": unpickled[0]}))
 """)
 
 
@@ -430,6 +437,9 @@ def test_second_process_finds_specialised_versions_on_disk(tmp_path):
     assert first["special"] >= 2 and first["lowered"] >= 2 * first["special"]
     assert second["special"] == first["special"]
     assert second["lowered"] == 0 and second["compiles"] == 0
+    # nor unpickles a kernel's IR: a program loads and launches by its name and signature
+    # (unpickled, a warm GaussianMixture fit's ~70 versions cost ~12 ms and ~100k objects)
+    assert second["unpickled"] == 0
     assert second["y"] == first["y"] and second["z"] == first["z"]
     x = np.arange(60, dtype=np.float32).reshape(10, 6)
     w = np.linspace(-1, 1, 18, dtype=np.float32).reshape(6, 3)
@@ -439,6 +449,12 @@ def test_second_process_finds_specialised_versions_on_disk(tmp_path):
 
 
 _STORED_SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
+    from zyx.kernels.ir import Kernel
+    unpickled = [0]
+    def _setstate(self, state):  # (counts the kernels whose IR a stored entry gave back)
+        unpickled[0] += 1
+        self.__dict__.update(state)
+    Kernel.__setstate__ = _setstate
     x = zyx.Tensor(np.linspace(-1, 1, 512 * 48, dtype=np.float32).reshape(512, 48))
     runs = int(sys.argv[1])
     for i in range(runs):  # met again: BLAS runs it while its specialised version builds
@@ -464,6 +480,12 @@ def test_a_stored_specialised_version_runs_at_first_sight(tmp_path):
     assert second["y"] == first["y"]
 
 _LOOP_SPECIAL_SCRIPT = _COUNT_LOWERING + textwrap.dedent("""
+    from zyx.kernels.ir import Kernel
+    unpickled = [0]
+    def _setstate(self, state):  # (counts the kernels whose IR a stored entry gave back)
+        unpickled[0] += 1
+        self.__dict__.update(state)
+    Kernel.__setstate__ = _setstate
     x = zyx.Tensor(np.linspace(-1, 1, 64 * 128, dtype=np.float32).reshape(64, 128))
     runs = int(sys.argv[1])
     for i in range(runs):  # a loop: specialised once seen often enough
@@ -486,6 +508,27 @@ def test_a_loops_stored_specialised_version_runs_at_first_sight(tmp_path):
     assert second["y"] == first["y"]
     x = np.linspace(-1, 1, 64 * 128, dtype=np.float32).reshape(64, 128)
     assert_close(np.array(second["y"]), (x * 2 + 1).sum(1), rtol=1e-5, atol=1e-4)
+
+
+def test_cache_reads_give_only_verified_bytes(tmp_path, monkeypatch):
+    """``cache.read_bytes`` (the stored plans, specialised versions, races, preambles) gives
+    an entry's bytes only where they match its digest: a missing entry or digest, a
+    truncated entry or one rewritten behind its digest's back reads as None."""
+    from zyx import cache
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ZYX_DISABLE_DISK_CACHE", raising=False)
+    assert cache.read_bytes("plans", "k" * 40, ".pkl") is None
+    path = cache.write("plans", "k" * 40, ".pkl", b"some plan bytes")
+    assert cache.read_bytes("plans", "k" * 40, ".pkl") == b"some plan bytes"
+    assert cache.read("plans", "k" * 40, ".pkl") == path
+    path.write_bytes(b"some plan")
+    assert cache.read_bytes("plans", "k" * 40, ".pkl") is None
+    path.write_bytes(b"some plan bytez")
+    assert cache.read_bytes("plans", "k" * 40, ".pkl") is None
+    assert cache.read("plans", "k" * 40, ".pkl") is None
+    cache.write("plans", "k" * 40, ".pkl", b"again")
+    Path(str(path) + ".sha256").unlink()
+    assert cache.read_bytes("plans", "k" * 40, ".pkl") is None
 
 
 def test_a_stale_or_damaged_plan_is_planned_anew(tmp_path):
@@ -666,6 +709,38 @@ def test_cpu_program_keys_are_the_digest_of_the_whole_source():
     for src in sources:
         flags = be.quick_flags if src.startswith(QUICK_MARK) else be.flags
         assert be._program_key(src) == cache.key_of(src, be.cc_version, flags, be.cpu_id)
+
+
+def test_cpu_kernel_libraries_load_without_ctypes_cdll(tmp_path):
+    """Kernel libraries open as ``backends.cpu.Library`` (a dlopen handle; no class made per
+    library as ``ctypes.CDLL`` does): functions by name, an AttributeError for a name the
+    library lacks, an OSError for a file that is not a library, and a function keeps its
+    library loaded after the library object itself is dropped."""
+    import ctypes
+    import gc
+    import shutil
+    import subprocess
+
+    from zyx.backends.cpu import Library, _load
+    cc = shutil.which("gcc") or shutil.which("cc")
+    src = tmp_path / "t.c"
+    src.write_text("int zyx_t_add(int a, int b) { return a + b; }\n")
+    so = tmp_path / "t.so"
+    subprocess.run([cc, "-shared", "-fPIC", str(src), "-o", str(so)], check=True)
+    lib = _load(so)
+    assert isinstance(lib, Library) and _load(so) is lib  # (a library loaded is shared)
+    f = lib.zyx_t_add
+    f.restype, f.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_int]
+    with pytest.raises(AttributeError):
+        lib.zyx_t_missing
+    del lib
+    gc.collect()
+    assert f(40, 2) == 42
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(b"not a library")
+    with pytest.raises(OSError):
+        Library(str(bad))
+    assert _load(bad) is None
 
 
 def test_cpu_toolchain_probes_are_remembered_and_probed_again_when_a_build_fails(tmp_path, monkeypatch):

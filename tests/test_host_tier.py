@@ -592,6 +592,93 @@ def test_background_builds_yield_to_a_busy_program_unless_waited_for(tmp_path, m
     assert started and started[0] - t0 < 10
 
 
+def _background_items(n: int, bad: int | None = None) -> list:
+    """n (kernel, source) pairs of specialised kernels no earlier test built (their constants
+    are new), item ``bad``'s source not C."""
+    from zyx.kernels.lower import lower_kernel
+    be = zyx.get_device("cpu").backend
+    x = zyx.Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    salt = float(np.random.default_rng().integers(1, 1 << 20)) + 0.25
+    items = []
+    for j in range(n):
+        t = ((x * (salt + j) + 1).exp() - j).sum(1)
+        root, inputs = _last_kernel(t)
+        k = lower_kernel(root, inputs, "kernel", [])
+        items.append((k, be.render(k) if j != bad else "this is not C;\n"))
+    return items
+
+
+def _hold_the_compile_worker(zr, be):
+    """A background batch whose build waits for the returned event: the worker has taken
+    it (nothing is queued) when this returns. (the event, the batch's future)"""
+    import threading
+    gate, first = threading.Event(), Future()
+    held = _background_items(1)
+
+    def items():
+        gate.wait(30)
+        return held
+    zr._background(be, items, [first])
+    t0 = time.perf_counter()
+    while zr._queue and time.perf_counter() - t0 < 30:
+        time.sleep(0.005)
+    assert not zr._queue
+    return gate, first
+
+
+def test_batches_queued_while_the_compiler_is_busy_share_one_compiler_run(tmp_path, monkeypatch):
+    """Background batches submitted while the compile worker is busy are built together
+    once it is free: one compiler run for three one-kernel batches (a cold LogisticRegression
+    fit queued 12 batches; built one by one, its last kernels landed ~1 s after it began)."""
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(importlib.import_module("zyx.realize"), "_YIELD_S", 0.0, raising=False)
+    zr = importlib.import_module("zyx.realize")
+    be = zyx.get_device("cpu").backend
+    zr.wait_compiles()
+    gate, first = _hold_the_compile_worker(zr, be)
+    items = _background_items(3)
+    futures = [Future() for _ in items]
+    done = []
+    for item, f in zip(items, futures):
+        zr._background(be, [item], [f], lambda f=f: done.append(f))
+    before = be.compiles
+    gate.set()
+    zr.wait_compiles()
+    assert first.done() and all(f.done() for f in futures) and len(done) == 3
+    assert be.compiles - before == 2, "the queued batches were not built in one compiler run"
+    names = {f.result().name for f in futures}
+    assert len(names) == 3
+    for f in futures:  # each is its own kernel of the shared library
+        assert f.result().fn is not None
+
+
+def test_a_kernel_that_does_not_build_fails_only_its_own_queued_batch(tmp_path, monkeypatch):
+    """Batches built together where one kernel does not compile: that batch's future gets
+    the CompileError, the others their programs (built again batch by batch)."""
+    from zyx.backends.base import CompileError
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    monkeypatch.setattr(zr, "_YIELD_S", 0.0, raising=False)
+    be = zyx.get_device("cpu").backend
+    zr.wait_compiles()
+    gate, _ = _hold_the_compile_worker(zr, be)
+    items = _background_items(3, bad=1)
+    futures = [Future() for _ in items]
+    for item, f in zip(items, futures):
+        zr._background(be, [item], [f])
+    import glob
+    import tempfile
+    kept = set(glob.glob(os.path.join(tempfile.gettempdir(), "zyx-failed-*.c")))
+    try:
+        gate.set()
+        zr.wait_compiles()
+        assert isinstance(futures[1].exception(), CompileError)
+        assert futures[0].result().fn is not None and futures[2].result().fn is not None
+    finally:  # (the sources a failed build keeps for its user)
+        for path in set(glob.glob(os.path.join(tempfile.gettempdir(), "zyx-failed-*.c"))) - kept:
+            os.remove(path)
+
+
 def test_short_axis_reductions_are_numpys_bits():
     """A reduction over a short axis of many rows (a softmax over 3 classes) runs as a chain
     of binary ufuncs - NumPy's own reduction there costs ~40 ns a row - with NumPy's bits:

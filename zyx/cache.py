@@ -120,17 +120,37 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
         seen = _verified.get(path)
         if seen is not None and seen[0] == st.st_mtime_ns and seen[1] == st.st_size:
             return seen[2]
-        with open(path, "rb") as f:
-            data = f.read()
-        with open(path + ".sha256") as f:
-            want = f.read().strip()
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() != want:
+    if _verified_bytes(path) is None:
         return None
     out = Path(path)
     _verified[path] = (st.st_mtime_ns, st.st_size, out)
     return out
+
+
+def read_bytes(namespace: str, key: str, suffix: str) -> bytes | None:
+    """The contents of a verified entry, or None when missing or corrupt: for an entry that is
+    read, not opened by its path (``read`` and then reading the file read it twice)."""
+    if not enabled():
+        return None
+    try:
+        path = entry_str(namespace, key, suffix)
+    except OSError as e:
+        _give_up(e)
+        return None
+    return _verified_bytes(path)
+
+
+def _verified_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path + ".sha256", "rb") as f:
+            want = f.read().strip()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest().encode() == want else None
 
 
 def write(namespace: str, key: str, suffix: str, data: bytes) -> Path | None:

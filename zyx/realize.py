@@ -129,10 +129,12 @@ _pending: list[Future] = []
 def _after_fork_in_child() -> None:
     """A forked child starts with fresh locks and no compile thread (another thread of the
     parent may have held them at the fork; its threads do not exist in the child)."""
-    global _lock, _pool, _asked_for_functions, _waiting, _waiting_lock
+    global _lock, _pool, _asked_for_functions, _waiting, _waiting_lock, _queue_lock
     _lock = threading.RLock()
     _pool = None
     _pending.clear()
+    _queue.clear()  # (batches the parent had queued are built by the parent)
+    _queue_lock = threading.Lock()
     _waiting, _waiting_lock = 0, threading.Lock()
     _asked_for_functions = False  # (a math library the parent was building is not being built here)
 
@@ -655,31 +657,35 @@ def _store_race(c: CompiledKernel, args: tuple, won: str) -> None:
 
 def _load_race(c: CompiledKernel, args: tuple) -> str | None:
     key = _race_key(c, args)
-    path = cache.read("plans", key, ".race") if key is not None else None
+    data = cache.read_bytes("plans", key, ".race") if key is not None else None
     try:
-        won = path.read_bytes().decode() if path is not None else None
-    except (OSError, UnicodeDecodeError):
+        won = data.decode() if data is not None else None
+    except UnicodeDecodeError:
         return None
     return won if won in ("blas", "specialised") else None
 
 
 def _load_special(key: str | None):
-    path = cache.read("plans", key, ".spk") if key is not None else None
-    if path is None:
+    data = cache.read_bytes("plans", key, ".spk") if key is not None else None
+    if data is None:
         return None
     try:
-        kernel, stored = pickle.loads(path.read_bytes())
+        kernel, stored = pickle.loads(data)
         source = _source_of(stored)
-        return (kernel, source) if source is not None else None
+        return (_StoredKernel(*kernel), source) if source is not None else None
     except Exception:  # an entry of another shape: lower anew
         return None
 
 
 def _store_special(key: str | None, kernel: Kernel, source: str) -> None:
+    """Stored as a plan's kernels are (see ``_StoredKernel``): a warm GaussianMixture fit
+    loads ~70 specialised versions, and unpickling each one's IR was ~160 us - and left
+    ~100k objects behind, enough to bring on a full garbage collection (~60 ms) inside the fit."""
     if key is None:
         return
     try:
-        data = pickle.dumps((kernel, _stored_source(source)), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(((pickle.dumps(kernel, protocol=pickle.HIGHEST_PROTOCOL), kernel.name,
+                              kernel.signature()), _stored_source(source)), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return
     cache.write("plans", key, ".spk", data)
@@ -875,11 +881,11 @@ def _zyx_settings() -> list:
 
 
 def _load_plan(key: str | None) -> list[CompiledKernel] | None:
-    path = cache.read("plans", key, ".pkl") if key is not None else None
-    if path is None:
+    data = cache.read_bytes("plans", key, ".pkl") if key is not None else None
+    if data is None:
         return None
     try:
-        rows = pickle.loads(path.read_bytes())
+        rows = pickle.loads(data)
         out = []
         for spec, kernel, (extract, code), stored, alias, work_pos, has_reduce, blas, host in rows:
             source = _source_of(stored)
@@ -967,12 +973,12 @@ def _load_preamble(pkey: str) -> str | None:
     names (the entry's own digest only proves it is whole: the key proves it is this one)."""
     pre = _preambles.get(pkey)
     if pre is None:
-        path = cache.read("plans", pkey, ".pre")
-        if path is None:
+        data = cache.read_bytes("plans", pkey, ".pre")
+        if data is None:
             return None  # (removed since: the plan is made anew)
         try:
-            pre = path.read_bytes().decode()
-        except (OSError, UnicodeDecodeError):
+            pre = data.decode()
+        except UnicodeDecodeError:
             return None
         if cache.key_of("preamble", pre) != pkey:
             return None
@@ -989,10 +995,16 @@ def _compile_items(backend, items: list) -> list:
 
 
 def _background(backend, items, futures: list, on_success=None) -> None:
-    """Build ``items`` (a list, or a function giving it, called in the job) in one
-    background batch; ``futures[j]`` gets item j's program (or the build's error). The
-    futures are settled inside the job, so ``wait_compiles`` - which waits for the job -
-    returns only once every one of them is."""
+    """Build ``items`` (a list, or a function giving it, called in the job) in the
+    background; ``futures[j]`` gets item j's program (or the build's error), then
+    ``on_success`` runs. The futures are settled inside a job, so ``wait_compiles`` - which
+    waits for the jobs - returns only once every one of them is.
+
+    Batches wait in ``_queue``; a job takes every batch queued when it starts and builds them
+    in one go (see ``_build_queued``), so the batches a program submits while the compiler
+    is busy share one compiler run: a cold LogisticRegression fit submitted 12 batches of 1-5
+    kernels, built one gcc run after another (each ~40 ms of fixed cost, on a core the
+    program wants) and its last kernels landed ~1 s after the fit began."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zyx-compile")
@@ -1000,23 +1012,75 @@ def _background(backend, items, futures: list, on_success=None) -> None:
     global _busy_until
     now = time.perf_counter()
     deadline, _busy_until = now + _YIELD_S, max(_busy_until, now + _IDLE_S)  # (submitted by a realize)
+    with _queue_lock:
+        _queue.append((backend, items, futures, on_success))
 
     def job():
-        try:
-            _yield_to_program(deadline)
-            with in_background():  # (the compiler at low priority: see backends.base)
-                progs = _compile_items(backend, items() if callable(items) else items)
-        except BaseException as e:
-            for f in futures:
-                f.set_exception(e)
-            raise
-        for f, p in zip(futures, progs):
-            f.set_result(p)
-        if on_success is not None:
-            on_success()
+        _yield_to_program(deadline)
+        with _queue_lock:
+            taken = _queue[:]
+            _queue.clear()
+        if taken:  # (else an earlier job took this one's batch)
+            _build_queued(taken)
     _pending.append(_pool.submit(job))
     if len(_pending) > 256:
         del _pending[: len(_pending) - 256]
+
+
+_queue: list = []  # (backend, items, futures, on_success) submitted, not yet taken by a job
+_queue_lock = threading.Lock()
+
+
+def _build_queued(taken: list) -> None:
+    """Build the queued batches ``taken``: those of one backend together (one
+    ``_compile_items``, which the cpu device builds in one compiler run or one per core);
+    where that fails, each batch alone, so a kernel that does not build fails only the
+    futures of its own batch."""
+    groups: dict[int, list] = {}
+    for entry in taken:
+        groups.setdefault(id(entry[0]), []).append(entry)
+    for group in groups.values():
+        backend, ready = group[0][0], []
+        for _, items, futures, on_success in group:
+            try:
+                ready.append((items() if callable(items) else items, futures, on_success))
+            except BaseException as e:  # noqa: BLE001 - (lowering failed: this batch's kernels get the error)
+                _settle(futures, e)
+        if len(ready) > 1:
+            try:
+                with in_background():  # (the compiler at low priority: see backends.base)
+                    progs = _compile_items(backend, [it for items, _, _ in ready for it in items])
+            except BaseException:  # noqa: BLE001 - built again batch by batch below
+                pass
+            else:
+                for items, futures, on_success in ready:
+                    _settle(futures, progs[:len(items)], on_success)
+                    progs = progs[len(items):]
+                continue
+        for items, futures, on_success in ready:
+            try:
+                with in_background():
+                    progs = _compile_items(backend, items)
+            except BaseException as e:  # noqa: BLE001 - surfaces where a future is asked for its program
+                _settle(futures, e)
+            else:
+                _settle(futures, progs, on_success)
+
+
+def _settle(futures: list, result, on_success=None) -> None:
+    """Each future gets its program (``result`` a list) or the error (``result`` an exception)."""
+    if isinstance(result, BaseException):
+        for f in futures:
+            f.set_exception(result)
+        return
+    for f, p in zip(futures, result):
+        f.set_result(p)
+    if on_success is not None:
+        try:
+            on_success()
+        except Exception as e:  # noqa: BLE001 - (storing a plan: the programs are built and kept)
+            if debug.level & 2:
+                debug.log(f"a background build's follow-up failed ({type(e).__name__}: {e})")
 
 
 def _compile_later(backend, kernels: list, on_success=None) -> None:

@@ -215,10 +215,10 @@ class CPUBackend(BatchCompiler, Backend):
         """(version line, flags, whether they came from the disk cache)."""
         key = _toolchain_key(self.cc, self.sanitize, self.cpu_id)
         if not fresh and key is not None:
-            path = cache.read("cpu", key, ".toolchain")
-            if path is not None:
+            data = cache.read_bytes("cpu", key, ".toolchain")
+            if data is not None:
                 try:
-                    got = json.loads(path.read_text())
+                    got = json.loads(data)
                     return str(got["version"]), [str(f) for f in got["flags"]], True
                 except (OSError, ValueError, KeyError, TypeError):
                     pass
@@ -441,12 +441,12 @@ class CPUBackend(BatchCompiler, Backend):
                 cache.write("cpu", self._program_key(src), ".batch", f"{batch_key} {name}".encode())
         return progs
 
-    def _library(self, key: str, make_source, counted: bool = True) -> ctypes.CDLL:
+    def _library(self, key: str, make_source, counted: bool = True) -> Library:
         """The shared object for ``key``: a verified disk-cache entry if it loads, else
         built from ``make_source()``. It is unloaded when the last reference goes."""
         lib = _cached_library(key)
         if lib is None:
-            lib = cache.open_loadable(self._build(make_source(), key, counted), ctypes.CDLL)
+            lib = cache.open_loadable(self._build(make_source(), key, counted), Library)
             weakref.finalize(lib, _dlclose, lib._handle)
             _pin_openmp()
         return lib
@@ -548,7 +548,7 @@ class _HostFunctions:
     """The host functions library's loops by (op, float dtype name), each bound on its first
     use (binding all 48 was ~1 ms of the first host-tier launch of a warm process)."""
 
-    def __init__(self, lib: ctypes.CDLL, names: dict) -> None:
+    def __init__(self, lib: Library, names: dict) -> None:
         self._lib, self._names, self._bound = lib, names, {}
 
     def __contains__(self, key) -> bool:
@@ -589,10 +589,31 @@ if hasattr(os, "register_at_fork"):
 _addressof, _char_at = ctypes.addressof, ctypes.c_char.from_buffer
 
 
+class Library:
+    """A loaded kernel library: its ``dlopen`` handle, and its functions by name as ctypes
+    function pointers (``lib.name``; restype None until the caller sets argtypes). What
+    ``ctypes.CDLL`` gives, less the class ``CDLL`` defines for each library it opens (~55 us:
+    a warm process opens 10-30 of them). A function keeps its library alive."""
+    __slots__ = ("_handle", "_name", "__weakref__")
+
+    def __init__(self, path: str) -> None:
+        self._name = path
+        self._handle = _dlopen(path, ctypes.DEFAULT_MODE)  # (OSError where it does not load)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Function((name, self))  # (AttributeError where it has no such function)
+
+
+_Function = ctypes.CFUNCTYPE(None)
+_dlopen = getattr(__import__("_ctypes"), "dlopen")
+
+
 _loaded: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # path -> its library, while used
 
 
-def _load(path: Path) -> ctypes.CDLL | None:
+def _load(path: Path) -> Library | None:
     """The library at ``path`` (unloaded when its last reference goes), or None when it
     does not load. A library already loaded is shared (a batch holds many kernels: a warm
     process would otherwise open it once per kernel)."""
@@ -601,7 +622,7 @@ def _load(path: Path) -> ctypes.CDLL | None:
     if lib is not None:
         return lib
     try:
-        lib = ctypes.CDLL(key)
+        lib = Library(key)
     except OSError:
         return None
     weakref.finalize(lib, _dlclose, lib._handle)
@@ -610,7 +631,7 @@ def _load(path: Path) -> ctypes.CDLL | None:
     return lib
 
 
-def _cached_library(key: str) -> ctypes.CDLL | None:
+def _cached_library(key: str) -> Library | None:
     """The verified disk-cache entry ``<key>.so``, loaded; None when missing or not loadable."""
     path = cache.read("cpu", key, ".so")
     return _load(path) if path is not None else None

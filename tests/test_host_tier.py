@@ -592,6 +592,45 @@ def test_background_builds_yield_to_a_busy_program_unless_waited_for(tmp_path, m
     assert started and started[0] - t0 < 10
 
 
+def test_background_builds_wait_for_a_long_realize_to_end(tmp_path, monkeypatch):
+    """A realize is busy from its start to its end: a background job does not start inside a
+    host-tier step that runs longer than ``_IDLE_S`` (it took the GIL from a cold
+    LinearDiscriminantAnalysis fit's 9 ms step, to lower its kernels), and starts once the
+    program has been idle for ``_IDLE_S`` after it."""
+    import threading
+    monkeypatch.setenv("ZYX_CACHE_DIR", str(tmp_path))
+    zr = importlib.import_module("zyx.realize")
+    started = []
+    real = zr._compile_items
+
+    def spy(backend, items):
+        if threading.current_thread() is not threading.main_thread():
+            started.append(time.perf_counter())
+        return real(backend, items)
+    monkeypatch.setattr(zr, "_compile_items", spy)
+    monkeypatch.setattr(zr, "_IDLE_S", 0.02, raising=False)
+    monkeypatch.setattr(zr, "_YIELD_S", 20.0, raising=False)
+    zr.wait_compiles()
+    real_eval = host_eval.evaluate
+
+    def slow(*args, **kwargs):  # a host step of a big array
+        time.sleep(0.15)
+        return real_eval(*args, **kwargs)
+    monkeypatch.setattr(host_eval, "evaluate", slow)
+    a = zyx.Tensor(np.arange(9, dtype=np.float32))
+    y = a
+    for j in range(int(np.random.default_rng().integers(6, 40))):  # (a structure no other test made)
+        y = y * a - 4 if j % 3 else y + a
+    t0 = time.perf_counter()
+    y.numpy()  # a new structure: one host step, its build queued inside the realize
+    t1 = time.perf_counter()
+    while not started and time.perf_counter() - t1 < 10:
+        time.sleep(0.005)
+    assert t1 - t0 >= 0.15 and started, "the job never started"
+    assert started[0] >= t1 + 0.015, "the job started inside the realize"
+    zr.wait_compiles()
+
+
 def _background_items(n: int, bad: int | None = None) -> list:
     """n (kernel, source) pairs of specialised kernels no earlier test built (their constants
     are new), item ``bad``'s source not C."""
@@ -615,7 +654,7 @@ def _hold_the_compile_worker(zr, be):
     gate, first = threading.Event(), Future()
     held = _background_items(1)
 
-    def items():
+    def items(pace):
         gate.wait(30)
         return held
     zr._background(be, items, [first])

@@ -106,14 +106,21 @@ def entry_path(namespace: str, key: str, suffix: str) -> Path:
     return Path(entry_str(namespace, key, suffix))
 
 
-def read(namespace: str, key: str, suffix: str) -> Path | None:
-    """Path of a verified entry, or None when missing or corrupt."""
+def _entry_or_none(namespace: str, key: str, suffix: str) -> str | None:
+    """An entry's path where the cache is on and its directory usable."""
     if not enabled():
         return None
     try:
-        path = entry_str(namespace, key, suffix)
+        return entry_str(namespace, key, suffix)
     except OSError as e:
         _give_up(e)
+        return None
+
+
+def read(namespace: str, key: str, suffix: str) -> Path | None:
+    """Path of a verified entry, or None when missing or corrupt."""
+    path = _entry_or_none(namespace, key, suffix)
+    if path is None:
         return None
     try:
         st = os.stat(path)
@@ -132,14 +139,8 @@ def read(namespace: str, key: str, suffix: str) -> Path | None:
 def read_bytes(namespace: str, key: str, suffix: str) -> bytes | None:
     """The contents of a verified entry, or None when missing or corrupt: for an entry that is
     read, not opened by its path (``read`` and then reading the file read it twice)."""
-    if not enabled():
-        return None
-    try:
-        path = entry_str(namespace, key, suffix)
-    except OSError as e:
-        _give_up(e)
-        return None
-    return _verified_bytes(path)
+    path = _entry_or_none(namespace, key, suffix)
+    return _verified_bytes(path) if path is not None else None
 
 
 def _verified_bytes(path: str) -> bytes | None:

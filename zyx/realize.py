@@ -207,10 +207,10 @@ def wait_compiles() -> None:
 # its jobs held back), and not while someone waits for the compiles. A realize counts as
 # busy from its start to its end (a host-tier step of a big array takes longer than _IDLE_S:
 # a job started inside it; a realize that raises leaves it busy, for at most _YIELD_S of
-# any job), and each deferred kernel's lowering waits
-# again (``pace``: a job that started in a pause does not lower everything once the program
-# goes on): a cold LinearDiscriminantAnalysis fit lowered 11 kernels (~11 ms of Python)
-# during the fit, 44-69 -> 35-40 ms (five runs each).
+# any job), and each deferred kernel's lowering waits again (``pace``: a job that started in
+# a pause does not lower everything once the program goes on): a cold
+# LinearDiscriminantAnalysis fit lowered 11 kernels (~11 ms of Python) during the fit,
+# 44-69 -> 34-41 ms (nine alternating runs).
 _IDLE_S = 0.01
 _YIELD_S = 0.05
 _busy_until = 0.0  # a realize runs (inf) or ran until _IDLE_S before this (time.perf_counter)
@@ -686,8 +686,7 @@ def _load_special(key: str | None):
 
 def _store_special(key: str | None, kernel: Kernel, source: str) -> None:
     """Stored as a plan's kernels are (see ``_StoredKernel``): a warm GaussianMixture fit
-    loads ~70 specialised versions, and unpickling each one's IR was ~160 us - and left
-    ~100k objects behind, enough to bring on a full garbage collection (~60 ms) inside the fit."""
+    loads ~70 specialised versions, and unpickling each one's IR was ~160 us (~12 ms)."""
     if key is None:
         return
     try:
@@ -1003,9 +1002,10 @@ def _compile_items(backend, items: list) -> list:
 
 def _background(backend, items, futures: list, on_success=None) -> None:
     """Build ``items`` (a list, or a function giving it, called in the job with a function
-    to call before each kernel it lowers - see ``_yield_to_program``) in the background; ``futures[j]`` gets item j's program (or the build's error), then
-    ``on_success`` runs. The futures are settled inside a job, so ``wait_compiles`` - which
-    waits for the jobs - returns only once every one of them is.
+    to call before each kernel it lowers - see ``_yield_to_program``) in the background;
+    ``futures[j]`` gets item j's program (or the build's error), then ``on_success`` runs.
+    The futures are settled inside a job, so ``wait_compiles`` - which waits for the jobs -
+    returns only once every one of them is.
 
     Batches wait in ``_queue``; a job takes every batch queued when it starts and builds them
     in one go (see ``_build_queued``), so the batches a program submits while the compiler
@@ -1034,7 +1034,7 @@ def _background(backend, items, futures: list, on_success=None) -> None:
         del _pending[: len(_pending) - 256]
 
 
-_queue: list = []  # (backend, items, futures, on_success) submitted, not yet taken by a job
+_queue: list = []  # (backend, items, futures, on_success, deadline) submitted, not yet taken by a job
 _queue_lock = threading.Lock()
 
 

@@ -1039,13 +1039,14 @@ _queue_lock = threading.Lock()
 
 
 def _build_queued(taken: list) -> None:
-    """Build the queued batches ``taken``: those of one backend together (one
-    ``_compile_items``, which the cpu device builds in one compiler run or one per core);
+    """Build the queued batches ``taken``: those of one backend together where it
+    ``merges_batches`` (one ``_compile_items``, which the cpu device builds in one compiler
+    run or one per core);
     where that fails, each batch alone, so a kernel that does not build fails only the
     futures of its own batch."""
     groups: dict[int, list] = {}
-    for entry in taken:
-        groups.setdefault(id(entry[0]), []).append(entry)
+    for j, entry in enumerate(taken):  # (a backend that does not merge: each batch alone)
+        groups.setdefault(id(entry[0]) if getattr(entry[0], "merges_batches", True) else -1 - j, []).append(entry)
     for group in groups.values():
         backend, ready = group[0][0], []
         for _, items, futures, on_success, deadline in group:

@@ -86,6 +86,7 @@ class OpenCLBackend(BatchCompiler, Backend):
     narrow_index = True  # generic kernels index with 32 bits when every size is below 2^30
     special_sync_work = 1 << 26  # PoCL builds take 0.5-0.9 s
     special_async_work = 1 << 18
+    merges_batches = False  # (a batch program is found by its batch's key only: see Backend)
 
     def __init__(self, platform, device):
         self.platform, self.device = platform, device

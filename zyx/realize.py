@@ -690,8 +690,7 @@ def _store_special(key: str | None, kernel: Kernel, source: str) -> None:
     if key is None:
         return
     try:
-        data = pickle.dumps(((pickle.dumps(kernel, protocol=pickle.HIGHEST_PROTOCOL), kernel.name,
-                              kernel.signature()), _stored_source(source)), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((_stub_of(kernel), _stored_source(source)), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
         return
     cache.write("plans", key, ".spk", data)
@@ -932,11 +931,15 @@ class _StoredKernel:
         return getattr(self, attr)
 
 
+def _stub_of(kernel: Kernel) -> tuple:
+    """What a stored kernel keeps: ``_StoredKernel``'s arguments (its pickle, name, signature)."""
+    return pickle.dumps(kernel, protocol=pickle.HIGHEST_PROTOCOL), kernel.name, kernel.signature()
+
+
 def _store_plan(key: str, out: list[CompiledKernel]) -> None:
     try:
         rows = [((c.spec.out, list(c.spec.inputs), list(c.spec.rand)),
-                 None if c.kernel is None else (pickle.dumps(c.kernel, protocol=pickle.HIGHEST_PROTOCOL),
-                                                c.kernel.name, c.kernel.signature()),
+                 None if c.kernel is None else _stub_of(c.kernel),
                  _stored_extract(c.kernel), _stored_source(c.source),
                  c.program is _ALIAS, c.work_pos, c.has_reduce, c.blas, c.host) for c in out]
         data = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
@@ -1046,7 +1049,7 @@ def _build_queued(taken: list) -> None:
     futures of its own batch."""
     groups: dict[int, list] = {}
     for j, entry in enumerate(taken):  # (a backend that does not merge: each batch alone)
-        groups.setdefault(id(entry[0]) if getattr(entry[0], "merges_batches", True) else -1 - j, []).append(entry)
+        groups.setdefault(id(entry[0]) if entry[0].merges_batches else -1 - j, []).append(entry)
     for group in groups.values():
         backend, ready = group[0][0], []
         for _, items, futures, on_success, deadline in group:

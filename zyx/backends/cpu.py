@@ -7,6 +7,7 @@ compiler is ``$CC`` if set, else the first of cc, gcc, clang on PATH. ``ZYX_CPU_
 """
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import hashlib
 import json
@@ -607,7 +608,7 @@ class Library:
 
 
 _Function = ctypes.CFUNCTYPE(None)
-_dlopen = getattr(__import__("_ctypes"), "dlopen")
+_dlopen = _ctypes.dlopen
 
 
 _loaded: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # path -> its library, while used
